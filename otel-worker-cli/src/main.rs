@@ -1,0 +1,173 @@
+//! `otel-worker-cli`: the local otel-worker server and the client for any otel-worker.
+
+mod client;
+mod debug;
+mod live;
+mod server;
+mod store;
+mod system;
+mod token;
+mod view;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use otel_worker_core::client::DEFAULT_BASE_URL;
+
+/// Where `dev` keeps its database unless told otherwise.
+pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
+/// Where `dev` listens: loopback on the standard OTLP/HTTP port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4318";
+
+#[derive(Parser)]
+#[command(
+    name = "otel-worker-cli",
+    version,
+    about = "Capture and explore OpenTelemetry traces locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local collector: OTLP/HTTP and the API on an embedded SQLite database.
+    Dev(DevArgs),
+    /// Talk to a running otel-worker (local or on Cloudflare).
+    Client(ClientArgs),
+    /// Manage the local database.
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
+    /// Debugging tools.
+    #[command(hide = true)]
+    Debug {
+        #[command(subcommand)]
+        command: DebugCommand,
+    },
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// Address to listen on. Non-loopback addresses require a token.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// SQLite database file, created on first run.
+    #[arg(long, default_value = DEFAULT_DB_PATH, conflicts_with = "in_memory")]
+    db: PathBuf,
+    /// Keep everything in memory; it is gone when the server stops.
+    #[arg(long)]
+    in_memory: bool,
+    /// Bearer token required by every route (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Largest export accepted, in bytes after decompression.
+    #[arg(long, default_value_t = otel_worker_core::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+}
+
+#[derive(Args)]
+pub struct Connection {
+    /// Base URL of the otel-worker server.
+    #[arg(long, global = true, env = "OTEL_WORKER_URL", default_value = DEFAULT_BASE_URL)]
+    base_url: String,
+    /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+}
+
+impl Connection {
+    fn client(&self) -> otel_worker_core::client::Client {
+        otel_worker_core::client::Client::new(
+            &self.base_url,
+            token::resolve(self.auth_token.clone()),
+        )
+    }
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print the API's JSON instead of tables and trees.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: client::ClientCommand,
+}
+
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// The local database.
+    Database {
+        #[command(subcommand)]
+        command: system::DatabaseCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DebugCommand {
+    /// Print every message of the live feed (`/api/ws`) as it arrives.
+    Ws {
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => {
+                server::run(server::DevOptions {
+                    listen: args.listen,
+                    database: (!args.in_memory).then_some(args.db),
+                    auth_token: token::resolve(args.auth_token),
+                    max_body_bytes: args.max_body_bytes,
+                })
+                .await
+            }
+            Command::Client(args) => {
+                client::run(args.connection.client(), args.json, args.command).await
+            }
+            Command::System {
+                command: SystemCommand::Database { command },
+            } => system::run(command),
+            Command::Debug {
+                command: DebugCommand::Ws { connection },
+            } => debug::watch(&connection.base_url, token::resolve(connection.auth_token)).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Human-readable logs on stderr, coloured only on a terminal; `RUST_LOG` overrides the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

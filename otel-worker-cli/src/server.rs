@@ -1,0 +1,112 @@
+//! `otel-worker-cli dev`: the core router on SQLite and the local live feed, served until
+//! SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use otel_worker_core::Builder;
+use tokio::sync::watch;
+
+use crate::live::Hub;
+use crate::store::SqliteStore;
+
+/// What `dev` was asked to run.
+pub struct DevOptions {
+    pub listen: SocketAddr,
+    /// `None` keeps the database in memory.
+    pub database: Option<PathBuf>,
+    pub auth_token: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+pub async fn run(options: DevOptions) -> anyhow::Result<()> {
+    if options.auth_token.is_none() && !options.listen.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {} without a token: anyone on the network could read and \
+             delete your traces. Pass --auth-token, set AUTH_TOKEN, or listen on 127.0.0.1",
+            options.listen
+        );
+    }
+    let (store, where_) = match &options.database {
+        Some(path) => (SqliteStore::open(path)?, path.display().to_string()),
+        None => (SqliteStore::in_memory()?, "in memory".to_owned()),
+    };
+    let (stop_sockets, stopping) = watch::channel(false);
+    let hub = Hub::new(stopping);
+    let open = options.auth_token.is_none();
+    let app = Builder::new(Arc::new(store), hub.clone())
+        .auth_token(options.auth_token)
+        .max_body_bytes(options.max_body_bytes)
+        .live_route(hub.route())
+        .build()
+        .layer(middleware::from_fn(log_request));
+
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!("listening on http://{address} (database: {where_})");
+    if open {
+        tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stop_sockets.send(true);
+        })
+        .await
+        .context("the server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// One log line per request: client mistakes at info, server failures at error, the
+/// rest at debug so sustained ingest does not flood the terminal.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    match status {
+        500.. => tracing::error!(%method, path, status, millis, "request failed"),
+        400..=499 => tracing::info!(%method, path, status, millis, "request refused"),
+        _ => tracing::debug!(%method, path, status, millis, "request"),
+    }
+    response
+}

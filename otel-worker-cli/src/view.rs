@@ -1,0 +1,225 @@
+//! How the CLI shows traces and spans to a person: tables, trees, readable times.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use otel_worker_core::models::{Span, StatusCode, TraceDetail, TraceSummary};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A duration in the unit that keeps it short: `850ns`, `12.3µs`, `45.6ms`, `1.23s`.
+pub fn duration(ns: u64) -> String {
+    let ns_f = ns as f64;
+    match ns {
+        0..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{:.1}µs", ns_f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", ns_f / 1e6),
+        _ => format!("{:.2}s", ns_f / 1e9),
+    }
+}
+
+/// A unix-nanosecond instant as UTC, to the millisecond.
+pub fn instant(ns: u64) -> String {
+    let format =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z");
+    i128::try_from(ns)
+        .ok()
+        .and_then(|ns| OffsetDateTime::from_unix_timestamp_nanos(ns).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{ns}ns"))
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+/// `client traces list`.
+pub fn trace_table(traces: &[TraceSummary]) -> String {
+    if traces.is_empty() {
+        return "no traces yet: send one with `otel-worker-cli client send examples/send-trace/trace.json`".into();
+    }
+    let mut t = table(&[
+        "Trace ID",
+        "Root span",
+        "Service",
+        "Start",
+        "Duration",
+        "Spans",
+        "Errors",
+    ]);
+    for trace in traces {
+        t.add_row(vec![
+            trace.trace_id.clone(),
+            trace
+                .root_span_name
+                .clone()
+                .unwrap_or_else(|| "(missing root)".into()),
+            trace.service_name.clone().unwrap_or_default(),
+            instant(trace.start_time_unix_nano),
+            duration(trace.duration_ns),
+            trace.span_count.to_string(),
+            trace.error_count.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `client spans list`.
+pub fn span_table(spans: &[Span]) -> String {
+    let start = spans
+        .iter()
+        .map(|s| s.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let mut t = table(&[
+        "Span ID", "Parent", "Name", "Service", "Kind", "Offset", "Duration", "Status",
+    ]);
+    for span in spans {
+        t.add_row(vec![
+            span.span_id.clone(),
+            span.parent_span_id.clone().unwrap_or_default(),
+            span.name.clone(),
+            service(span),
+            format!("{:?}", span.kind).to_lowercase(),
+            duration(span.start_time_unix_nano.saturating_sub(start)),
+            duration(span.duration_ns),
+            format!("{:?}", span.status.code).to_lowercase(),
+        ]);
+    }
+    t.to_string()
+}
+
+fn service(span: &Span) -> String {
+    span.resource
+        .attributes
+        .get("service.name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// `client traces get`: the summary, then the spans as an indented tree. Spans whose
+/// parent is missing are shown as roots.
+pub fn trace_tree(trace: &TraceDetail) -> String {
+    let summary = &trace.summary;
+    let mut out = format!(
+        "trace {}  {}  {}  {} spans, {} errors\n",
+        summary.trace_id,
+        instant(summary.start_time_unix_nano),
+        duration(summary.duration_ns),
+        summary.span_count,
+        summary.error_count,
+    );
+    let ids: HashSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<&Span>> = HashMap::new();
+    let mut roots = Vec::new();
+    for span in &trace.spans {
+        match span.parent_span_id.as_deref().filter(|p| ids.contains(p)) {
+            Some(parent) => children.entry(parent).or_default().push(span),
+            None => roots.push(span),
+        }
+    }
+    let mut stack: Vec<(&Span, usize)> = roots.into_iter().rev().map(|s| (s, 0)).collect();
+    let mut shown = HashSet::new();
+    while let Some((span, depth)) = stack.pop() {
+        if !shown.insert(span.span_id.as_str()) {
+            continue;
+        }
+        let error = if span.status.code == StatusCode::Error {
+            let message = &span.status.message;
+            if message.is_empty() {
+                "  ERROR".to_owned()
+            } else {
+                format!("  ERROR: {message}")
+            }
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{}{}  [{}]  {}  {}{error}",
+            "  ".repeat(depth + 1),
+            span.name,
+            service(span),
+            duration(span.duration_ns),
+            span.span_id,
+        );
+        if let Some(kids) = children.get(span.span_id.as_str()) {
+            stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
+        }
+    }
+    out
+}
+
+/// `client spans get`: the span's fields, then its attributes, events and links.
+pub fn span_detail(span: &Span) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  ({:?}, {})", span.name, span.kind, service(span));
+    let _ = writeln!(out, "  trace     {}", span.trace_id);
+    let _ = writeln!(out, "  span      {}", span.span_id);
+    let _ = writeln!(
+        out,
+        "  parent    {}",
+        span.parent_span_id.as_deref().unwrap_or("(root)")
+    );
+    let _ = writeln!(out, "  start     {}", instant(span.start_time_unix_nano));
+    let _ = writeln!(out, "  duration  {}", duration(span.duration_ns));
+    let _ = writeln!(
+        out,
+        "  status    {:?} {}",
+        span.status.code, span.status.message
+    );
+    let section = |out: &mut String, title: &str, attributes: &serde_json::Map<String, Value>| {
+        if !attributes.is_empty() {
+            let _ = writeln!(out, "{title}");
+            for (key, value) in attributes {
+                let _ = writeln!(out, "  {key} = {value}");
+            }
+        }
+    };
+    section(&mut out, "attributes", &span.attributes);
+    section(&mut out, "resource", &span.resource.attributes);
+    for event in &span.events {
+        let _ = writeln!(
+            out,
+            "event {} at {}",
+            event.name,
+            instant(event.time_unix_nano)
+        );
+        for (key, value) in &event.attributes {
+            let _ = writeln!(out, "  {key} = {value}");
+        }
+    }
+    for link in &span.links {
+        let _ = writeln!(out, "link to {}/{}", link.trace_id, link.span_id);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_a_short_unit() {
+        assert_eq!(duration(850), "850ns");
+        assert_eq!(duration(12_345), "12.3µs");
+        assert_eq!(duration(45_600_000), "45.6ms");
+        assert_eq!(duration(1_234_000_000), "1.23s");
+    }
+
+    #[test]
+    fn instants_are_utc_milliseconds() {
+        assert_eq!(
+            instant(1_739_872_800_500_000_000),
+            "2025-02-18 10:00:00.500Z"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The HTTP API as one axum [`Router`], built the same way by both homes.
+//!
+//! ```ignore
+//! let app = Builder::new(store, events).auth_token(Some(token)).build();
+//! ```
+
+mod error;
+mod traces;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware;
+use axum::routing::{MethodRouter, get};
+
+pub use error::ApiError;
+
+use crate::auth::{self, Auth};
+use crate::ingest;
+use crate::live::ServerEvents;
+use crate::store::Store;
+
+/// Largest export body accepted, measured after decompression (10 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub events: Arc<dyn ServerEvents>,
+    pub max_body_bytes: usize,
+}
+
+/// Assembles the API router for one home.
+pub struct Builder {
+    /// Where spans are stored and read from.
+    store: Arc<dyn Store>,
+    /// Who hears about newly stored spans.
+    events: Arc<dyn ServerEvents>,
+    /// The bearer token every route but `/health` requires; `None` leaves the API open.
+    auth_token: Option<String>,
+    /// Export size limit after decompression; defaults to [`DEFAULT_MAX_BODY_BYTES`].
+    max_body_bytes: usize,
+    /// The home's WebSocket handler for `/api/ws`; sockets are platform-specific.
+    live_route: Option<MethodRouter>,
+}
+
+impl Builder {
+    pub fn new(store: Arc<dyn Store>, events: Arc<dyn ServerEvents>) -> Self {
+        Self {
+            store,
+            events,
+            auth_token: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            live_route: None,
+        }
+    }
+
+    pub fn auth_token(mut self, token: Option<String>) -> Self {
+        self.auth_token = token;
+        self
+    }
+
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    pub fn live_route(mut self, route: MethodRouter) -> Self {
+        self.live_route = Some(route);
+        self
+    }
+
+    /// The finished router: every route behind the bearer token except `/health`.
+    pub fn build(self) -> Router {
+        let state = AppState {
+            store: self.store,
+            events: self.events,
+            max_body_bytes: self.max_body_bytes,
+        };
+        let mut router = Router::new()
+            .route("/health", get(traces::health))
+            .route(
+                "/v1/traces",
+                get(traces::list_traces).post(ingest::http::export_traces),
+            )
+            .route(
+                "/v1/traces/{trace_id}",
+                get(traces::get_trace).delete(traces::delete_trace),
+            )
+            .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
+            .route(
+                "/v1/traces/{trace_id}/spans/{span_id}",
+                get(traces::get_span).delete(traces::delete_span),
+            )
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(state);
+        if let Some(live) = self.live_route {
+            router = router.route(auth::WEBSOCKET_PATH, live);
+        }
+        router.layer(middleware::from_fn_with_state(
+            Auth::new(self.auth_token.as_deref()),
+            auth::require_token,
+        ))
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("there is no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}

@@ -1,0 +1,114 @@
+//! Handlers that read and delete stored traces and spans.
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+
+use super::{ApiError, AppState};
+use crate::models::{StoredTraceDetail, TraceList};
+use crate::query::{self, TraceListParams};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// `GET /health`: answers without a token so probes need no secret.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /v1/traces`
+pub async fn list_traces(
+    State(state): State<AppState>,
+    params: Result<Query<TraceListParams>, QueryRejection>,
+) -> ApiResult<Json<TraceList>> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest("invalid-query", e.body_text()))?;
+    let traces = state.store.list_traces(params.parse()?).await?;
+    Ok(Json(TraceList { traces }))
+}
+
+/// `GET /v1/traces/{traceId}`
+pub async fn get_trace(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<StoredTraceDetail>> {
+    let trace_id = trace_path(path)?;
+    let summary = state
+        .store
+        .trace_summary(&trace_id)
+        .await?
+        .ok_or_else(|| trace_not_found(&trace_id))?;
+    let spans = state.store.trace_spans(&trace_id).await?;
+    Ok(Json(StoredTraceDetail { summary, spans }))
+}
+
+/// `DELETE /v1/traces/{traceId}`
+pub async fn delete_trace(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let trace_id = trace_path(path)?;
+    if state.store.delete_trace(&trace_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(trace_not_found(&trace_id))
+    }
+}
+
+/// `GET /v1/traces/{traceId}/spans`
+pub async fn trace_spans(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Vec<Box<RawValue>>>> {
+    let trace_id = trace_path(path)?;
+    let spans = state.store.trace_spans(&trace_id).await?;
+    if spans.is_empty() {
+        return Err(trace_not_found(&trace_id));
+    }
+    Ok(Json(spans))
+}
+
+/// `GET /v1/traces/{traceId}/spans/{spanId}`
+pub async fn get_span(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let (trace_id, span_id) = span_path(path)?;
+    match state.store.span(&trace_id, &span_id).await? {
+        Some(span) => Ok(Json(span).into_response()),
+        None => Err(span_not_found(&trace_id, &span_id)),
+    }
+}
+
+/// `DELETE /v1/traces/{traceId}/spans/{spanId}`
+pub async fn delete_span(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let (trace_id, span_id) = span_path(path)?;
+    if state.store.delete_span(&trace_id, &span_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(span_not_found(&trace_id, &span_id))
+    }
+}
+
+fn trace_path(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+    let Path(trace_id) = path.map_err(|e| ApiError::BadRequest("invalid-path", e.body_text()))?;
+    query::trace_id(&trace_id)
+}
+
+fn span_path(path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, String)> {
+    let Path((trace_id, span_id)) =
+        path.map_err(|e| ApiError::BadRequest("invalid-path", e.body_text()))?;
+    Ok((query::trace_id(&trace_id)?, query::span_id(&span_id)?))
+}
+
+fn trace_not_found(trace_id: &str) -> ApiError {
+    ApiError::NotFound(format!("trace {trace_id} not found"))
+}
+
+fn span_not_found(trace_id: &str, span_id: &str) -> ApiError {
+    ApiError::NotFound(format!("span {span_id} of trace {trace_id} not found"))
+}

@@ -1,0 +1,199 @@
+//! A typed client for the otel-worker API, for the CLI and for scripts written in Rust.
+//! Its errors are sentences a person can act on.
+
+use reqwest::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::models::{ErrorBody, Span, TraceDetail, TraceList};
+
+/// Where the local server listens by default (the standard OTLP/HTTP port).
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:4318";
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("could not reach {url} — is `otel-worker-cli dev` running? ({source})")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("401: the server wants a token: pass --auth-token or set AUTH_TOKEN")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{status}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {url}: {detail}")]
+    Protocol { url: String, detail: String },
+}
+
+/// Result of sending an OTLP export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOutcome {
+    pub rejected_spans: u64,
+    pub error_message: Option<String>,
+}
+
+/// A connection to one otel-worker server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: Option<String>) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `GET /v1/traces`.
+    pub async fn list_traces(
+        &self,
+        limit: Option<u32>,
+        before: Option<&str>,
+    ) -> Result<TraceList, ClientError> {
+        self.get(&list_path(limit, before)).await
+    }
+
+    /// `GET /v1/traces/{id}`.
+    pub async fn trace(&self, trace_id: &str) -> Result<TraceDetail, ClientError> {
+        self.get(&format!("/v1/traces/{trace_id}")).await
+    }
+
+    /// `GET /v1/traces/{id}/spans`.
+    pub async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Span>, ClientError> {
+        self.get(&format!("/v1/traces/{trace_id}/spans")).await
+    }
+
+    /// `GET /v1/traces/{id}/spans/{id}`.
+    pub async fn span(&self, trace_id: &str, span_id: &str) -> Result<Span, ClientError> {
+        self.get(&format!("/v1/traces/{trace_id}/spans/{span_id}"))
+            .await
+    }
+
+    /// `DELETE /v1/traces/{id}`.
+    pub async fn delete_trace(&self, trace_id: &str) -> Result<(), ClientError> {
+        self.send(Method::DELETE, &format!("/v1/traces/{trace_id}"), None)
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE /v1/traces/{id}/spans/{id}`.
+    pub async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/traces/{trace_id}/spans/{span_id}");
+        self.send(Method::DELETE, &path, None).await.map(drop)
+    }
+
+    /// `POST /v1/traces` with an OTLP/JSON body.
+    pub async fn send_otlp_json(&self, body: Vec<u8>) -> Result<ExportOutcome, ClientError> {
+        let text = self.send(Method::POST, "/v1/traces", Some(body)).await?;
+        let reply: serde_json::Value = self.parse("/v1/traces", &text)?;
+        let partial = &reply["partialSuccess"];
+        let rejected_spans = match &partial["rejectedSpans"] {
+            serde_json::Value::String(s) => s.parse().unwrap_or(0),
+            other => other.as_u64().unwrap_or(0),
+        };
+        Ok(ExportOutcome {
+            rejected_spans,
+            error_message: partial["errorMessage"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    /// `GET` any API path and decode its JSON (use `serde_json::Value` to keep it raw).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let text = self.send(Method::GET, path, None).await?;
+        self.parse(path, &text)
+    }
+
+    fn parse<T: DeserializeOwned>(&self, path: &str, text: &str) -> Result<T, ClientError> {
+        serde_json::from_str(text).map_err(|e| ClientError::Protocol {
+            url: format!("{}{path}", self.base_url),
+            detail: e.to_string(),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        json_body: Option<Vec<u8>>,
+    ) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = json_body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base_url.clone(),
+                source,
+            })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| ClientError::Protocol {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
+            StatusCode::NOT_FOUND => ClientError::NotFound(
+                body.map(|b| b.message)
+                    .unwrap_or_else(|| format!("{url} not found")),
+            ),
+            _ => {
+                let (code, message) = body
+                    .map(|b| (b.error, b.message))
+                    .unwrap_or_else(|| (String::new(), text));
+                ClientError::Api {
+                    status: status.as_u16(),
+                    code,
+                    message,
+                }
+            }
+        })
+    }
+}
+
+/// The path of `GET /v1/traces` with its optional parameters.
+pub fn list_path(limit: Option<u32>, before: Option<&str>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(limit) = limit {
+        query.append_pair("limit", &limit.to_string());
+    }
+    if let Some(before) = before {
+        query.append_pair("before", before);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/v1/traces".to_owned()
+    } else {
+        format!("/v1/traces?{query}")
+    }
+}

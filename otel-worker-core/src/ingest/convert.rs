@@ -1,0 +1,212 @@
+//! From a decoded export to rows: validates each span and renders it as the API's JSON.
+//!
+//! Validation is per span, as OTLP asks: a span that can never be valid is rejected and
+//! counted, and the rest of the export is still stored.
+
+use base64::Engine;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1 as otlp;
+use serde_json::{Map, Number, Value};
+
+use crate::models::{self, Attributes, SpanKind, StatusCode};
+use crate::store::SpanRecord;
+
+/// What an export turns into: the spans to store and what was rejected.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub spans: Vec<SpanRecord>,
+    pub rejected: u64,
+    /// The first rejection, for the response's `error_message`.
+    pub first_error: Option<String>,
+}
+
+/// Validates and converts every span of an export.
+pub fn to_rows(request: ExportTraceServiceRequest) -> Rows {
+    let mut rows = Rows::default();
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans.resource.unwrap_or_default();
+        let service_name = resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            });
+        let resource_json = models::Resource {
+            attributes: attributes(&resource.attributes),
+            dropped_attributes_count: resource.dropped_attributes_count,
+            schema_url: resource_spans.schema_url,
+        };
+        for scope_spans in resource_spans.scope_spans {
+            let scope = scope_spans.scope.unwrap_or_default();
+            let scope_json = models::Scope {
+                name: scope.name,
+                version: scope.version,
+                attributes: attributes(&scope.attributes),
+                dropped_attributes_count: scope.dropped_attributes_count,
+                schema_url: scope_spans.schema_url,
+            };
+            for span in scope_spans.spans {
+                match span_record(span, &resource_json, &scope_json, &service_name) {
+                    Ok(record) => rows.spans.push(record),
+                    Err(problem) => {
+                        rows.rejected += 1;
+                        rows.first_error.get_or_insert(problem);
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Why a span can never be stored, or `None` when it can.
+fn invalid_reason(span: &otlp::Span) -> Option<String> {
+    let describe = |what: &str, id: &[u8], len: usize| {
+        if id.len() != len {
+            Some(format!(
+                "{what} must be {len} bytes ({} hex characters), got {} bytes",
+                len * 2,
+                id.len()
+            ))
+        } else if id.iter().all(|b| *b == 0) {
+            Some(format!("{what} must not be all zeros"))
+        } else {
+            None
+        }
+    };
+    if let Some(problem) = describe("trace id", &span.trace_id, 16) {
+        return Some(problem);
+    }
+    if let Some(problem) = describe("span id", &span.span_id, 8) {
+        return Some(problem);
+    }
+    if !span.parent_span_id.is_empty() && span.parent_span_id.len() != 8 {
+        return Some(format!(
+            "parent span id must be empty or 8 bytes (16 hex characters), got {} bytes",
+            span.parent_span_id.len()
+        ));
+    }
+    None
+}
+
+fn span_record(
+    span: otlp::Span,
+    resource: &models::Resource,
+    scope: &models::Scope,
+    service_name: &Option<String>,
+) -> Result<SpanRecord, String> {
+    if let Some(problem) = invalid_reason(&span) {
+        return Err(format!("span {:?}: {problem}", span.name));
+    }
+    let trace_id = hex::encode(&span.trace_id);
+    let span_id = hex::encode(&span.span_id);
+    // An all-zero parent is how some SDKs spell "no parent".
+    let parent_span_id =
+        (!span.parent_span_id.iter().all(|b| *b == 0)).then(|| hex::encode(&span.parent_span_id));
+    let status = span.status.unwrap_or_default();
+    let status_code = StatusCode::from_otlp(status.code);
+    let json_span = models::Span {
+        trace_id: trace_id.clone(),
+        span_id: span_id.clone(),
+        parent_span_id: parent_span_id.clone(),
+        name: span.name.clone(),
+        kind: SpanKind::from_otlp(span.kind),
+        start_time_unix_nano: span.start_time_unix_nano,
+        end_time_unix_nano: span.end_time_unix_nano,
+        duration_ns: span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano),
+        trace_state: span.trace_state,
+        flags: span.flags,
+        status: models::Status {
+            code: status_code,
+            message: status.message,
+        },
+        attributes: attributes(&span.attributes),
+        resource: resource.clone(),
+        scope: scope.clone(),
+        events: span
+            .events
+            .into_iter()
+            .map(|e| models::Event {
+                name: e.name,
+                time_unix_nano: e.time_unix_nano,
+                attributes: attributes(&e.attributes),
+                dropped_attributes_count: e.dropped_attributes_count,
+            })
+            .collect(),
+        links: span
+            .links
+            .into_iter()
+            .map(|l| models::Link {
+                trace_id: hex::encode(&l.trace_id),
+                span_id: hex::encode(&l.span_id),
+                trace_state: l.trace_state,
+                attributes: attributes(&l.attributes),
+                dropped_attributes_count: l.dropped_attributes_count,
+                flags: l.flags,
+            })
+            .collect(),
+        dropped_attributes_count: span.dropped_attributes_count,
+        dropped_events_count: span.dropped_events_count,
+        dropped_links_count: span.dropped_links_count,
+    };
+    let json = serde_json::to_string(&json_span)
+        .map_err(|e| format!("span {:?} cannot be written as JSON: {e}", span.name))?;
+    Ok(SpanRecord {
+        trace_id,
+        span_id,
+        parent_span_id,
+        name: span.name,
+        kind: span.kind,
+        service_name: service_name.clone(),
+        status_code: status_code.as_otlp(),
+        start_ns: span.start_time_unix_nano,
+        end_ns: span.end_time_unix_nano,
+        json,
+    })
+}
+
+/// OTLP attributes as a JSON object; of repeated keys the last one wins.
+pub fn attributes(list: &[KeyValue]) -> Attributes {
+    list.iter()
+        .map(|kv| (kv.key.clone(), any_value(kv.value.as_ref())))
+        .collect()
+}
+
+/// One OTLP value as natural JSON: exact i64 integers, doubles that stay doubles, bytes as
+/// base64, kvlists as objects, no value as `null`.
+pub fn any_value(value: Option<&AnyValue>) -> Value {
+    let Some(value) = value.and_then(|v| v.value.as_ref()) else {
+        return Value::Null;
+    };
+    match value {
+        any_value::Value::StringValue(s) => Value::String(s.clone()),
+        any_value::Value::BoolValue(b) => Value::Bool(*b),
+        any_value::Value::IntValue(i) => Value::Number((*i).into()),
+        // JSON has no NaN or infinities: they are written as OTLP/JSON spells them.
+        any_value::Value::DoubleValue(d) => match Number::from_f64(*d) {
+            Some(n) => Value::Number(n),
+            None if d.is_nan() => Value::String("NaN".into()),
+            None if *d > 0.0 => Value::String("Infinity".into()),
+            None => Value::String("-Infinity".into()),
+        },
+        any_value::Value::ArrayValue(list) => {
+            Value::Array(list.values.iter().map(|v| any_value(Some(v))).collect())
+        }
+        any_value::Value::KvlistValue(list) => Value::Object(
+            list.values
+                .iter()
+                .map(|kv| (kv.key.clone(), any_value(kv.value.as_ref())))
+                .collect::<Map<_, _>>(),
+        ),
+        any_value::Value::BytesValue(bytes) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        // An index into a profiles string table; traces have no such table.
+        any_value::Value::StringValueStrindex(_) => Value::Null,
+    }
+}

@@ -1,0 +1,271 @@
+//! The JSON shapes of the HTTP API, shared by the servers (which write them) and the
+//! client (which reads them), so both sides can never disagree on a field name.
+//!
+//! Nanosecond timestamps travel as decimal strings: JavaScript and D1 turn larger integers
+//! into doubles and would silently round them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// Attribute maps as the API shows them: key -> natural JSON value.
+pub type Attributes = Map<String, Value>;
+
+/// A stored span in the API's JSON form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    /// `None` for a root span.
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub kind: SpanKind,
+    #[serde(with = "u64_string")]
+    pub start_time_unix_nano: u64,
+    #[serde(with = "u64_string")]
+    pub end_time_unix_nano: u64,
+    /// `end - start`, or 0 when the span ends before it starts.
+    pub duration_ns: u64,
+    pub trace_state: String,
+    pub flags: u32,
+    pub status: Status,
+    pub attributes: Attributes,
+    pub resource: Resource,
+    pub scope: Scope,
+    pub events: Vec<Event>,
+    pub links: Vec<Link>,
+    pub dropped_attributes_count: u32,
+    pub dropped_events_count: u32,
+    pub dropped_links_count: u32,
+}
+
+/// The OTLP span kinds, named as the API writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    Unspecified,
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl SpanKind {
+    /// Maps the OTLP enum number; values from a newer protocol fall back to `Unspecified`.
+    pub fn from_otlp(value: i32) -> Self {
+        match value {
+            1 => Self::Internal,
+            2 => Self::Server,
+            3 => Self::Client,
+            4 => Self::Producer,
+            5 => Self::Consumer,
+            _ => Self::Unspecified,
+        }
+    }
+}
+
+/// Span status as the API writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub code: StatusCode,
+    pub message: String,
+}
+
+/// The OTLP status codes, named as the API writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusCode {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl StatusCode {
+    /// Maps the OTLP enum number; unknown values count as `Unset`.
+    pub fn from_otlp(value: i32) -> Self {
+        match value {
+            1 => Self::Ok,
+            2 => Self::Error,
+            _ => Self::Unset,
+        }
+    }
+
+    /// The OTLP number, which is also what the `status_code` column stores.
+    pub fn as_otlp(self) -> i32 {
+        match self {
+            Self::Unset => 0,
+            Self::Ok => 1,
+            Self::Error => 2,
+        }
+    }
+}
+
+/// The resource (process, host, service) that produced a span.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+/// The instrumentation scope (library) that produced a span.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    pub name: String,
+    pub version: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+/// A timestamped event inside a span (log line, exception).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub name: String,
+    #[serde(with = "u64_string")]
+    pub time_unix_nano: u64,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+}
+
+/// A link from a span to a span of possibly another trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub trace_id: String,
+    pub span_id: String,
+    pub trace_state: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub flags: u32,
+}
+
+/// One line of the trace list: enough to spot the slow or failing request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    pub trace_id: String,
+    /// `None` while the root span has not arrived (or was never sent).
+    pub root_span_name: Option<String>,
+    /// The root's `service.name`, else that of the earliest span that has one.
+    pub service_name: Option<String>,
+    #[serde(with = "u64_string")]
+    pub start_time_unix_nano: u64,
+    #[serde(with = "u64_string")]
+    pub end_time_unix_nano: u64,
+    pub duration_ns: u64,
+    pub span_count: u64,
+    pub error_count: u64,
+    /// Distinct service names, sorted.
+    pub services: Vec<String>,
+}
+
+/// Body of `GET /v1/traces`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceList {
+    pub traces: Vec<TraceSummary>,
+}
+
+/// Body of `GET /v1/traces/{traceId}` as the client reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceDetail {
+    #[serde(flatten)]
+    pub summary: TraceSummary,
+    pub spans: Vec<Span>,
+}
+
+/// Body of `GET /v1/traces/{traceId}` as the server writes it: the spans are passed
+/// through from storage as stored JSON, never parsed again.
+#[derive(Debug, Serialize)]
+pub struct StoredTraceDetail {
+    #[serde(flatten)]
+    pub summary: TraceSummary,
+    pub spans: Vec<Box<RawValue>>,
+}
+
+/// Body of every API error: a stable code for programs and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// Messages the server pushes over the `/api/ws` WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "details", rename_all = "camelCase")]
+pub enum ServerMessage {
+    /// Spans were stored: each entry is `[traceId, spanId]`.
+    #[serde(rename_all = "camelCase")]
+    SpanAdded { new_spans: Vec<(String, String)> },
+}
+
+/// Serializes a `u64` as a decimal string and reads it from a string or a number.
+pub mod u64_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u64),
+            Text(String),
+        }
+        match Either::deserialize(deserializer)? {
+            Either::Number(n) => Ok(n),
+            Either::Text(s) => s
+                .parse()
+                .map_err(|_| D::Error::custom(format!("{s:?} is not an unsigned integer"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_added_has_the_documented_shape() {
+        let msg = ServerMessage::SpanAdded {
+            new_spans: vec![("a".repeat(32), "b".repeat(16))],
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "spanAdded", "details": {"newSpans": [["a".repeat(32), "b".repeat(16)]]}})
+        );
+        assert_eq!(serde_json::from_value::<ServerMessage>(json).unwrap(), msg);
+    }
+
+    #[test]
+    fn trace_detail_round_trips_nanoseconds_beyond_f64() {
+        let summary = TraceSummary {
+            trace_id: "0".repeat(32),
+            root_span_name: None,
+            service_name: Some("svc".into()),
+            start_time_unix_nano: 1_700_000_000_123_456_789,
+            end_time_unix_nano: u64::MAX,
+            duration_ns: 5,
+            span_count: 1,
+            error_count: 0,
+            services: vec!["svc".into()],
+        };
+        let text = serde_json::to_string(&TraceDetail {
+            summary: summary.clone(),
+            spans: vec![],
+        })
+        .unwrap();
+        assert!(text.contains("\"startTimeUnixNano\":\"1700000000123456789\""));
+        assert!(text.contains("\"endTimeUnixNano\":\"18446744073709551615\""));
+        let back: TraceDetail = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.summary, summary);
+    }
+}

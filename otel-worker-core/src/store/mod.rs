@@ -1,0 +1,88 @@
+//! Where spans live. Each home implements [`Store`] over its database (SQLite for the
+//! CLI, D1 for the Worker) with the SQL in [`sql`], against the schema in `migrations/`.
+
+pub mod sql;
+
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+
+use crate::models::TraceSummary;
+
+/// One span ready to be written: the columns the API filters and sorts on, plus the
+/// whole span as the API's JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    /// 32 lower-case hex characters.
+    pub trace_id: String,
+    /// 16 lower-case hex characters.
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    /// The OTLP `SpanKind` number.
+    pub kind: i32,
+    /// The resource's `service.name`, when it is a string.
+    pub service_name: Option<String>,
+    /// The OTLP `StatusCode` number (2 = error).
+    pub status_code: i32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// The span as [`crate::models::Span`] JSON, returned verbatim by reads.
+    pub json: String,
+}
+
+/// Which page of the trace list to read, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceListQuery {
+    pub limit: u32,
+    /// Only traces that started strictly before this instant (unix nanoseconds).
+    pub before_ns: Option<u64>,
+}
+
+/// Why a store call failed, split by what the client should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is busy or locked by someone else: retrying later will work.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// Anything else; retrying will not help.
+    #[error("storage failed: {0}")]
+    Other(String),
+}
+
+/// Span storage shared by both servers. Every method is one logical operation; writes
+/// are atomic (all of an export or nothing).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores the spans of one export in one transaction. A span that is already stored
+    /// (same trace and span id) is replaced, so a retried export is stored once.
+    async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError>;
+
+    /// Trace summaries, newest trace start first.
+    async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError>;
+
+    /// The summary of one trace, `None` when it has no spans.
+    async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError>;
+
+    /// Every span of a trace as stored JSON, ordered by start time.
+    async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError>;
+
+    /// One span as stored JSON.
+    async fn span(
+        &self,
+        trace_id: &str,
+        span_id: &str,
+    ) -> Result<Option<Box<RawValue>>, StoreError>;
+
+    /// Deletes every span of a trace; `false` when there was none.
+    async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes one span; `false` when it did not exist.
+    async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Nanoseconds as the INTEGER columns hold them. SQLite integers are signed 64-bit, so
+/// instants past the year 2262 are clamped in the index; the span JSON keeps the exact
+/// value.
+pub fn ns_to_column(ns: u64) -> i64 {
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}

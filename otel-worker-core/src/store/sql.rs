@@ -1,0 +1,114 @@
+//! The SQL both stores run, so SQLite and D1 answer every read the same way.
+//!
+//! Written for D1's limits as much as SQLite's: nanosecond columns are read back
+//! `CAST(... AS TEXT)` because D1 hands integers to JavaScript as doubles.
+
+use serde::Deserialize;
+
+use super::StoreError;
+use crate::models::TraceSummary;
+
+/// Columns of one summary row; the list and the single-trace reads share them.
+const SUMMARY_COLUMNS: &str = "\
+SELECT t.trace_id AS trace_id,
+       CAST(t.start_ns AS TEXT) AS start_ns,
+       CAST(t.end_ns AS TEXT) AS end_ns,
+       (SELECT COUNT(*) FROM spans s WHERE s.trace_id = t.trace_id) AS span_count,
+       (SELECT COUNT(*) FROM spans s WHERE s.trace_id = t.trace_id AND s.status_code = 2) AS error_count,
+       (SELECT s.name FROM spans s WHERE s.trace_id = t.trace_id AND s.parent_span_id IS NULL
+         ORDER BY s.start_ns LIMIT 1) AS root_span_name,
+       (SELECT s.service_name FROM spans s WHERE s.trace_id = t.trace_id AND s.service_name IS NOT NULL
+         ORDER BY s.parent_span_id IS NOT NULL, s.start_ns LIMIT 1) AS service_name,
+       (SELECT json_group_array(DISTINCT s.service_name) FROM spans s
+         WHERE s.trace_id = t.trace_id AND s.service_name IS NOT NULL) AS services
+FROM traces t";
+
+/// The newest traces: `?1` = limit.
+pub fn list_traces() -> String {
+    format!("{SUMMARY_COLUMNS} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?1")
+}
+
+/// The newest traces that started before `?2`: `?1` = limit, `?2` = nanoseconds as text.
+pub fn list_traces_before() -> String {
+    format!(
+        "{SUMMARY_COLUMNS} WHERE t.start_ns < CAST(?2 AS INTEGER) \
+         ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?1"
+    )
+}
+
+/// One trace's summary: `?1` = trace id.
+pub fn trace_summary() -> String {
+    format!("{SUMMARY_COLUMNS} WHERE t.trace_id = ?1")
+}
+
+/// Every span of a trace in start order: `?1` = trace id.
+pub const TRACE_SPANS: &str =
+    "SELECT span FROM spans WHERE trace_id = ?1 ORDER BY start_ns, span_id";
+
+/// One span: `?1` = trace id, `?2` = span id.
+pub const SPAN: &str = "SELECT span FROM spans WHERE trace_id = ?1 AND span_id = ?2";
+
+/// Recomputes a trace's row in `traces` from its spans after spans were written:
+/// `?1` = trace id.
+pub const REFRESH_TRACE: &str = "\
+INSERT INTO traces (trace_id, start_ns, end_ns)
+SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans WHERE trace_id = ?1 GROUP BY trace_id
+ON CONFLICT (trace_id) DO UPDATE SET start_ns = excluded.start_ns, end_ns = excluded.end_ns";
+
+/// Drops a trace's row once it has no spans left: `?1` = trace id.
+pub const FORGET_EMPTY_TRACE: &str = "\
+DELETE FROM traces WHERE trace_id = ?1
+AND NOT EXISTS (SELECT 1 FROM spans WHERE trace_id = ?1)";
+
+/// Deletes a trace's spans: `?1` = trace id.
+pub const DELETE_TRACE_SPANS: &str = "DELETE FROM spans WHERE trace_id = ?1";
+
+/// Deletes a trace's row: `?1` = trace id.
+pub const DELETE_TRACE: &str = "DELETE FROM traces WHERE trace_id = ?1";
+
+/// Deletes one span: `?1` = trace id, `?2` = span id.
+pub const DELETE_SPAN: &str = "DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2";
+
+/// One row of the summary queries, named as the SQL names its columns.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryRow {
+    pub trace_id: String,
+    pub start_ns: String,
+    pub end_ns: String,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub root_span_name: Option<String>,
+    pub service_name: Option<String>,
+    /// A JSON array of distinct service names.
+    pub services: Option<String>,
+}
+
+impl SummaryRow {
+    /// Turns the row into the API's summary; a malformed row is a storage error.
+    pub fn into_summary(self) -> Result<TraceSummary, StoreError> {
+        let parse_ns = |text: &str| {
+            text.parse::<u64>().map_err(|_| {
+                StoreError::Other(format!("stored timestamp {text:?} is not a number"))
+            })
+        };
+        let start = parse_ns(&self.start_ns)?;
+        let end = parse_ns(&self.end_ns)?;
+        let mut services: Vec<String> = match self.services.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| StoreError::Other(format!("stored service list is not JSON: {e}")))?,
+        };
+        services.sort();
+        Ok(TraceSummary {
+            trace_id: self.trace_id,
+            root_span_name: self.root_span_name,
+            service_name: self.service_name,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            duration_ns: end.saturating_sub(start),
+            span_count: u64::try_from(self.span_count).unwrap_or(0),
+            error_count: u64::try_from(self.error_count).unwrap_or(0),
+            services,
+        })
+    }
+}
