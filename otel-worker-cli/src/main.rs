@@ -1,26 +1,13 @@
 //! `otel-worker-cli`: the local otel-worker server and the client for any otel-worker.
 
-mod client;
-mod debug;
-mod live;
-mod server;
-mod store;
-mod system;
-mod token;
-mod view;
-
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use otel_worker_cli::{DEFAULT_DB_PATH, DEFAULT_LISTEN, client, debug, server, system, token};
 use otel_worker_core::client::DEFAULT_BASE_URL;
-
-/// Where `dev` keeps its database unless told otherwise.
-pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
-/// Where `dev` listens: loopback on the standard OTLP/HTTP port.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:4318";
 
 #[derive(Parser)]
 #[command(

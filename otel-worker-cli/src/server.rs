@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -40,12 +41,7 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = options.auth_token.is_none();
-    let app = Builder::new(Arc::new(store), hub.clone())
-        .auth_token(options.auth_token)
-        .max_body_bytes(options.max_body_bytes)
-        .live_route(hub.route())
-        .build()
-        .layer(middleware::from_fn(log_request));
+    let app = app(store, &hub, options.auth_token, options.max_body_bytes);
 
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -65,6 +61,21 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
         .context("the server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The local server's router: the core API on `store`, the live feed from `hub`.
+pub fn app(
+    store: SqliteStore,
+    hub: &Arc<Hub>,
+    auth_token: Option<String>,
+    max_body_bytes: usize,
+) -> Router {
+    Builder::new(Arc::new(store), hub.clone())
+        .auth_token(auth_token)
+        .max_body_bytes(max_body_bytes)
+        .live_route(hub.route())
+        .build()
+        .layer(middleware::from_fn(log_request))
 }
 
 async fn shutdown_signal() {

@@ -1,8 +1,7 @@
 //! The HTTP API as one axum [`Router`], built the same way by both homes.
 //!
-//! ```ignore
-//! let app = Builder::new(store, events).auth_token(Some(token)).build();
-//! ```
+//! `Builder::new(store, events).auth_token(Some(token)).build()` gives the router; the
+//! home adds its own WebSocket route with [`Builder::live_route`].
 
 mod error;
 mod traces;

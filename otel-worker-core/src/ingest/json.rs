@@ -26,6 +26,11 @@ use serde::de::{self, Deserializer, Visitor};
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
 pub fn decode(body: &[u8]) -> Result<collector::ExportTraceServiceRequest, serde_json::Error> {
+    // serde would read a JSON array as the message's fields in order; OTLP/JSON is an object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(de::Error::custom("expected a JSON object"));
+    }
     let request: ExportRequest = serde_json::from_slice(body)?;
     Ok(request.into())
 }

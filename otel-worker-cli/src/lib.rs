@@ -1,0 +1,25 @@
+//! otel-worker locally: the `dev` server on SQLite and the terminal client for any
+//! otel-worker. `main.rs` only parses the command line; everything else lives here so
+//! tests can drive it.
+//!
+//! - [`server`]: `dev`, the core router on [`store::SqliteStore`] and [`live::Hub`].
+//! - [`store`]: SQLite storage and migrations.
+//! - [`live`]: the local WebSocket feed.
+//! - [`client`], [`view`]: `client ...` commands and how they print.
+//! - [`system`]: `system database ...`.
+//! - [`debug`]: the hidden `debug ws`.
+//! - [`token`]: where the bearer token comes from.
+
+pub mod client;
+pub mod debug;
+pub mod live;
+pub mod server;
+pub mod store;
+pub mod system;
+pub mod token;
+pub mod view;
+
+/// Where `dev` keeps its database unless told otherwise.
+pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
+/// Where `dev` listens: loopback on the standard OTLP/HTTP port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4318";
