@@ -20,13 +20,21 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// `1 span`, `2 spans`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A unix-nanosecond instant as UTC, to the millisecond.
 pub fn instant(ns: u64) -> String {
     let format =
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z");
-    i128::try_from(ns)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
         .ok()
-        .and_then(|ns| OffsetDateTime::from_unix_timestamp_nanos(ns).ok())
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_else(|| format!("{ns}ns"))
 }
@@ -110,12 +118,12 @@ fn service(span: &Span) -> String {
 pub fn trace_tree(trace: &TraceDetail) -> String {
     let summary = &trace.summary;
     let mut out = format!(
-        "trace {}  {}  {}  {} spans, {} errors\n",
+        "trace {}  {}  {}  {}, {}\n",
         summary.trace_id,
         instant(summary.start_time_unix_nano),
         duration(summary.duration_ns),
-        summary.span_count,
-        summary.error_count,
+        count(summary.span_count, "span"),
+        count(summary.error_count, "error"),
     );
     let ids: HashSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
     let mut children: HashMap<&str, Vec<&Span>> = HashMap::new();

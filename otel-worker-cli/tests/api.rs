@@ -1,0 +1,653 @@
+//! The black-box API suite: a real server driven over HTTP and WebSocket only.
+//!
+//! By default each test starts `otel-worker-cli dev` on a free port with a fresh database.
+//! Set `OTEL_WORKER_TEST_URL` and `OTEL_WORKER_TEST_TOKEN` to run the same suite against
+//! another server (the Worker under `wrangler dev`). Tests use fresh ids so they can share
+//! one server and run in parallel.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+async fn post(
+    server: &TestServer,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = server
+        .http()
+        .post(server.url("/v1/traces"))
+        .header("authorization", server.auth())
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(encoding) = encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    request.send().await.expect("the server answers")
+}
+
+async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    server
+        .http()
+        .get(server.url(path))
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+async fn get_json(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    let response = get(server, path).await;
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn assert_still_serving(server: &TestServer) {
+    let health = server
+        .http()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("server up");
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let server = TestServer::start();
+    let response = server
+        .http()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_route_wants_the_token() {
+    let server = TestServer::start();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let span = "00f067aa0ba902b7";
+    let routes = [
+        ("GET", "/v1/traces".to_owned()),
+        ("POST", "/v1/traces".to_owned()),
+        ("GET", format!("/v1/traces/{trace}")),
+        ("DELETE", format!("/v1/traces/{trace}")),
+        ("GET", format!("/v1/traces/{trace}/spans")),
+        ("GET", format!("/v1/traces/{trace}/spans/{span}")),
+        ("DELETE", format!("/v1/traces/{trace}/spans/{span}")),
+        ("GET", "/api/ws".to_owned()),
+        ("GET", "/no/such/route".to_owned()),
+    ];
+    let wrong_same_length = "x".repeat(server.token.len());
+    let bad_headers = [
+        None,
+        Some(format!("Bearer {wrong_same_length}")),
+        Some("Bearer short".to_owned()),
+        Some(format!("bearer {}", server.token)),
+        Some(format!("Bearer  {}", server.token)),
+        // (A trailing space is not listed: HTTP parsers strip it before any handler sees it.)
+        Some(server.token.clone()),
+    ];
+    for (method, path) in &routes {
+        for header in &bad_headers {
+            let mut request = server
+                .http()
+                .request(method.parse().unwrap(), server.url(path))
+                .header("content-type", JSON)
+                .body("{}");
+            if let Some(value) = header {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {header:?}"
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "unauthorized", "{method} {path}");
+        }
+    }
+    // A WebSocket handshake without the token, or with a wrong one, is refused.
+    for query in ["", "?token=wrong"] {
+        match tokio_tungstenite::connect_async(server.ws_url(query)).await {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!(
+                "websocket{query} without the token: {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_example_trace_round_trips() {
+    let server = TestServer::start();
+    // The example has fixed ids: start clean when the server is shared.
+    server
+        .http()
+        .delete(server.url(&format!("/v1/traces/{EXAMPLE_TRACE_ID}")))
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .unwrap();
+    let response = post(&server, JSON, None, EXAMPLE.as_bytes().to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], JSON);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({}));
+
+    let (status, list) = get_json(&server, "/v1/traces?limit=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = list["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["traceId"] == EXAMPLE_TRACE_ID)
+        .expect("the example trace is listed")
+        .clone();
+    assert_eq!(summary["rootSpanName"], "GET /api/users/:id");
+    assert_eq!(summary["serviceName"], "frontend");
+    assert_eq!(summary["startTimeUnixNano"], "1739872800000000000");
+    assert_eq!(summary["endTimeUnixNano"], "1739872800245000000");
+    assert_eq!(summary["durationNs"], 245_000_000);
+    assert_eq!(summary["spanCount"], 5);
+    assert_eq!(summary["errorCount"], 1);
+    assert_eq!(summary["services"], json!(["frontend", "user-service"]));
+
+    let (status, trace) = get_json(
+        &server,
+        &format!("/v1/traces/{}", EXAMPLE_TRACE_ID.to_uppercase()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 5);
+    let starts: Vec<&str> = spans
+        .iter()
+        .map(|s| s["startTimeUnixNano"].as_str().unwrap())
+        .collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted, "spans ordered by start time");
+    let db = spans.iter().find(|s| s["name"] == "SELECT users").unwrap();
+    assert_eq!(db["parentSpanId"], "53995c3f42cd8ad8");
+    assert_eq!(db["kind"], "client");
+    assert_eq!(
+        db["attributes"]["db.client.connection.pool.utilization"],
+        0.75
+    );
+    assert_eq!(db["resource"]["attributes"]["service.name"], "user-service");
+    assert_eq!(db["events"][0]["attributes"]["pool.wait_ms"], 1.5);
+    let root = &spans[0];
+    assert_eq!(root["parentSpanId"], Value::Null);
+    assert_eq!(root["status"], json!({"code": "ok", "message": ""}));
+
+    let (status, span) = get_json(
+        &server,
+        &format!("/v1/traces/{EXAMPLE_TRACE_ID}/spans/b7ad6b7169203331"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(span["status"]["code"], "error");
+    assert_eq!(span["events"][0]["name"], "exception");
+    let (status, listed) = get_json(&server, &format!("/v1/traces/{EXAMPLE_TRACE_ID}/spans")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn protobuf_json_and_gzip_exports_are_stored_exactly() {
+    let server = TestServer::start();
+    let start = 1_700_000_000_123_456_789;
+    for (content_type, gzipped) in [
+        (PROTOBUF, false),
+        (PROTOBUF, true),
+        (JSON, false),
+        (JSON, true),
+    ] {
+        let (trace_id, request) = trace(3, start);
+        let body = if content_type == PROTOBUF {
+            request.encode_to_vec()
+        } else {
+            to_json(&request).into_bytes()
+        };
+        let (body, encoding) = if gzipped {
+            (gzip(&body), Some("gzip"))
+        } else {
+            (body, None)
+        };
+        let response = post(&server, content_type, encoding, body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{content_type} gzip={gzipped}"
+        );
+        assert_eq!(response.headers()["content-type"], content_type);
+        let bytes = response.bytes().await.unwrap();
+        if content_type == PROTOBUF {
+            let reply = ExportTraceServiceResponse::decode(bytes.as_ref()).unwrap();
+            assert_eq!(reply.partial_success, None);
+        }
+        let (status, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{content_type} gzip={gzipped}");
+        assert_eq!(trace["spanCount"], 3);
+        assert_eq!(trace["startTimeUnixNano"], "1700000000123456789");
+        assert_eq!(
+            trace["spans"][0]["startTimeUnixNano"],
+            "1700000000123456789"
+        );
+        assert_eq!(trace["spans"][0]["endTimeUnixNano"], "1700000000124956789");
+        assert_eq!(
+            trace["spans"][0]["attributes"]["big"],
+            json!(4_611_686_018_427_387_905_i64)
+        );
+        assert_eq!(trace["serviceName"], "blackbox");
+    }
+}
+
+#[tokio::test]
+async fn invalid_spans_are_rejected_and_the_rest_stored() {
+    let server = TestServer::start();
+    let (trace_id, mut request) = trace(2, 1_000);
+    let mut bad = request.resource_spans[0].scope_spans[0].spans[0].clone();
+    bad.span_id = vec![0; 8];
+    request.resource_spans[0].scope_spans[0].spans.push(bad);
+
+    let response = post(&server, PROTOBUF, None, request.encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply =
+        ExportTraceServiceResponse::decode(response.bytes().await.unwrap().as_ref()).unwrap();
+    let partial = reply.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(
+        partial
+            .error_message
+            .contains("span id must not be all zeros"),
+        "{}",
+        partial.error_message
+    );
+
+    let response = post(&server, JSON, None, to_json(&request).into_bytes()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["partialSuccess"]["rejectedSpans"], "1");
+
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(trace["spanCount"], 2);
+}
+
+#[tokio::test]
+async fn a_retried_export_is_stored_once() {
+    let server = TestServer::start();
+    let (trace_id, request) = trace(4, 5_000);
+    for _ in 0..3 {
+        assert_eq!(
+            post(&server, PROTOBUF, None, request.encode_to_vec())
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(trace["spanCount"], 4);
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_large_export_is_stored_completely() {
+    let server = TestServer::start();
+    let (trace_id, request) = trace(2_000, 1_000_000);
+    let response = post(&server, PROTOBUF, None, request.encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(trace["spanCount"], 2_000);
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 2_000);
+}
+
+#[tokio::test]
+async fn new_spans_are_announced_on_the_websocket() {
+    let server = TestServer::start();
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(server.ws_url(&format!("?token={}", server.token)))
+            .await
+            .expect("websocket with the token");
+    let (trace_id, request) = trace(2, 9_000);
+    let span_ids: Vec<String> = request.resource_spans[0].scope_spans[0]
+        .spans
+        .iter()
+        .map(|s| hex::encode(&s.span_id))
+        .collect();
+    assert_eq!(
+        post(&server, PROTOBUF, None, request.encode_to_vec())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let announced = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = socket.next().await {
+            let tungstenite::Message::Text(text) = message.expect("live message") else {
+                continue;
+            };
+            let message: Value = serde_json::from_str(&text).expect("JSON message");
+            assert_eq!(message["type"], "spanAdded");
+            let pairs = message["details"]["newSpans"].as_array().unwrap().clone();
+            if pairs.iter().any(|p| p[0] == trace_id.as_str()) {
+                return pairs;
+            }
+        }
+        panic!("the live feed closed");
+    })
+    .await
+    .expect("a spanAdded message within 10 s");
+    for span_id in &span_ids {
+        assert!(
+            announced.contains(&json!([trace_id, span_id])),
+            "{span_id} not announced: {announced:?}"
+        );
+    }
+    socket.close(None).await.ok();
+
+    // The Authorization header works for non-browser clients too.
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(server.ws_url("")).unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", server.auth().parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket with a header");
+    socket
+        .send(tungstenite::Message::Ping(vec![1].into()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reads_and_deletes() {
+    let server = TestServer::start();
+    let (trace_id, request) = trace(3, 77_000);
+    let root_id = hex::encode(&request.resource_spans[0].scope_spans[0].spans[0].span_id);
+    let child_id = hex::encode(&request.resource_spans[0].scope_spans[0].spans[1].span_id);
+    assert_eq!(
+        post(&server, PROTOBUF, None, request.encode_to_vec())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let delete = |path: String| {
+        let server = &server;
+        async move {
+            server
+                .http()
+                .delete(server.url(&path))
+                .header("authorization", server.auth())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        delete(format!("/v1/traces/{trace_id}/spans/{child_id}")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete(format!("/v1/traces/{trace_id}/spans/{child_id}")).await,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = get_json(&server, &format!("/v1/traces/{trace_id}/spans/{child_id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(trace["spanCount"], 2);
+    assert_eq!(trace["rootSpanName"], "root");
+
+    assert_eq!(
+        delete(format!("/v1/traces/{trace_id}")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete(format!("/v1/traces/{trace_id}")).await,
+        StatusCode::NOT_FOUND
+    );
+    for path in [
+        format!("/v1/traces/{trace_id}"),
+        format!("/v1/traces/{trace_id}/spans"),
+        format!("/v1/traces/{trace_id}/spans/{root_id}"),
+    ] {
+        let (status, body) = get_json(&server, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"], "not-found");
+        assert!(
+            body["message"].as_str().unwrap().contains("not found"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_ids_and_queries_are_400() {
+    let server = TestServer::start();
+    let valid_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for path in [
+        "/v1/traces/not-hex".to_owned(),
+        "/v1/traces/4bf92f3577b34da6a3ce929d0e0e473".to_owned(),
+        format!("/v1/traces/{}", "z".repeat(32)),
+        format!("/v1/traces/{valid_trace}/spans/123"),
+        format!("/v1/traces/{valid_trace}/spans/{}", "g".repeat(16)),
+        "/v1/traces?limit=0".to_owned(),
+        "/v1/traces?limit=1001".to_owned(),
+        "/v1/traces?limit=ten".to_owned(),
+        "/v1/traces?before=yesterday".to_owned(),
+    ] {
+        let response = get(&server, &path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(response.headers()["content-type"], JSON, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_go_backwards_in_time() {
+    let server = TestServer::start();
+    // Traces far in the future so a shared server's other traces sort after them.
+    let base = 4_000_000_000_000_000_000u64 + rand_offset();
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let (trace_id, request) = trace(1, base + i * 1_000);
+        assert_eq!(
+            post(&server, PROTOBUF, None, request.encode_to_vec())
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        ids.push(trace_id);
+    }
+    ids.reverse();
+    let before = base + 5_000;
+    let (_, first) = get_json(&server, &format!("/v1/traces?limit=2&before={before}")).await;
+    let (_, second) = get_json(
+        &server,
+        &format!(
+            "/v1/traces?limit=3&before={}",
+            first["traces"][1]["startTimeUnixNano"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let got: Vec<&str> = first["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["traces"].as_array().unwrap())
+        .map(|t| t["traceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+    // RFC 3339 works too: nothing of ours started before 2001.
+    let (status, _) = get_json(&server, "/v1/traces?before=2001-01-01T00:00:00Z").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+fn rand_offset() -> u64 {
+    u64::from(u32::from_le_bytes(
+        random_span_id()[..4].try_into().unwrap(),
+    )) * 1_000_000
+}
+
+/// One row per kind of bad input: what is sent, and the status it must get.
+struct BadInput {
+    name: &'static str,
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+}
+
+fn bad(
+    name: &'static str,
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+) -> BadInput {
+    BadInput {
+        name,
+        content_type,
+        encoding,
+        body,
+        status,
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_stores_nothing() {
+    let server = TestServer::start();
+    let (trace_id, request) = trace(3, 123_000);
+    let proto = request.encode_to_vec();
+    let json_body = to_json(&request).into_bytes();
+    let mut truncated = proto.clone();
+    truncated.truncate(proto.len() - 5);
+    let oversized = vec![b' '; 11 * 1024 * 1024];
+
+    let cases = vec![
+        bad("empty JSON body", Some(JSON), None, vec![], 400),
+        bad(
+            "garbage protobuf",
+            Some(PROTOBUF),
+            None,
+            b"\xff\xfe\xfd garbage \x00\x01".to_vec(),
+            400,
+        ),
+        bad("truncated protobuf", Some(PROTOBUF), None, truncated, 400),
+        bad(
+            "invalid JSON",
+            Some(JSON),
+            None,
+            b"{\"resourceSpans\": [".to_vec(),
+            400,
+        ),
+        bad("JSON null", Some(JSON), None, b"null".to_vec(), 400),
+        bad("JSON array", Some(JSON), None, b"[]".to_vec(), 400),
+        bad(
+            "JSON body as protobuf",
+            Some(PROTOBUF),
+            None,
+            json_body.clone(),
+            400,
+        ),
+        bad(
+            "wrong content type",
+            Some("text/plain"),
+            None,
+            json_body.clone(),
+            415,
+        ),
+        bad("missing content type", None, None, json_body.clone(), 415),
+        bad(
+            "unsupported encoding",
+            Some(JSON),
+            Some("br"),
+            json_body.clone(),
+            415,
+        ),
+        bad(
+            "gzip header on a plain body",
+            Some(JSON),
+            Some("gzip"),
+            json_body.clone(),
+            400,
+        ),
+        bad("body over the limit", Some(JSON), None, oversized, 413),
+        bad("gzip bomb", Some(PROTOBUF), Some("gzip"), gzip_bomb(), 413),
+    ];
+    for case in cases {
+        let mut request = server
+            .http()
+            .post(server.url("/v1/traces"))
+            .header("authorization", server.auth())
+            .body(case.body);
+        if let Some(content_type) = case.content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(encoding) = case.encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: no answer: {e}", case.name));
+        assert_eq!(response.status().as_u16(), case.status, "{}", case.name);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.bytes().await.unwrap();
+        let message = if content_type == PROTOBUF {
+            // google.rpc.Status: field 2 is the message.
+            #[derive(Message)]
+            struct RpcStatus {
+                #[prost(int32, tag = "1")]
+                code: i32,
+                #[prost(string, tag = "2")]
+                message: String,
+            }
+            RpcStatus::decode(body.as_ref())
+                .unwrap_or_else(|e| panic!("{}: not a Status: {e}", case.name))
+                .message
+        } else {
+            let value: Value = serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.name));
+            value["message"].as_str().unwrap_or_default().to_owned()
+        };
+        assert!(
+            message.len() > 10,
+            "{}: unhelpful message {message:?}",
+            case.name
+        );
+        assert_still_serving(&server).await;
+    }
+    let (status, _) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "nothing of a refused export is stored"
+    );
+}

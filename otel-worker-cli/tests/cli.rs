@@ -1,0 +1,268 @@
+//! The `otel-worker-cli` binary as a person uses it: client output, error messages,
+//! refusing unsafe setups, clean shutdown and database maintenance.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args(args)
+        .env_remove("AUTH_TOKEN")
+        .env_remove("OTEL_WORKER_URL")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run otel-worker-cli")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example_path() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/send-trace/trace.json")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn send_list_get_and_delete_from_the_terminal() {
+    let server = TestServer::start();
+    let conn = [
+        "client",
+        "--base-url",
+        &server.base_url,
+        "--auth-token",
+        &server.token,
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = conn.iter().chain(extra).copied().collect();
+        cli(&args)
+    };
+
+    let sent = run(&["send", &example_path()]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    assert!(
+        text(&sent.stdout).contains("5 spans stored"),
+        "{}",
+        text(&sent.stdout)
+    );
+
+    let list = run(&["traces", "list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let table = text(&list.stdout);
+    for expected in [
+        EXAMPLE_TRACE_ID,
+        "GET /api/users/:id",
+        "frontend",
+        "245.0ms",
+        "Root span",
+        "Errors",
+    ] {
+        assert!(
+            table.contains(expected),
+            "{expected:?} missing from\n{table}"
+        );
+    }
+
+    let tree = text(&run(&["traces", "get", EXAMPLE_TRACE_ID]).stdout);
+    let lines: Vec<&str> = tree.lines().collect();
+    assert!(lines[0].contains("5 spans, 1 error"), "{tree}");
+    let indent = |name: &str| {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not in\n{tree}"));
+        line.len() - line.trim_start().len()
+    };
+    assert!(indent("SELECT users") > indent("GET /users/<id>"), "{tree}");
+    assert!(
+        indent("GET /users/<id>") > indent("GET /api/users/:id"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("ERROR: redis did not answer within 10ms"),
+        "{tree}"
+    );
+
+    let json = run(&["--json", "traces", "list", "--limit", "5"]);
+    let value: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("--json prints JSON");
+    assert!(
+        value["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["traceId"] == EXAMPLE_TRACE_ID)
+    );
+
+    let span = text(&run(&["spans", "get", EXAMPLE_TRACE_ID, "b7ad6b7169203331"]).stdout);
+    assert!(
+        span.contains("exception.type = \"ConnectionTimeoutError\""),
+        "{span}"
+    );
+    let spans = text(&run(&["spans", "list", EXAMPLE_TRACE_ID]).stdout);
+    assert!(
+        spans.contains("2f3e4d5c6b7a8190") && spans.contains("SELECT users"),
+        "{spans}"
+    );
+
+    assert!(
+        run(&["spans", "delete", EXAMPLE_TRACE_ID, "2f3e4d5c6b7a8190"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["traces", "delete", EXAMPLE_TRACE_ID])
+            .status
+            .success()
+    );
+    let missing = run(&["traces", "get", EXAMPLE_TRACE_ID]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains(&format!("trace {EXAMPLE_TRACE_ID} not found")),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let server = TestServer::start();
+    let no_token = cli(&["client", "--base-url", &server.base_url, "traces", "list"]);
+    assert!(!no_token.status.success());
+    assert!(
+        text(&no_token.stderr)
+            .contains("the server wants a token: pass --auth-token or set AUTH_TOKEN")
+    );
+
+    let unreachable = cli(&[
+        "client",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "traces",
+        "list",
+    ]);
+    assert!(!unreachable.status.success());
+    assert!(
+        text(&unreachable.stderr)
+            .contains("could not reach http://127.0.0.1:9 — is `otel-worker-cli dev` running?"),
+        "{}",
+        text(&unreachable.stderr)
+    );
+
+    let bad_id = cli(&[
+        "client",
+        "--base-url",
+        &server.base_url,
+        "traces",
+        "get",
+        "xyz",
+    ]);
+    assert!(text(&bad_id.stderr).contains("is not 32 hexadecimal characters"));
+}
+
+#[test]
+fn an_open_server_only_listens_on_loopback() {
+    let refused = cli(&["dev", "--listen", "0.0.0.0:0", "--in-memory"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_keeps_every_acknowledged_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keep.db");
+    let token = "sigterm-token";
+    let start = |db: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--auth-token",
+                token,
+                "--db",
+            ])
+            .arg(db)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let url = loop {
+            let line = lines.next().expect("server log").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        (child, url, lines)
+    };
+    let (mut child, url, lines) = start(&db);
+    let sent = cli(&[
+        "client",
+        "--base-url",
+        &url,
+        "--auth-token",
+        token,
+        "send",
+        &example_path(),
+    ]);
+    assert!(sent.status.success());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let log: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+
+    let stats = cli(&["system", "database", "stats", "--db", db.to_str().unwrap()]);
+    let stats = text(&stats.stdout);
+    assert!(
+        stats.contains("spans     5") && stats.contains("traces    1"),
+        "{stats}"
+    );
+
+    let (mut child, url, _lines) = start(&db);
+    let get = cli(&[
+        "client",
+        "--base-url",
+        &url,
+        "--auth-token",
+        token,
+        "traces",
+        "get",
+        EXAMPLE_TRACE_ID,
+    ]);
+    assert!(
+        text(&get.stdout).contains("5 spans"),
+        "{}",
+        text(&get.stdout)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let refused = cli(&["system", "database", "delete", "--db", db.to_str().unwrap()]);
+    assert!(!refused.status.success() && text(&refused.stderr).contains("pass --yes"));
+    let deleted = cli(&[
+        "system",
+        "database",
+        "delete",
+        "--yes",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    assert!(!db.exists());
+}

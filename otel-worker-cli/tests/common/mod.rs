@@ -1,0 +1,252 @@
+//! Helpers shared by the in-process and black-box API tests: OTLP exports with fresh ids,
+//! gzip, and a running server to talk to.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as V};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use rand::Rng;
+
+pub const EXAMPLE: &str = include_str!("../../../examples/send-trace/trace.json");
+pub const EXAMPLE_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+pub fn random_trace_id() -> Vec<u8> {
+    rand::rng().random::<[u8; 16]>().to_vec()
+}
+
+pub fn random_span_id() -> Vec<u8> {
+    rand::rng().random::<[u8; 8]>().to_vec()
+}
+
+pub fn kv(key: &str, value: V) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        key_strindex: 0,
+    }
+}
+
+/// A span of `trace_id` with a fresh span id.
+pub fn span(trace_id: &[u8], parent: Option<&[u8]>, name: &str, start_ns: u64) -> Span {
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: random_span_id(),
+        parent_span_id: parent.map(<[u8]>::to_vec).unwrap_or_default(),
+        name: name.into(),
+        kind: 2,
+        start_time_unix_nano: start_ns,
+        end_time_unix_nano: start_ns + 1_500_000,
+        attributes: vec![
+            kv("http.route", V::StringValue("/users/:id".into())),
+            kv("big", V::IntValue(4_611_686_018_427_387_905)),
+        ],
+        status: Some(Status {
+            message: String::new(),
+            code: 1,
+        }),
+        ..Default::default()
+    }
+}
+
+/// An export of `spans` from one service.
+pub fn export(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", V::StringValue(service.into()))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: None,
+                spans,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// A fresh trace of `n` spans: one root and `n - 1` children.
+pub fn trace(n: usize, start_ns: u64) -> (String, ExportTraceServiceRequest) {
+    let trace_id = random_trace_id();
+    let root = span(&trace_id, None, "root", start_ns);
+    let root_id = root.span_id.clone();
+    let mut spans = vec![root];
+    spans.extend((1..n).map(|i| {
+        span(
+            &trace_id,
+            Some(&root_id),
+            &format!("child {i}"),
+            start_ns + i as u64,
+        )
+    }));
+    (hex::encode(trace_id), export("blackbox", spans))
+}
+
+/// The same export as OTLP/JSON, written the way the specification spells it.
+pub fn to_json(request: &ExportTraceServiceRequest) -> String {
+    let spans: Vec<_> = request.resource_spans[0].scope_spans[0]
+        .spans
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "traceId": hex::encode(&s.trace_id),
+                "spanId": hex::encode(&s.span_id),
+                "parentSpanId": hex::encode(&s.parent_span_id),
+                "name": s.name,
+                "kind": s.kind,
+                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
+                "endTimeUnixNano": s.end_time_unix_nano.to_string(),
+                "attributes": [{"key": "big", "value": {"intValue": "4611686018427387905"}}],
+            })
+        })
+        .collect();
+    let service = match request.resource_spans[0]
+        .resource
+        .as_ref()
+        .and_then(|r| r.attributes[0].value.as_ref())
+    {
+        Some(AnyValue {
+            value: Some(V::StringValue(s)),
+        }) => s.clone(),
+        _ => String::new(),
+    };
+    serde_json::json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeSpans": [{"spans": spans}]
+        }]
+    })
+    .to_string()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+/// 100 MiB of zeros in about 100 KiB.
+pub fn gzip_bomb() -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    let chunk = vec![0u8; 1024 * 1024];
+    for _ in 0..100 {
+        encoder.write_all(&chunk).expect("gzip into memory");
+    }
+    encoder.finish().expect("gzip into memory")
+}
+
+/// A server under test: the real `otel-worker-cli dev` binary on a free port with its own
+/// database, or whatever `OTEL_WORKER_TEST_URL` + `OTEL_WORKER_TEST_TOKEN` point at (the
+/// Worker under `wrangler dev`, for instance).
+pub struct TestServer {
+    pub base_url: String,
+    pub token: String,
+    /// Which server this is, for the test log.
+    pub label: String,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        if let Ok(base_url) = std::env::var("OTEL_WORKER_TEST_URL") {
+            let token = std::env::var("OTEL_WORKER_TEST_TOKEN")
+                .expect("OTEL_WORKER_TEST_TOKEN must accompany OTEL_WORKER_TEST_URL");
+            let label = format!("external server at {base_url}");
+            eprintln!("testing against the {label}");
+            return Self {
+                base_url: base_url.trim_end_matches('/').into(),
+                token,
+                label,
+                child: None,
+                _dir: None,
+            };
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token = format!("token-{}", hex::encode(random_span_id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--auth-token",
+                &token,
+                "--db",
+            ])
+            .arg(dir.path().join("blackbox.db"))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start otel-worker-cli dev");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let base_url = loop {
+            let line = lines
+                .next()
+                .expect("the server exited before it listened")
+                .expect("read server log");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().expect("address").to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let label = format!("otel-worker-cli dev at {base_url}");
+        eprintln!("testing against {label}");
+        Self {
+            base_url,
+            token,
+            label,
+            child: Some(child),
+            _dir: Some(dir),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("{}/api/ws{query}", self.base_url.replacen("http", "ws", 1))
+    }
+
+    /// An HTTP client that does not retry or follow anything on its own.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client")
+    }
+
+    pub fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// Sends SIGTERM and waits for the process to stop; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> Option<bool> {
+        let child = self.child.as_mut()?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .ok()?;
+        Some(child.wait().ok()?.success())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
