@@ -45,11 +45,13 @@ impl ServerEvents for Hub {
 }
 
 async fn upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| serve(socket, hub))
+    // Subscribe before answering 101, so every export the client makes after its
+    // handshake completes is announced to it.
+    let messages = hub.sender.subscribe();
+    ws.on_upgrade(move |socket| serve(socket, hub, messages))
 }
 
-async fn serve(mut socket: WebSocket, hub: Arc<Hub>) {
-    let mut messages = hub.sender.subscribe();
+async fn serve(mut socket: WebSocket, hub: Arc<Hub>, mut messages: broadcast::Receiver<Arc<str>>) {
     let mut shutdown = hub.shutdown.clone();
     let stopping = async move {
         // The guard `wait_for` returns is not `Send`: drop it before the next await.

@@ -621,14 +621,6 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
             .to_owned();
         let body = response.bytes().await.unwrap();
         let message = if content_type == PROTOBUF {
-            // google.rpc.Status: field 2 is the message.
-            #[derive(Message)]
-            struct RpcStatus {
-                #[prost(int32, tag = "1")]
-                code: i32,
-                #[prost(string, tag = "2")]
-                message: String,
-            }
             RpcStatus::decode(body.as_ref())
                 .unwrap_or_else(|e| panic!("{}: not a Status: {e}", case.name))
                 .message

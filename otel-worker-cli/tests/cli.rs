@@ -184,28 +184,12 @@ fn sigterm_stops_cleanly_and_keeps_every_acknowledged_span() {
     let db = dir.path().join("keep.db");
     let token = "sigterm-token";
     let start = |db: &Path| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-            .args([
-                "dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--auth-token",
-                token,
-                "--db",
-            ])
-            .arg(db)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-        let url = loop {
-            let line = lines.next().expect("server log").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        (child, url, lines)
+        spawn_dev(&[
+            "--auth-token".as_ref(),
+            token.as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ])
     };
     let (mut child, url, lines) = start(&db);
     let sent = cli(&[
@@ -265,4 +249,49 @@ fn sigterm_stops_cleanly_and_keeps_every_acknowledged_span() {
     ]);
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
     assert!(!db.exists());
+}
+
+#[test]
+fn debug_ws_prints_each_live_message() {
+    use std::io::{BufRead, BufReader};
+
+    let server = TestServer::start();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "debug",
+            "ws",
+            "--base-url",
+            &server.base_url,
+            "--auth-token",
+            &server.token,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(watcher.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("connected to ws://"), "{line}");
+
+    let sent = cli(&[
+        "client",
+        "--base-url",
+        &server.base_url,
+        "--auth-token",
+        &server.token,
+        "send",
+        &example_path(),
+    ]);
+    assert!(sent.status.success());
+    let mut stdout = BufReader::new(watcher.stdout.take().unwrap());
+    let mut message = String::new();
+    stdout.read_line(&mut message).unwrap();
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    let message: serde_json::Value =
+        serde_json::from_str(&message).expect("one JSON message per line");
+    assert_eq!(message["type"], "spanAdded");
+    assert_eq!(message["details"]["newSpans"].as_array().unwrap().len(), 5);
+    assert_eq!(message["details"]["newSpans"][0][0], EXAMPLE_TRACE_ID);
 }

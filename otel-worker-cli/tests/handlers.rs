@@ -48,14 +48,6 @@ async fn body(response: axum::response::Response) -> Vec<u8> {
         .to_vec()
 }
 
-#[derive(Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 #[tokio::test]
 async fn a_locked_database_answers_503_with_retry_after_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,8 +2,9 @@
 //! gzip, and a running server to talk to.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 use flate2::Compression;
@@ -172,32 +173,13 @@ impl TestServer {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let token = format!("token-{}", hex::encode(random_span_id()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-            .args([
-                "dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--auth-token",
-                &token,
-                "--db",
-            ])
-            .arg(dir.path().join("blackbox.db"))
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start otel-worker-cli dev");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let base_url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before it listened")
-                .expect("read server log");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().expect("address").to_owned();
-            }
-        };
+        let db = dir.path().join("blackbox.db");
+        let (child, base_url, lines) = spawn_dev(&[
+            "--auth-token".as_ref(),
+            token.as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ]);
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let label = format!("otel-worker-cli dev at {base_url}");
@@ -240,6 +222,41 @@ impl TestServer {
             .ok()?;
         Some(child.wait().ok()?.success())
     }
+}
+
+/// Starts `otel-worker-cli dev` on a free loopback port with `args` added; returns the
+/// process, its base URL (read from its "listening on" log line) and the rest of its log.
+pub fn spawn_dev(args: &[&OsStr]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args(["dev", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("AUTH_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start otel-worker-cli dev");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let base_url = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before it listened")
+            .expect("read server log");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    (child, base_url, lines)
+}
+
+/// `google.rpc.Status`, as OTLP error bodies carry it.
+#[derive(prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
 }
 
 impl Drop for TestServer {
