@@ -238,13 +238,8 @@ impl Store for SqliteStore {
                         s.json,
                     ])?;
                 }
-                let mut refresh = tx.prepare_cached(sql::REFRESH_TRACE)?;
-                let mut trace_ids: Vec<&str> = spans.iter().map(|s| s.trace_id.as_str()).collect();
-                trace_ids.sort_unstable();
-                trace_ids.dedup();
-                for trace_id in trace_ids {
-                    refresh.execute([trace_id])?;
-                }
+                tx.prepare_cached(sql::REFRESH_TRACES)?
+                    .execute([sql::trace_ids_json(&spans)])?;
             }
             tx.commit()
         })
@@ -314,7 +309,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let deleted = tx.execute(sql::DELETE_SPAN, [&trace_id, &span_id])?;
-            tx.execute(sql::REFRESH_TRACE, [&trace_id])?;
+            tx.execute(sql::REFRESH_TRACES, [sql::json_array(&[&trace_id])])?;
             tx.execute(sql::FORGET_EMPTY_TRACE, [&trace_id])?;
             tx.commit()?;
             Ok(deleted > 0)

@@ -1,8 +1,119 @@
 //! otel-worker on Cloudflare Workers.
 //!
-//! This crate binds Cloudflare's platform services (D1 for spans, a Durable Object for
-//! the live feed) to the traits of [`otel_worker_core`]. The bindings arrive with the
-//! Worker issue; until then the crate only pins the dependency so the workspace builds
-//! as one unit.
+//! Thin glue, as in the workers-rs examples: each request builds the core router with a
+//! [`store::D1Store`] (spans in D1) and a [`live::LiveEvents`] (the live feed in the
+//! [`live::LiveFeed`] Durable Object), then hands the request to it. Everything a client
+//! can observe is decided in `otel-worker-core`, exactly as for the local server.
+#![cfg(target_arch = "wasm32")]
 
-pub use otel_worker_core as core;
+pub mod live;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{Response, StatusCode};
+use axum::response::IntoResponse;
+use otel_worker_core::models::ErrorBody;
+use otel_worker_core::{Builder, DEFAULT_MAX_BODY_BYTES};
+use tower_service::Service;
+use worker::{Context, Date, Env, HttpRequest, console_log, event};
+
+/// The D1 binding in `wrangler.toml`.
+pub const D1_BINDING: &str = "DB";
+/// The Durable Object binding of the live feed in `wrangler.toml`.
+pub const LIVE_BINDING: &str = "LIVE";
+/// The secret holding the bearer token.
+pub const AUTH_TOKEN_SECRET: &str = "AUTH_TOKEN";
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(request: HttpRequest, env: Env, _ctx: Context) -> worker::Result<Response<Body>> {
+    let started = Date::now().as_millis();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = match app(&env) {
+        Ok(mut router) => match router.call(read_body_first(request).await?).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        Err(response) => response,
+    };
+    // One structured line per request, for `wrangler tail` and Workers Logs.
+    console_log!(
+        "{}",
+        serde_json::json!({
+            "method": method,
+            "path": path,
+            "status": response.status().as_u16(),
+            "durationMs": Date::now().as_millis().saturating_sub(started),
+        })
+    );
+    Ok(response)
+}
+
+/// Reads the whole request body before the router sees the request, keeping at most one
+/// byte more than the export limit (so the core still answers 413) and discarding the rest.
+///
+/// workerd, as `wrangler dev` runs it, intermittently fails a response that is sent before
+/// the request body was read (a 401 or 415 comes back as "worker restarted mid-request");
+/// consuming the body first makes every early refusal arrive.
+async fn read_body_first(request: HttpRequest) -> worker::Result<axum::http::Request<Body>> {
+    use http_body_util::BodyExt;
+
+    let keep = DEFAULT_MAX_BODY_BYTES + 1;
+    let (parts, mut body) = request.into_parts();
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            let room = keep.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Ok(axum::http::Request::from_parts(parts, Body::from(kept)))
+}
+
+/// The core router bound to this Worker's D1 database and Durable Object, or the error
+/// response that says which binding or secret is missing.
+fn app(env: &Env) -> Result<axum::Router, Response<Body>> {
+    let token = env
+        .secret(AUTH_TOKEN_SECRET)
+        .map(|secret| secret.to_string())
+        .ok()
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            misconfigured(format!(
+                "the {AUTH_TOKEN_SECRET} secret is not set: run `npx wrangler secret put \
+                 {AUTH_TOKEN_SECRET}`, or put {AUTH_TOKEN_SECRET}=\"...\" in .dev.vars for `wrangler dev`"
+            ))
+        })?;
+    let db = env
+        .d1(D1_BINDING)
+        .map_err(|e| misconfigured(format!("the D1 binding {D1_BINDING} is missing: {e}")))?;
+    let feed = env.durable_object(LIVE_BINDING).map_err(|e| {
+        misconfigured(format!(
+            "the Durable Object binding {LIVE_BINDING} is missing: {e}"
+        ))
+    })?;
+    let live = live::LiveEvents::new(feed);
+    Ok(
+        Builder::new(Arc::new(store::D1Store::new(db)), Arc::new(live.clone()))
+            .auth_token(Some(token))
+            .live_route(live.route())
+            .build(),
+    )
+}
+
+fn misconfigured(message: String) -> Response<Body> {
+    worker::console_error!("{message}");
+    let body = ErrorBody {
+        error: "misconfigured".into(),
+        message,
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}

@@ -296,3 +296,80 @@ async fn in_memory_databases_work_the_same() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
+    use otel_worker_core::store::sql;
+
+    let spans = vec![
+        record(1, 1, None, 1_700_000_000_123_456_789, u64::MAX),
+        record(
+            1,
+            2,
+            Some(1),
+            1_700_000_000_123_456_790,
+            1_700_000_000_123_456_799,
+        ),
+        record(2, 3, Some(7), 5, 6),
+    ];
+    let (native_dir, native) = temp_store();
+    native.insert_spans(spans.clone()).await.unwrap();
+
+    let (json_dir, _store) = temp_store();
+    let conn = Connection::open(json_dir.path().join("nested/dir/test.db")).unwrap();
+    // Tiny chunks, so the rows are spread over several statements as a large export would be.
+    let chunks = sql::span_rows_json(&spans, 10);
+    assert_eq!(chunks.len(), 3);
+    for chunk in &chunks {
+        conn.execute(sql::INSERT_SPANS_JSON, [chunk]).unwrap();
+    }
+    conn.execute(sql::REFRESH_TRACES, [sql::trace_ids_json(&spans)])
+        .unwrap();
+
+    let dump = |path: &Path| -> Vec<Vec<String>> {
+        let conn = Connection::open(path).unwrap();
+        let mut rows = Vec::new();
+        for table in [
+            "SELECT * FROM spans ORDER BY span_id",
+            "SELECT * FROM traces ORDER BY trace_id",
+        ] {
+            let mut stmt = conn.prepare(table).unwrap();
+            let columns = stmt.column_count();
+            let mut result = stmt.query([]).unwrap();
+            while let Some(row) = result.next().unwrap() {
+                rows.push(
+                    (0..columns)
+                        .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                        .collect(),
+                );
+            }
+        }
+        rows
+    };
+    let native_rows = dump(&native_dir.path().join("nested/dir/test.db"));
+    assert_eq!(native_rows.len(), 5);
+    assert_eq!(
+        dump(&json_dir.path().join("nested/dir/test.db")),
+        native_rows
+    );
+}
+
+#[test]
+fn rows_are_chunked_under_the_size_limit() {
+    use otel_worker_core::store::sql;
+
+    let spans: Vec<_> = (0..100u8).map(|i| record(1, i, None, 1, 2)).collect();
+    let one = sql::span_rows_json(&spans, usize::MAX);
+    assert_eq!(one.len(), 1);
+    let chunks = sql::span_rows_json(&spans, one[0].len() / 3);
+    assert!(chunks.len() >= 3);
+    let mut rows = 0;
+    for chunk in &chunks {
+        assert!(chunk.len() <= one[0].len() / 3, "{} bytes", chunk.len());
+        rows += serde_json::from_str::<Vec<serde_json::Value>>(chunk)
+            .unwrap()
+            .len();
+    }
+    assert_eq!(rows, 100);
+    assert!(sql::span_rows_json(&[], 100).is_empty());
+}

@@ -48,12 +48,73 @@ pub const TRACE_SPANS: &str =
 /// One span: `?1` = trace id, `?2` = span id.
 pub const SPAN: &str = "SELECT span FROM spans WHERE trace_id = ?1 AND span_id = ?2";
 
-/// Recomputes a trace's row in `traces` from its spans after spans were written:
-/// `?1` = trace id.
-pub const REFRESH_TRACE: &str = "\
+/// Writes many spans with one statement, for databases where each statement is a round
+/// trip or counts against a quota (D1): `?1` = a JSON array of rows from [`span_rows_json`].
+/// Nanoseconds travel as JSON integers inside the text, so they stay exact.
+pub const INSERT_SPANS_JSON: &str = "\
+INSERT OR REPLACE INTO spans
+    (trace_id, span_id, parent_span_id, name, kind, service_name, status_code, start_ns, end_ns, span)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+       json_extract(value, '$[9]')
+FROM json_each(?1)";
+
+/// The rows of `spans` as JSON arrays for [`INSERT_SPANS_JSON`], in chunks of at most
+/// `max_bytes` of text (a single larger row gets a chunk of its own).
+pub fn span_rows_json(spans: &[super::SpanRecord], max_bytes: usize) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut chunk = String::from("[");
+    for s in spans {
+        let row = serde_json::json!([
+            s.trace_id,
+            s.span_id,
+            s.parent_span_id,
+            s.name,
+            s.kind,
+            s.service_name,
+            s.status_code,
+            super::ns_to_column(s.start_ns),
+            super::ns_to_column(s.end_ns),
+            s.json,
+        ])
+        .to_string();
+        if chunk.len() > 1 && chunk.len() + row.len() + 2 > max_bytes {
+            chunk.push(']');
+            chunks.push(std::mem::replace(&mut chunk, String::from("[")));
+        }
+        if chunk.len() > 1 {
+            chunk.push(',');
+        }
+        chunk.push_str(&row);
+    }
+    if chunk.len() > 1 {
+        chunk.push(']');
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// Recomputes the `traces` rows of the given traces from their spans after spans were
+/// written or deleted: `?1` = the trace ids as a JSON array (see [`json_array`]).
+pub const REFRESH_TRACES: &str = "\
 INSERT INTO traces (trace_id, start_ns, end_ns)
-SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans WHERE trace_id = ?1 GROUP BY trace_id
+SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans
+WHERE trace_id IN (SELECT value FROM json_each(?1)) GROUP BY trace_id
 ON CONFLICT (trace_id) DO UPDATE SET start_ns = excluded.start_ns, end_ns = excluded.end_ns";
+
+/// The distinct trace ids of `spans` as the JSON array [`REFRESH_TRACES`] takes.
+pub fn trace_ids_json(spans: &[super::SpanRecord]) -> String {
+    let mut ids: Vec<&str> = spans.iter().map(|s| s.trace_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    json_array(&ids)
+}
+
+/// A JSON array of strings, for statements that take a list as one parameter.
+pub fn json_array(items: &[&str]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
 
 /// Drops a trace's row once it has no spans left: `?1` = trace id.
 pub const FORGET_EMPTY_TRACE: &str = "\

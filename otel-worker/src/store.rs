@@ -1,0 +1,195 @@
+//! Spans in Cloudflare D1, with the SQL of `otel_worker_core::store::sql` and the schema of
+//! `migrations/`.
+//!
+//! An export is written with ONE `D1Database::batch` call, which D1 runs as one
+//! transaction: a few `INSERT ... SELECT ... FROM json_each(?1)` statements (each carrying
+//! up to [`MAX_STATEMENT_JSON_BYTES`] of rows as one bound string) and one statement that
+//! refreshes the `traces` rows. Nanoseconds are bound and read as text, because D1 hands
+//! numbers to JavaScript as doubles.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use otel_worker_core::models::TraceSummary;
+use otel_worker_core::store::{SpanRecord, Store, StoreError, TraceListQuery, sql};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use wasm_bindgen::JsValue;
+use worker::send::{SendFuture, SendWrapper};
+use worker::{D1Database, D1PreparedStatement};
+
+/// Largest JSON text bound to one insert statement: D1 refuses strings over 2 MB.
+pub const MAX_STATEMENT_JSON_BYTES: usize = 1_900_000;
+
+/// Spans in a D1 database.
+pub struct D1Store {
+    db: SendWrapper<D1Database>,
+    /// D1 round trips made so far, logged per export to show they do not grow with spans.
+    calls: AtomicUsize,
+}
+
+impl D1Store {
+    pub fn new(db: D1Database) -> Self {
+        Self {
+            db: SendWrapper::new(db),
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
+        self.db.prepare(sql).bind(params).map_err(d1_error)
+    }
+
+    async fn rows<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        params: &[JsValue],
+    ) -> Result<Vec<T>, StoreError> {
+        let statement = self.statement(sql, params)?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        SendFuture::new(async move { statement.all().await?.results::<T>() })
+            .await
+            .map_err(d1_error)
+    }
+
+    /// Runs statements as one batch (one transaction); returns the rows each changed.
+    async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<Vec<usize>, StoreError> {
+        let db = &self.db;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        SendFuture::new(async move {
+            let results = db.batch(statements).await?;
+            results
+                .iter()
+                .map(|r| Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0)))
+                .collect::<worker::Result<Vec<usize>>>()
+        })
+        .await
+        .map_err(d1_error)
+    }
+}
+
+/// D1 reports transient trouble (overload, a reset storage object, lost connections) in
+/// its error text; those are worth a retry, the rest are not.
+fn d1_error(error: worker::Error) -> StoreError {
+    let message = error.to_string();
+    let lower = message.to_ascii_lowercase();
+    const TRANSIENT: &[&str] = &[
+        "busy",
+        "locked",
+        "overloaded",
+        "network connection lost",
+        "reset",
+        "try again",
+        "timed out",
+    ];
+    if TRANSIENT.iter().any(|t| lower.contains(t)) {
+        StoreError::Busy(message)
+    } else {
+        StoreError::Other(message)
+    }
+}
+
+#[derive(Deserialize)]
+struct SpanRow {
+    span: String,
+}
+
+fn raw(rows: Vec<SpanRow>) -> Result<Vec<Box<RawValue>>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            RawValue::from_string(row.span)
+                .map_err(|e| StoreError::Other(format!("a stored span is not JSON: {e}")))
+        })
+        .collect()
+}
+
+fn summaries(rows: Vec<sql::SummaryRow>) -> Result<Vec<TraceSummary>, StoreError> {
+    rows.into_iter()
+        .map(sql::SummaryRow::into_summary)
+        .collect()
+}
+
+fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
+}
+
+#[async_trait]
+impl Store for D1Store {
+    async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError> {
+        let mut statements = Vec::new();
+        for chunk in sql::span_rows_json(&spans, MAX_STATEMENT_JSON_BYTES) {
+            statements.push(self.statement(sql::INSERT_SPANS_JSON, &[text(&chunk)])?);
+        }
+        statements
+            .push(self.statement(sql::REFRESH_TRACES, &[text(&sql::trace_ids_json(&spans))])?);
+        let statement_count = statements.len();
+        let calls_before = self.calls.load(Ordering::Relaxed);
+        self.batch(statements).await?;
+        worker::console_log!(
+            "{}",
+            serde_json::json!({
+                "event": "d1-insert",
+                "spans": spans.len(),
+                "statements": statement_count,
+                "d1Calls": self.calls.load(Ordering::Relaxed) - calls_before,
+            })
+        );
+        Ok(())
+    }
+
+    async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let limit = JsValue::from(query.limit);
+        let rows = match query.before_ns {
+            None => self.rows(&sql::list_traces(), &[limit]).await?,
+            Some(before) => {
+                self.rows(
+                    &sql::list_traces_before(),
+                    &[limit, text(&before.to_string())],
+                )
+                .await?
+            }
+        };
+        summaries(rows)
+    }
+
+    async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
+        let rows = self.rows(&sql::trace_summary(), &[text(trace_id)]).await?;
+        Ok(summaries(rows)?.pop())
+    }
+
+    async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError> {
+        raw(self.rows(sql::TRACE_SPANS, &[text(trace_id)]).await?)
+    }
+
+    async fn span(
+        &self,
+        trace_id: &str,
+        span_id: &str,
+    ) -> Result<Option<Box<RawValue>>, StoreError> {
+        Ok(raw(self
+            .rows(sql::SPAN, &[text(trace_id), text(span_id)])
+            .await?)?
+        .pop())
+    }
+
+    async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError> {
+        let changes = self
+            .batch(vec![
+                self.statement(sql::DELETE_TRACE_SPANS, &[text(trace_id)])?,
+                self.statement(sql::DELETE_TRACE, &[text(trace_id)])?,
+            ])
+            .await?;
+        Ok(changes.first().is_some_and(|n| *n > 0))
+    }
+
+    async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError> {
+        let changes = self
+            .batch(vec![
+                self.statement(sql::DELETE_SPAN, &[text(trace_id), text(span_id)])?,
+                self.statement(sql::REFRESH_TRACES, &[text(&sql::json_array(&[trace_id]))])?,
+                self.statement(sql::FORGET_EMPTY_TRACE, &[text(trace_id)])?,
+            ])
+            .await?;
+        Ok(changes.first().is_some_and(|n| *n > 0))
+    }
+}
