@@ -18,15 +18,16 @@ if [ -f .dev.vars ]; then backup="$state/dev.vars.backup"; cp .dev.vars "$backup
 printf 'AUTH_TOKEN="%s"\n' "$token" > .dev.vars
 wrangler_pid=""
 cleanup() {
-    [ -n "$wrangler_pid" ] && kill "$wrangler_pid" 2>/dev/null && wait "$wrangler_pid" 2>/dev/null
+    # wrangler runs workerd as a child: end the whole process group.
+    if [ -n "$wrangler_pid" ]; then kill -- "-$wrangler_pid" 2>/dev/null; wait "$wrangler_pid" 2>/dev/null; fi
     if [ -n "$backup" ]; then cp "$backup" .dev.vars; else rm -f .dev.vars; fi
     rm -rf "$state"
 }
 trap cleanup EXIT
 
-npx wrangler d1 migrations apply otel-worker-db --local --persist-to "$state" >"$state/migrate.log" 2>&1 \
+node_modules/.bin/wrangler d1 migrations apply otel-worker-db --local --persist-to "$state" >"$state/migrate.log" 2>&1 \
     || { cat "$state/migrate.log"; exit 1; }
-npx wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" --show-interactive-dev-session=false \
+setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" --show-interactive-dev-session=false \
     >"$state/wrangler.log" 2>&1 &
 wrangler_pid=$!
 for _ in $(seq 1 120); do

@@ -12,7 +12,9 @@ pub fn resolve(explicit: Option<String>) -> Option<String> {
 }
 
 fn from_dev_vars() -> Option<String> {
-    let entries = dotenvy::from_filename_iter(DEV_VARS_FILE).ok()?;
+    // `from_path_iter` reads exactly this file; `from_filename_iter` would also search the
+    // parent directories and pick up some other project's token.
+    let entries = dotenvy::from_path_iter(DEV_VARS_FILE).ok()?;
     entries
         .filter_map(Result::ok)
         .find_map(|(key, value)| (key == "AUTH_TOKEN").then_some(value))

@@ -295,3 +295,42 @@ fn debug_ws_prints_each_live_message() {
     assert_eq!(message["details"]["newSpans"].as_array().unwrap().len(), 5);
     assert_eq!(message["details"]["newSpans"][0][0], EXAMPLE_TRACE_ID);
 }
+
+#[test]
+fn the_token_comes_from_dev_vars_in_the_current_directory_only() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join(".dev.vars"),
+        "AUTH_TOKEN=\"from-dev-vars\"\n",
+    )
+    .unwrap();
+    let nested = project.path().join("sub");
+    std::fs::create_dir(&nested).unwrap();
+    let (mut server, url, _log) = spawn_dev(&[
+        "--auth-token".as_ref(),
+        "from-dev-vars".as_ref(),
+        "--in-memory".as_ref(),
+    ]);
+    let list_from = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args(["client", "--base-url", &url, "traces", "list"])
+            .env_remove("AUTH_TOKEN")
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let here = list_from(project.path());
+    let below = list_from(&nested);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(here.status.success(), "{}", text(&here.stderr));
+    assert!(
+        !below.status.success(),
+        "a parent directory's .dev.vars must not count"
+    );
+    assert!(
+        text(&below.stderr).contains("401"),
+        "{}",
+        text(&below.stderr)
+    );
+}
