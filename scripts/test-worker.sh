@@ -15,7 +15,6 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 # wrangler reads secrets from .dev.vars next to wrangler.toml; keep the user's file aside.
 backup=""
 if [ -f .dev.vars ]; then backup="$state/dev.vars.backup"; cp .dev.vars "$backup"; fi
-printf 'AUTH_TOKEN="%s"\n' "$token" > .dev.vars
 wrangler_pid=""
 cleanup() {
     # wrangler runs workerd as a child: end the whole process group.
@@ -27,16 +26,40 @@ trap cleanup EXIT
 
 node_modules/.bin/wrangler d1 migrations apply otel-worker-db --local --persist-to "$state" >"$state/migrate.log" 2>&1 \
     || { cat "$state/migrate.log"; exit 1; }
-setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" --show-interactive-dev-session=false \
-    >"$state/wrangler.log" 2>&1 &
-wrangler_pid=$!
-for _ in $(seq 1 120); do
-    if curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$wrangler_pid" 2>/dev/null; then cat "$state/wrangler.log"; echo "wrangler dev exited" >&2; exit 1; fi
-    sleep 1
-done
-curl -fs "http://127.0.0.1:$port/health" >/dev/null || { cat "$state/wrangler.log"; echo "wrangler dev did not answer" >&2; exit 1; }
 
+# Starts `wrangler dev` on $port in its own process group and waits for /health.
+start_wrangler() {
+    setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
+        --show-interactive-dev-session=false >"$state/wrangler.log" 2>&1 &
+    wrangler_pid=$!
+    for _ in $(seq 1 120); do
+        # Any HTTP answer means it is up (without AUTH_TOKEN even /health is a 500).
+        if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then return 0; fi
+        if ! kill -0 "$wrangler_pid" 2>/dev/null; then break; fi
+        sleep 1
+    done
+    cat "$state/wrangler.log"
+    echo "wrangler dev did not start" >&2
+    exit 1
+}
+stop_wrangler() {
+    kill -- "-$wrangler_pid" 2>/dev/null || true
+    wait "$wrangler_pid" 2>/dev/null || true
+    wrangler_pid=""
+}
+
+# Without the AUTH_TOKEN secret the Worker must refuse clearly, not serve openly or panic.
+printf 'UNRELATED="1"\n' > .dev.vars
+start_wrangler
+missing="$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/v1/traces")"
+stop_wrangler
+case "$missing" in
+    *AUTH_TOKEN*" 500") echo "without AUTH_TOKEN: $missing" ;;
+    *) echo "expected a 500 naming AUTH_TOKEN without the secret, got: $missing" >&2; exit 1 ;;
+esac
+
+printf 'AUTH_TOKEN="%s"\n' "$token" > .dev.vars
+start_wrangler
 echo "==> black-box API suite against the Worker under wrangler dev on http://127.0.0.1:$port"
 status=0
 OTEL_WORKER_TEST_URL="http://127.0.0.1:$port" OTEL_WORKER_TEST_TOKEN="$token" \
