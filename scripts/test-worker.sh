@@ -18,7 +18,7 @@ if [ -f .dev.vars ]; then backup="$state/dev.vars.backup"; cp .dev.vars "$backup
 wrangler_pid=""
 cleanup() {
     # wrangler runs workerd as a child: end the whole process group.
-    if [ -n "$wrangler_pid" ]; then kill -- "-$wrangler_pid" 2>/dev/null; wait "$wrangler_pid" 2>/dev/null; fi
+    if [ -n "$wrangler_pid" ]; then stop_wrangler; fi
     if [ -n "$backup" ]; then cp "$backup" .dev.vars; else rm -f .dev.vars; fi
     rm -rf "$state"
 }
@@ -64,6 +64,10 @@ echo "==> black-box API suite against the Worker under wrangler dev on http://12
 status=0
 OTEL_WORKER_TEST_URL="http://127.0.0.1:$port" OTEL_WORKER_TEST_TOKEN="$token" \
     cargo test -p otel-worker-cli --test api -- --test-threads=4 || status=$?
+if [ "$status" = 0 ]; then
+    echo "==> real OpenTelemetry SDKs against the Worker"
+    bash scripts/test-sdks.sh "http://127.0.0.1:$port" "$token" || status=$?
+fi
 if [ "$status" != 0 ]; then
     echo "---- wrangler dev log (last 80 lines) ----"; tail -n 80 "$state/wrangler.log"
 fi

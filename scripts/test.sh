@@ -17,5 +17,23 @@ scripts/worker-env.sh cargo clippy -p otel-worker-core -p otel-worker --target w
 step "tests: unit, in-process handlers, CLI and the black-box API suite on the local server"
 cargo test --workspace
 
+step "real OpenTelemetry SDKs (Python, Node) against the local server, and a retry through a locked database"
+target_dir="${CARGO_TARGET_DIR:-target}"
+sdk_state="$(mktemp -d)"
+sdk_token="sdk-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+"$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --auth-token "$sdk_token" \
+    --db "$sdk_state/sdk.db" 2>"$sdk_state/server.log" &
+sdk_server=$!
+trap 'kill "$sdk_server" 2>/dev/null || true; rm -rf "$sdk_state"' EXIT
+sdk_url=""
+for _ in $(seq 1 100); do
+    sdk_url="$(grep -o 'listening on http://[0-9.:]*' "$sdk_state/server.log" | cut -d' ' -f3 || true)"
+    [ -n "$sdk_url" ] && break
+    sleep 0.1
+done
+[ -n "$sdk_url" ] || { cat "$sdk_state/server.log"; echo "the local server did not start" >&2; exit 1; }
+bash scripts/test-sdks.sh "$sdk_url" "$sdk_token" "$sdk_state/sdk.db"
+kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
+
 step "the Cloudflare Worker: build, local D1, wrangler dev, the same black-box suite"
 bash scripts/test-worker.sh
