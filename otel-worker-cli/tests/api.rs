@@ -546,6 +546,38 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
     let mut truncated = proto.clone();
     truncated.truncate(proto.len() - 5);
     let oversized = vec![b' '; 11 * 1024 * 1024];
+    // A kvlist nested 1,000 deep: past the decoders' recursion limits.
+    let mut deep = opentelemetry_proto::tonic::common::v1::AnyValue {
+        value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(1)),
+    };
+    for _ in 0..1000 {
+        deep = opentelemetry_proto::tonic::common::v1::AnyValue {
+            value: Some(
+                opentelemetry_proto::tonic::common::v1::any_value::Value::KvlistValue(
+                    opentelemetry_proto::tonic::common::v1::KeyValueList {
+                        values: vec![opentelemetry_proto::tonic::common::v1::KeyValue {
+                            key: "k".into(),
+                            value: Some(deep),
+                            key_strindex: 0,
+                        }],
+                    },
+                ),
+            ),
+        };
+    }
+    let mut deep_request = request.clone();
+    deep_request.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .push(opentelemetry_proto::tonic::common::v1::KeyValue {
+            key: "deep".into(),
+            value: Some(deep),
+            key_strindex: 0,
+        });
+    let deep_json = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"d","value":{}{{"intValue":"1"}}{}}}]}}]}}]}}]}}"#,
+        r#"{"kvlistValue":{"values":[{"key":"k","value":"#.repeat(1000),
+        "}]}}".repeat(1000)
+    );
 
     let cases = vec![
         bad("empty JSON body", Some(JSON), None, vec![], 400),
@@ -597,6 +629,20 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
         ),
         bad("body over the limit", Some(JSON), None, oversized, 413),
         bad("gzip bomb", Some(PROTOBUF), Some("gzip"), gzip_bomb(), 413),
+        bad(
+            "kvlist nested 1,000 deep (protobuf)",
+            Some(PROTOBUF),
+            None,
+            deep_request.encode_to_vec(),
+            400,
+        ),
+        bad(
+            "kvlist nested 1,000 deep (JSON)",
+            Some(JSON),
+            None,
+            deep_json.into_bytes(),
+            400,
+        ),
     ];
     for case in cases {
         let mut request = server
@@ -642,4 +688,119 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
         StatusCode::NOT_FOUND,
         "nothing of a refused export is stored"
     );
+}
+
+#[tokio::test]
+async fn hostile_exports_are_answered_and_stored_faithfully() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+
+    let server = TestServer::start();
+    let trace_id = random_trace_id();
+    let hex_trace = hex::encode(&trace_id);
+    let mut extreme = span(&trace_id, None, "ünïcödé 🌍 root \u{0} name", 0);
+    extreme.end_time_unix_nano = u64::MAX;
+    extreme.attributes = vec![kv("ключ 🔑", V::StringValue("значение \u{0} 値".into()))];
+    let mut backwards = span(
+        &trace_id,
+        Some(&extreme.span_id.clone()),
+        "ends before it starts",
+        5_000,
+    );
+    backwards.end_time_unix_nano = 4_000;
+    let mut wide = span(
+        &trace_id,
+        Some(&extreme.span_id.clone()),
+        "10,000 attributes",
+        6_000,
+    );
+    wide.attributes = (0..10_000)
+        .map(|i| kv(&format!("attr.{i}"), V::IntValue(i)))
+        .collect();
+    let mut huge = span(
+        &trace_id,
+        Some(&extreme.span_id.clone()),
+        "a 5 MB attribute",
+        7_000,
+    );
+    huge.attributes = vec![kv("blob", V::StringValue("x".repeat(5 * 1024 * 1024)))];
+    let mut short_id = span(&trace_id, None, "short trace id", 8_000);
+    short_id.trace_id.truncate(15);
+    let mut zero_id = span(&trace_id, None, "zero span id", 8_000);
+    zero_id.span_id = vec![0; 8];
+    let mut empty_id = span(&trace_id, None, "empty span id", 8_000);
+    empty_id.span_id.clear();
+    let huge_id = hex::encode(&huge.span_id);
+    let spans = vec![
+        extreme.clone(),
+        backwards.clone(),
+        wide,
+        huge,
+        short_id,
+        zero_id,
+        empty_id,
+    ];
+    let request = export("ünïcödé-sërvïcé", spans);
+
+    let response = post(&server, PROTOBUF, None, request.encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply =
+        ExportTraceServiceResponse::decode(response.bytes().await.unwrap().as_ref()).unwrap();
+    let partial = reply.partial_success.expect("the invalid ids are rejected");
+    // Three spans with invalid ids; a store with a row limit (D1) also refuses the 5 MB span.
+    let huge_refused = partial.rejected_spans == 4;
+    assert!(partial.rejected_spans == 3 || huge_refused, "{partial:?}");
+    // The message names the first rejected span: the 5 MB one where it is refused.
+    let first = if huge_refused {
+        "more than this server's limit"
+    } else {
+        "trace id must be 16 bytes"
+    };
+    assert!(
+        partial.error_message.contains(first),
+        "{}",
+        partial.error_message
+    );
+
+    let (status, trace) = get_json(&server, &format!("/v1/traces/{hex_trace}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(trace["spanCount"], if huge_refused { 3 } else { 4 });
+    assert_eq!(trace["serviceName"], "ünïcödé-sërvïcé");
+    let by_name = |name: &str| {
+        trace["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+    };
+    let root = by_name("ünïcödé 🌍 root \u{0} name").expect("the unicode span");
+    assert_eq!(root["startTimeUnixNano"], "0");
+    assert_eq!(root["endTimeUnixNano"], "18446744073709551615");
+    assert_eq!(root["attributes"]["ключ 🔑"], "значение \u{0} 値");
+    let backwards = by_name("ends before it starts").unwrap();
+    assert_eq!(
+        (
+            backwards["durationNs"].as_u64(),
+            backwards["endTimeUnixNano"].as_str()
+        ),
+        (Some(0), Some("4000"))
+    );
+    let wide = by_name("10,000 attributes").unwrap();
+    assert_eq!(wide["attributes"].as_object().unwrap().len(), 10_000);
+    assert_eq!(wide["attributes"]["attr.9999"], 9_999);
+    let (status, huge) =
+        get_json(&server, &format!("/v1/traces/{hex_trace}/spans/{huge_id}")).await;
+    if huge_refused {
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "a refused span is not stored"
+        );
+    } else {
+        assert_eq!(
+            huge["attributes"]["blob"].as_str().map(str::len),
+            Some(5 * 1024 * 1024)
+        );
+    }
+    assert_still_serving(&server).await;
 }

@@ -114,8 +114,15 @@ fn text(value: &str) -> JsValue {
     JsValue::from_str(value)
 }
 
+/// The largest span row D1 takes, with room for the other columns (see above).
+pub const MAX_SPAN_BYTES: usize = MAX_STATEMENT_JSON_BYTES - 4_096;
+
 #[async_trait]
 impl Store for D1Store {
+    fn max_span_bytes(&self) -> Option<usize> {
+        Some(MAX_SPAN_BYTES)
+    }
+
     async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError> {
         let mut statements = Vec::new();
         for chunk in sql::span_rows_json(&spans, MAX_STATEMENT_JSON_BYTES) {

@@ -21,8 +21,9 @@ pub struct Rows {
     pub first_error: Option<String>,
 }
 
-/// Validates and converts every span of an export.
-pub fn to_rows(request: ExportTraceServiceRequest) -> Rows {
+/// Validates and converts every span of an export; spans whose JSON would exceed
+/// `max_span_bytes` are rejected.
+pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>) -> Rows {
     let mut rows = Rows::default();
     for resource_spans in request.resource_spans {
         let resource = resource_spans.resource.unwrap_or_default();
@@ -49,7 +50,13 @@ pub fn to_rows(request: ExportTraceServiceRequest) -> Rows {
                 schema_url: scope_spans.schema_url,
             };
             for span in scope_spans.spans {
-                match span_record(span, &resource_json, &scope_json, &service_name) {
+                match span_record(
+                    span,
+                    &resource_json,
+                    &scope_json,
+                    &service_name,
+                    max_span_bytes,
+                ) {
                     Ok(record) => rows.spans.push(record),
                     Err(problem) => {
                         rows.rejected += 1;
@@ -97,6 +104,7 @@ fn span_record(
     resource: &models::Resource,
     scope: &models::Scope,
     service_name: &Option<String>,
+    max_span_bytes: Option<usize>,
 ) -> Result<SpanRecord, String> {
     if let Some(problem) = invalid_reason(&span) {
         return Err(format!("span {:?}: {problem}", span.name));
@@ -156,6 +164,13 @@ fn span_record(
     };
     let json = serde_json::to_string(&json_span)
         .map_err(|e| format!("span {:?} cannot be written as JSON: {e}", span.name))?;
+    if let Some(limit) = max_span_bytes.filter(|limit| json.len() > *limit) {
+        return Err(format!(
+            "span {:?} is {} bytes as stored, more than this server's limit of {limit}",
+            span.name,
+            json.len()
+        ));
+    }
     Ok(SpanRecord {
         trace_id,
         span_id,

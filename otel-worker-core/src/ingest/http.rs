@@ -49,7 +49,7 @@ async fn ingest(
     } else {
         &raw
     };
-    let rows = to_rows(decode(encoding, bytes)?);
+    let rows = to_rows(decode(encoding, bytes)?, state.store.max_span_bytes());
     if !rows.spans.is_empty() {
         let new_spans = rows
             .spans

@@ -119,7 +119,7 @@ fn stored(record: &crate::store::SpanRecord) -> models::Span {
 
 #[test]
 fn the_example_export_decodes_every_span_with_its_types() {
-    let rows = to_rows(decode(Encoding::Json, EXAMPLE.as_bytes()).unwrap());
+    let rows = to_rows(decode(Encoding::Json, EXAMPLE.as_bytes()).unwrap(), None);
     assert_eq!(rows.rejected, 0);
     assert_eq!(rows.spans.len(), 5);
     let services: Vec<_> = rows
@@ -192,7 +192,7 @@ fn protobuf_keeps_every_attribute_type_exactly() {
     span.dropped_links_count = 3;
     let body = export(vec![span]).encode_to_vec();
 
-    let rows = to_rows(decode(Encoding::Protobuf, &body).unwrap());
+    let rows = to_rows(decode(Encoding::Protobuf, &body).unwrap(), None);
     assert_eq!(rows.spans.len(), 1);
     let record = &rows.spans[0];
     assert_eq!(record.trace_id, "01".repeat(16));
@@ -267,7 +267,10 @@ fn json_leniencies_are_accepted() {
             }]
         }]
     });
-    let rows = to_rows(decode(Encoding::Json, body.to_string().as_bytes()).unwrap());
+    let rows = to_rows(
+        decode(Encoding::Json, body.to_string().as_bytes()).unwrap(),
+        None,
+    );
     assert_eq!(rows.rejected, 0, "{:?}", rows.first_error);
     let record = &rows.spans[0];
     assert_eq!(record.trace_id, "5b8efff798038103d269b633813fc60c");
@@ -296,10 +299,10 @@ fn json_leniencies_are_accepted() {
 #[test]
 fn empty_exports_are_valid() {
     for body in ["{}", r#"{"resourceSpans":[]}"#, r#"{"resourceSpans":null}"#] {
-        let rows = to_rows(decode(Encoding::Json, body.as_bytes()).unwrap());
+        let rows = to_rows(decode(Encoding::Json, body.as_bytes()).unwrap(), None);
         assert_eq!((rows.spans.len(), rows.rejected), (0, 0), "{body}");
     }
-    let rows = to_rows(decode(Encoding::Protobuf, b"").unwrap());
+    let rows = to_rows(decode(Encoding::Protobuf, b"").unwrap(), None);
     assert!(rows.spans.is_empty());
 }
 
@@ -311,14 +314,17 @@ fn spans_that_can_never_be_valid_are_rejected_one_by_one() {
     let zero_trace = span_with(vec![0; 16], vec![5; 8], vec![]);
     let odd_parent = span_with(vec![1; 16], vec![6; 8], vec![7; 3]);
     let zero_parent = span_with(vec![1; 16], vec![8; 8], vec![0; 8]);
-    let rows = to_rows(export(vec![
-        short_trace,
-        good,
-        zero_span,
-        zero_trace,
-        odd_parent,
-        zero_parent,
-    ]));
+    let rows = to_rows(
+        export(vec![
+            short_trace,
+            good,
+            zero_span,
+            zero_trace,
+            odd_parent,
+            zero_parent,
+        ]),
+        None,
+    );
     assert_eq!(rows.rejected, 4);
     assert_eq!(rows.spans.len(), 2);
     assert_eq!(
@@ -399,7 +405,7 @@ fn deep_nesting_is_refused_not_overflowed() {
     ));
 
     let deep_json = format!(
-        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"d","value":{}1{}}}]}}]}}]}}]}}"#,
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"d","value":{}{{"intValue":"1"}}{}}}]}}]}}]}}]}}"#,
         r#"{"arrayValue":{"values":["#.repeat(1000),
         "]}}".repeat(1000)
     );
@@ -447,4 +453,28 @@ fn gzip_is_bounded_after_decompression() {
         gunzip(b"plain text", 100),
         Err(IngestError::InvalidBody(_))
     ));
+}
+
+#[test]
+fn spans_larger_than_the_store_allows_are_rejected_alone() {
+    let small = span_with(vec![1; 16], vec![2; 8], vec![]);
+    let mut big = span_with(vec![1; 16], vec![3; 8], vec![]);
+    big.attributes = vec![kv("blob", V::StringValue("x".repeat(5 * 1024 * 1024)))];
+    let rows = to_rows(export(vec![small.clone(), big.clone()]), Some(900_000));
+    assert_eq!((rows.spans.len(), rows.rejected), (1, 1));
+    let message = rows.first_error.unwrap();
+    assert!(
+        message.contains("more than this server's limit of 900000"),
+        "{message}"
+    );
+    // Without a limit the 5 MB attribute is kept whole.
+    let rows = to_rows(export(vec![small, big]), None);
+    assert_eq!(rows.spans.len(), 2);
+    assert_eq!(
+        stored(&rows.spans[1]).attributes["blob"]
+            .as_str()
+            .unwrap()
+            .len(),
+        5 * 1024 * 1024
+    );
 }

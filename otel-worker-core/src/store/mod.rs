@@ -53,6 +53,13 @@ pub enum StoreError {
 /// are atomic (all of an export or nothing).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The largest span (its JSON) this store can hold, if it has a limit. Larger spans are
+    /// rejected one by one at ingest, like any other invalid span, instead of failing the
+    /// whole export in the database.
+    fn max_span_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// Stores the spans of one export in one transaction. A span that is already stored
     /// (same trace and span id) is replaced, so a retried export is stored once.
     async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError>;

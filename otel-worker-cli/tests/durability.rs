@@ -1,0 +1,206 @@
+//! Durability and concurrency of the local server, with real processes and real failures:
+//! SIGKILL during sustained ingest, and reads while ingest runs flat out.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use prost::Message;
+use rand::Rng;
+use reqwest::StatusCode;
+
+/// One export the server acknowledged with a 200: its trace and span ids.
+type Acknowledged = (String, Vec<String>);
+
+/// Sends 10-span exports in a loop until the server stops answering; records every export
+/// that got a 200 without partial rejection.
+async fn ingest_until_gone(
+    base_url: String,
+    token: String,
+    acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    loop {
+        let (trace_id, request) = trace(10, 1_700_000_000_000_000_000);
+        let span_ids = request.resource_spans[0].scope_spans[0]
+            .spans
+            .iter()
+            .map(|s| hex::encode(&s.span_id))
+            .collect();
+        let sent = http
+            .post(format!("{base_url}/v1/traces"))
+            .bearer_auth(&token)
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == StatusCode::OK => {
+                let body = response.bytes().await;
+                let clean = body.ok().and_then(|b| {
+                    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(b.as_ref()).ok()
+                });
+                if clean.is_some_and(|r| r.partial_success.is_none()) {
+                    acknowledged.lock().unwrap().push((trace_id, span_ids));
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_ingest_loses_no_acknowledged_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill.db");
+    let token = "kill-9-token";
+    let args = [
+        "--auth-token".as_ref(),
+        token.as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ];
+    let (mut server, url, log) = spawn_dev(&args);
+    std::thread::spawn(move || for _ in log {});
+
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(ingest_until_gone(
+                url.clone(),
+                token.into(),
+                acknowledged.clone(),
+            ))
+        })
+        .collect();
+    let kill_after = Duration::from_millis(rand::rng().random_range(500..2_000));
+    tokio::time::sleep(kill_after).await;
+    server.kill().expect("SIGKILL the server");
+    server.wait().unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        !acknowledged.is_empty(),
+        "no export was acknowledged before the kill"
+    );
+
+    let (mut server, url, log) = spawn_dev(&args);
+    std::thread::spawn(move || for _ in log {});
+    let http = reqwest::Client::new();
+    let mut problems = Vec::new();
+    for (trace_id, span_ids) in &acknowledged {
+        let trace: serde_json::Value = http
+            .get(format!("{url}/v1/traces/{trace_id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        let stored: Vec<&str> = trace["spans"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|s| s["spanId"].as_str()).collect())
+            .unwrap_or_default();
+        let mut sorted_stored = stored.clone();
+        sorted_stored.sort();
+        sorted_stored.dedup();
+        let mut expected: Vec<&str> = span_ids.iter().map(String::as_str).collect();
+        expected.sort();
+        if sorted_stored != expected || stored.len() != expected.len() {
+            problems.push(format!("trace {trace_id}: {} of 10 spans", stored.len()));
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let integrity: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    eprintln!(
+        "killed after {kill_after:?}: {} acknowledged exports ({} spans) checked, integrity {integrity}",
+        acknowledged.len(),
+        acknowledged.len() * 10
+    );
+    assert!(
+        problems.is_empty(),
+        "acknowledged but not stored exactly once: {problems:?}"
+    );
+    assert_eq!(integrity, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_keeps_answering_while_ingest_runs_flat_out() {
+    let server = TestServer::start();
+    let acknowledged: Arc<Mutex<Vec<Acknowledged>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, token, acknowledged, stop) = (
+                server.base_url.clone(),
+                server.token.clone(),
+                acknowledged.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (trace_id, request) = trace(10, 1_000);
+                    let response = http
+                        .post(format!("{url}/v1/traces"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/x-protobuf")
+                        .body(request.encode_to_vec())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                    acknowledged.lock().unwrap().push((trace_id, Vec::new()));
+                }
+            })
+        })
+        .collect();
+    let http = server.http();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let asked = Instant::now();
+        let response = http
+            .get(server.url("/v1/traces?limit=20"))
+            .header("authorization", server.auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "the trace list failed during ingest"
+        );
+        let list: serde_json::Value = response.json().await.unwrap();
+        assert!(list["traces"].is_array());
+        latencies.push(asked.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    latencies.sort();
+    let p99 = latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)];
+    let exports = acknowledged.lock().unwrap().len();
+    // Figures for the record (the machine is shared, so they are reported, not asserted).
+    eprintln!(
+        "{} list requests during ingest, p50 {:?}, p99 {p99:?}; {exports} exports ({} spans) in 3 s",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        exports * 10
+    );
+    assert!(exports > 0 && latencies.len() > 10);
+}
