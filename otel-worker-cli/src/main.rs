@@ -56,6 +56,26 @@ struct DevArgs {
     /// Largest export accepted, in bytes after decompression.
     #[arg(long, default_value_t = otel_worker_core::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Let pages on this origin (e.g. http://localhost:3000) call the API from a browser.
+    /// Repeat for several. By default no cross-origin reads are allowed.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    cors_origins: Vec<axum::http::HeaderValue>,
+}
+
+/// An origin as browsers send it: scheme, host and optional port, nothing else.
+fn parse_origin(text: &str) -> Result<axum::http::HeaderValue, String> {
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.trim_end_matches('/').contains(['?', '#'])
+        && text
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+    if !valid {
+        return Err(format!(
+            "{text:?} is not an origin like https://app.example.com or http://localhost:3000"
+        ));
+    }
+    axum::http::HeaderValue::from_str(text).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -124,6 +144,7 @@ fn main() -> ExitCode {
                     database: (!args.in_memory).then_some(args.db),
                     auth_token: token::resolve(args.auth_token),
                     max_body_bytes: args.max_body_bytes,
+                    cors_origins: args.cors_origins,
                 })
                 .await
             }

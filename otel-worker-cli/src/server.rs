@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use otel_worker_core::Builder;
@@ -24,6 +25,8 @@ pub struct DevOptions {
     pub database: Option<PathBuf>,
     pub auth_token: Option<String>,
     pub max_body_bytes: usize,
+    /// Browser origins allowed cross-origin access; none by default.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 pub async fn run(options: DevOptions) -> anyhow::Result<()> {
@@ -41,7 +44,13 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = options.auth_token.is_none();
-    let app = app(store, &hub, options.auth_token, options.max_body_bytes);
+    let app = app(
+        store,
+        &hub,
+        options.auth_token,
+        options.max_body_bytes,
+        options.cors_origins,
+    );
 
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -69,10 +78,12 @@ pub fn app(
     hub: &Arc<Hub>,
     auth_token: Option<String>,
     max_body_bytes: usize,
+    cors_origins: Vec<HeaderValue>,
 ) -> Router {
     Builder::new(Arc::new(store), hub.clone())
         .auth_token(auth_token)
         .max_body_bytes(max_body_bytes)
+        .cors_origins(cors_origins)
         .live_route(hub.route())
         .build()
         .layer(middleware::from_fn(log_request))

@@ -804,3 +804,39 @@ async fn hostile_exports_are_answered_and_stored_faithfully() {
     }
     assert_still_serving(&server).await;
 }
+
+#[tokio::test]
+async fn cross_origin_reads_are_off_by_default() {
+    let server = TestServer::start();
+    let preflight = server
+        .http()
+        .request(reqwest::Method::OPTIONS, server.url("/v1/traces"))
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        preflight.headers()
+    );
+    let read = server
+        .http()
+        .get(server.url("/v1/traces"))
+        .header("origin", "http://evil.example")
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert!(
+        read.headers().get("access-control-allow-origin").is_none(),
+        "{:?}",
+        read.headers()
+    );
+}

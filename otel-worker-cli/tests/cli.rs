@@ -334,3 +334,126 @@ fn the_token_comes_from_dev_vars_in_the_current_directory_only() {
         text(&below.stderr)
     );
 }
+
+#[tokio::test]
+async fn cors_is_opt_in_per_origin() {
+    let (mut server, url, _log) = spawn_dev(&[
+        "--in-memory".as_ref(),
+        "--auth-token".as_ref(),
+        "cors-token".as_ref(),
+        "--cors-origin".as_ref(),
+        "http://localhost:3000".as_ref(),
+    ]);
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, format!("{url}/v1/traces"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("http://localhost:3000").await.unwrap();
+    assert!(
+        allowed.status().is_success(),
+        "preflight needs no token: {}",
+        allowed.status()
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let allowed_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The real request still needs the token.
+    let unauthenticated = http
+        .get(format!("{url}/v1/traces"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let refused = cli(&["dev", "--in-memory", "--cors-origin", "localhost:3000"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is not an origin like"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_token_never_shows_in_answers_or_logs() {
+    let token = "s3cret-Token-that-must-not-leak";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-token",
+            token,
+            "--db",
+        ])
+        .arg(&db)
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
+    let url = loop {
+        let line = log.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let http = reqwest::Client::new();
+    let mut answers = String::new();
+    for (path, authorization) in [
+        ("/v1/traces", format!("Bearer {token}x")),
+        ("/v1/traces", format!("bearer {token}")),
+        (&format!("/v1/traces?token={token}") as &str, String::new()),
+        ("/v1/traces/not-an-id", format!("Bearer {token}")),
+        ("/v1/traces?limit=zero", format!("Bearer {token}")),
+        ("/api/ws?token=wrong", String::new()),
+    ] {
+        let mut request = http.get(format!("{url}{path}"));
+        if !authorization.is_empty() {
+            request = request.header("authorization", authorization);
+        }
+        answers.push_str(&request.send().await.unwrap().text().await.unwrap());
+    }
+    let posted = http
+        .post(format!("{url}/v1/traces"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    answers.push_str(&posted.text().await.unwrap());
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    let log: Vec<String> = log.map_while(Result::ok).collect();
+    assert!(log.len() > 5, "expected a debug log: {log:?}");
+    assert!(
+        !answers.contains(token),
+        "an answer echoed the token: {answers}"
+    );
+    let leaked: Vec<&String> = log.iter().filter(|line| line.contains(token)).collect();
+    assert!(leaked.is_empty(), "the log contains the token: {leaked:?}");
+}

@@ -27,6 +27,7 @@ fn router(path: &Path, token: Option<&str>, max_body_bytes: usize) -> Router {
         &Hub::new(rx),
         token.map(str::to_owned),
         max_body_bytes,
+        Vec::new(),
     )
 }
 

@@ -26,6 +26,8 @@ pub const D1_BINDING: &str = "DB";
 pub const LIVE_BINDING: &str = "LIVE";
 /// The secret holding the bearer token.
 pub const AUTH_TOKEN_SECRET: &str = "AUTH_TOKEN";
+/// The var listing browser origins allowed cross-origin access, comma-separated.
+pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
 
 #[event(start)]
 fn start() {
@@ -107,6 +109,27 @@ fn app(env: &Env) -> Result<axum::Router, Response<Body>> {
             .live_route(live.route())
             .build(),
     )
+}
+
+/// The `CORS_ORIGINS` var: comma-separated origins allowed cross-origin access (none when
+/// unset). A value that is not a valid header is logged and skipped.
+fn cors_origins(env: &Env) -> Vec<axum::http::HeaderValue> {
+    let Ok(value) = env.var(CORS_ORIGINS_VAR) else {
+        return Vec::new();
+    };
+    value
+        .to_string()
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .filter_map(|origin| match axum::http::HeaderValue::from_str(origin) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                worker::console_error!("{CORS_ORIGINS_VAR}: {origin:?} is not a valid origin");
+                None
+            }
+        })
+        .collect()
 }
 
 fn misconfigured(message: String) -> Response<Body> {

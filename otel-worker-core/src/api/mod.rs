@@ -9,9 +9,10 @@ mod traces;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
 use axum::routing::{MethodRouter, get};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
 
@@ -22,6 +23,9 @@ use crate::store::Store;
 
 /// Largest export body accepted, measured after decompression (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// How long browsers may cache a CORS preflight answer.
+pub const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -43,6 +47,8 @@ pub struct Builder {
     max_body_bytes: usize,
     /// The home's WebSocket handler for `/api/ws`; sockets are platform-specific.
     live_route: Option<MethodRouter>,
+    /// Browser origins allowed to call the API cross-origin; empty (the default) means none.
+    cors_origins: Vec<HeaderValue>,
 }
 
 impl Builder {
@@ -53,6 +59,7 @@ impl Builder {
             auth_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             live_route: None,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -68,6 +75,14 @@ impl Builder {
 
     pub fn live_route(mut self, route: MethodRouter) -> Self {
         self.live_route = Some(route);
+        self
+    }
+
+    /// Lets pages on these origins (e.g. `https://app.example.com`) call the API from a
+    /// browser. Preflight requests are answered before authentication, as browsers send
+    /// them without credentials; the actual requests still need the token.
+    pub fn cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.cors_origins = origins;
         self
     }
 
@@ -99,10 +114,24 @@ impl Builder {
         if let Some(live) = self.live_route {
             router = router.route(auth::WEBSOCKET_PATH, live);
         }
-        router.layer(middleware::from_fn_with_state(
+        let router = router.layer(middleware::from_fn_with_state(
             Auth::new(self.auth_token.as_deref()),
             auth::require_token,
-        ))
+        ));
+        if self.cors_origins.is_empty() {
+            return router;
+        }
+        router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(self.cors_origins))
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::CONTENT_ENCODING,
+                ])
+                .max_age(CORS_MAX_AGE),
+        )
     }
 }
 
