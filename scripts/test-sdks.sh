@@ -12,20 +12,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 base_url="$1" token="$2" lock_db="${3:-}"
-venvs="${OTEL_WORKER_VENVS:-$HOME/.cache/otel-worker/venvs}"
-
-venv() {
-    local name="$1" requirements="$root/tests/sdk/requirements-$1.txt"
-    if ! cmp -s "$requirements" "$venvs/$name/requirements.txt" 2>/dev/null; then
-        rm -rf "${venvs:?}/$name"
-        python3 -m venv "$venvs/$name"
-        "$venvs/$name/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-        cp "$requirements" "$venvs/$name/requirements.txt"
-    fi
-    echo "$venvs/$name/bin/python"
-}
-proto_python="$(venv proto)"
-json_python="$(venv json)"
+proto_python="$(bash "$root/scripts/venv.sh" proto)"
+json_python="$(bash "$root/scripts/venv.sh" json)"
 if [ ! -d "$root/node_modules/@opentelemetry/sdk-trace-base" ]; then
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi

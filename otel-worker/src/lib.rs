@@ -106,6 +106,7 @@ fn app(env: &Env) -> Result<axum::Router, Response<Body>> {
     Ok(
         Builder::new(Arc::new(store::D1Store::new(db)), Arc::new(live.clone()))
             .auth_token(Some(token))
+            .cors_origins(cors_origins(env))
             .live_route(live.route())
             .build(),
     )
