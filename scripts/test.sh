@@ -35,5 +35,8 @@ done
 bash scripts/test-sdks.sh "$sdk_url" "$sdk_token" "$sdk_state/sdk.db"
 kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
 
+step "fuzzing: each cargo-fuzz target for 60 s from the fixtures' seeds"
+bash scripts/fuzz.sh 60
+
 step "the Cloudflare Worker: build, local D1, wrangler dev, the same black-box suite"
 bash scripts/test-worker.sh

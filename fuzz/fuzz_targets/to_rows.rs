@@ -1,0 +1,30 @@
+//! Request-to-rows conversion on everything either decoder accepts: every span is either
+//! stored or counted as rejected, each stored span's JSON is valid, and it keeps its ids.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use otel_worker_core::ingest::{Encoding, decode, to_rows};
+
+fuzz_target!(|body: &[u8]| {
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        let Ok(request) = decode(encoding, body) else {
+            continue;
+        };
+        let total: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        let rows = to_rows(request, Some(64 * 1024));
+        assert_eq!(rows.spans.len() as u64 + rows.rejected, total as u64);
+        for row in &rows.spans {
+            let span: serde_json::Value =
+                serde_json::from_str(&row.json).expect("stored JSON parses");
+            assert_eq!(span["traceId"], row.trace_id.as_str());
+            assert_eq!(span["spanId"], row.span_id.as_str());
+            assert_eq!(row.trace_id.len(), 32);
+            assert_eq!(row.span_id.len(), 16);
+        }
+    }
+});

@@ -1,0 +1,41 @@
+"""Writes the fuzz corpus seeds from the test fixture examples/send-trace/trace.json: the
+JSON as it is, and the same export as protobuf (via the opentelemetry-proto package).
+
+    python fuzz/make_seeds.py <output-dir>
+"""
+
+import base64
+import json
+import pathlib
+import sys
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+root = pathlib.Path(__file__).resolve().parent.parent
+out = pathlib.Path(sys.argv[1])
+example = (root / "examples/send-trace/trace.json").read_text()
+
+
+def ids_to_base64(node):
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping expects base64."""
+    if isinstance(node, dict):
+        return {
+            key: base64.b64encode(bytes.fromhex(value)).decode()
+            if key in ("traceId", "spanId", "parentSpanId") and isinstance(value, str)
+            else ids_to_base64(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [ids_to_base64(item) for item in node]
+    return node
+
+
+request = json_format.ParseDict(ids_to_base64(json.loads(example)), ExportTraceServiceRequest())
+for target in ("decode_json", "to_rows"):
+    (out / target).mkdir(parents=True, exist_ok=True)
+    (out / target / "example.json").write_text(example)
+for target in ("decode_protobuf", "to_rows"):
+    (out / target).mkdir(parents=True, exist_ok=True)
+    (out / target / "example.pb").write_bytes(request.SerializeToString())
+print(f"seeds written to {out}")
