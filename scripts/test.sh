@@ -14,6 +14,15 @@ step "lints (cargo clippy -D warnings), native and wasm32"
 cargo clippy --workspace --all-targets -- -D warnings
 scripts/worker-env.sh cargo clippy -p otel-worker-core -p otel-worker --target wasm32-unknown-unknown -- -D warnings
 
+step "dependency policy (cargo deny: licenses, bans, sources; deny.toml)"
+# `advisories` is left out: the RustSec database is fetched from GitHub, which this
+# project's machines cannot reach.
+tools="${OTEL_WORKER_TOOLS:-$HOME/.cache/otel-worker/tools}"
+if ! "$tools/bin/cargo-deny" --version >/dev/null 2>&1; then
+    cargo install --quiet --locked --root "$tools" cargo-deny
+fi
+"$tools/bin/cargo-deny" --color never check licenses bans sources
+
 step "tests: unit, in-process handlers, CLI and the black-box API suite on the local server"
 cargo test --workspace
 

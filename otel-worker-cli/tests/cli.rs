@@ -397,27 +397,15 @@ async fn the_token_never_shows_in_answers_or_logs() {
     let token = "s3cret-Token-that-must-not-leak";
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-        .args([
-            "dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--auth-token",
-            token,
-            "--db",
-        ])
-        .arg(&db)
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
-    let url = loop {
-        let line = log.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let (mut server, url, log) = spawn_dev_logging(
+        &[
+            "--auth-token".as_ref(),
+            token.as_ref(),
+            "--db".as_ref(),
+            db.as_os_str(),
+        ],
+        "debug",
+    );
     let http = reqwest::Client::new();
     let mut answers = String::new();
     for (path, authorization) in [

@@ -227,10 +227,18 @@ impl TestServer {
 /// Starts `otel-worker-cli dev` on a free loopback port with `args` added; returns the
 /// process, its base URL (read from its "listening on" log line) and the rest of its log.
 pub fn spawn_dev(args: &[&OsStr]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    spawn_dev_logging(args, "info")
+}
+
+/// [`spawn_dev`] with the server's `RUST_LOG` level.
+pub fn spawn_dev_logging(
+    args: &[&OsStr],
+    level: &str,
+) -> (Child, String, Lines<BufReader<ChildStderr>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
         .args(["dev", "--listen", "127.0.0.1:0"])
         .args(args)
-        .env_remove("RUST_LOG")
+        .env("RUST_LOG", level)
         .env_remove("AUTH_TOKEN")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
