@@ -14,6 +14,28 @@ use reqwest::StatusCode;
 /// One export the server acknowledged with a 200: its trace and span ids.
 type Acknowledged = (String, Vec<String>);
 
+/// Posts a fresh 10-span trace as protobuf; returns its ids and the server's answer.
+async fn post_trace(
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+) -> (Acknowledged, reqwest::Result<reqwest::Response>) {
+    let (trace_id, request) = trace(10, 1_700_000_000_000_000_000);
+    let span_ids = request.resource_spans[0].scope_spans[0]
+        .spans
+        .iter()
+        .map(|s| hex::encode(&s.span_id))
+        .collect();
+    let sent = http
+        .post(format!("{base_url}/v1/traces"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await;
+    ((trace_id, span_ids), sent)
+}
+
 /// Sends 10-span exports in a loop until the server stops answering; records every export
 /// that got a 200 without partial rejection.
 async fn ingest_until_gone(
@@ -26,19 +48,7 @@ async fn ingest_until_gone(
         .build()
         .unwrap();
     loop {
-        let (trace_id, request) = trace(10, 1_700_000_000_000_000_000);
-        let span_ids = request.resource_spans[0].scope_spans[0]
-            .spans
-            .iter()
-            .map(|s| hex::encode(&s.span_id))
-            .collect();
-        let sent = http
-            .post(format!("{base_url}/v1/traces"))
-            .bearer_auth(&token)
-            .header("content-type", "application/x-protobuf")
-            .body(request.encode_to_vec())
-            .send()
-            .await;
+        let ((trace_id, span_ids), sent) = post_trace(&http, &base_url, &token).await;
         match sent {
             Ok(response) if response.status() == StatusCode::OK => {
                 let body = response.bytes().await;
@@ -153,17 +163,10 @@ async fn listing_keeps_answering_while_ingest_runs_flat_out() {
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let (trace_id, request) = trace(10, 1_000);
-                    let response = http
-                        .post(format!("{url}/v1/traces"))
-                        .bearer_auth(&token)
-                        .header("content-type", "application/x-protobuf")
-                        .body(request.encode_to_vec())
-                        .send()
-                        .await
-                        .unwrap();
+                    let (acked, sent) = post_trace(&http, &url, &token).await;
+                    let response = sent.unwrap();
                     assert_eq!(response.status(), StatusCode::OK);
-                    acknowledged.lock().unwrap().push((trace_id, Vec::new()));
+                    acknowledged.lock().unwrap().push(acked);
                 }
             })
         })

@@ -212,16 +212,6 @@ impl TestServer {
     pub fn auth(&self) -> String {
         format!("Bearer {}", self.token)
     }
-
-    /// Sends SIGTERM and waits for the process to stop; returns whether it exited cleanly.
-    pub fn stop(&mut self) -> Option<bool> {
-        let child = self.child.as_mut()?;
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .ok()?;
-        Some(child.wait().ok()?.success())
-    }
 }
 
 /// Starts `otel-worker-cli dev` on a free loopback port with `args` added; returns the
