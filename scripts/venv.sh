@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prints the python of a virtualenv built from tests/sdk/requirements-<name>.txt, creating
 # or refreshing it under ~/.cache/otel-worker/venvs when the requirements changed.
-#   scripts/venv.sh proto|json
+#   scripts/venv.sh proto|json       (tests/sdk/requirements-<name>.txt)
+#   scripts/venv.sh <name> <requirements file>
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 name="$1"
-requirements="$root/tests/sdk/requirements-$name.txt"
+requirements="${2:-$root/tests/sdk/requirements-$name.txt}"
 venvs="${OTEL_WORKER_VENVS:-$HOME/.cache/otel-worker/venvs}"
 if ! cmp -s "$requirements" "$venvs/$name/requirements.txt" 2>/dev/null; then
     rm -rf "${venvs:?}/$name"

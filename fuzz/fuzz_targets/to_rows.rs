@@ -1,9 +1,11 @@
 //! Request-to-rows conversion on everything either decoder accepts: every span is either
-//! stored or counted as rejected, each stored span's JSON is valid, and it keeps its ids.
+//! stored or counted as rejected, each stored span reads back as valid JSON with its ids,
+//! and its resource is in the batch.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use otel_worker_core::ingest::{Encoding, decode, to_rows};
+use otel_worker_core::store::SpanRow;
 
 fuzz_target!(|body: &[u8]| {
     for encoding in [Encoding::Protobuf, Encoding::Json] {
@@ -17,10 +19,19 @@ fuzz_target!(|body: &[u8]| {
             .map(|s| s.spans.len())
             .sum();
         let rows = to_rows(request, Some(64 * 1024));
-        assert_eq!(rows.spans.len() as u64 + rows.rejected, total as u64);
-        for row in &rows.spans {
+        assert_eq!(rows.batch.spans.len() as u64 + rows.rejected, total as u64);
+        for row in &rows.batch.spans {
+            let resource = rows
+                .batch
+                .resources
+                .iter()
+                .find(|r| r.id == row.resource_id);
+            assert!(resource.is_some(), "every span's resource is written");
+            let json = SpanRow::from_record(row, resource)
+                .into_json()
+                .expect("stored span reads back");
             let span: serde_json::Value =
-                serde_json::from_str(&row.json).expect("stored JSON parses");
+                serde_json::from_str(json.get()).expect("stored JSON parses");
             assert_eq!(span["traceId"], row.trace_id.as_str());
             assert_eq!(span["spanId"], row.span_id.as_str());
             assert_eq!(row.trace_id.len(), 32);

@@ -6,12 +6,14 @@
 //! - [`store`]: SQLite storage and migrations.
 //! - [`live`]: the local WebSocket feed.
 //! - [`client`], [`view`]: `client ...` commands and how they print.
+//! - [`generate`]: synthetic load and demo data.
 //! - [`system`]: `system database ...`.
 //! - [`debug`]: the hidden `debug ws`.
 //! - [`token`]: where the bearer token comes from.
 
 pub mod client;
 pub mod debug;
+pub mod generate;
 pub mod live;
 pub mod server;
 pub mod store;

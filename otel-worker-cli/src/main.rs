@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use otel_worker_cli::generate::{self, Encoding};
 use otel_worker_cli::{DEFAULT_DB_PATH, DEFAULT_LISTEN, client, debug, server, system, token};
 use otel_worker_core::client::DEFAULT_BASE_URL;
 
@@ -26,6 +27,8 @@ enum Command {
     Dev(DevArgs),
     /// Talk to a running otel-worker (local or on Cloudflare).
     Client(ClientArgs),
+    /// Send realistic synthetic traces to any OTLP/HTTP endpoint, for load tests and demos.
+    Generate(GenerateArgs),
     /// Manage the local database.
     System {
         #[command(subcommand)]
@@ -76,6 +79,46 @@ fn parse_origin(text: &str) -> Result<axum::http::HeaderValue, String> {
         ));
     }
     axum::http::HeaderValue::from_str(text).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Base URL of the OTLP/HTTP receiver; exports go to `<endpoint>/v1/traces`.
+    #[arg(long, default_value = generate::DEFAULT_ENDPOINT)]
+    endpoint: String,
+    /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Stop after this many traces.
+    #[arg(long)]
+    traces: Option<u64>,
+    /// Stop after this long (`30s`, `5m`). Without this or --traces, runs until Ctrl-C.
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    duration: Option<std::time::Duration>,
+    /// Spans per second to aim for. Omit to send as fast as the server answers.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = generate::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Spans in each trace (nested as a tree over several services).
+    #[arg(long, default_value_t = generate::DEFAULT_SPANS_PER_TRACE)]
+    spans_per_trace: usize,
+    /// Spans in each request.
+    #[arg(long, default_value_t = generate::DEFAULT_SPANS_PER_REQUEST)]
+    spans_per_request: usize,
+    /// Attributes on each span, of mixed types.
+    #[arg(long, default_value_t = generate::DEFAULT_ATTRIBUTES)]
+    attributes: usize,
+    /// Body encoding.
+    #[arg(long, value_enum, default_value_t = Encoding::Protobuf)]
+    encoding: Encoding,
+    /// Compress each request with gzip.
+    #[arg(long)]
+    gzip: bool,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -150,6 +193,22 @@ fn main() -> ExitCode {
             }
             Command::Client(args) => {
                 client::run(args.connection.client(), args.json, args.command).await
+            }
+            Command::Generate(args) => {
+                let options = generate::Options {
+                    endpoint: args.endpoint,
+                    auth_token: token::resolve(args.auth_token),
+                    traces: args.traces,
+                    duration: args.duration,
+                    rate: args.rate,
+                    concurrency: args.concurrency,
+                    spans_per_trace: args.spans_per_trace,
+                    spans_per_request: args.spans_per_request,
+                    attributes: args.attributes,
+                    encoding: args.encoding,
+                    gzip: args.gzip,
+                };
+                generate::run(options, args.json).await
             }
             Command::System {
                 command: SystemCommand::Database { command },

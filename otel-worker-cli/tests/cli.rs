@@ -445,3 +445,84 @@ async fn the_token_never_shows_in_answers_or_logs() {
     let leaked: Vec<&String> = log.iter().filter(|line| line.contains(token)).collect();
     assert!(leaked.is_empty(), "the log contains the token: {leaked:?}");
 }
+
+#[test]
+fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
+    let server = TestServer::start();
+    for encoding in ["protobuf", "json"] {
+        let out = cli(&[
+            "generate",
+            "--endpoint",
+            &server.base_url,
+            "--auth-token",
+            &server.token,
+            "--traces",
+            "27",
+            "--spans-per-trace",
+            "4",
+            "--spans-per-request",
+            "40",
+            "--encoding",
+            encoding,
+            "--gzip",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["spansAccepted"], 108, "{report}");
+        assert_eq!(report["requests"], 3, "10 + 10 + 7 traces: {report}");
+        assert_eq!(
+            (report["errors"].as_u64(), report["spansRejected"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert!(report["p99Ms"].as_f64().unwrap() > 0.0);
+    }
+    let listed = cli(&[
+        "client",
+        "--base-url",
+        &server.base_url,
+        "--auth-token",
+        &server.token,
+        "--json",
+        "traces",
+        "list",
+        "--limit",
+        "100",
+    ]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let traces = list["traces"].as_array().unwrap();
+    assert_eq!(
+        traces.len(),
+        54,
+        "fresh ids for every trace, nothing deduplicated"
+    );
+    assert!(traces.iter().all(|t| t["spanCount"] == 4));
+    let failing = traces.iter().filter(|t| t["errorCount"] != 0).count();
+    assert!(failing >= 4, "some traces fail, as real ones do: {failing}");
+    let services: std::collections::BTreeSet<&str> = traces
+        .iter()
+        .flat_map(|t| t["services"].as_array().unwrap())
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(services.len() >= 4, "{services:?}");
+
+    // A wrong token: every request fails, the run says so and exits non-zero.
+    let out = cli(&[
+        "generate",
+        "--endpoint",
+        &server.base_url,
+        "--auth-token",
+        "wrong",
+        "--traces",
+        "10",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["spansAccepted"].as_u64(), report["errors"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+}

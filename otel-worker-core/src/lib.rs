@@ -11,6 +11,7 @@
 //! - [`auth`]: bearer tokens.
 //! - [`live`]: the [`live::ServerEvents`] trait behind `/api/ws`.
 //! - [`query`]: parsing ids and list parameters.
+//! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags.
 //! - [`models`]: the API's JSON.
 //! - `client`: a typed HTTP client for the API (feature `client`).
 
@@ -18,6 +19,7 @@ pub mod api;
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod duration;
 pub mod ingest;
 pub mod live;
 pub mod models;

@@ -3,15 +3,15 @@
 //!
 //! An export is written with ONE `D1Database::batch` call, which D1 runs as one
 //! transaction: a few `INSERT ... SELECT ... FROM json_each(?1)` statements (each carrying
-//! up to [`MAX_STATEMENT_JSON_BYTES`] of rows as one bound string) and one statement that
-//! refreshes the `traces` rows. Nanoseconds are bound and read as text, because D1 hands
+//! up to [`MAX_STATEMENT_JSON_BYTES`] of rows as one bound string) for the resources and
+//! the spans, and one statement that refreshes the `traces` rows. Nanoseconds are bound and read as text, because D1 hands
 //! numbers to JavaScript as doubles.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use otel_worker_core::models::TraceSummary;
-use otel_worker_core::store::{SpanRecord, Store, StoreError, TraceListQuery, sql};
+use otel_worker_core::store::{Batch, SpanRow, Store, StoreError, TraceListQuery, sql};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::JsValue;
@@ -90,18 +90,8 @@ fn d1_error(error: worker::Error) -> StoreError {
     }
 }
 
-#[derive(Deserialize)]
-struct SpanRow {
-    span: String,
-}
-
-fn raw(rows: Vec<SpanRow>) -> Result<Vec<Box<RawValue>>, StoreError> {
-    rows.into_iter()
-        .map(|row| {
-            RawValue::from_string(row.span)
-                .map_err(|e| StoreError::Other(format!("a stored span is not JSON: {e}")))
-        })
-        .collect()
+fn spans_json(rows: Vec<SpanRow>) -> Result<Vec<Box<RawValue>>, StoreError> {
+    rows.into_iter().map(SpanRow::into_json).collect()
 }
 
 fn summaries(rows: Vec<sql::SummaryRow>) -> Result<Vec<TraceSummary>, StoreError> {
@@ -123,8 +113,12 @@ impl Store for D1Store {
         Some(MAX_SPAN_BYTES)
     }
 
-    async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError> {
+    async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+        let spans = batch.spans;
         let mut statements = Vec::new();
+        for chunk in sql::resource_rows_json(&batch.resources, MAX_STATEMENT_JSON_BYTES) {
+            statements.push(self.statement(sql::INSERT_RESOURCES_JSON, &[text(&chunk)])?);
+        }
         for chunk in sql::span_rows_json(&spans, MAX_STATEMENT_JSON_BYTES) {
             statements.push(self.statement(sql::INSERT_SPANS_JSON, &[text(&chunk)])?);
         }
@@ -166,7 +160,7 @@ impl Store for D1Store {
     }
 
     async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError> {
-        raw(self.rows(sql::TRACE_SPANS, &[text(trace_id)]).await?)
+        spans_json(self.rows(&sql::trace_spans(), &[text(trace_id)]).await?)
     }
 
     async fn span(
@@ -174,9 +168,10 @@ impl Store for D1Store {
         trace_id: &str,
         span_id: &str,
     ) -> Result<Option<Box<RawValue>>, StoreError> {
-        Ok(raw(self
-            .rows(sql::SPAN, &[text(trace_id), text(span_id)])
-            .await?)?
+        Ok(spans_json(
+            self.rows(&sql::span(), &[text(trace_id), text(span_id)])
+                .await?,
+        )?
         .pop())
     }
 

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use otel_worker_core::store::{SpanRecord, Store, StoreError, TraceListQuery};
+use otel_worker_core::store::{
+    Batch, ResourceRecord, SpanRecord, Store, StoreError, TraceListQuery,
+};
 use rusqlite::Connection;
 
 use super::{MIGRATIONS, SqliteStore};
@@ -11,11 +13,7 @@ fn record(trace: u8, span: u8, parent: Option<u8>, start_ns: u64, end_ns: u64) -
     let trace_id = format!("{trace:02x}").repeat(16);
     let span_id = format!("{span:02x}").repeat(8);
     let parent_span_id = parent.map(|p| format!("{p:02x}").repeat(8));
-    let json = serde_json::json!({
-        "traceId": trace_id, "spanId": span_id, "parentSpanId": parent_span_id,
-        "startTimeUnixNano": start_ns.to_string(),
-    })
-    .to_string();
+    let body = serde_json::json!({ "attributes": { "n": span } }).to_string();
     SpanRecord {
         trace_id,
         span_id,
@@ -26,7 +24,24 @@ fn record(trace: u8, span: u8, parent: Option<u8>, start_ns: u64, end_ns: u64) -
         status_code: if span == 3 { 2 } else { 0 },
         start_ns,
         end_ns,
-        json,
+        resource_id: resource().id,
+        body,
+    }
+}
+
+fn resource() -> ResourceRecord {
+    ResourceRecord::new(
+        r#"{"attributes":{"service.name":"svc"},"droppedAttributesCount":0,"schemaUrl":""}"#.into(),
+        r#"{"name":"lib","version":"1","attributes":{},"droppedAttributesCount":0,"schemaUrl":""}"#
+            .into(),
+    )
+}
+
+/// One export of `spans`, with their resource.
+fn batch(spans: Vec<SpanRecord>) -> Batch {
+    Batch {
+        resources: vec![resource()],
+        spans,
     }
 }
 
@@ -75,7 +90,13 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
         .collect();
     assert_eq!(
         names,
-        ["d1_migrations", "spans", "traces", "traces_by_start"]
+        [
+            "d1_migrations",
+            "resources",
+            "spans",
+            "traces",
+            "traces_by_start"
+        ]
     );
     assert_eq!(
         count(&path, "SELECT COUNT(*) FROM d1_migrations"),
@@ -91,13 +112,13 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
 async fn summaries_are_computed_from_the_spans() {
     let (_dir, store) = temp_store();
     store
-        .insert_spans(vec![
+        .insert(batch(vec![
             record(1, 2, Some(1), 1_100, 1_500),
             record(1, 1, None, 1_000, 2_000),
             record(1, 3, Some(1), 1_200, 1_300),
             // A trace whose root never arrived.
             record(2, 4, Some(9), 5_000, 6_000),
-        ])
+        ]))
         .await
         .unwrap();
     let traces = store.list_traces(query(20, None)).await.unwrap();
@@ -138,7 +159,7 @@ async fn nanoseconds_round_trip_exactly() {
     let start = 1_700_000_000_123_456_789;
     let end = i64::MAX as u64;
     store
-        .insert_spans(vec![record(1, 1, None, start, end)])
+        .insert(batch(vec![record(1, 1, None, start, end)]))
         .await
         .unwrap();
     let summary = store
@@ -152,7 +173,7 @@ async fn nanoseconds_round_trip_exactly() {
     );
     // Past i64::MAX the index clamps; the stored span JSON keeps the exact value.
     store
-        .insert_spans(vec![record(2, 1, None, 5, u64::MAX)])
+        .insert(batch(vec![record(2, 1, None, 5, u64::MAX)]))
         .await
         .unwrap();
     let summary = store
@@ -167,11 +188,11 @@ async fn nanoseconds_round_trip_exactly() {
 async fn re_ingest_replaces_instead_of_duplicating() {
     let (dir, store) = temp_store();
     let spans = vec![record(1, 1, None, 10, 20), record(1, 2, Some(1), 11, 19)];
-    store.insert_spans(spans.clone()).await.unwrap();
+    store.insert(batch(spans.clone())).await.unwrap();
     let mut again = spans.clone();
     again[1].name = "renamed".into();
     again[1].end_ns = 30;
-    store.insert_spans(again).await.unwrap();
+    store.insert(batch(again)).await.unwrap();
     let path = dir.path().join("nested/dir/test.db");
     assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 2);
     assert_eq!(count(&path, "SELECT COUNT(*) FROM traces"), 1);
@@ -198,11 +219,11 @@ async fn an_export_is_stored_whole_or_not_at_all() {
         )
         .unwrap();
     let result = store
-        .insert_spans(vec![
+        .insert(batch(vec![
             record(1, 1, None, 1, 2),
             record(1, 2, Some(1), 1, 2),
             record(1, 3, Some(1), 1, 2),
-        ])
+        ]))
         .await;
     assert!(
         matches!(result, Err(StoreError::Other(ref m)) if m.contains("disk on fire")),
@@ -218,13 +239,13 @@ async fn a_database_locked_by_another_process_is_busy_not_broken() {
     let path = dir.path().join("nested/dir/test.db");
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let result = store.insert_spans(vec![record(1, 1, None, 1, 2)]).await;
+    let result = store.insert(batch(vec![record(1, 1, None, 1, 2)])).await;
     assert!(matches!(result, Err(StoreError::Busy(_))), "{result:?}");
     // Reads still work while the write lock is held (WAL).
     assert!(store.list_traces(query(5, None)).await.unwrap().is_empty());
     other.execute_batch("ROLLBACK").unwrap();
     store
-        .insert_spans(vec![record(1, 1, None, 1, 2)])
+        .insert(batch(vec![record(1, 1, None, 1, 2)]))
         .await
         .unwrap();
     assert_eq!(store.list_traces(query(5, None)).await.unwrap().len(), 1);
@@ -236,7 +257,7 @@ async fn paging_backwards_with_before_has_no_gaps_or_duplicates() {
     let spans: Vec<_> = (1..=25u8)
         .map(|t| record(t, 1, None, u64::from(t) * 100, u64::from(t) * 100 + 5))
         .collect();
-    store.insert_spans(spans).await.unwrap();
+    store.insert(batch(spans)).await.unwrap();
     let mut seen = Vec::new();
     let mut before = None;
     loop {
@@ -256,10 +277,10 @@ async fn deletes_keep_the_trace_list_in_step() {
     let (_dir, store) = temp_store();
     let trace = "01".repeat(16);
     store
-        .insert_spans(vec![
+        .insert(batch(vec![
             record(1, 1, None, 100, 900),
             record(1, 2, Some(1), 50, 60),
-        ])
+        ]))
         .await
         .unwrap();
     assert!(store.delete_span(&trace, &"02".repeat(8)).await.unwrap());
@@ -271,7 +292,10 @@ async fn deletes_keep_the_trace_list_in_step() {
     assert!(store.list_traces(query(5, None)).await.unwrap().is_empty());
 
     store
-        .insert_spans(vec![record(1, 1, None, 1, 2), record(1, 2, Some(1), 1, 2)])
+        .insert(batch(vec![
+            record(1, 1, None, 1, 2),
+            record(1, 2, Some(1), 1, 2),
+        ]))
         .await
         .unwrap();
     assert!(store.delete_trace(&trace).await.unwrap());
@@ -284,7 +308,7 @@ async fn deletes_keep_the_trace_list_in_step() {
 async fn in_memory_databases_work_the_same() {
     let store = SqliteStore::in_memory().unwrap();
     store
-        .insert_spans(vec![record(1, 1, None, 1, 2)])
+        .insert(batch(vec![record(1, 1, None, 1, 2)]))
         .await
         .unwrap();
     assert_eq!(store.list_traces(query(5, None)).await.unwrap().len(), 1);
@@ -313,13 +337,16 @@ async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
         record(2, 3, Some(7), 5, 6),
     ];
     let (native_dir, native) = temp_store();
-    native.insert_spans(spans.clone()).await.unwrap();
+    native.insert(batch(spans.clone())).await.unwrap();
 
     let (json_dir, _store) = temp_store();
     let conn = Connection::open(json_dir.path().join("nested/dir/test.db")).unwrap();
     // Tiny chunks, so the rows are spread over several statements as a large export would be.
     let chunks = sql::span_rows_json(&spans, 10);
     assert_eq!(chunks.len(), 3);
+    for chunk in sql::resource_rows_json(&[resource()], 10) {
+        conn.execute(sql::INSERT_RESOURCES_JSON, [chunk]).unwrap();
+    }
     for chunk in &chunks {
         conn.execute(sql::INSERT_SPANS_JSON, [chunk]).unwrap();
     }
@@ -332,6 +359,7 @@ async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
         for table in [
             "SELECT * FROM spans ORDER BY span_id",
             "SELECT * FROM traces ORDER BY trace_id",
+            "SELECT * FROM resources",
         ] {
             let mut stmt = conn.prepare(table).unwrap();
             let columns = stmt.column_count();
@@ -347,7 +375,7 @@ async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
         rows
     };
     let native_rows = dump(&native_dir.path().join("nested/dir/test.db"));
-    assert_eq!(native_rows.len(), 5);
+    assert_eq!(native_rows.len(), 6);
     assert_eq!(
         dump(&json_dir.path().join("nested/dir/test.db")),
         native_rows
@@ -372,4 +400,174 @@ fn rows_are_chunked_under_the_size_limit() {
     }
     assert_eq!(rows, 100);
     assert!(sql::span_rows_json(&[], 100).is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_exports_are_committed_together_and_each_answered() {
+    let (dir, store) = temp_store();
+    let path = dir.path().join("nested/dir/test.db");
+    // One export in the crowd fails in the database; it must not take the others down.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER fail_one BEFORE INSERT ON spans WHEN NEW.trace_id = '0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d'
+             BEGIN SELECT RAISE(ABORT, 'rejected by trigger'); END;",
+        )
+        .unwrap();
+    let tasks: Vec<_> = (1..=40u8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let spans = (1..=10u8).map(|s| record(t, s, None, 1, 2)).collect();
+                (t, store.insert(batch(spans)).await)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (t, result) = task.await.unwrap();
+        if t == 13 {
+            assert!(
+                matches!(result, Err(StoreError::Other(ref m)) if m.contains("rejected by trigger")),
+                "{result:?}"
+            );
+        } else {
+            result.unwrap();
+        }
+    }
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 39 * 10);
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM traces"), 39);
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM resources"), 1);
+}
+
+#[tokio::test]
+async fn spans_stored_before_the_compact_schema_read_back_the_same() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("old.db");
+    // A database as the first release left it: schema 0001 and whole spans as JSON.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,
+         applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);",
+    )
+    .unwrap();
+    conn.execute_batch(MIGRATIONS[0].1).unwrap();
+    conn.execute(
+        "INSERT INTO d1_migrations (name) VALUES (?1)",
+        [MIGRATIONS[0].0],
+    )
+    .unwrap();
+    let resource = serde_json::json!({"attributes": {"service.name": "old"}, "droppedAttributesCount": 0, "schemaUrl": ""});
+    let scope = serde_json::json!({"name": "lib", "version": "1", "attributes": {}, "droppedAttributesCount": 0, "schemaUrl": ""});
+    let old_span = |span_id: &str, start: u64, end: u64, message: &str| {
+        serde_json::json!({
+            "traceId": "ab".repeat(16), "spanId": span_id, "parentSpanId": null,
+            "name": "GET /", "kind": "server",
+            "startTimeUnixNano": start.to_string(), "endTimeUnixNano": end.to_string(),
+            "durationNs": end.saturating_sub(start), "traceState": "k=v", "flags": 1,
+            "status": {"code": "error", "message": message},
+            "attributes": {"http.route": "/", "n": 1.5},
+            "resource": resource, "scope": scope,
+            "events": [{"name": "e", "timeUnixNano": "7", "attributes": {}, "droppedAttributesCount": 0}],
+            "links": [], "droppedAttributesCount": 1, "droppedEventsCount": 2, "droppedLinksCount": 3,
+        })
+    };
+    let spans = [
+        old_span(
+            &"01".repeat(8),
+            1_700_000_000_000_000_001,
+            1_700_000_000_000_000_900,
+            "boom",
+        ),
+        old_span(&"02".repeat(8), 5, u64::MAX, ""),
+    ];
+    for span in &spans {
+        let start = span["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+        let end = span["endTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+        conn.execute(
+            "INSERT INTO spans VALUES (?1, ?2, NULL, 'GET /', 2, 'old', 2, ?3, ?4, ?5)",
+            rusqlite::params![
+                span["traceId"].as_str().unwrap(),
+                span["spanId"].as_str().unwrap(),
+                otel_worker_core::store::ns_to_column(start),
+                otel_worker_core::store::ns_to_column(end),
+                span.to_string()
+            ],
+        )
+        .unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO traces SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans GROUP BY trace_id",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let read = store.trace_spans(&"ab".repeat(16)).await.unwrap();
+    let read: Vec<serde_json::Value> = read
+        .iter()
+        .map(|s| serde_json::from_str(s.get()).unwrap())
+        .collect();
+    assert_eq!(read.len(), 2);
+    // In start order: the second span starts first.
+    for (before, after) in spans.iter().rev().zip(&read) {
+        assert_eq!(after, before, "a migrated span reads back unchanged");
+    }
+    assert_eq!(
+        count(
+            &path,
+            "SELECT COUNT(*) FROM resources WHERE resource_id < 0"
+        ),
+        1
+    );
+}
+
+#[test]
+fn every_read_query_is_served_by_an_index() {
+    use otel_worker_core::store::sql;
+
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("plan.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let queries = [
+        ("list", sql::list_traces(), 1),
+        ("list before", sql::list_traces_before(), 2),
+        ("summary", sql::trace_summary(), 1),
+        ("trace spans", sql::trace_spans(), 1),
+        ("span", sql::span(), 2),
+    ];
+    for (what, query, params) in queries {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap();
+        let values = ["00000000000000000000000000000001", "0000000000000001"];
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(&values[..params]), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for step in &plan {
+            let full_scan = step.starts_with("SCAN") && !step.contains("USING");
+            assert!(!full_scan, "{what}: full scan in {plan:?}");
+        }
+        // The list must come out of the index in order: sorting would touch every trace.
+        // (Sorts inside the per-trace subqueries only see one trace's spans.)
+        let outer = plan.iter().take_while(|s| !s.starts_with("CORRELATED"));
+        for step in outer.filter(|_| what.starts_with("list")) {
+            assert!(
+                !step.contains("TEMP B-TREE"),
+                "{what}: sorts all traces: {plan:?}"
+            );
+        }
+    }
 }

@@ -9,20 +9,20 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 use serde_json::{Map, Number, Value};
 
-use crate::models::{self, Attributes, SpanKind, StatusCode};
-use crate::store::SpanRecord;
+use crate::models::{self, Attributes, StatusCode};
+use crate::store::{Batch, Body, ResourceRecord, SpanRecord};
 
-/// What an export turns into: the spans to store and what was rejected.
+/// What an export turns into: the rows to store and what was rejected.
 #[derive(Debug, Default)]
 pub struct Rows {
-    pub spans: Vec<SpanRecord>,
+    pub batch: Batch,
     pub rejected: u64,
     /// The first rejection, for the response's `error_message`.
     pub first_error: Option<String>,
 }
 
-/// Validates and converts every span of an export; spans whose JSON would exceed
-/// `max_span_bytes` are rejected.
+/// Validates and converts every span of an export; spans whose body would exceed
+/// `max_span_bytes` are rejected. Each resource and scope is written once, not per span.
 pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>) -> Rows {
     let mut rows = Rows::default();
     for resource_spans in request.resource_spans {
@@ -35,38 +35,46 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
                 any_value::Value::StringValue(s) => Some(s.clone()),
                 _ => None,
             });
-        let resource_json = models::Resource {
+        let resource_json = json_text(&models::Resource {
             attributes: attributes(&resource.attributes),
             dropped_attributes_count: resource.dropped_attributes_count,
             schema_url: resource_spans.schema_url,
-        };
+        });
         for scope_spans in resource_spans.scope_spans {
             let scope = scope_spans.scope.unwrap_or_default();
-            let scope_json = models::Scope {
+            let scope_json = json_text(&models::Scope {
                 name: scope.name,
                 version: scope.version,
                 attributes: attributes(&scope.attributes),
                 dropped_attributes_count: scope.dropped_attributes_count,
                 schema_url: scope_spans.schema_url,
-            };
+            });
+            let pair = ResourceRecord::new(resource_json.clone(), scope_json);
+            let resource_id = pair.id;
+            let mut used = false;
             for span in scope_spans.spans {
-                match span_record(
-                    span,
-                    &resource_json,
-                    &scope_json,
-                    &service_name,
-                    max_span_bytes,
-                ) {
-                    Ok(record) => rows.spans.push(record),
+                match span_record(span, resource_id, &service_name, max_span_bytes) {
+                    Ok(record) => {
+                        used = true;
+                        rows.batch.spans.push(record);
+                    }
                     Err(problem) => {
                         rows.rejected += 1;
                         rows.first_error.get_or_insert(problem);
                     }
                 }
             }
+            if used && !rows.batch.resources.iter().any(|r| r.id == resource_id) {
+                rows.batch.resources.push(pair);
+            }
         }
     }
     rows
+}
+
+/// Resource and scope models always serialize (string keys, finite numbers).
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// Why a span can never be stored, or `None` when it can.
@@ -101,41 +109,20 @@ fn invalid_reason(span: &otlp::Span) -> Option<String> {
 
 fn span_record(
     span: otlp::Span,
-    resource: &models::Resource,
-    scope: &models::Scope,
+    resource_id: i64,
     service_name: &Option<String>,
     max_span_bytes: Option<usize>,
 ) -> Result<SpanRecord, String> {
     if let Some(problem) = invalid_reason(&span) {
         return Err(format!("span {:?}: {problem}", span.name));
     }
-    let trace_id = hex::encode(&span.trace_id);
-    let span_id = hex::encode(&span.span_id);
     // An all-zero parent is how some SDKs spell "no parent".
     let parent_span_id =
         (!span.parent_span_id.iter().all(|b| *b == 0)).then(|| hex::encode(&span.parent_span_id));
     let status = span.status.unwrap_or_default();
     let status_code = StatusCode::from_otlp(status.code);
-    let json_span = models::Span {
-        trace_id: trace_id.clone(),
-        span_id: span_id.clone(),
-        parent_span_id: parent_span_id.clone(),
-        name: span.name.clone(),
-        kind: SpanKind::from_otlp(span.kind),
-        start_time_unix_nano: span.start_time_unix_nano,
-        end_time_unix_nano: span.end_time_unix_nano,
-        duration_ns: span
-            .end_time_unix_nano
-            .saturating_sub(span.start_time_unix_nano),
-        trace_state: span.trace_state,
-        flags: span.flags,
-        status: models::Status {
-            code: status_code,
-            message: status.message,
-        },
+    let body = Body {
         attributes: attributes(&span.attributes),
-        resource: resource.clone(),
-        scope: scope.clone(),
         events: span
             .events
             .into_iter()
@@ -158,22 +145,27 @@ fn span_record(
                 flags: l.flags,
             })
             .collect(),
+        status_message: status.message,
+        trace_state: span.trace_state,
+        flags: span.flags,
         dropped_attributes_count: span.dropped_attributes_count,
         dropped_events_count: span.dropped_events_count,
         dropped_links_count: span.dropped_links_count,
+        start_time_unix_nano: Body::exact_time(span.start_time_unix_nano),
+        end_time_unix_nano: Body::exact_time(span.end_time_unix_nano),
     };
-    let json = serde_json::to_string(&json_span)
+    let body = serde_json::to_string(&body)
         .map_err(|e| format!("span {:?} cannot be written as JSON: {e}", span.name))?;
-    if let Some(limit) = max_span_bytes.filter(|limit| json.len() > *limit) {
+    if let Some(limit) = max_span_bytes.filter(|limit| body.len() > *limit) {
         return Err(format!(
             "span {:?} is {} bytes as stored, more than this server's limit of {limit}",
             span.name,
-            json.len()
+            body.len()
         ));
     }
     Ok(SpanRecord {
-        trace_id,
-        span_id,
+        trace_id: hex::encode(&span.trace_id),
+        span_id: hex::encode(&span.span_id),
         parent_span_id,
         name: span.name,
         kind: span.kind,
@@ -181,7 +173,8 @@ fn span_record(
         status_code: status_code.as_otlp(),
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
-        json,
+        resource_id,
+        body,
     })
 }
 

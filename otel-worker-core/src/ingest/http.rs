@@ -50,13 +50,14 @@ async fn ingest(
         &raw
     };
     let rows = to_rows(decode(encoding, bytes)?, state.store.max_span_bytes());
-    if !rows.spans.is_empty() {
+    if !rows.batch.spans.is_empty() {
         let new_spans = rows
+            .batch
             .spans
             .iter()
             .map(|s| (s.trace_id.clone(), s.span_id.clone()))
             .collect();
-        state.store.insert_spans(rows.spans).await?;
+        state.store.insert(rows.batch).await?;
         state
             .events
             .broadcast(ServerMessage::SpanAdded { new_spans })

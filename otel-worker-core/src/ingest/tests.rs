@@ -113,16 +113,32 @@ fn export(spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-fn stored(record: &crate::store::SpanRecord) -> models::Span {
-    serde_json::from_str(&record.json).expect("stored JSON is a Span")
+/// A converted span as reads return it once stored.
+fn stored_text(rows: &super::Rows, record: &crate::store::SpanRecord) -> String {
+    let resource = rows
+        .batch
+        .resources
+        .iter()
+        .find(|r| r.id == record.resource_id)
+        .expect("the span's resource is in the batch");
+    crate::store::SpanRow::from_record(record, Some(resource))
+        .into_json()
+        .expect("the stored span reads back")
+        .get()
+        .to_owned()
+}
+
+fn stored(rows: &super::Rows, record: &crate::store::SpanRecord) -> models::Span {
+    serde_json::from_str(&stored_text(rows, record)).expect("stored JSON is a Span")
 }
 
 #[test]
 fn the_example_export_decodes_every_span_with_its_types() {
     let rows = to_rows(decode(Encoding::Json, EXAMPLE.as_bytes()).unwrap(), None);
     assert_eq!(rows.rejected, 0);
-    assert_eq!(rows.spans.len(), 5);
+    assert_eq!(rows.batch.spans.len(), 5);
     let services: Vec<_> = rows
+        .batch
         .spans
         .iter()
         .map(|s| s.service_name.as_deref())
@@ -139,8 +155,13 @@ fn the_example_export_decodes_every_span_with_its_types() {
         2
     );
 
-    let error = rows.spans.iter().find(|s| s.status_code == 2).unwrap();
-    let error = stored(error);
+    let error = rows
+        .batch
+        .spans
+        .iter()
+        .find(|s| s.status_code == 2)
+        .unwrap();
+    let error = stored(&rows, error);
     assert_eq!(error.status.message, "redis did not answer within 10ms");
     assert_eq!(
         error.events[0].attributes["exception.escaped"],
@@ -149,11 +170,12 @@ fn the_example_export_decodes_every_span_with_its_types() {
     assert_eq!(error.attributes["server.port"], json!(6379));
 
     let server = rows
+        .batch
         .spans
         .iter()
         .find(|s| s.name == "GET /users/<id>")
         .unwrap();
-    let server = stored(server);
+    let server = stored(&rows, server);
     assert_eq!(server.kind, models::SpanKind::Server);
     assert_eq!(
         server.links[0].attributes["link.reason"],
@@ -193,8 +215,8 @@ fn protobuf_keeps_every_attribute_type_exactly() {
     let body = export(vec![span]).encode_to_vec();
 
     let rows = to_rows(decode(Encoding::Protobuf, &body).unwrap(), None);
-    assert_eq!(rows.spans.len(), 1);
-    let record = &rows.spans[0];
+    assert_eq!(rows.batch.spans.len(), 1);
+    let record = &rows.batch.spans[0];
     assert_eq!(record.trace_id, "01".repeat(16));
     assert_eq!(record.parent_span_id, None);
     assert_eq!(
@@ -202,7 +224,7 @@ fn protobuf_keeps_every_attribute_type_exactly() {
         (1_700_000_000_123_456_789, 2)
     );
 
-    let text = &record.json;
+    let text = &stored_text(&rows, record);
     assert!(
         text.contains("\"double\":2.0"),
         "2.0 must stay a double: {text}"
@@ -210,7 +232,7 @@ fn protobuf_keeps_every_attribute_type_exactly() {
     assert!(text.contains("\"int\":4611686018427387905"));
     assert!(text.contains("\"startTimeUnixNano\":\"1700000000123456789\""));
     assert!(text.contains("\"timeUnixNano\":\"18446744073709551615\""));
-    let span = stored(record);
+    let span = stored(&rows, record);
     assert_eq!(Value::Object(span.attributes.clone()), every_type_json());
     assert_eq!(
         Value::Object(span.events[0].attributes.clone()),
@@ -272,12 +294,12 @@ fn json_leniencies_are_accepted() {
         None,
     );
     assert_eq!(rows.rejected, 0, "{:?}", rows.first_error);
-    let record = &rows.spans[0];
+    let record = &rows.batch.spans[0];
     assert_eq!(record.trace_id, "5b8efff798038103d269b633813fc60c");
     assert_eq!(record.span_id, "eee19b7ec3c1b174");
     assert_eq!((record.kind, record.status_code), (5, 1));
     assert_eq!(record.end_ns, 1_700_000_000_000_000_500);
-    let span = stored(record);
+    let span = stored(&rows, record);
     assert_eq!(
         Value::Object(span.attributes),
         json!({
@@ -300,10 +322,10 @@ fn json_leniencies_are_accepted() {
 fn empty_exports_are_valid() {
     for body in ["{}", r#"{"resourceSpans":[]}"#, r#"{"resourceSpans":null}"#] {
         let rows = to_rows(decode(Encoding::Json, body.as_bytes()).unwrap(), None);
-        assert_eq!((rows.spans.len(), rows.rejected), (0, 0), "{body}");
+        assert_eq!((rows.batch.spans.len(), rows.rejected), (0, 0), "{body}");
     }
     let rows = to_rows(decode(Encoding::Protobuf, b"").unwrap(), None);
-    assert!(rows.spans.is_empty());
+    assert!(rows.batch.spans.is_empty());
 }
 
 #[test]
@@ -326,13 +348,13 @@ fn spans_that_can_never_be_valid_are_rejected_one_by_one() {
         None,
     );
     assert_eq!(rows.rejected, 4);
-    assert_eq!(rows.spans.len(), 2);
+    assert_eq!(rows.batch.spans.len(), 2);
     assert_eq!(
-        rows.spans[0].parent_span_id.as_deref(),
+        rows.batch.spans[0].parent_span_id.as_deref(),
         Some("0303030303030303")
     );
     // An all-zero parent is read as "no parent".
-    assert_eq!(rows.spans[1].parent_span_id, None);
+    assert_eq!(rows.batch.spans[1].parent_span_id, None);
     let message = rows.first_error.unwrap();
     assert!(message.contains("trace id must be 16 bytes"), "{message}");
 }
@@ -461,7 +483,7 @@ fn spans_larger_than_the_store_allows_are_rejected_alone() {
     let mut big = span_with(vec![1; 16], vec![3; 8], vec![]);
     big.attributes = vec![kv("blob", V::StringValue("x".repeat(5 * 1024 * 1024)))];
     let rows = to_rows(export(vec![small.clone(), big.clone()]), Some(900_000));
-    assert_eq!((rows.spans.len(), rows.rejected), (1, 1));
+    assert_eq!((rows.batch.spans.len(), rows.rejected), (1, 1));
     let message = rows.first_error.unwrap();
     assert!(
         message.contains("more than this server's limit of 900000"),
@@ -469,9 +491,9 @@ fn spans_larger_than_the_store_allows_are_rejected_alone() {
     );
     // Without a limit the 5 MB attribute is kept whole.
     let rows = to_rows(export(vec![small, big]), None);
-    assert_eq!(rows.spans.len(), 2);
+    assert_eq!(rows.batch.spans.len(), 2);
     assert_eq!(
-        stored(&rows.spans[1]).attributes["blob"]
+        stored(&rows, &rows.batch.spans[1]).attributes["blob"]
             .as_str()
             .unwrap()
             .len(),

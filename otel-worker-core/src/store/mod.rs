@@ -1,15 +1,19 @@
 //! Where spans live. Each home implements [`Store`] over its database (SQLite for the
 //! CLI, D1 for the Worker) with the SQL in [`sql`], against the schema in `migrations/`.
+//! [`row`] says how a span is laid out in the database.
 
+pub mod row;
 pub mod sql;
+
+pub use row::{Body, ResourceRecord, SpanRow};
 
 use async_trait::async_trait;
 use serde_json::value::RawValue;
 
 use crate::models::TraceSummary;
 
-/// One span ready to be written: the columns the API filters and sorts on, plus the
-/// whole span as the API's JSON.
+/// One span ready to be written: the columns the API filters and sorts on, the key of
+/// its resource and scope, and the rest of the span as a compact [`Body`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRecord {
     /// 32 lower-case hex characters.
@@ -26,8 +30,18 @@ pub struct SpanRecord {
     pub status_code: i32,
     pub start_ns: u64,
     pub end_ns: u64,
-    /// The span as [`crate::models::Span`] JSON, returned verbatim by reads.
-    pub json: String,
+    /// [`ResourceRecord::id`] of the span's resource and scope.
+    pub resource_id: i64,
+    /// [`Body`] JSON.
+    pub body: String,
+}
+
+/// What one export writes: its spans and the resources they refer to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// Distinct resource and scope pairs; already stored ones are left as they are.
+    pub resources: Vec<ResourceRecord>,
+    pub spans: Vec<SpanRecord>,
 }
 
 /// Which page of the trace list to read, newest first.
@@ -53,7 +67,7 @@ pub enum StoreError {
 /// are atomic (all of an export or nothing).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// The largest span (its JSON) this store can hold, if it has a limit. Larger spans are
+    /// The largest span body this store can hold, if it has a limit. Larger spans are
     /// rejected one by one at ingest, like any other invalid span, instead of failing the
     /// whole export in the database.
     fn max_span_bytes(&self) -> Option<usize> {
@@ -62,7 +76,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores the spans of one export in one transaction. A span that is already stored
     /// (same trace and span id) is replaced, so a retried export is stored once.
-    async fn insert_spans(&self, spans: Vec<SpanRecord>) -> Result<(), StoreError>;
+    async fn insert(&self, batch: Batch) -> Result<(), StoreError>;
 
     /// Trace summaries, newest trace start first.
     async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError>;
@@ -70,10 +84,10 @@ pub trait Store: Send + Sync + 'static {
     /// The summary of one trace, `None` when it has no spans.
     async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError>;
 
-    /// Every span of a trace as stored JSON, ordered by start time.
+    /// Every span of a trace as the API's JSON, ordered by start time.
     async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError>;
 
-    /// One span as stored JSON.
+    /// One span as the API's JSON.
     async fn span(
         &self,
         trace_id: &str,
@@ -88,7 +102,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Nanoseconds as the INTEGER columns hold them. SQLite integers are signed 64-bit, so
-/// instants past the year 2262 are clamped in the index; the span JSON keeps the exact
+/// instants past the year 2262 are clamped in the column; the body keeps the exact
 /// value.
 pub fn ns_to_column(ns: u64) -> i64 {
     i64::try_from(ns).unwrap_or(i64::MAX)

@@ -41,44 +41,92 @@ pub fn trace_summary() -> String {
     format!("{SUMMARY_COLUMNS} WHERE t.trace_id = ?1")
 }
 
+/// The columns of a [`super::SpanRow`], joined with its resource and scope.
+const SPAN_COLUMNS: &str = "\
+SELECT s.trace_id AS trace_id, s.span_id AS span_id, s.parent_span_id AS parent_span_id,
+       s.name AS name, s.kind AS kind, s.status_code AS status_code,
+       CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
+       s.body AS body, r.resource AS resource, r.scope AS scope
+FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id";
+
 /// Every span of a trace in start order: `?1` = trace id.
-pub const TRACE_SPANS: &str =
-    "SELECT span FROM spans WHERE trace_id = ?1 ORDER BY start_ns, span_id";
+pub fn trace_spans() -> String {
+    format!("{SPAN_COLUMNS} WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.span_id")
+}
 
 /// One span: `?1` = trace id, `?2` = span id.
-pub const SPAN: &str = "SELECT span FROM spans WHERE trace_id = ?1 AND span_id = ?2";
+pub fn span() -> String {
+    format!("{SPAN_COLUMNS} WHERE s.trace_id = ?1 AND s.span_id = ?2")
+}
+
+/// Writes one span (SQLite, where a prepared statement per row is cheapest).
+pub const INSERT_SPAN: &str = "\
+INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
+    status_code, start_ns, end_ns, resource_id, body)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+/// Writes one resource and scope pair unless it is already stored.
+pub const INSERT_RESOURCE: &str =
+    "INSERT OR IGNORE INTO resources (resource_id, resource, scope) VALUES (?1, ?2, ?3)";
 
 /// Writes many spans with one statement, for databases where each statement is a round
 /// trip or counts against a quota (D1): `?1` = a JSON array of rows from [`span_rows_json`].
-/// Nanoseconds travel as JSON integers inside the text, so they stay exact.
+/// Nanoseconds and resource keys travel as JSON integers inside the text, so they stay
+/// exact.
 pub const INSERT_SPANS_JSON: &str = "\
-INSERT OR REPLACE INTO spans
-    (trace_id, span_id, parent_span_id, name, kind, service_name, status_code, start_ns, end_ns, span)
+INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
+    status_code, start_ns, end_ns, resource_id, body)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
-       json_extract(value, '$[9]')
+       json_extract(value, '$[9]'), json_extract(value, '$[10]')
+FROM json_each(?1)";
+
+/// [`INSERT_RESOURCE`] for many pairs at once: `?1` = [`resource_rows_json`].
+pub const INSERT_RESOURCES_JSON: &str = "\
+INSERT OR IGNORE INTO resources (resource_id, resource, scope)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
 FROM json_each(?1)";
 
 /// The rows of `spans` as JSON arrays for [`INSERT_SPANS_JSON`], in chunks of at most
 /// `max_bytes` of text (a single larger row gets a chunk of its own).
 pub fn span_rows_json(spans: &[super::SpanRecord], max_bytes: usize) -> Vec<String> {
+    chunked_rows(
+        spans.iter().map(|s| {
+            serde_json::json!([
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.name,
+                s.kind,
+                s.service_name,
+                s.status_code,
+                super::ns_to_column(s.start_ns),
+                super::ns_to_column(s.end_ns),
+                s.resource_id,
+                s.body,
+            ])
+        }),
+        max_bytes,
+    )
+}
+
+/// The pairs of `resources` as JSON arrays for [`INSERT_RESOURCES_JSON`], chunked like
+/// [`span_rows_json`].
+pub fn resource_rows_json(resources: &[super::ResourceRecord], max_bytes: usize) -> Vec<String> {
+    chunked_rows(
+        resources
+            .iter()
+            .map(|r| serde_json::json!([r.id, r.resource, r.scope])),
+        max_bytes,
+    )
+}
+
+fn chunked_rows(rows: impl Iterator<Item = serde_json::Value>, max_bytes: usize) -> Vec<String> {
     let mut chunks = Vec::new();
     let mut chunk = String::from("[");
-    for s in spans {
-        let row = serde_json::json!([
-            s.trace_id,
-            s.span_id,
-            s.parent_span_id,
-            s.name,
-            s.kind,
-            s.service_name,
-            s.status_code,
-            super::ns_to_column(s.start_ns),
-            super::ns_to_column(s.end_ns),
-            s.json,
-        ])
-        .to_string();
+    for row in rows {
+        let row = row.to_string();
         if chunk.len() > 1 && chunk.len() + row.len() + 2 > max_bytes {
             chunk.push(']');
             chunks.push(std::mem::replace(&mut chunk, String::from("[")));

@@ -1,0 +1,76 @@
+//! Durations as people type them (`250ms`, `1.5s`, `2m`, `7d`), shared by the API's
+//! filters and the CLI's flags so both accept exactly the same spellings.
+
+use std::time::Duration;
+
+/// The units accepted, with their length in nanoseconds. Longest suffix first so `ms`
+/// is not read as `m` followed by garbage.
+const UNITS: &[(&str, f64)] = &[
+    ("ns", 1.0),
+    ("us", 1e3),
+    ("µs", 1e3),
+    ("ms", 1e6),
+    ("s", 1e9),
+    ("m", 60e9),
+    ("h", 3600e9),
+    ("d", 86400e9),
+];
+
+/// Parses a non-negative decimal number followed by one unit: `ns`, `us`, `ms`, `s`, `m`,
+/// `h` or `d`. The error says what is accepted.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale = UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, scale)| *scale);
+    let value = number.parse::<f64>().ok().filter(|v| v.is_finite());
+    match (value, scale) {
+        (Some(value), Some(scale)) if value * scale <= u64::MAX as f64 => {
+            Ok(Duration::from_nanos((value * scale).round() as u64))
+        }
+        _ => Err(format!(
+            "{text:?} is not a duration like 250ms, 1.5s, 2m, 1h or 7d (units: ns, us, ms, s, m, h, d)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_every_unit_and_fractions() {
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse("10us"), Ok(Duration::from_micros(10)));
+        assert_eq!(parse("10µs"), Ok(Duration::from_micros(10)));
+        assert_eq!(parse("5ns"), Ok(Duration::from_nanos(5)));
+        assert_eq!(parse(" 60s "), Ok(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_duration() {
+        for text in [
+            "",
+            "5",
+            "ms",
+            "-1s",
+            "1.5.2s",
+            "1sec",
+            "3 weeks",
+            "1e3s",
+            "99999999999999999999d",
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains("not a duration"), "{text}: {error}");
+        }
+    }
+}
