@@ -288,10 +288,7 @@ fn commit_group(conn: &mut Connection, group: Vec<(Batch, Reply<()>)>) {
         }
         Err(error) if group.len() == 1 || matches!(error, StoreError::Busy(_)) => {
             for (_, reply) in group {
-                let _ = reply.send(Err(match &error {
-                    StoreError::Busy(m) => StoreError::Busy(m.clone()),
-                    StoreError::Other(m) => StoreError::Other(m.clone()),
-                }));
+                let _ = reply.send(Err(error.clone()));
             }
         }
         Err(_) => {

@@ -236,7 +236,6 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
             encoding,
             full: full.clone(),
             last: last.clone(),
-            requests,
             schedule: schedule.clone(),
             totals: totals.clone(),
         };
@@ -272,7 +271,6 @@ struct Sender {
     encoding: Encoding,
     full: Arc<Template>,
     last: Option<Arc<Template>>,
-    requests: Option<u64>,
     schedule: Arc<Schedule>,
     totals: Arc<Totals>,
 }
@@ -282,15 +280,15 @@ impl Sender {
     async fn run(self) -> Vec<u32> {
         let mut rng = rand::rngs::SmallRng::from_os_rng();
         let mut latencies = Vec::new();
-        let mut body = Vec::new();
         while let Some((n, at)) = self.schedule.take() {
             if let Some(at) = at {
                 tokio::time::sleep_until(at.into()).await;
             }
-            let template = match (&self.last, self.requests) {
+            let template = match (&self.last, self.schedule.requests) {
                 (Some(last), Some(total)) if n + 1 == total => last,
                 _ => &self.full,
             };
+            let mut body = Vec::new();
             template.render(&mut rng, now_ns(), &mut body);
             let payload = if self.gzip {
                 let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
@@ -303,7 +301,7 @@ impl Sender {
                     }
                 }
             } else {
-                body.clone()
+                body
             };
             self.totals
                 .bytes

@@ -53,7 +53,7 @@ pub struct TraceListQuery {
 }
 
 /// Why a store call failed, split by what the client should do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database is busy or locked by someone else: retrying later will work.
     #[error("the database is busy: {0}")]

@@ -157,6 +157,11 @@ static EMPTY_SCOPE: LazyLock<Box<RawValue>> = LazyLock::new(|| {
     raw(r#"{"name":"","version":"","attributes":{},"droppedAttributesCount":0,"schemaUrl":""}"#)
 });
 
+/// Stored JSON text as a `RawValue` borrowed from the row, checked but not copied.
+fn borrowed_json(text: Option<&str>) -> serde_json::Result<Option<&RawValue>> {
+    text.map(serde_json::from_str).transpose()
+}
+
 fn raw(text: &str) -> Box<RawValue> {
     RawValue::from_string(text.to_owned()).unwrap_or_else(|_| unreachable!("constant JSON"))
 }
@@ -208,14 +213,9 @@ impl SpanRow {
             ))
         };
         let body: BodyRef = serde_json::from_str(&self.body).map_err(|e| corrupt("body", e))?;
-        let parse_raw =
-            |text: &Option<String>, what| -> Result<Option<Box<RawValue>>, StoreError> {
-                text.as_ref()
-                    .map(|t| RawValue::from_string(t.clone()).map_err(|e| corrupt(what, e)))
-                    .transpose()
-            };
-        let resource = parse_raw(&self.resource, "resource")?;
-        let scope = parse_raw(&self.scope, "scope")?;
+        let resource =
+            borrowed_json(self.resource.as_deref()).map_err(|e| corrupt("resource", e))?;
+        let scope = borrowed_json(self.scope.as_deref()).map_err(|e| corrupt("scope", e))?;
         let ns = |exact: &Option<String>, column: &str| -> Result<u64, StoreError> {
             let text = exact.as_deref().unwrap_or(column);
             text.parse::<u64>().map_err(|_| {
@@ -244,8 +244,8 @@ impl SpanRow {
                 message,
             },
             attributes: body.attributes.unwrap_or(&EMPTY_OBJECT),
-            resource: resource.as_deref().unwrap_or(&EMPTY_RESOURCE),
-            scope: scope.as_deref().unwrap_or(&EMPTY_SCOPE),
+            resource: resource.unwrap_or(&EMPTY_RESOURCE),
+            scope: scope.unwrap_or(&EMPTY_SCOPE),
             events: body.events.unwrap_or(&EMPTY_ARRAY),
             links: body.links.unwrap_or(&EMPTY_ARRAY),
             dropped_attributes_count: body.dropped_attributes_count,
