@@ -126,7 +126,7 @@ fn list_at_a_million(c: &mut Criterion) {
     let first = runtime
         .block_on(store.list_traces(TraceListQuery {
             limit: 20,
-            before_ns: None,
+            ..TraceListQuery::default()
         }))
         .expect("list");
     let trace_id = first[10].trace_id.clone();
@@ -136,7 +136,7 @@ fn list_at_a_million(c: &mut Criterion) {
             runtime
                 .block_on(store.list_traces(TraceListQuery {
                     limit: 20,
-                    before_ns: None,
+                    ..TraceListQuery::default()
                 }))
                 .expect("list")
         })

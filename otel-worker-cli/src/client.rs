@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use otel_worker_core::client::{Client, list_path};
+use otel_worker_core::client::{Client, TraceSearch};
+use otel_worker_core::models::StatusCode;
 use otel_worker_core::query;
 use serde_json::Value;
 
-use crate::view;
+use crate::{tail, view};
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
@@ -22,25 +23,116 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: SpansCommand,
     },
+    /// Services seen, with span counts and when each was last seen.
+    Services,
     /// Post an OTLP/JSON export file (e.g. examples/send-trace/trace.json).
     Send { file: PathBuf },
 }
 
 #[derive(Subcommand)]
 pub enum TracesCommand {
-    /// The newest traces first.
-    List {
-        /// How many traces (1 to 1000).
+    /// The newest traces first, optionally only those with a span matching every filter.
+    List(ListArgs),
+    /// Print each span as it arrives (time, service, name, duration, status, trace id).
+    Tail {
+        /// Only spans of this service.
         #[arg(long)]
-        limit: Option<u32>,
-        /// Only traces that started before this time (RFC 3339 or unix nanoseconds).
-        #[arg(long)]
-        before: Option<String>,
+        service: Option<String>,
+        /// Only spans with this status.
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
     },
     /// One trace as a tree of spans.
     Get { trace_id: String },
     /// Delete every span of a trace.
     Delete { trace_id: String },
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// How many traces (1 to 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Where to continue: the cursor printed under the previous page, or a time (only
+    /// traces that started before it).
+    #[arg(long)]
+    before: Option<String>,
+    /// Only traces that started within this long before now (`30m`, `1h`, `7d`).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    since: Option<std::time::Duration>,
+    /// Only traces with a span of this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// Only traces with a span of this name.
+    #[arg(long)]
+    name: Option<String>,
+    /// With --name: only root spans count.
+    #[arg(long)]
+    root: bool,
+    /// Only traces with a span of this status.
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
+    /// Only traces with a span at least this long (`250ms`, `1.5s`).
+    #[arg(long)]
+    min_duration: Option<String>,
+    /// Only traces with a span at most this long.
+    #[arg(long)]
+    max_duration: Option<String>,
+    /// `key=value`: a span (or its resource) has this attribute. Repeat for several.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// Text in a span name or string attribute value (ignoring case).
+    #[arg(long, short)]
+    query: Option<String>,
+}
+
+impl ListArgs {
+    fn search(self) -> TraceSearch {
+        let start = self.since.map(|since| {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+            (now - since.as_nanos() as i128).max(0).to_string()
+        });
+        TraceSearch {
+            limit: self.limit,
+            before: self.before,
+            start,
+            end: None,
+            service: self.service,
+            name: self.name,
+            root: self.root,
+            status: self.status.map(|s| s.as_str().to_owned()),
+            min_duration: self.min_duration,
+            max_duration: self.max_duration,
+            attributes: self.attributes,
+            text: self.query,
+        }
+    }
+}
+
+/// A span status as the flags spell it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StatusArg {
+    Error,
+    Ok,
+    Unset,
+}
+
+impl StatusArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Ok => "ok",
+            Self::Unset => "unset",
+        }
+    }
+
+    fn code(self) -> StatusCode {
+        match self {
+            Self::Error => StatusCode::Error,
+            Self::Ok => StatusCode::Ok,
+            Self::Unset => StatusCode::Unset,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -57,6 +149,17 @@ pub async fn run(client: Client, json: bool, command: ClientCommand) -> anyhow::
     match command {
         ClientCommand::Traces { command } => traces(&client, json, command).await,
         ClientCommand::Spans { command } => spans(&client, json, command).await,
+        ClientCommand::Services => {
+            if json {
+                print_json(&client.get("/v1/services").await?)
+            } else {
+                println!(
+                    "{}",
+                    view::service_table(&client.services().await?.services)
+                );
+                Ok(())
+            }
+        }
         ClientCommand::Send { file } => send(&client, json, &file).await,
     }
 }
@@ -77,14 +180,31 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
 
 async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::Result<()> {
     match command {
-        TracesCommand::List { limit, before } => {
+        TracesCommand::List(args) => {
+            let search = args.search();
             if json {
-                print_json(&client.get(&list_path(limit, before.as_deref())).await?)
+                print_json(&client.get(&search.path()).await?)
             } else {
-                let list = client.list_traces(limit, before.as_deref()).await?;
+                let list = client.list_traces(&search).await?;
                 println!("{}", view::trace_table(&list.traces));
+                if let Some(cursor) = list.next_cursor {
+                    println!("more: add --before {cursor}");
+                }
                 Ok(())
             }
+        }
+        TracesCommand::Tail { service, status } => {
+            let filter = tail::TailFilter {
+                service,
+                status: status.map(StatusArg::code),
+            };
+            tail::run(
+                client.base_url(),
+                client.token().map(str::to_owned),
+                filter,
+                json,
+            )
+            .await
         }
         TracesCommand::Get { trace_id: id } => {
             let id = trace_id(&id)?;

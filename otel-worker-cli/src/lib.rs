@@ -8,16 +8,16 @@
 //! - [`client`], [`view`]: `client ...` commands and how they print.
 //! - [`generate`]: synthetic load and demo data.
 //! - [`system`]: `system database ...`.
-//! - [`debug`]: the hidden `debug ws`.
+//! - [`tail`]: `client traces tail`, the live feed as lines.
 //! - [`token`]: where the bearer token comes from.
 
 pub mod client;
-pub mod debug;
 pub mod generate;
 pub mod live;
 pub mod server;
 pub mod store;
 pub mod system;
+pub mod tail;
 pub mod token;
 pub mod view;
 

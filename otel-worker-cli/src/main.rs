@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use otel_worker_cli::generate::{self, Encoding};
-use otel_worker_cli::{DEFAULT_DB_PATH, DEFAULT_LISTEN, client, debug, server, system, token};
+use otel_worker_cli::{DEFAULT_DB_PATH, DEFAULT_LISTEN, client, server, system, token};
 use otel_worker_core::client::DEFAULT_BASE_URL;
 
 #[derive(Parser)]
@@ -34,12 +34,6 @@ enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
-    /// Debugging tools.
-    #[command(hide = true)]
-    Debug {
-        #[command(subcommand)]
-        command: DebugCommand,
-    },
 }
 
 #[derive(Args)]
@@ -63,6 +57,10 @@ struct DevArgs {
     /// Repeat for several. By default no cross-origin reads are allowed.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     cors_origins: Vec<axum::http::HeaderValue>,
+    /// Delete traces that started longer ago than this (`7d`, `12h`), checked every
+    /// minute. By default everything is kept (with a warning past each GB).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    retention: Option<std::time::Duration>,
 }
 
 /// An origin as browsers send it: scheme, host and optional port, nothing else.
@@ -158,14 +156,14 @@ enum SystemCommand {
         #[command(subcommand)]
         command: system::DatabaseCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum DebugCommand {
-    /// Print every message of the live feed (`/api/ws`) as it arrives.
-    Ws {
-        #[command(flatten)]
-        connection: Connection,
+    /// Delete traces that started longer ago than --older-than, in short steps (safe while
+    /// `dev` is running on the same database).
+    Prune {
+        /// `7d`, `12h`, `30m`.
+        #[arg(long, value_parser = otel_worker_core::duration::parse)]
+        older_than: std::time::Duration,
+        #[arg(long, default_value = DEFAULT_DB_PATH)]
+        db: PathBuf,
     },
 }
 
@@ -188,6 +186,7 @@ fn main() -> ExitCode {
                     auth_token: token::resolve(args.auth_token),
                     max_body_bytes: args.max_body_bytes,
                     cors_origins: args.cors_origins,
+                    retention: args.retention,
                 })
                 .await
             }
@@ -213,9 +212,9 @@ fn main() -> ExitCode {
             Command::System {
                 command: SystemCommand::Database { command },
             } => system::run(command),
-            Command::Debug {
-                command: DebugCommand::Ws { connection },
-            } => debug::watch(&connection.base_url, token::resolve(connection.auth_token)).await,
+            Command::System {
+                command: SystemCommand::Prune { older_than, db },
+            } => system::prune(&db, older_than).await,
         }
     });
     match result {

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use axum::Router;
@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use otel_worker_core::Builder;
+use otel_worker_core::{Builder, retention};
 use tokio::sync::watch;
 
 use crate::live::Hub;
@@ -27,7 +27,16 @@ pub struct DevOptions {
     pub max_body_bytes: usize,
     /// Browser origins allowed cross-origin access; none by default.
     pub cors_origins: Vec<HeaderValue>,
+    /// Delete traces that started longer ago than this; `None` keeps everything.
+    pub retention: Option<Duration>,
 }
+
+/// How often retention runs (and the database size is checked).
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Without retention, a warning is logged each time the database grows past another
+/// multiple of this size.
+pub const SIZE_WARNING_BYTES: u64 = 1 << 30;
 
 pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     if options.auth_token.is_none() && !options.listen.ip().is_loopback() {
@@ -44,6 +53,7 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = options.auth_token.is_none();
+    let housekeeper = housekeeping(store.clone(), options.retention, options.database.clone());
     let app = app(
         store,
         &hub,
@@ -57,9 +67,17 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
     tracing::info!("listening on http://{address} (database: {where_})");
+    tracing::info!("web UI: http://{address}/");
+    if let Some(keep) = options.retention {
+        tracing::info!(
+            "retention: traces older than {} are deleted",
+            humantime(keep)
+        );
+    }
     if open {
         tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
     }
+    tokio::spawn(housekeeper);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -87,6 +105,51 @@ pub fn app(
         .live_route(hub.route())
         .build()
         .layer(middleware::from_fn(log_request))
+}
+
+/// Retention and the size warning, once at start and then every
+/// [`HOUSEKEEPING_INTERVAL`].
+async fn housekeeping(store: SqliteStore, retention: Option<Duration>, database: Option<PathBuf>) {
+    let mut warned_at_gb = 0;
+    let mut ticks = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        ticks.tick().await;
+        if let Some(keep) = retention {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+            let cutoff = retention::cutoff(u64::try_from(now).unwrap_or(0), keep);
+            match retention::prune_before(&store, cutoff, None).await {
+                Ok(pruned) if pruned.traces > 0 => tracing::info!(
+                    traces = pruned.traces,
+                    spans = pruned.spans,
+                    "retention deleted traces older than {}",
+                    humantime(keep)
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("retention failed, will retry: {e}"),
+            }
+        } else if let Some(path) = &database {
+            let gb = crate::system::database_bytes(path) / SIZE_WARNING_BYTES;
+            if gb > warned_at_gb {
+                warned_at_gb = gb;
+                tracing::warn!(
+                    "the database {} has passed {gb} GB and nothing is ever deleted: \
+                     start with --retention 7d, or run `otel-worker-cli system prune --older-than 7d`",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// `7d`, `36h`, `90s`: the largest unit that divides the duration.
+fn humantime(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs > 0 && secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{}s", duration.as_secs_f64())
 }
 
 async fn shutdown_signal() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use otel_worker_core::models::TraceSummary;
 use otel_worker_core::store::{
-    Batch, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
+    Batch, Pruned, ServiceSummary, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use serde_json::value::RawValue;
@@ -59,6 +59,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_compact_spans.sql",
         include_str!("../../migrations/0002_compact_spans.sql"),
+    ),
+    (
+        "0003_search.sql",
+        include_str!("../../migrations/0003_search.sql"),
     ),
 ];
 
@@ -461,17 +465,36 @@ impl Store for SqliteStore {
     }
 
     async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let statement = sql::list_traces(&query);
         let rows = self
-            .read(move |conn| match query.before_ns {
-                None => summaries(conn, &sql::list_traces(), params![query.limit]),
-                Some(before) => summaries(
+            .read(move |conn| {
+                summaries(
                     conn,
-                    &sql::list_traces_before(),
-                    params![query.limit, before.to_string()],
-                ),
+                    &statement.sql,
+                    rusqlite::params_from_iter(statement.params.iter()),
+                )
             })
             .await?;
         into_summaries(rows)
+    }
+
+    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
+        let rows = self
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(sql::SERVICES)?;
+                let rows = stmt.query_map([], |row| {
+                    Ok(sql::ServiceRow {
+                        name: row.get("name")?,
+                        span_count: row.get("span_count")?,
+                        last_seen: row.get("last_seen")?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        rows.into_iter()
+            .map(sql::ServiceRow::into_service)
+            .collect()
     }
 
     async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
@@ -524,6 +547,21 @@ impl Store for SqliteStore {
             tx.execute(sql::FORGET_EMPTY_TRACE, [&trace_id])?;
             tx.commit()?;
             Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError> {
+        let cutoff = ns_to_column(cutoff_ns).to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let spans = tx.execute(&sql::prune_spans(), params![cutoff, max_traces])?;
+            let traces = tx.execute(&sql::prune_traces(), params![cutoff, max_traces])?;
+            tx.commit()?;
+            Ok(Pruned {
+                traces: traces as u64,
+                spans: spans as u64,
+            })
         })
         .await
     }

@@ -1,13 +1,16 @@
-//! `otel-worker-cli system database ...`: look after the local SQLite file.
+//! `otel-worker-cli system ...`: look after the local SQLite file (stats, prune, delete).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use otel_worker_core::retention;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::DEFAULT_DB_PATH;
+use crate::store::SqliteStore;
+use crate::{DEFAULT_DB_PATH, view};
 
 #[derive(Subcommand)]
 pub enum DatabaseCommand {
@@ -31,19 +34,60 @@ pub fn run(command: DatabaseCommand) -> anyhow::Result<()> {
         DatabaseCommand::Delete { db, yes } => delete(&db, yes),
         DatabaseCommand::Stats { db } => {
             let stats = Stats::read(&db)?;
+            let time = |ns: Option<u64>| ns.map(view::instant).unwrap_or_else(|| "-".into());
             println!("database  {}", db.display());
             println!("spans     {}", stats.spans);
             println!("traces    {}", stats.traces);
-            println!("size      {} bytes (with write-ahead log)", stats.bytes);
+            println!("oldest    {} (earliest span start)", time(stats.oldest_ns));
+            println!("newest    {} (latest span end)", time(stats.newest_ns));
+            println!(
+                "size      {} ({} bytes, with write-ahead log)",
+                megabytes(stats.bytes),
+                stats.bytes
+            );
             Ok(())
         }
     }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// `system prune --older-than`: retention by hand, through the same store code as
+/// `dev --retention`.
+pub async fn prune(db: &Path, older_than: Duration) -> anyhow::Result<()> {
+    Stats::read(db)?;
+    let store = SqliteStore::open(db)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let cutoff = retention::cutoff(u64::try_from(now).unwrap_or(0), older_than);
+    let pruned = retention::prune_before(&store, cutoff, None).await?;
+    println!(
+        "deleted {} traces ({} spans) that started before {}",
+        pruned.traces,
+        pruned.spans,
+        view::instant(cutoff)
+    );
+    Ok(())
+}
+
+/// The database file plus its WAL, in bytes (0 for files that do not exist).
+pub fn database_bytes(db: &Path) -> u64 {
+    files(db)
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// What `stats` reports.
 pub struct Stats {
     pub spans: u64,
     pub traces: u64,
+    /// The earliest span start, `None` when empty.
+    pub oldest_ns: Option<u64>,
+    /// The latest span end, `None` when empty.
+    pub newest_ns: Option<u64>,
     /// The database file plus its WAL.
     pub bytes: u64,
 }
@@ -69,14 +113,17 @@ impl Stats {
                 )
             })
         };
+        let (oldest, newest): (Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT (SELECT MIN(start_ns) FROM traces), (SELECT MAX(end_ns) FROM traces)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
         Ok(Self {
             spans: count("spans")?,
             traces: count("traces")?,
-            bytes: files(db)
-                .iter()
-                .filter_map(|f| f.metadata().ok())
-                .map(|m| m.len())
-                .sum(),
+            oldest_ns: oldest.and_then(|ns| u64::try_from(ns).ok()),
+            newest_ns: newest.and_then(|ns| u64::try_from(ns).ok()),
+            bytes: database_bytes(db),
         })
     }
 }

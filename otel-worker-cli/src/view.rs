@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use otel_worker_core::models::{Span, StatusCode, TraceDetail, TraceSummary};
+use otel_worker_core::models::{Service, Span, StatusCode, TraceDetail, TraceSummary};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -74,6 +74,22 @@ pub fn trace_table(traces: &[TraceSummary]) -> String {
             duration(trace.duration_ns),
             trace.span_count.to_string(),
             trace.error_count.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `client services`.
+pub fn service_table(services: &[Service]) -> String {
+    if services.is_empty() {
+        return "no services yet: no span with a service.name has arrived".into();
+    }
+    let mut t = table(&["Service", "Spans", "Last seen"]);
+    for service in services {
+        t.add_row(vec![
+            service.name.clone(),
+            service.span_count.to_string(),
+            instant(service.last_seen_unix_nano),
         ]);
     }
     t.to_string()

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -252,48 +253,128 @@ fn sigterm_stops_cleanly_and_keeps_every_acknowledged_span() {
 }
 
 #[test]
-fn debug_ws_prints_each_live_message() {
+fn traces_tail_prints_a_line_per_span_and_reconnects_after_a_restart() {
     use std::io::{BufRead, BufReader};
 
-    let server = TestServer::start();
-    let mut watcher = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-        .args([
-            "debug",
-            "ws",
-            "--base-url",
-            &server.base_url,
-            "--auth-token",
-            &server.token,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(watcher.stderr.take().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tail.db");
+    let port = free_port();
+    let start_server = || {
+        Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args([
+                "dev",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--auth-token",
+                "tail-token",
+            ])
+            .arg("--db")
+            .arg(&db)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut server = Reaped(start_server());
+    wait_for_health(&base_url);
+    let mut tail = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args([
+                "client",
+                "--base-url",
+                &base_url,
+                "--auth-token",
+                "tail-token",
+            ])
+            .args(["traces", "tail", "--status", "error"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(tail.0.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     assert!(line.contains("connected to ws://"), "{line}");
 
-    let sent = cli(&[
-        "client",
-        "--base-url",
-        &server.base_url,
-        "--auth-token",
-        &server.token,
-        "send",
-        &example_path(),
-    ]);
-    assert!(sent.status.success());
-    let mut stdout = BufReader::new(watcher.stdout.take().unwrap());
-    let mut message = String::new();
-    stdout.read_line(&mut message).unwrap();
-    watcher.kill().unwrap();
-    watcher.wait().unwrap();
-    let message: serde_json::Value =
-        serde_json::from_str(&message).expect("one JSON message per line");
-    assert_eq!(message["type"], "spanAdded");
-    assert_eq!(message["details"]["newSpans"].as_array().unwrap().len(), 5);
-    assert_eq!(message["details"]["newSpans"][0][0], EXAMPLE_TRACE_ID);
+    let send = || {
+        let sent = cli(&[
+            "client",
+            "--base-url",
+            &base_url,
+            "--auth-token",
+            "tail-token",
+            "send",
+            &example_path(),
+        ]);
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+    };
+    send();
+    let mut stdout = BufReader::new(tail.0.stdout.take().unwrap());
+    let mut printed = String::new();
+    stdout.read_line(&mut printed).unwrap();
+    // The example's one failing span, and only it (--status error).
+    assert!(printed.contains("frontend"), "{printed}");
+    assert!(printed.contains("cache lookup user:42"), "{printed}");
+    assert!(printed.contains("ERROR"), "{printed}");
+    assert!(printed.contains(EXAMPLE_TRACE_ID), "{printed}");
+
+    // The server restarts: the tail says so, reconnects, and keeps printing.
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    server.0.wait().unwrap();
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("retrying in"), "{line}");
+    let _restarted = Reaped(start_server());
+    wait_for_health(&base_url);
+    loop {
+        line.clear();
+        stderr.read_line(&mut line).unwrap();
+        if line.contains("reconnected to") {
+            break;
+        }
+        assert!(line.contains("retrying in"), "{line}");
+    }
+    send();
+    printed.clear();
+    stdout.read_line(&mut printed).unwrap();
+    assert!(
+        printed.contains("ERROR") && printed.contains(EXAMPLE_TRACE_ID),
+        "{printed}"
+    );
+}
+
+/// A child process that is killed when the test ends, even when it fails.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the server accepts connections (it listens only once its database is open).
+fn wait_for_health(base_url: &str) {
+    let address = base_url.trim_start_matches("http://");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(address).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server at {base_url} did not come up");
 }
 
 #[test]
@@ -525,4 +606,145 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
         (Some(0), Some(1))
     );
     assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn search_flags_services_stats_and_retention_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("search.db");
+    let db_arg = db.to_str().unwrap();
+    let token = "search-token";
+    let start = |extra: &[&str]| {
+        let mut args: Vec<&OsStr> = vec!["--auth-token".as_ref(), token.as_ref()];
+        args.extend(["--db".as_ref(), db.as_os_str()]);
+        args.extend(extra.iter().map(OsStr::new));
+        spawn_dev(&args)
+    };
+    let (child, url, _lines) = start(&[]);
+    let mut server = Reaped(child);
+    let client = |args: &[&str]| {
+        let out = client_at(&url, token, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // The example trace is from 2025; three generated traces are from now.
+    client(&["send", &example_path()]);
+    let generated = cli(&[
+        "generate",
+        "--endpoint",
+        &url,
+        "--auth-token",
+        token,
+        "--traces",
+        "3",
+        "--spans-per-trace",
+        "4",
+    ]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "traces", "list"];
+        all.extend(args);
+        let list: serde_json::Value = serde_json::from_str(&client(&all)).unwrap();
+        list["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["traceId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let example = [EXAMPLE_TRACE_ID.to_owned()];
+    assert_eq!(ids(&[]).len(), 4);
+    assert_eq!(ids(&["--service", "user-service"]), example);
+    assert_eq!(
+        ids(&["--name", "cache lookup user:42", "--status", "error"]),
+        example
+    );
+    assert_eq!(
+        ids(&["--name", "cache lookup user:42", "--root"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&["--attr", "process.pid=4242", "--min-duration", "100ms"]),
+        example
+    );
+    assert_eq!(
+        ids(&["--query", "REDIS"]),
+        example,
+        "db.system.name=redis, in any case"
+    );
+    assert_eq!(ids(&["--query", "no such text"]), Vec::<String>::new());
+    assert_eq!(ids(&["-q", "postgres", "--max-duration", "1s"]), example);
+    assert_eq!(
+        ids(&["--since", "1h"]).len(),
+        3,
+        "the 2025 trace is older than an hour"
+    );
+    let table = client(&["traces", "list", "--limit", "2"]);
+    assert!(table.contains("more: add --before "), "{table}");
+    let services = client(&["services"]);
+    assert!(
+        services.contains("user-service") && services.contains("frontend"),
+        "{services}"
+    );
+    let bad = client_at(&url, token, &["traces", "list", "--min-duration", "soon"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("minDuration"),
+        "{}",
+        text(&bad.stderr)
+    );
+    drop(server);
+
+    let stats = text(&cli(&["system", "database", "stats", "--db", db_arg]).stdout);
+    assert!(stats.contains("traces    4"), "{stats}");
+    assert!(
+        stats.contains("oldest    2025-02-18 10:00:00.000Z"),
+        "{stats}"
+    );
+    assert!(stats.contains(" MB ("), "{stats}");
+
+    // `system prune` deletes exactly the old trace.
+    let pruned = cli(&["system", "prune", "--older-than", "7d", "--db", db_arg]);
+    assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+    assert!(
+        text(&pruned.stdout).starts_with("deleted 1 traces (5 spans)"),
+        "{}",
+        text(&pruned.stdout)
+    );
+    let stats = text(&cli(&["system", "database", "stats", "--db", db_arg]).stdout);
+    assert!(
+        stats.contains("traces    3") && stats.contains("spans     12"),
+        "{stats}"
+    );
+
+    // `dev --retention` prunes as soon as it starts.
+    let (child, url, _lines) = start(&[]);
+    server = Reaped(child);
+    client_send(&url, token);
+    drop(server);
+    let (child, url, lines) = start(&["--retention", "7d"]);
+    server = Reaped(child);
+    let announced = lines
+        .map_while(Result::ok)
+        .take(20)
+        .find(|l| l.contains("retention deleted"));
+    assert!(
+        announced.is_some_and(|l| l.contains("traces=1")),
+        "no retention log line"
+    );
+    let list = client_at(&url, token, &["traces", "list"]);
+    assert!(!text(&list.stdout).contains(EXAMPLE_TRACE_ID));
+    drop(server);
+}
+
+/// `otel-worker-cli client --base-url <url> --auth-token <token> <args>`.
+fn client_at(url: &str, token: &str, args: &[&str]) -> Output {
+    let mut all = vec!["client", "--base-url", url, "--auth-token", token];
+    all.extend(args);
+    cli(&all)
+}
+
+fn client_send(url: &str, token: &str) {
+    let sent = client_at(url, token, &["send", &example_path()]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
 }

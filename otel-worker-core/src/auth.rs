@@ -1,4 +1,4 @@
-//! Bearer-token authentication for every route but `/health`.
+//! Bearer-token authentication for every route but `/health` and the UI page at `/`.
 //!
 //! The header must read exactly `Authorization: Bearer <token>`. Browsers cannot set
 //! headers on a WebSocket, so `/api/ws` also takes the token as a `token` query
@@ -14,8 +14,9 @@ use subtle::ConstantTimeEq;
 
 use crate::api::ApiError;
 
-/// Paths anyone may call.
-pub const PUBLIC_PATHS: &[&str] = &["/health"];
+/// Paths anyone may call: the health probe and the web UI's page (which holds no data
+/// and asks for the token itself).
+pub const PUBLIC_PATHS: &[&str] = &["/health", "/"];
 
 /// The path whose token may also come as a `token` query parameter.
 pub const WEBSOCKET_PATH: &str = "/api/ws";

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::models::{ErrorBody, Span, TraceDetail, TraceList};
+use crate::models::{ErrorBody, ServiceList, Span, TraceDetail, TraceList};
 
 /// Where the local server listens by default (the standard OTLP/HTTP port).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:4318";
@@ -60,13 +60,19 @@ impl Client {
         &self.base_url
     }
 
-    /// `GET /v1/traces`.
-    pub async fn list_traces(
-        &self,
-        limit: Option<u32>,
-        before: Option<&str>,
-    ) -> Result<TraceList, ClientError> {
-        self.get(&list_path(limit, before)).await
+    /// The bearer token, for connections this client does not make itself (WebSockets).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// `GET /v1/traces` with the search's parameters.
+    pub async fn list_traces(&self, search: &TraceSearch) -> Result<TraceList, ClientError> {
+        self.get(&search.path()).await
+    }
+
+    /// `GET /v1/services`.
+    pub async fn services(&self) -> Result<ServiceList, ClientError> {
+        self.get("/v1/services").await
     }
 
     /// `GET /v1/traces/{id}`.
@@ -181,19 +187,57 @@ impl Client {
     }
 }
 
-/// The path of `GET /v1/traces` with its optional parameters.
-pub fn list_path(limit: Option<u32>, before: Option<&str>) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    if let Some(limit) = limit {
-        query.append_pair("limit", &limit.to_string());
-    }
-    if let Some(before) = before {
-        query.append_pair("before", before);
-    }
-    let query = query.finish();
-    if query.is_empty() {
-        "/v1/traces".to_owned()
-    } else {
-        format!("/v1/traces?{query}")
+/// A trace search as `GET /v1/traces` takes it; values are sent as written, so the
+/// server's errors name them exactly (see `docs/api.md` for each parameter).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceSearch {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub service: Option<String>,
+    pub name: Option<String>,
+    pub root: bool,
+    pub status: Option<String>,
+    pub min_duration: Option<String>,
+    pub max_duration: Option<String>,
+    /// `key=value` each.
+    pub attributes: Vec<String>,
+    pub text: Option<String>,
+}
+
+impl TraceSearch {
+    /// The path with its query string.
+    pub fn path(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let limit = self.limit.map(|n| n.to_string());
+        let root = self.root.then(|| "true".to_owned());
+        let pairs = [
+            ("limit", &limit),
+            ("before", &self.before),
+            ("start", &self.start),
+            ("end", &self.end),
+            ("service", &self.service),
+            ("name", &self.name),
+            ("root", &root),
+            ("status", &self.status),
+            ("minDuration", &self.min_duration),
+            ("maxDuration", &self.max_duration),
+            ("q", &self.text),
+        ];
+        for (key, value) in pairs {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        for attribute in &self.attributes {
+            query.append_pair("attr", attribute);
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/v1/traces".to_owned()
+        } else {
+            format!("/v1/traces?{query}")
+        }
     }
 }

@@ -10,7 +10,9 @@
 //! - [`api`]: the axum router, its handlers and errors.
 //! - [`auth`]: bearer tokens.
 //! - [`live`]: the [`live::ServerEvents`] trait behind `/api/ws`.
-//! - [`query`]: parsing ids and list parameters.
+//! - [`query`]: parsing ids and the trace search's parameters.
+//! - [`retention`]: deleting old traces in bounded steps.
+//! - [`ui`]: the web UI served at `/`.
 //! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags.
 //! - [`models`]: the API's JSON.
 //! - `client`: a typed HTTP client for the API (feature `client`).
@@ -24,6 +26,8 @@ pub mod ingest;
 pub mod live;
 pub mod models;
 pub mod query;
+pub mod retention;
 pub mod store;
+pub mod ui;
 
 pub use api::{Builder, DEFAULT_MAX_BODY_BYTES};

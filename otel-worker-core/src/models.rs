@@ -167,8 +167,29 @@ pub struct TraceSummary {
 
 /// Body of `GET /v1/traces`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TraceList {
     pub traces: Vec<TraceSummary>,
+    /// Pass as `before` to get the next page; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// One service in `GET /v1/services`: what fills a service picker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub name: String,
+    pub span_count: u64,
+    /// The latest end time of its spans.
+    #[serde(with = "u64_string")]
+    pub last_seen_unix_nano: u64,
+}
+
+/// Body of `GET /v1/services`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub services: Vec<Service>,
 }
 
 /// Body of `GET /v1/traces/{traceId}` as the client reads it.
@@ -199,9 +220,29 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "details", rename_all = "camelCase")]
 pub enum ServerMessage {
-    /// Spans were stored: each entry is `[traceId, spanId]`.
+    /// Spans were stored: `newSpans` has `[traceId, spanId]` of each, `spans` what a
+    /// live view prints about each without asking for it.
     #[serde(rename_all = "camelCase")]
-    SpanAdded { new_spans: Vec<(String, String)> },
+    SpanAdded {
+        new_spans: Vec<(String, String)>,
+        #[serde(default)]
+        spans: Vec<LiveSpan>,
+    },
+}
+
+/// A stored span as the live feed announces it: one line of a tail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub service_name: Option<String>,
+    #[serde(with = "u64_string")]
+    pub start_time_unix_nano: u64,
+    pub duration_ns: u64,
+    pub status: StatusCode,
 }
 
 /// Serializes a `u64` as a decimal string and reads it from a string or a number.
@@ -236,11 +277,26 @@ mod tests {
     fn span_added_has_the_documented_shape() {
         let msg = ServerMessage::SpanAdded {
             new_spans: vec![("a".repeat(32), "b".repeat(16))],
+            spans: vec![LiveSpan {
+                trace_id: "a".repeat(32),
+                span_id: "b".repeat(16),
+                parent_span_id: None,
+                name: "GET /".into(),
+                service_name: Some("web".into()),
+                start_time_unix_nano: 1_700_000_000_000_000_001,
+                duration_ns: 5,
+                status: StatusCode::Error,
+            }],
         };
         let json = serde_json::to_value(&msg).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"type": "spanAdded", "details": {"newSpans": [["a".repeat(32), "b".repeat(16)]]}})
+            serde_json::json!({"type": "spanAdded", "details": {
+                "newSpans": [["a".repeat(32), "b".repeat(16)]],
+                "spans": [{"traceId": "a".repeat(32), "spanId": "b".repeat(16),
+                    "parentSpanId": null, "name": "GET /", "serviceName": "web",
+                    "startTimeUnixNano": "1700000000000000001", "durationNs": 5,
+                    "status": "error"}]}})
         );
         assert_eq!(serde_json::from_value::<ServerMessage>(json).unwrap(), msg);
     }

@@ -1,12 +1,12 @@
 //! Parsing what a reader asks for: ids in paths and the trace list's parameters.
 //! Every mistake becomes a 400 that says what was wrong.
 
-use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::api::ApiError;
-use crate::store::TraceListQuery;
+use crate::models::{StatusCode, TraceSummary};
+use crate::store::{Cursor, TraceListQuery};
 
 /// Traces per page when `limit` is not given.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -38,30 +38,137 @@ fn hex_id(text: &str, len: usize) -> Option<String> {
         .then(|| text.to_ascii_lowercase())
 }
 
-/// The raw query of `GET /v1/traces`; values stay text so errors can name them.
-#[derive(Debug, Default, Deserialize)]
-pub struct TraceListParams {
-    pub limit: Option<String>,
-    pub before: Option<String>,
+/// The parameters `GET /v1/traces` understands; anything else is refused, so a typo
+/// (`minduration`) cannot silently widen a search.
+pub const LIST_PARAMETERS: &[&str] = &[
+    "limit",
+    "before",
+    "start",
+    "end",
+    "service",
+    "name",
+    "root",
+    "status",
+    "minDuration",
+    "maxDuration",
+    "attr",
+    "q",
+];
+
+/// Reads the query string of `GET /v1/traces` into a [`TraceListQuery`]. Empty values
+/// count as not given, so a search form can send every field.
+pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, ApiError> {
+    let mut query = TraceListQuery {
+        limit: DEFAULT_LIST_LIMIT,
+        ..TraceListQuery::default()
+    };
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !LIST_PARAMETERS.contains(&key.as_ref()) {
+            return Err(invalid(format!(
+                "unknown parameter {key:?}; the trace list takes {}",
+                LIST_PARAMETERS.join(", ")
+            )));
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let value = value.into_owned();
+        let filter = &mut query.span;
+        match key.as_ref() {
+            "limit" => query.limit = limit(&value)?,
+            "before" => query.before = Some(cursor(&value)?),
+            "start" => query.start_ns = Some(instant(&value)?),
+            "end" => query.end_ns = Some(instant(&value)?),
+            "service" => filter.service = Some(value),
+            "name" => filter.name = Some(value),
+            "root" => filter.root_only = boolean("root", &value)?,
+            "status" => filter.status_code = Some(status(&value)?),
+            "minDuration" => filter.min_duration_ns = Some(duration_ns("minDuration", &value)?),
+            "maxDuration" => filter.max_duration_ns = Some(duration_ns("maxDuration", &value)?),
+            "attr" => filter.attributes.push(attribute(&value)?),
+            _ => filter.text = Some(value),
+        }
+    }
+    Ok(query)
 }
 
-impl TraceListParams {
-    pub fn parse(&self) -> Result<TraceListQuery, ApiError> {
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_LIST_LIMIT,
-            Some(text) => match text.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::BadRequest(
-                        "invalid-query",
-                        format!("limit {text:?} must be a whole number from 1 to {MAX_LIST_LIMIT}"),
-                    ));
-                }
-            },
-        };
-        let before_ns = self.before.as_deref().map(instant).transpose()?;
-        Ok(TraceListQuery { limit, before_ns })
+fn invalid(message: String) -> ApiError {
+    ApiError::BadRequest("invalid-query", message)
+}
+
+fn limit(text: &str) -> Result<u32, ApiError> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => Ok(n),
+        _ => Err(invalid(format!(
+            "limit {text:?} must be a whole number from 1 to {MAX_LIST_LIMIT}"
+        ))),
     }
+}
+
+fn boolean(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(invalid(format!("{name} {text:?} must be true or false"))),
+    }
+}
+
+/// `error`, `ok` or `unset` as the OTLP status code number.
+fn status(text: &str) -> Result<i32, ApiError> {
+    match text.to_ascii_lowercase().as_str() {
+        "unset" => Ok(StatusCode::Unset.as_otlp()),
+        "ok" => Ok(StatusCode::Ok.as_otlp()),
+        "error" => Ok(StatusCode::Error.as_otlp()),
+        _ => Err(invalid(format!(
+            "status {text:?} must be error, ok or unset"
+        ))),
+    }
+}
+
+fn duration_ns(name: &str, text: &str) -> Result<u64, ApiError> {
+    let duration = crate::duration::parse(text).map_err(|e| invalid(format!("{name}: {e}")))?;
+    Ok(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// `key=value`, split at the first `=`, so values may contain `=`.
+fn attribute(text: &str) -> Result<(String, String), ApiError> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(invalid(format!(
+            "attr {text:?} must be key=value, e.g. attr=http.route=/users"
+        ))),
+    }
+}
+
+/// Separates the two halves of a [`Cursor`] in its text form; never part of an instant.
+const CURSOR_SEPARATOR: char = '_';
+
+/// The `before` parameter: a cursor from `nextCursor` (`<startNs>_<traceId>`), or an
+/// instant (all traces that started before it).
+pub fn cursor(text: &str) -> Result<Cursor, ApiError> {
+    if let Some((start, id)) = text.split_once(CURSOR_SEPARATOR) {
+        return match (start.parse::<u64>(), hex_id(id, 32)) {
+            (Ok(start_ns), Some(trace_id)) => Ok(Cursor {
+                start_ns,
+                trace_id: Some(trace_id),
+            }),
+            _ => Err(invalid(format!(
+                "before {text:?} is not a cursor from nextCursor"
+            ))),
+        };
+    }
+    Ok(Cursor {
+        start_ns: instant(text)?,
+        trace_id: None,
+    })
+}
+
+/// The `nextCursor` that continues after `last`.
+pub fn next_cursor(last: &TraceSummary) -> String {
+    format!(
+        "{}{CURSOR_SEPARATOR}{}",
+        last.start_time_unix_nano, last.trace_id
+    )
 }
 
 /// An instant as RFC 3339 (`2025-02-18T10:00:00Z`) or unix nanoseconds.
@@ -95,25 +202,76 @@ mod tests {
 
     #[test]
     fn list_parameters() {
-        let parse = |limit: Option<&str>, before: Option<&str>| {
-            TraceListParams {
-                limit: limit.map(Into::into),
-                before: before.map(Into::into),
-            }
-            .parse()
-        };
-        assert_eq!(parse(None, None).unwrap().limit, DEFAULT_LIST_LIMIT);
-        assert_eq!(parse(Some("1000"), None).unwrap().limit, 1000);
-        for bad in ["0", "1001", "-1", "ten", ""] {
-            assert!(parse(Some(bad), None).is_err(), "limit {bad} passed");
+        let parse = |query: &str| trace_list(Some(query));
+        assert_eq!(parse("").unwrap().limit, DEFAULT_LIST_LIMIT);
+        assert_eq!(parse("limit=1000").unwrap().limit, 1000);
+        for bad in ["0", "1001", "-1", "ten"] {
+            assert!(
+                parse(&format!("limit={bad}")).is_err(),
+                "limit {bad} passed"
+            );
         }
+        let before = |q: &str| parse(q).unwrap().before.unwrap();
         assert_eq!(
-            parse(None, Some("2025-02-18T10:00:00.5Z"))
-                .unwrap()
-                .before_ns,
-            Some(1_739_872_800_500_000_000)
+            before("before=2025-02-18T10:00:00.5Z"),
+            Cursor {
+                start_ns: 1_739_872_800_500_000_000,
+                trace_id: None
+            }
         );
-        assert_eq!(parse(None, Some("17")).unwrap().before_ns, Some(17));
-        assert!(parse(None, Some("yesterday")).is_err());
+        assert_eq!(before("before=17").start_ns, 17);
+        let id = "ab".repeat(16);
+        assert_eq!(
+            before(&format!("before=17_{}", id.to_uppercase())),
+            Cursor {
+                start_ns: 17,
+                trace_id: Some(id)
+            }
+        );
+        for bad in [
+            "before=yesterday",
+            "before=17_xyz",
+            "before=x_",
+            "status=failed",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} passed");
+        }
+    }
+
+    #[test]
+    fn every_filter_is_read_and_typos_are_refused() {
+        let query = trace_list(Some(
+            "service=checkout&name=GET%20%2Fusers&root=true&status=ERROR&minDuration=250ms\
+             &maxDuration=1.5s&attr=http.route%3D%2Fusers&attr=q%3Da%3Db&q=timeout\
+             &start=1000&end=2000&service=",
+        ))
+        .unwrap();
+        assert_eq!(query.start_ns, Some(1000));
+        assert_eq!(query.end_ns, Some(2000));
+        assert_eq!(
+            query.span,
+            crate::store::SpanFilter {
+                service: Some("checkout".into()),
+                name: Some("GET /users".into()),
+                root_only: true,
+                status_code: Some(2),
+                min_duration_ns: Some(250_000_000),
+                max_duration_ns: Some(1_500_000_000),
+                attributes: vec![
+                    ("http.route".into(), "/users".into()),
+                    ("q".into(), "a=b".into())
+                ],
+                text: Some("timeout".into()),
+            }
+        );
+        let error = trace_list(Some("minduration=1s")).unwrap_err().to_string();
+        assert!(
+            error.contains("unknown parameter \"minduration\""),
+            "{error}"
+        );
+        assert!(trace_list(Some("attr=novalue")).is_err());
+        assert!(trace_list(Some("attr==x")).is_err());
+        assert!(trace_list(Some("minDuration=fast")).is_err());
+        assert!(trace_list(Some("root=yes")).is_err());
     }
 }

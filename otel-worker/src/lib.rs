@@ -28,6 +28,15 @@ pub const LIVE_BINDING: &str = "LIVE";
 pub const AUTH_TOKEN_SECRET: &str = "AUTH_TOKEN";
 /// The var listing browser origins allowed cross-origin access, comma-separated.
 pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
+/// The var giving how many days of traces to keep; `0` keeps everything.
+pub const RETENTION_DAYS_VAR: &str = "RETENTION_DAYS";
+/// Days kept when `RETENTION_DAYS` is unset. A D1 database stops taking writes at 10 GB
+/// (about 17 million spans of the compact schema), and ingest would then fail: a week
+/// keeps a busy development setup well below that.
+pub const DEFAULT_RETENTION_DAYS: u64 = 7;
+/// Prune steps (each one D1 call of up to 1,000 traces) per cron run, so one run stays
+/// far inside a Worker's limits; the next run continues.
+pub const MAX_PRUNE_STEPS_PER_RUN: u32 = 40;
 
 #[event(start)]
 fn start() {
@@ -57,6 +66,51 @@ async fn fetch(request: HttpRequest, env: Env, _ctx: Context) -> worker::Result<
         })
     );
     Ok(response)
+}
+
+/// The cron trigger of `wrangler.toml`: deletes traces older than `RETENTION_DAYS`.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let days = match env.var(RETENTION_DAYS_VAR) {
+        Ok(value) => match value.to_string().trim().parse::<u64>() {
+            Ok(days) => days,
+            Err(_) => {
+                worker::console_error!(
+                    "{RETENTION_DAYS_VAR} = {value:?} is not a whole number of days; nothing deleted"
+                );
+                return;
+            }
+        },
+        Err(_) => DEFAULT_RETENTION_DAYS,
+    };
+    if days == 0 {
+        return;
+    }
+    let db = match env.d1(D1_BINDING) {
+        Ok(db) => db,
+        Err(e) => {
+            worker::console_error!("retention: the D1 binding {D1_BINDING} is missing: {e}");
+            return;
+        }
+    };
+    let now_ns = Date::now().as_millis().saturating_mul(1_000_000);
+    let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
+    let cutoff = otel_worker_core::retention::cutoff(now_ns, keep);
+    let store = store::D1Store::new(db);
+    match otel_worker_core::retention::prune_before(&store, cutoff, Some(MAX_PRUNE_STEPS_PER_RUN))
+        .await
+    {
+        Ok(pruned) => console_log!(
+            "{}",
+            serde_json::json!({
+                "event": "retention",
+                "retentionDays": days,
+                "deletedTraces": pruned.traces,
+                "deletedSpans": pruned.spans,
+            })
+        ),
+        Err(e) => worker::console_error!("retention failed, the next run retries: {e}"),
+    }
 }
 
 /// Reads the whole request body before the router sees the request, keeping at most one

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use otel_worker_core::models::TraceSummary;
-use otel_worker_core::store::{Batch, SpanRow, Store, StoreError, TraceListQuery, sql};
+use otel_worker_core::store::{
+    Batch, Pruned, ServiceSummary, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::JsValue;
@@ -140,18 +142,21 @@ impl Store for D1Store {
     }
 
     async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        let limit = JsValue::from(query.limit);
-        let rows = match query.before_ns {
-            None => self.rows(&sql::list_traces(), &[limit]).await?,
-            Some(before) => {
-                self.rows(
-                    &sql::list_traces_before(),
-                    &[limit, text(&before.to_string())],
-                )
-                .await?
-            }
-        };
-        summaries(rows)
+        let statement = sql::list_traces(&query);
+        let params: Vec<JsValue> = statement
+            .params
+            .iter()
+            .map(|p| p.as_deref().map_or(JsValue::NULL, text))
+            .collect();
+        summaries(self.rows(&statement.sql, &params).await?)
+    }
+
+    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
+        self.rows::<sql::ServiceRow>(sql::SERVICES, &[])
+            .await?
+            .into_iter()
+            .map(sql::ServiceRow::into_service)
+            .collect()
     }
 
     async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
@@ -194,5 +199,21 @@ impl Store for D1Store {
             ])
             .await?;
         Ok(changes.first().is_some_and(|n| *n > 0))
+    }
+
+    async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError> {
+        let cutoff = text(&ns_to_column(cutoff_ns).to_string());
+        let limit = JsValue::from(max_traces);
+        let changes = self
+            .batch(vec![
+                self.statement(&sql::prune_spans(), &[cutoff.clone(), limit.clone()])?,
+                self.statement(&sql::prune_traces(), &[cutoff, limit])?,
+            ])
+            .await?;
+        let count = |i: usize| changes.get(i).copied().unwrap_or(0) as u64;
+        Ok(Pruned {
+            spans: count(0),
+            traces: count(1),
+        })
     }
 }

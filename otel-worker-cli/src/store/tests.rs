@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use otel_worker_core::store::{
-    Batch, ResourceRecord, SpanRecord, Store, StoreError, TraceListQuery,
+    Batch, Cursor, ResourceRecord, SpanFilter, SpanRecord, Store, StoreError, TraceListQuery,
 };
 use rusqlite::Connection;
 
@@ -46,7 +46,14 @@ fn batch(spans: Vec<SpanRecord>) -> Batch {
 }
 
 fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
-    TraceListQuery { limit, before_ns }
+    TraceListQuery {
+        limit,
+        before: before_ns.map(|start_ns| Cursor {
+            start_ns,
+            trace_id: None,
+        }),
+        ..TraceListQuery::default()
+    }
 }
 
 fn temp_store() -> (tempfile::TempDir, SqliteStore) {
@@ -94,6 +101,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "d1_migrations",
             "resources",
             "spans",
+            "spans_by_service",
             "traces",
             "traces_by_start"
         ]
@@ -529,6 +537,72 @@ async fn spans_stored_before_the_compact_schema_read_back_the_same() {
     );
 }
 
+/// Every search the API can run, as the plan test checks them: each filter alone, all of
+/// them at once, with and without a cursor.
+fn searches() -> Vec<(&'static str, TraceListQuery)> {
+    let cursor = Some(Cursor {
+        start_ns: 1_000,
+        trace_id: Some("01".repeat(16)),
+    });
+    let span = |f: fn(&mut SpanFilter)| {
+        let mut filter = SpanFilter::default();
+        f(&mut filter);
+        TraceListQuery {
+            limit: 21,
+            span: filter,
+            ..TraceListQuery::default()
+        }
+    };
+    let everything = TraceListQuery {
+        limit: 21,
+        before: cursor.clone(),
+        start_ns: Some(1),
+        end_ns: Some(2),
+        span: SpanFilter {
+            service: Some("a".into()),
+            name: Some("b".into()),
+            root_only: true,
+            status_code: Some(2),
+            min_duration_ns: Some(1),
+            max_duration_ns: Some(2),
+            attributes: vec![("k".into(), "v".into()), ("n".into(), "5".into())],
+            text: Some("t".into()),
+        },
+    };
+    vec![
+        ("newest", query(21, None)),
+        ("before an instant", query(21, Some(5))),
+        (
+            "after a cursor",
+            TraceListQuery {
+                limit: 21,
+                before: cursor,
+                ..TraceListQuery::default()
+            },
+        ),
+        (
+            "time range",
+            TraceListQuery {
+                limit: 21,
+                start_ns: Some(1),
+                end_ns: Some(2),
+                ..TraceListQuery::default()
+            },
+        ),
+        ("service", span(|f| f.service = Some("a".into()))),
+        ("name", span(|f| f.name = Some("a".into()))),
+        ("root", span(|f| f.root_only = true)),
+        ("status", span(|f| f.status_code = Some(2))),
+        ("duration", span(|f| f.min_duration_ns = Some(5))),
+        (
+            "attribute",
+            span(|f| f.attributes.push(("k".into(), "v".into()))),
+        ),
+        ("text", span(|f| f.text = Some("a".into()))),
+        ("everything", everything),
+    ]
+}
+
 #[test]
 fn every_read_query_is_served_by_an_index() {
     use otel_worker_core::store::sql;
@@ -537,28 +611,65 @@ fn every_read_query_is_served_by_an_index() {
     let path = temp.path().join("plan.db");
     drop(SqliteStore::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
-    let queries = [
-        ("list", sql::list_traces(), 1),
-        ("list before", sql::list_traces_before(), 2),
-        ("summary", sql::trace_summary(), 1),
-        ("trace spans", sql::trace_spans(), 1),
-        ("span", sql::span(), 2),
-    ];
-    for (what, query, params) in queries {
+    let ids = || vec![Some("01".repeat(16)), Some("01".repeat(8))];
+    let mut queries: Vec<(String, sql::Statement)> = searches()
+        .into_iter()
+        .map(|(what, query)| (format!("list: {what}"), sql::list_traces(&query)))
+        .collect();
+    let statement = |sql: String, params: Vec<Option<String>>| sql::Statement { sql, params };
+    queries.extend([
+        (
+            "summary".into(),
+            statement(sql::trace_summary(), ids()[..1].to_vec()),
+        ),
+        (
+            "trace spans".into(),
+            statement(sql::trace_spans(), ids()[..1].to_vec()),
+        ),
+        ("span".into(), statement(sql::span(), ids())),
+        ("services".into(), statement(sql::SERVICES.into(), vec![])),
+        (
+            "prune spans".into(),
+            statement(
+                sql::prune_spans(),
+                vec![Some("5".into()), Some("10".into())],
+            ),
+        ),
+        (
+            "prune traces".into(),
+            statement(
+                sql::prune_traces(),
+                vec![Some("5".into()), Some("10".into())],
+            ),
+        ),
+    ]);
+    for (what, statement) in queries {
         let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
-            .unwrap();
-        let values = ["00000000000000000000000000000001", "0000000000000001"];
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(&values[..params]), |row| {
+            .query_map(rusqlite::params_from_iter(&statement.params), |row| {
                 row.get::<_, String>(3)
             })
             .unwrap()
             .map(Result::unwrap)
             .collect();
         for step in &plan {
+            // `resources` holds one row per distinct resource and scope (a handful), read
+            // once per query for resource attribute filters; `json_each` walks one JSON
+            // value (a span's attributes). Everything else must be an index search or an
+            // in-order index walk.
+            let allowed_scan = step == "SCAN r" || step.starts_with("SCAN a VIRTUAL TABLE");
             let full_scan = step.starts_with("SCAN") && !step.contains("USING");
-            assert!(!full_scan, "{what}: full scan in {plan:?}");
+            assert!(allowed_scan || !full_scan, "{what}: full scan in {plan:?}");
+            // Walking spans is allowed only for the service list, on its covering index.
+            let walks_spans = ["SCAN m", "SCAN s", "SCAN spans"]
+                .iter()
+                .any(|scan| step == scan || step.starts_with(&format!("{scan} ")));
+            assert!(
+                !walks_spans || step.contains("COVERING INDEX spans_by_service"),
+                "{what}: walks spans in {plan:?}"
+            );
         }
         // The list must come out of the index in order: sorting would touch every trace.
         // (Sorts inside the per-trace subqueries only see one trace's spans.)
@@ -570,4 +681,97 @@ fn every_read_query_is_served_by_an_index() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn retention_deletes_whole_traces_that_started_before_the_cutoff_in_steps() {
+    use otel_worker_core::retention::{DEFAULT_BATCH_TRACES, prune_before};
+
+    let (_dir, store) = temp_store();
+    // 2,500 traces of two spans, trace n starting at n * 1,000 ns; its child starts later.
+    let traces = 2_500u64;
+    for chunk in (0..traces).collect::<Vec<_>>().chunks(500) {
+        let spans = chunk
+            .iter()
+            .flat_map(|&n| {
+                let trace_id = format!("{n:032x}");
+                let root = SpanRecord {
+                    trace_id: trace_id.clone(),
+                    ..record(0, 1, None, n * 1_000, n * 1_000 + 10)
+                };
+                let child = SpanRecord {
+                    trace_id,
+                    ..record(0, 2, Some(1), n * 1_000 + 5_000_000, n * 1_000 + 5_000_010)
+                };
+                [root, child]
+            })
+            .collect();
+        store.insert(batch(spans)).await.unwrap();
+    }
+    // Traces 0..=2,199 started before the cutoff; the one starting exactly at it stays.
+    let cutoff = 2_200 * 1_000;
+    let pruned = prune_before(&store, cutoff, None).await.unwrap();
+    assert_eq!((pruned.traces, pruned.spans), (2_200, 4_400));
+    assert!(
+        pruned.traces > u64::from(DEFAULT_BATCH_TRACES),
+        "took several steps"
+    );
+    let left = store
+        .list_traces(query(1_000, None))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.start_time_unix_nano)
+        .collect::<Vec<_>>();
+    let expected: Vec<u64> = (2_200..traces).rev().map(|n| n * 1_000).collect();
+    assert_eq!(left, expected);
+    assert!(
+        store
+            .trace_spans(&format!("{:032x}", 2_199))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .trace_spans(&format!("{:032x}", 2_200))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Nothing older is left: a second run deletes nothing.
+    assert_eq!(prune_before(&store, cutoff, None).await.unwrap().traces, 0);
+    // A step limit stops early.
+    let limited = prune_before(&store, u64::MAX, Some(0)).await.unwrap();
+    assert_eq!(limited.traces, 0);
+}
+
+#[tokio::test]
+async fn services_count_spans_and_find_the_latest_end() {
+    let (_dir, store) = temp_store();
+    store
+        .insert(batch(vec![
+            record(1, 1, None, 100, 900),
+            record(1, 2, Some(1), 150, 300),
+            record(2, 3, None, 1_000, 1_200),
+            SpanRecord {
+                service_name: None,
+                ..record(2, 5, Some(3), 1_000, 5_000)
+            },
+        ]))
+        .await
+        .unwrap();
+    let services: Vec<(String, u64, u64)> = store
+        .services()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.span_count, s.last_seen_unix_nano))
+        .collect();
+    // svc-1: spans 1 and 3; svc-0: span 2; the span without a service is not listed.
+    assert_eq!(
+        services,
+        [("svc-0".into(), 1, 300), ("svc-1".into(), 2, 1_200)]
+    );
 }

@@ -94,6 +94,7 @@ impl Builder {
             max_body_bytes: self.max_body_bytes,
         };
         let mut router = Router::new()
+            .route("/", get(crate::ui::index))
             .route("/health", get(traces::health))
             .route(
                 "/v1/traces",
@@ -104,6 +105,7 @@ impl Builder {
                 get(traces::get_trace).delete(traces::delete_trace),
             )
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
+            .route("/v1/services", get(traces::list_services))
             .route(
                 "/v1/traces/{trace_id}/spans/{span_id}",
                 get(traces::get_span).delete(traces::delete_span),

@@ -1,15 +1,15 @@
 //! Handlers that read and delete stored traces and spans.
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 
 use super::{ApiError, AppState};
-use crate::models::{StoredTraceDetail, TraceList};
-use crate::query::{self, TraceListParams};
+use crate::models::{ServiceList, StoredTraceDetail, TraceList};
+use crate::query;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -18,14 +18,32 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /v1/traces`
+/// `GET /v1/traces`: one page of the search, with the cursor of the next.
 pub async fn list_traces(
     State(state): State<AppState>,
-    params: Result<Query<TraceListParams>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<TraceList>> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest("invalid-query", e.body_text()))?;
-    let traces = state.store.list_traces(params.parse()?).await?;
-    Ok(Json(TraceList { traces }))
+    let mut query = query::trace_list(raw.as_deref())?;
+    let page = query.limit as usize;
+    // One more than the page tells whether there is a next page.
+    query.limit += 1;
+    let mut traces = state.store.list_traces(query).await?;
+    let next_cursor = if traces.len() > page {
+        traces.truncate(page);
+        traces.last().map(query::next_cursor)
+    } else {
+        None
+    };
+    Ok(Json(TraceList {
+        traces,
+        next_cursor,
+    }))
+}
+
+/// `GET /v1/services`
+pub async fn list_services(State(state): State<AppState>) -> ApiResult<Json<ServiceList>> {
+    let services = state.store.services().await?;
+    Ok(Json(ServiceList { services }))
 }
 
 /// `GET /v1/traces/{traceId}`

@@ -12,7 +12,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::{Encoding, IngestError, decode, reply, to_rows};
 use crate::api::AppState;
-use crate::models::ServerMessage;
+use crate::models::{LiveSpan, ServerMessage, StatusCode};
+use crate::store::SpanRecord;
 
 /// Handles one OTLP/HTTP export.
 pub async fn export_traces(
@@ -57,13 +58,28 @@ async fn ingest(
             .iter()
             .map(|s| (s.trace_id.clone(), s.span_id.clone()))
             .collect();
+        let spans = rows.batch.spans.iter().map(live_span).collect();
         state.store.insert(rows.batch).await?;
         state
             .events
-            .broadcast(ServerMessage::SpanAdded { new_spans })
+            .broadcast(ServerMessage::SpanAdded { new_spans, spans })
             .await;
     }
     Ok(reply::accepted(encoding, rows.rejected, rows.first_error))
+}
+
+/// What the live feed says about a stored span.
+fn live_span(span: &SpanRecord) -> LiveSpan {
+    LiveSpan {
+        trace_id: span.trace_id.clone(),
+        span_id: span.span_id.clone(),
+        parent_span_id: span.parent_span_id.clone(),
+        name: span.name.clone(),
+        service_name: span.service_name.clone(),
+        start_time_unix_nano: span.start_ns,
+        duration_ns: span.end_ns.saturating_sub(span.start_ns),
+        status: StatusCode::from_otlp(span.status_code),
+    }
 }
 
 /// `true` for gzip, `false` for identity or no header; anything else is refused.

@@ -44,12 +44,67 @@ pub struct Batch {
     pub spans: Vec<SpanRecord>,
 }
 
-/// Which page of the trace list to read, newest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which page of the trace list to read, newest first, and which traces qualify.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TraceListQuery {
     pub limit: u32,
+    /// Where the previous page ended.
+    pub before: Option<Cursor>,
+    /// Only traces that started at or after this instant (unix nanoseconds).
+    pub start_ns: Option<u64>,
     /// Only traces that started strictly before this instant (unix nanoseconds).
-    pub before_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    /// What one span of the trace must match.
+    pub span: SpanFilter,
+}
+
+/// A position in the newest-first trace list. Traces sort by start time, then by id, so
+/// a cursor with an id resumes exactly after the last trace of a page, even when several
+/// traces started in the same nanosecond.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub start_ns: u64,
+    /// `None`: every trace that started strictly before `start_ns`.
+    pub trace_id: Option<String>,
+}
+
+/// Conditions that one span of a trace must meet together (as in Jaeger's search): a
+/// trace matches when at least one of its spans matches all of them. Empty matches all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpanFilter {
+    /// The span's `service.name`.
+    pub service: Option<String>,
+    /// The span's name, exactly.
+    pub name: Option<String>,
+    /// Only spans without a parent.
+    pub root_only: bool,
+    /// The OTLP status code number (0 unset, 1 ok, 2 error).
+    pub status_code: Option<i32>,
+    pub min_duration_ns: Option<u64>,
+    pub max_duration_ns: Option<u64>,
+    /// `key = value` pairs the span or its resource must all carry. The value is the
+    /// text a user typed: it matches a string attribute with that text, or an integer,
+    /// double or bool attribute whose JSON value reads the same (`500`, `1.5`, `true`).
+    pub attributes: Vec<(String, String)>,
+    /// Text contained in the span name or any string attribute value of the span or its
+    /// resource, ignoring ASCII case.
+    pub text: Option<String>,
+}
+
+impl SpanFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A service as `GET /v1/services` lists it.
+pub type ServiceSummary = crate::models::Service;
+
+/// What one [`Store::prune`] call deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub traces: u64,
+    pub spans: u64,
 }
 
 /// Why a store call failed, split by what the client should do about it.
@@ -78,8 +133,11 @@ pub trait Store: Send + Sync + 'static {
     /// (same trace and span id) is replaced, so a retried export is stored once.
     async fn insert(&self, batch: Batch) -> Result<(), StoreError>;
 
-    /// Trace summaries, newest trace start first.
+    /// Trace summaries matching the query, newest trace start first.
     async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError>;
+
+    /// Every service name seen, with its span count and latest span end, by name.
+    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError>;
 
     /// The summary of one trace, `None` when it has no spans.
     async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError>;
@@ -99,6 +157,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes one span; `false` when it did not exist.
     async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the oldest traces (at most `max_traces`, all of their spans) that started
+    /// before `cutoff_ns`, in one short transaction; see [`crate::retention`].
+    async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError>;
 }
 
 /// Nanoseconds as the INTEGER columns hold them. SQLite integers are signed 64-bit, so

@@ -23,17 +23,196 @@ SELECT t.trace_id AS trace_id,
          WHERE s.trace_id = t.trace_id AND s.service_name IS NOT NULL) AS services
 FROM traces t";
 
-/// The newest traces: `?1` = limit.
-pub fn list_traces() -> String {
-    format!("{SUMMARY_COLUMNS} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?1")
+/// A statement with its parameters, all bound as text (or NULL) so both stores bind
+/// them the same way; the SQL casts where it needs numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Option<String>>,
 }
 
-/// The newest traces that started before `?2`: `?1` = limit, `?2` = nanoseconds as text.
-pub fn list_traces_before() -> String {
+impl Statement {
+    fn new() -> Self {
+        Self {
+            sql: String::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Binds `value` and returns its placeholder.
+    fn bind(&mut self, value: impl Into<Option<String>>) -> String {
+        self.params.push(value.into());
+        format!("?{}", self.params.len())
+    }
+}
+
+/// The trace list: summaries of the newest traces matching `query`, at most
+/// `query.limit` of them.
+///
+/// Traces are walked newest first on `traces_by_start`, bounded by the cursor and the
+/// time range; the span filter is one `EXISTS` probe per trace into that trace's spans
+/// by primary key, so a page stops as soon as it is full and no query ever scans `spans`.
+/// `resources` (one row per distinct resource and scope) is read once for resource
+/// attribute filters.
+pub fn list_traces(query: &super::TraceListQuery) -> Statement {
+    let mut st = Statement::new();
+    let limit = st.bind(query.limit.to_string());
+    let mut conditions = Vec::new();
+    if let Some(cursor) = &query.before {
+        let start = st.bind(cursor.start_ns.to_string());
+        match &cursor.trace_id {
+            Some(id) => {
+                let id = st.bind(id.clone());
+                conditions.push(format!(
+                    "(t.start_ns, t.trace_id) < (CAST({start} AS INTEGER), {id})"
+                ));
+            }
+            None => conditions.push(format!("t.start_ns < CAST({start} AS INTEGER)")),
+        }
+    }
+    if let Some(start) = query.start_ns {
+        let start = st.bind(super::ns_to_column(start).to_string());
+        conditions.push(format!("t.start_ns >= CAST({start} AS INTEGER)"));
+    }
+    if let Some(end) = query.end_ns {
+        let end = st.bind(super::ns_to_column(end).to_string());
+        conditions.push(format!("t.start_ns < CAST({end} AS INTEGER)"));
+    }
+    if !query.span.is_empty() {
+        let matches = span_conditions(&mut st, &query.span);
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM spans m WHERE m.trace_id = t.trace_id AND {})",
+            matches.join(" AND ")
+        ));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    st.sql = format!(
+        "{SUMMARY_COLUMNS}{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT CAST({limit} AS INTEGER)"
+    );
+    st
+}
+
+/// The conditions on one span `m` of [`list_traces`].
+fn span_conditions(st: &mut Statement, filter: &super::SpanFilter) -> Vec<String> {
+    let mut all = Vec::new();
+    if let Some(service) = &filter.service {
+        all.push(format!("m.service_name = {}", st.bind(service.clone())));
+    }
+    if let Some(name) = &filter.name {
+        all.push(format!("m.name = {}", st.bind(name.clone())));
+    }
+    if filter.root_only {
+        all.push("m.parent_span_id IS NULL".to_owned());
+    }
+    if let Some(code) = filter.status_code {
+        all.push(format!("m.status_code = {code}"));
+    }
+    if let Some(min) = filter.min_duration_ns {
+        let min = st.bind(super::ns_to_column(min).to_string());
+        all.push(format!("m.end_ns - m.start_ns >= CAST({min} AS INTEGER)"));
+    }
+    if let Some(max) = filter.max_duration_ns {
+        let max = st.bind(super::ns_to_column(max).to_string());
+        all.push(format!("m.end_ns - m.start_ns <= CAST({max} AS INTEGER)"));
+    }
+    for (key, value) in &filter.attributes {
+        let key = st.bind(key.clone());
+        let text = st.bind(value.clone());
+        // A double attribute matches a value that reads as a number; NULL otherwise.
+        let number = st.bind(
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(|_| value.clone()),
+        );
+        let value = format!(
+            "CASE a.type WHEN 'text' THEN a.value = {text} \
+             WHEN 'integer' THEN CAST(a.value AS TEXT) = {text} \
+             WHEN 'real' THEN a.value = CAST({number} AS REAL) \
+             WHEN 'true' THEN {text} = 'true' WHEN 'false' THEN {text} = 'false' ELSE 0 END"
+        );
+        all.push(attribute_match(&format!("a.key = {key} AND {value}")));
+    }
+    if let Some(text) = &filter.text {
+        let pattern = st.bind(format!("%{}%", escape_like(text)));
+        let contains = format!("a.type = 'text' AND a.value LIKE {pattern} ESCAPE '\\'");
+        all.push(format!(
+            "(m.name LIKE {pattern} ESCAPE '\\' OR {})",
+            attribute_match(&contains)
+        ));
+    }
+    all
+}
+
+/// "An attribute `a` of span `m` or of its resource meets `condition`".
+fn attribute_match(condition: &str) -> String {
     format!(
-        "{SUMMARY_COLUMNS} WHERE t.start_ns < CAST(?2 AS INTEGER) \
-         ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?1"
+        "(EXISTS (SELECT 1 FROM json_each(m.body, '$.attributes') a WHERE {condition}) \
+         OR m.resource_id IN (SELECT r.resource_id FROM resources r, \
+         json_each(r.resource, '$.attributes') a WHERE {condition}))"
     )
+}
+
+/// `text` with LIKE's wildcards (and the escape character) taken literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Services with their span counts and latest span end, read from the
+/// `spans_by_service` index alone.
+pub const SERVICES: &str = "\
+SELECT service_name AS name, COUNT(*) AS span_count, CAST(MAX(end_ns) AS TEXT) AS last_seen
+FROM spans WHERE service_name IS NOT NULL GROUP BY service_name ORDER BY service_name";
+
+/// One row of [`SERVICES`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceRow {
+    pub name: String,
+    pub span_count: i64,
+    pub last_seen: String,
+}
+
+impl ServiceRow {
+    pub fn into_service(self) -> Result<crate::models::Service, StoreError> {
+        Ok(crate::models::Service {
+            span_count: u64::try_from(self.span_count).unwrap_or(0),
+            last_seen_unix_nano: self.last_seen.parse().map_err(|_| {
+                StoreError::Other(format!(
+                    "stored timestamp {:?} is not a number",
+                    self.last_seen
+                ))
+            })?,
+            name: self.name,
+        })
+    }
+}
+
+/// The traces one prune step removes: `?1` = cutoff in nanoseconds as text, `?2` = the
+/// most traces per step. Both prune statements select the same traces, in one
+/// transaction.
+const PRUNED_TRACES: &str = "\
+SELECT trace_id FROM traces WHERE start_ns < CAST(?1 AS INTEGER) ORDER BY start_ns LIMIT ?2";
+
+/// Deletes the spans of the traces of [`PRUNED_TRACES`]; run before [`PRUNE_TRACES`].
+pub fn prune_spans() -> String {
+    format!("DELETE FROM spans WHERE trace_id IN ({PRUNED_TRACES})")
+}
+
+/// Deletes the trace rows of [`PRUNED_TRACES`].
+pub fn prune_traces() -> String {
+    format!("DELETE FROM traces WHERE trace_id IN ({PRUNED_TRACES})")
 }
 
 /// One trace's summary: `?1` = trace id.

@@ -1,0 +1,145 @@
+//! `otel-worker-cli client traces tail`: one line per span as the server stores it, read
+//! from the live feed (`/api/ws`), reconnecting with backoff when the server goes away.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use otel_worker_core::models::{LiveSpan, ServerMessage, StatusCode};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::view;
+
+/// The first wait before reconnecting; it doubles after each failed attempt.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Which spans to print.
+#[derive(Debug, Clone, Default)]
+pub struct TailFilter {
+    pub service: Option<String>,
+    pub status: Option<StatusCode>,
+}
+
+impl TailFilter {
+    fn matches(&self, span: &LiveSpan) -> bool {
+        self.service
+            .as_ref()
+            .is_none_or(|s| span.service_name.as_ref() == Some(s))
+            && self.status.is_none_or(|s| span.status == s)
+    }
+}
+
+/// The WebSocket URL of the live feed of the server at `base_url`.
+pub fn live_url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    let base = base
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .or_else(|| {
+            base.strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
+        .unwrap_or_else(|| base.to_owned());
+    format!("{base}/api/ws")
+}
+
+/// Prints matching spans until interrupted. Refused tokens end the tail at once; any
+/// other failure (server restarting, network) is retried with backoff.
+pub async fn run(
+    base_url: &str,
+    token: Option<String>,
+    filter: TailFilter,
+    json: bool,
+) -> anyhow::Result<()> {
+    let url = live_url(base_url);
+    let mut backoff = INITIAL_BACKOFF;
+    let mut connected_before = false;
+    loop {
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .context("invalid server URL")?;
+        if let Some(token) = &token {
+            let value =
+                HeaderValue::from_str(&format!("Bearer {token}")).context("invalid token")?;
+            request.headers_mut().insert("authorization", value);
+        }
+        let reason = match tokio_tungstenite::connect_async(request).await {
+            Ok((mut socket, _)) => {
+                backoff = INITIAL_BACKOFF;
+                eprintln!(
+                    "{} {url}; waiting for spans (Ctrl-C to stop)",
+                    if connected_before {
+                        "reconnected to"
+                    } else {
+                        "connected to"
+                    }
+                );
+                connected_before = true;
+                loop {
+                    match socket.next().await {
+                        Some(Ok(Message::Text(text))) => print_message(&text, &filter, json),
+                        Some(Ok(Message::Close(frame))) => {
+                            break frame
+                                .map(|f| format!("the server closed the feed: {}", f.reason))
+                                .unwrap_or_else(|| "the server closed the feed".into());
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => break format!("the feed broke: {e}"),
+                        None => break "the feed ended".into(),
+                    }
+                }
+            }
+            Err(WsError::Http(response)) if response.status() == 401 => {
+                bail!("401: the server refused the token: pass --auth-token or set AUTH_TOKEN")
+            }
+            Err(e) => format!("cannot connect to {url}: {e}"),
+        };
+        eprintln!("{reason}; retrying in {:.1}s", backoff.as_secs_f64());
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn print_message(text: &str, filter: &TailFilter, json: bool) {
+    let Ok(ServerMessage::SpanAdded { spans, .. }) = serde_json::from_str(text) else {
+        tracing::debug!("ignoring a live message this client does not know: {text}");
+        return;
+    };
+    for span in spans.iter().filter(|s| filter.matches(s)) {
+        if json {
+            if let Ok(line) = serde_json::to_string(span) {
+                println!("{line}");
+            }
+        } else {
+            println!("{}", line(span));
+        }
+    }
+}
+
+/// One span as a tail line: time, service, name, duration, status, trace id.
+pub fn line(span: &LiveSpan) -> String {
+    let status = match span.status {
+        StatusCode::Error => "ERROR",
+        StatusCode::Ok => "ok",
+        StatusCode::Unset => "-",
+    };
+    format!(
+        "{}  {:<16}  {:<32}  {:>9}  {:<5}  {}{}",
+        view::instant(span.start_time_unix_nano),
+        span.service_name.as_deref().unwrap_or("(no service)"),
+        span.name,
+        view::duration(span.duration_ns),
+        status,
+        span.trace_id,
+        if span.parent_span_id.is_none() {
+            "  (root)"
+        } else {
+            ""
+        },
+    )
+}

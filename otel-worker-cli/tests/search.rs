@@ -1,0 +1,405 @@
+//! The trace search (`GET /v1/traces` filters, pagination) and `GET /v1/services`,
+//! black-box over HTTP. Like `api.rs`, runs against `otel-worker-cli dev` by default and
+//! against the Worker under `wrangler dev` with `OTEL_WORKER_TEST_URL`. Every query is
+//! confined to this run's own time window and names, so a shared server's other traces
+//! never interfere.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as V};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const MS: u64 = 1_000_000;
+
+/// A span with explicit duration, status and attributes.
+fn span_with(
+    trace_id: &[u8],
+    parent: Option<&[u8]>,
+    name: &str,
+    start_ns: u64,
+    duration_ns: u64,
+    status: i32,
+    attributes: Vec<KeyValue>,
+) -> Span {
+    Span {
+        end_time_unix_nano: start_ns + duration_ns,
+        attributes,
+        status: Some(Status {
+            message: String::new(),
+            code: status,
+        }),
+        ..span(trace_id, parent, name, start_ns)
+    }
+}
+
+/// One export per service, each with extra resource attributes.
+async fn send(server: &TestServer, service: &str, resource: Vec<KeyValue>, spans: Vec<Span>) {
+    let mut request = export(service, spans);
+    if let Some(r) = request.resource_spans[0].resource.as_mut() {
+        r.attributes.extend(resource);
+    }
+    let response = server
+        .http()
+        .post(server.url("/v1/traces"))
+        .header("authorization", server.auth())
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn get_json(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    let response = server
+        .http()
+        .get(server.url(path))
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Three traces in a private time window, with names made unique by `run`.
+struct Fixture {
+    run: String,
+    window: String,
+    /// GET /users on shop, with a postgres query on db; 300 ms; ok.
+    users: String,
+    /// POST /checkout on shop, failing in pay; 1.2 s.
+    checkout: String,
+    /// GET /users on web, in staging; 50 ms.
+    staging: String,
+}
+
+async fn fixture(server: &TestServer) -> Fixture {
+    let run = hex::encode(random_span_id());
+    // Far in the future, in a window of its own.
+    let base = 5_000_000_000_000_000_000u64
+        + u64::from(u32::from_le_bytes(
+            random_span_id()[..4].try_into().unwrap(),
+        )) * MS;
+    let window = format!("start={base}&end={}", base + 10_000 * MS);
+    let shop = format!("shop-{run}");
+
+    let users = random_trace_id();
+    let root = span_with(
+        &users,
+        None,
+        "GET /users",
+        base + 100 * MS,
+        300 * MS,
+        1,
+        vec![
+            kv("http.route", V::StringValue("/users".into())),
+            kv("http.status_code", V::IntValue(200)),
+        ],
+    );
+    let query = span_with(
+        &users,
+        Some(&root.span_id),
+        "SELECT users",
+        base + 110 * MS,
+        20 * MS,
+        0,
+        vec![
+            kv("db.system", V::StringValue("postgres".into())),
+            kv(
+                "db.statement",
+                V::StringValue("SELECT * FROM Users WHERE id = 1".into()),
+            ),
+        ],
+    );
+    send(server, &shop, vec![], vec![root]).await;
+    send(server, &format!("db-{run}"), vec![], vec![query]).await;
+
+    let checkout = random_trace_id();
+    let root = span_with(
+        &checkout,
+        None,
+        "POST /checkout",
+        base + 200 * MS,
+        1_200 * MS,
+        2,
+        vec![kv("http.status_code", V::IntValue(500))],
+    );
+    let charge = span_with(
+        &checkout,
+        Some(&root.span_id),
+        "charge card",
+        base + 250 * MS,
+        900 * MS,
+        2,
+        vec![
+            kv("retry", V::BoolValue(true)),
+            kv("amount", V::DoubleValue(12.5)),
+            kv("note", V::StringValue("100% off_coupon".into())),
+        ],
+    );
+    send(server, &shop, vec![], vec![root]).await;
+    send(server, &format!("pay-{run}"), vec![], vec![charge]).await;
+
+    let staging = random_trace_id();
+    let root = span_with(
+        &staging,
+        None,
+        "GET /users",
+        base + 300 * MS,
+        50 * MS,
+        0,
+        vec![kv("http.route", V::StringValue("/users".into()))],
+    );
+    let env = kv(
+        "deployment.environment",
+        V::StringValue(format!("staging-{run}")),
+    );
+    send(server, &format!("web-{run}"), vec![env], vec![root]).await;
+
+    Fixture {
+        run,
+        window,
+        users: hex::encode(users),
+        checkout: hex::encode(checkout),
+        staging: hex::encode(staging),
+    }
+}
+
+/// The trace ids a search returns, newest first.
+async fn search(server: &TestServer, f: &Fixture, filters: &str) -> Vec<String> {
+    let (status, body) = get_json(server, &format!("/v1/traces?{}&{filters}", f.window)).await;
+    assert_eq!(status, StatusCode::OK, "{filters}: {body}");
+    body["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["traceId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_filter_alone_and_combined() {
+    let server = TestServer::start();
+    let f = fixture(&server).await;
+    let run = &f.run;
+    let all = [f.staging.clone(), f.checkout.clone(), f.users.clone()];
+    let cases: Vec<(String, Vec<&String>)> = vec![
+        (String::new(), all.iter().collect()),
+        // service: any span of the trace.
+        (format!("service=shop-{run}"), vec![&f.checkout, &f.users]),
+        (format!("service=db-{run}"), vec![&f.users]),
+        (format!("service=nobody-{run}"), vec![]),
+        // name, and root spans only.
+        ("name=GET%20%2Fusers".into(), vec![&f.staging, &f.users]),
+        ("name=charge%20card".into(), vec![&f.checkout]),
+        ("name=charge%20card&root=true".into(), vec![]),
+        (
+            "name=POST%20%2Fcheckout&root=true".into(),
+            vec![&f.checkout],
+        ),
+        ("name=GET".into(), vec![]),
+        // status.
+        ("status=error".into(), vec![&f.checkout]),
+        ("status=ok".into(), vec![&f.users]),
+        ("status=unset".into(), vec![&f.staging, &f.users]),
+        // duration of a span.
+        ("minDuration=1s".into(), vec![&f.checkout]),
+        ("minDuration=250ms".into(), vec![&f.checkout, &f.users]),
+        ("maxDuration=30ms".into(), vec![&f.users]),
+        ("minDuration=40ms&maxDuration=60ms".into(), vec![&f.staging]),
+        ("minDuration=2s".into(), vec![]),
+        // attributes: string, int, bool, double, resource; AND when repeated.
+        (
+            "attr=http.route%3D%2Fusers".into(),
+            vec![&f.staging, &f.users],
+        ),
+        ("attr=http.status_code%3D500".into(), vec![&f.checkout]),
+        ("attr=http.status_code%3D200".into(), vec![&f.users]),
+        ("attr=http.status_code%3D404".into(), vec![]),
+        ("attr=retry%3Dtrue".into(), vec![&f.checkout]),
+        ("attr=retry%3Dfalse".into(), vec![]),
+        ("attr=amount%3D12.5".into(), vec![&f.checkout]),
+        (
+            format!("attr=deployment.environment%3Dstaging-{run}"),
+            vec![&f.staging],
+        ),
+        (format!("attr=service.name%3Dpay-{run}"), vec![&f.checkout]),
+        (
+            "attr=http.route%3D%2Fusers&attr=http.status_code%3D200".into(),
+            vec![&f.users],
+        ),
+        (
+            "attr=http.route%3D%2Fusers&attr=retry%3Dtrue".into(),
+            vec![],
+        ),
+        // q: substring of names and string values, ignoring case; wildcards are literal.
+        ("q=checkout".into(), vec![&f.checkout]),
+        ("q=from%20users".into(), vec![&f.users]),
+        ("q=POSTGRES".into(), vec![&f.users]),
+        (format!("q=staging-{}", &run[..6]), vec![&f.staging]),
+        ("q=100%25%20off_".into(), vec![&f.checkout]),
+        ("q=100%25%25".into(), vec![]),
+        ("q=_%25".into(), vec![]),
+        // The span filters must hold for one span together.
+        (
+            format!("service=shop-{run}&status=error"),
+            vec![&f.checkout],
+        ),
+        (
+            format!("service=pay-{run}&name=charge%20card&minDuration=500ms"),
+            vec![&f.checkout],
+        ),
+        (
+            format!("service=shop-{run}&attr=db.system%3Dpostgres"),
+            vec![],
+        ),
+        (
+            format!("service=db-{run}&attr=db.system%3Dpostgres"),
+            vec![&f.users],
+        ),
+        (
+            "name=GET%20%2Fusers&status=ok&minDuration=100ms".into(),
+            vec![&f.users],
+        ),
+    ];
+    for (filters, expected) in cases {
+        let got = search(&server, &f, &filters).await;
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(got, expected, "{filters} on {}", server.label);
+    }
+}
+
+#[tokio::test]
+async fn the_time_range_is_on_the_trace_start() {
+    let server = TestServer::start();
+    let f = fixture(&server).await;
+    let (_, body) = get_json(&server, &format!("/v1/traces?{}", f.window)).await;
+    let starts: Vec<u64> = body["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["startTimeUnixNano"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 3);
+    // start is inclusive, end exclusive.
+    let (oldest, middle) = (starts[2], starts[1]);
+    let path = format!("/v1/traces?start={oldest}&end={middle}");
+    let (_, body) = get_json(&server, &path).await;
+    let ids: Vec<&str> = body["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["traceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [f.users.as_str()]);
+}
+
+#[tokio::test]
+async fn pages_follow_the_cursor_without_gaps_or_duplicates() {
+    let server = TestServer::start();
+    let run = hex::encode(random_span_id());
+    let base = 6_000_000_000_000_000_000u64
+        + u64::from(u32::from_le_bytes(
+            random_span_id()[..4].try_into().unwrap(),
+        )) * MS;
+    // 23 traces, several starting in the very same nanosecond.
+    let mut expected = Vec::new();
+    for i in 0..23u64 {
+        let trace_id = random_trace_id();
+        let start = base + (i / 4) * MS;
+        let root = span_with(&trace_id, None, "page", start, MS, 0, vec![]);
+        send(&server, &format!("pager-{run}"), vec![], vec![root]).await;
+        expected.push((start, hex::encode(trace_id)));
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("/v1/traces?limit=5&service=pager-{run}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&before={c}"));
+        }
+        let (status, body) = get_json(&server, &path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        pages += 1;
+        seen.extend(
+            body["traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["traceId"].as_str().unwrap().to_owned()),
+        );
+        match body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor does not advance");
+    }
+    assert_eq!(pages, 5, "23 traces in pages of 5");
+    assert_eq!(
+        seen.len(),
+        seen.iter().collect::<HashSet<_>>().len(),
+        "duplicates"
+    );
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn bad_filters_are_400_with_a_reason() {
+    let server = TestServer::start();
+    for (query, says) in [
+        ("status=failed", "status"),
+        ("minDuration=fast", "minDuration"),
+        ("maxDuration=10", "maxDuration"),
+        ("attr=no-value", "key=value"),
+        ("root=maybe", "root"),
+        ("start=yesterday", "RFC 3339"),
+        ("before=123_nothex", "cursor"),
+        ("servce=web", "unknown parameter"),
+    ] {
+        let (status, body) = get_json(&server, &format!("/v1/traces?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["error"], "invalid-query", "{query}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn services_are_listed_with_counts_and_last_seen() {
+    let server = TestServer::start();
+    let f = fixture(&server).await;
+    let (status, body) = get_json(&server, "/v1/services").await;
+    assert_eq!(status, StatusCode::OK);
+    let services = body["services"].as_array().unwrap();
+    let names: Vec<&str> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "sorted by name");
+    let find = |name: String| {
+        services
+            .iter()
+            .find(|s| s["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} missing from {body}"))
+            .clone()
+    };
+    let shop = find(format!("shop-{}", f.run));
+    assert_eq!(shop["spanCount"], 2);
+    let (_, checkout) = get_json(&server, &format!("/v1/traces/{}", f.checkout)).await;
+    // The checkout root ends last of shop's spans.
+    assert_eq!(shop["lastSeenUnixNano"], checkout["endTimeUnixNano"]);
+    assert_eq!(find(format!("db-{}", f.run))["spanCount"], 1);
+    assert_eq!(find(format!("web-{}", f.run))["spanCount"], 1);
+}

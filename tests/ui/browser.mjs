@@ -1,0 +1,192 @@
+// The web UI in real headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core), against a running otel-worker: the local server or the Worker under
+// `wrangler dev`. Run by scripts/test-ui.sh:
+//
+//   node tests/ui/browser.mjs <base-url> <token> [screenshot-dir]
+//
+// It does what a user does: opens the page, enters the token, sees the example trace,
+// filters by service, opens the waterfall, reads a span's attribute, watches a new trace
+// arrive without reloading, and opens a 5,000-span trace.
+import { readFileSync, mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chromium } from "playwright-core";
+
+const [base, token, shots = "target/screenshots"] = process.argv.slice(2);
+if (!base || !token) {
+  console.error("usage: node tests/ui/browser.mjs <base-url> <token> [screenshot-dir]");
+  process.exit(2);
+}
+const EXAMPLE = new URL("../../examples/send-trace/trace.json", import.meta.url);
+const EXAMPLE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const run = randomBytes(4).toString("hex");
+const hex = (n) => randomBytes(n).toString("hex");
+
+function check(condition, message) {
+  if (!condition) throw new Error("UI test failed: " + message);
+}
+
+async function post(body) {
+  const response = await fetch(base + "/v1/traces", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  check(response.status === 200, `export answered ${response.status}: ${await response.text()}`);
+}
+
+const str = (key, value) => ({ key, value: { stringValue: value } });
+const int = (key, value) => ({ key, value: { intValue: String(value) } });
+
+// One OTLP/JSON export: a trace of `spans` ({name, service, parent index, offset ms,
+// duration ms, error}) starting `agoMs` ago.
+function traceExport(spans, agoMs) {
+  const traceId = hex(16);
+  const ids = spans.map(() => hex(8));
+  const start = BigInt(Date.now() - agoMs) * 1000000n;
+  const byService = new Map();
+  spans.forEach((s, i) => {
+    const startNs = start + BigInt(Math.round(s.offset * 1e6));
+    const span = {
+      traceId, spanId: ids[i], name: s.name, kind: i === 0 ? 2 : 3,
+      parentSpanId: s.parent == null ? "" : ids[s.parent],
+      startTimeUnixNano: String(startNs),
+      endTimeUnixNano: String(startNs + BigInt(Math.round(s.duration * 1e6))),
+      attributes: [str("http.route", s.route || "/"), int("http.response.status_code", s.error ? 500 : 200)],
+      status: s.error ? { code: 2, message: "upstream failed" } : {},
+    };
+    if (!byService.has(s.service)) byService.set(s.service, []);
+    byService.get(s.service).push(span);
+  });
+  return {
+    traceId,
+    body: {
+      resourceSpans: [...byService].map(([service, list]) => ({
+        resource: { attributes: [str("service.name", service)] },
+        scopeSpans: [{ scope: { name: "ui-test" }, spans: list }],
+      })),
+    },
+  };
+}
+
+// A handful of realistic traces so the list (and its screenshot) looks like real use.
+async function seed() {
+  const shapes = [
+    ["GET /api/users/:id", 120, false], ["POST /api/orders", 840, true], ["GET /api/products", 45, false],
+    ["GET /api/cart", 230, false], ["POST /api/payments", 1630, true], ["GET /health", 3, false],
+  ];
+  for (let i = 0; i < shapes.length; i++) {
+    const [name, ms, error] = shapes[i];
+    const { body } = traceExport([
+      { name, service: "gateway", parent: null, offset: 0, duration: ms, route: name.split(" ")[1] },
+      { name: "authorize", service: "auth", parent: 0, offset: ms * 0.05, duration: ms * 0.15 },
+      { name: name.replace("/api", ""), service: "backend", parent: 0, offset: ms * 0.25, duration: ms * 0.6, error },
+      { name: "SELECT", service: "postgres", parent: 2, offset: ms * 0.3, duration: ms * 0.3 },
+    ], 60000 - i * 5000);
+    await post(body);
+  }
+}
+
+const started = Date.now();
+await post(readFileSync(EXAMPLE, "utf8"));
+await seed();
+// The big trace: 5,000 spans, a root with 50 steps of 99 spans each, and a last span.
+const bigSpans = [{ name: `big-root-${run}`, service: `big-${run}`, parent: null, offset: 0, duration: 5000 }];
+for (let c = 0; c < 50; c++) {
+  const parent = bigSpans.length;
+  bigSpans.push({ name: `step ${c}`, service: `big-${run}`, parent: 0, offset: c * 100, duration: 90 });
+  for (let k = 0; k < 99 && bigSpans.length < 4999; k++) {
+    bigSpans.push({ name: `work ${c}.${k}`, service: `big-${run}`, parent, offset: c * 100 + k * 0.9, duration: 0.8, error: k === 97 });
+  }
+}
+bigSpans.push({ name: `last-span-${run}`, service: `big-${run}`, parent: 0, offset: 4999, duration: 1 });
+check(bigSpans.length === 5000, "the big trace has 5,000 spans");
+const big = traceExport(bigSpans, 10 * 60000);
+await post(big.body);
+
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const external = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  page.setDefaultTimeout(20000);
+  // No request may leave the server's origin.
+  page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("ws" + base.slice(4))) external.push(r.url()); });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+
+  // 1. The page needs no token; it asks for one.
+  await page.goto(base + "/");
+  await page.getByTestId("token").fill("wrong-" + token);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByText("the server refused the token").waitFor();
+  await page.getByTestId("token").fill(token);
+  await page.getByRole("button", { name: "Connect" }).click();
+
+  // 2. The example trace is in the list.
+  const exampleRow = page.locator(`tr[data-trace-id="${EXAMPLE_TRACE}"]`);
+  await exampleRow.waitFor();
+  check((await exampleRow.innerText()).includes("GET /api/users/:id"), "the example row shows its root span");
+  await page.locator(".live.on").waitFor();
+  await page.screenshot({ path: `${shots}/traces.png` });
+
+  // 3. Filter by service: only traces with a user-service span remain.
+  await page.getByTestId("service").selectOption("user-service");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForFunction(() => location.hash.includes("service=user-service"));
+  await page.waitForFunction(() => document.querySelectorAll("#traces tr").length > 0 &&
+    [...document.querySelectorAll("#traces tr")].every((r) => r.innerText.includes("user-service")));
+  check(await exampleRow.count() === 1, "the example trace matches service=user-service");
+  check(await page.locator("#traces tr", { hasText: "POST /api/orders" }).count() === 0, "gateway traces are filtered out");
+
+  // 4. The waterfall: five spans on a shared axis, the failing one marked.
+  await exampleRow.click();
+  await page.locator("#rows .row").first().waitFor();
+  check(await page.locator("#rows .row").count() === 5, "the example's five spans are drawn");
+  check(await page.locator("#rows .row .bar.error").count() === 1, "one error bar");
+  const cache = page.locator('.row[data-span-id="b7ad6b7169203331"]');
+  check((await cache.locator(".err").count()) === 1, "the failing span is marked");
+
+  // 5. A span's attributes, resource and status.
+  await page.locator('.row[data-span-id="2f3e4d5c6b7a8190"]').click();
+  const detail = page.getByTestId("span-detail");
+  await detail.getByText("db.query.text").waitFor();
+  const detailText = await detail.innerText();
+  check(detailText.includes("SELECT users"), "the span's name is shown");
+  check(detailText.includes("users-7d9f8"), "its resource's host.name is shown");
+  await page.screenshot({ path: `${shots}/waterfall.png` });
+
+  // 6. A new trace appears in the list without a reload.
+  await page.getByRole("button", { name: "Traces" }).click();
+  await page.getByRole("button", { name: "Clear" }).click();
+  await exampleRow.waitFor();
+  await page.evaluate(() => { window.notReloaded = true; });
+  const liveName = `live-${run}`;
+  await post(traceExport([{ name: liveName, service: "gateway", parent: null, offset: 0, duration: 12 }], 0).body);
+  await page.locator("#traces tr", { hasText: liveName }).waitFor();
+  check(await page.evaluate(() => window.notReloaded === true), "the page was not reloaded");
+
+  // 7. 5,000 spans: only the rows in view exist, and the last span is reachable.
+  const opened = Date.now();
+  await page.evaluate((id) => { location.hash = "trace=" + id; }, big.traceId);
+  await page.locator("#rows .row").first().waitFor();
+  const drawnMs = Date.now() - opened;
+  const inDom = await page.locator("#rows .row").count();
+  check(inDom < 200, `virtualised rows: ${inDom} in the page`);
+  await page.locator("#rows").evaluate((rows) => { rows.scrollTop = rows.scrollHeight; });
+  await page.locator(".row", { hasText: `last-span-${run}` }).waitFor();
+  const responsive = Date.now();
+  await page.evaluate(() => 1);
+  console.log(`5,000-span trace: drawn in ${drawnMs} ms, ${inDom} rows in the page, ` +
+    `event loop answered in ${Date.now() - responsive} ms after scrolling`);
+
+  check(errors.length === 0, "page errors: " + errors.join("; "));
+  check(external.length === 0, "requests outside the server: " + external.join(", "));
+  console.log(`UI test passed against ${base} in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+    `screenshots in ${shots}/`);
+} finally {
+  await browser.close();
+}
