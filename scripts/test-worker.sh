@@ -29,8 +29,9 @@ node_modules/.bin/wrangler d1 migrations apply otel-worker-db --local --persist-
 
 # Starts `wrangler dev` on $port in its own process group and waits for /health.
 start_wrangler() {
+    # --test-scheduled serves /__scheduled, which runs the cron handler (retention) on demand.
     setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
-        --show-interactive-dev-session=false >"$state/wrangler.log" 2>&1 &
+        --test-scheduled --show-interactive-dev-session=false >"$state/wrangler.log" 2>&1 &
     wrangler_pid=$!
     for _ in $(seq 1 120); do
         # Any HTTP answer means it is up (without AUTH_TOKEN even /health is a 500).
@@ -60,13 +61,23 @@ esac
 
 printf 'AUTH_TOKEN="%s"\n' "$token" > .dev.vars
 start_wrangler
-echo "==> black-box API suite against the Worker under wrangler dev on http://127.0.0.1:$port"
+url="http://127.0.0.1:$port"
 status=0
-OTEL_WORKER_TEST_URL="http://127.0.0.1:$port" OTEL_WORKER_TEST_TOKEN="$token" \
-    cargo test -p otel-worker-cli --test api -- --test-threads=4 || status=$?
+# First, while the database is fresh: the web UI in headless Chromium.
+echo "==> the web UI in headless Chromium against the Worker on $url"
+bash scripts/test-ui.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/screenshots/worker" || status=$?
+if [ "$status" = 0 ]; then
+    echo "==> black-box API and search suites against the Worker under wrangler dev on $url"
+    OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
+        cargo test -p otel-worker-cli --test api --test search -- --test-threads=4 || status=$?
+fi
 if [ "$status" = 0 ]; then
     echo "==> real OpenTelemetry SDKs against the Worker"
-    bash scripts/test-sdks.sh "http://127.0.0.1:$port" "$token" || status=$?
+    bash scripts/test-sdks.sh "$url" "$token" || status=$?
+fi
+if [ "$status" = 0 ]; then
+    echo "==> retention: the cron handler deletes traces older than RETENTION_DAYS (7) and nothing newer"
+    bash scripts/check-worker-retention.sh "$url" "$token" || status=$?
 fi
 if [ "$status" != 0 ]; then
     echo "---- wrangler dev log (last 80 lines) ----"; tail -n 80 "$state/wrangler.log"

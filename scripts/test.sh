@@ -26,23 +26,37 @@ fi
 step "tests: unit, in-process handlers, CLI and the black-box API suite on the local server"
 cargo test --workspace
 
-step "real OpenTelemetry SDKs (Python, Node) against the local server, and a retry through a locked database"
+# Starts `otel-worker-cli dev` on a free port with a fresh database in $1 and token $2;
+# sets $server_pid and $server_url.
+start_local_server() {
+    "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --auth-token "$2" \
+        --db "$1/test.db" 2>"$1/server.log" &
+    server_pid=$!
+    server_url=""
+    for _ in $(seq 1 100); do
+        server_url="$(grep -o 'listening on http://[0-9.:]*' "$1/server.log" | cut -d' ' -f3 || true)"
+        [ -n "$server_url" ] && return 0
+        sleep 0.1
+    done
+    cat "$1/server.log"; echo "the local server did not start" >&2; exit 1
+}
 target_dir="${CARGO_TARGET_DIR:-target}"
-sdk_state="$(mktemp -d)"
-sdk_token="sdk-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-"$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --auth-token "$sdk_token" \
-    --db "$sdk_state/sdk.db" 2>"$sdk_state/server.log" &
-sdk_server=$!
-trap 'kill "$sdk_server" 2>/dev/null || true; rm -rf "$sdk_state"' EXIT
-sdk_url=""
-for _ in $(seq 1 100); do
-    sdk_url="$(grep -o 'listening on http://[0-9.:]*' "$sdk_state/server.log" | cut -d' ' -f3 || true)"
-    [ -n "$sdk_url" ] && break
-    sleep 0.1
-done
-[ -n "$sdk_url" ] || { cat "$sdk_state/server.log"; echo "the local server did not start" >&2; exit 1; }
-bash scripts/test-sdks.sh "$sdk_url" "$sdk_token" "$sdk_state/sdk.db"
-kill "$sdk_server"; wait "$sdk_server" 2>/dev/null || true
+state="$(mktemp -d)"
+server_pid=""
+trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -rf "$state"' EXIT
+new_token() { echo "test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; }
+
+step "real OpenTelemetry SDKs (Python, Node) against the local server, and a retry through a locked database"
+mkdir -p "$state/sdk"; token="$(new_token)"
+start_local_server "$state/sdk" "$token"
+bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db"
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+
+step "the web UI in headless Chromium (Debian's chromium, playwright-core) against the local server"
+mkdir -p "$state/ui"; token="$(new_token)"
+start_local_server "$state/ui" "$token"
+bash scripts/test-ui.sh "$server_url" "$token" "$target_dir/screenshots/local"
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "fuzzing: each cargo-fuzz target for 60 s from the fixtures' seeds"
 bash scripts/fuzz.sh 60
