@@ -36,6 +36,10 @@ impl Hub {
 #[async_trait]
 impl ServerEvents for Hub {
     async fn broadcast(&self, message: ServerMessage) {
+        // Encoding costs real time at full ingest speed; skip it when nobody listens.
+        if self.sender.receiver_count() == 0 {
+            return;
+        }
         match serde_json::to_string(&message) {
             // An error only means nobody is listening.
             Ok(text) => drop(self.sender.send(text.into())),

@@ -83,6 +83,8 @@ async fn every_route_wants_the_token() {
     let span = "00f067aa0ba902b7";
     let routes = [
         ("GET", "/v1/traces".to_owned()),
+        ("GET", "/v1/traces?service=frontend&status=error".to_owned()),
+        ("GET", "/v1/services".to_owned()),
         ("POST", "/v1/traces".to_owned()),
         ("GET", format!("/v1/traces/{trace}")),
         ("DELETE", format!("/v1/traces/{trace}")),
@@ -131,6 +133,23 @@ async fn every_route_wants_the_token() {
                 other.map(|_| ())
             ),
         }
+    }
+}
+
+#[tokio::test]
+async fn the_ui_page_needs_no_token_and_loads_nothing_from_elsewhere() {
+    let server = TestServer::start();
+    let response = server.http().get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'none'") && policy.contains("connect-src 'self'"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<title>otel-worker</title>"));
+    // No script, style sheet or font from another origin.
+    for needle in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!page.contains(needle), "the page refers to {needle}");
     }
 }
 

@@ -409,15 +409,20 @@ async fn show_progress(totals: Arc<Totals>, start: Instant) {
     }
 }
 
+/// The nearest-rank percentile `p` (0 to 100) of sorted values; 0 when there are none.
+/// Shared with the latency examples so every reported p99 means the same.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 fn report(totals: &Totals, mut latencies: Vec<u32>, seconds: f64) -> Report {
     latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        f64::from(latencies[rank.clamp(1, latencies.len()) - 1]) / 1000.0
-    };
+    let millis: Vec<f64> = latencies.iter().map(|&us| f64::from(us) / 1000.0).collect();
+    let percentile = |p: f64| percentile(&millis, p);
     let requests = totals.requests.load(Ordering::Relaxed);
     let accepted = totals.accepted.load(Ordering::Relaxed);
     let seconds = seconds.max(f64::EPSILON);

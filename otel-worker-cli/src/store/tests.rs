@@ -662,6 +662,13 @@ fn every_read_query_is_served_by_an_index() {
             let allowed_scan = step == "SCAN r" || step.starts_with("SCAN a VIRTUAL TABLE");
             let full_scan = step.starts_with("SCAN") && !step.contains("USING");
             assert!(allowed_scan || !full_scan, "{what}: full scan in {plan:?}");
+            // A trace's spans are reached through the primary key, whatever the filter.
+            if step.starts_with("SEARCH m ") {
+                assert_eq!(
+                    step, "SEARCH m USING INDEX sqlite_autoindex_spans_1 (trace_id=?)",
+                    "{what}: probes spans through another index in {plan:?}"
+                );
+            }
             // Walking spans is allowed only for the service list, on its covering index.
             let walks_spans = ["SCAN m", "SCAN s", "SCAN spans"]
                 .iter()
