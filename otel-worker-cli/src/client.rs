@@ -88,10 +88,9 @@ pub struct ListArgs {
 
 impl ListArgs {
     fn search(self) -> TraceSearch {
-        let start = self.since.map(|since| {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-            (now - since.as_nanos() as i128).max(0).to_string()
-        });
+        let start = self
+            .since
+            .map(|since| crate::unix_nanos_ago(since).to_string());
         TraceSearch {
             limit: self.limit,
             before: self.before,

@@ -21,6 +21,13 @@ pub mod tail;
 pub mod token;
 pub mod view;
 
+/// The instant `age` before now, in unix nanoseconds (0 if that is before 1970): the
+/// cutoff of retention and the start of `--since`.
+pub fn unix_nanos_ago(age: std::time::Duration) -> u64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    otel_worker_core::retention::cutoff(u64::try_from(now).unwrap_or(0), age)
+}
+
 /// Where `dev` keeps its database unless told otherwise.
 pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
 /// Where `dev` listens: loopback on the standard OTLP/HTTP port.

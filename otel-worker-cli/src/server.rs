@@ -115,8 +115,7 @@ async fn housekeeping(store: SqliteStore, retention: Option<Duration>, database:
     loop {
         ticks.tick().await;
         if let Some(keep) = retention {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-            let cutoff = retention::cutoff(u64::try_from(now).unwrap_or(0), keep);
+            let cutoff = crate::unix_nanos_ago(keep);
             match retention::prune_before(&store, cutoff, None).await {
                 Ok(pruned) if pruned.traces > 0 => tracing::info!(
                     traces = pruned.traces,

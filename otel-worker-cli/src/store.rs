@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use otel_worker_core::models::TraceSummary;
+use otel_worker_core::models::{Service, TraceSummary};
 use otel_worker_core::store::{
-    Batch, Pruned, ServiceSummary, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
+    Batch, Pruned, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use serde_json::value::RawValue;
@@ -478,7 +478,7 @@ impl Store for SqliteStore {
         into_summaries(rows)
     }
 
-    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
+    async fn services(&self) -> Result<Vec<Service>, StoreError> {
         let rows = self
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(sql::SERVICES)?;

@@ -57,10 +57,9 @@ fn megabytes(bytes: u64) -> String {
 /// `system prune --older-than`: retention by hand, through the same store code as
 /// `dev --retention`.
 pub async fn prune(db: &Path, older_than: Duration) -> anyhow::Result<()> {
-    Stats::read(db)?;
+    require_database(db)?;
     let store = SqliteStore::open(db)?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let cutoff = retention::cutoff(u64::try_from(now).unwrap_or(0), older_than);
+    let cutoff = crate::unix_nanos_ago(older_than);
     let pruned = retention::prune_before(&store, cutoff, None).await?;
     println!(
         "deleted {} traces ({} spans) that started before {}",
@@ -94,12 +93,7 @@ pub struct Stats {
 
 impl Stats {
     pub fn read(db: &Path) -> anyhow::Result<Self> {
-        if !db.exists() {
-            bail!(
-                "there is no database at {}: `otel-worker-cli dev` creates it",
-                db.display()
-            );
-        }
+        require_database(db)?;
         let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("cannot open {}", db.display()))?;
         let count = |table: &str| -> anyhow::Result<u64> {
@@ -126,6 +120,17 @@ impl Stats {
             bytes: database_bytes(db),
         })
     }
+}
+
+/// Commands on an existing database refuse to create an empty one.
+fn require_database(db: &Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        bail!(
+            "there is no database at {}: `otel-worker-cli dev` creates it",
+            db.display()
+        );
+    }
+    Ok(())
 }
 
 /// The database file and the WAL and shared-memory files SQLite keeps beside it.

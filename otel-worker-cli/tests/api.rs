@@ -38,22 +38,6 @@ async fn post(
     request.send().await.expect("the server answers")
 }
 
-async fn get(server: &TestServer, path: &str) -> reqwest::Response {
-    server
-        .http()
-        .get(server.url(path))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .expect("the server answers")
-}
-
-async fn get_json(server: &TestServer, path: &str) -> (StatusCode, Value) {
-    let response = get(server, path).await;
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn assert_still_serving(server: &TestServer) {
     let health = server
         .http()

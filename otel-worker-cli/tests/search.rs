@@ -13,7 +13,6 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as V};
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use prost::Message;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 const MS: u64 = 1_000_000;
 
@@ -54,18 +53,6 @@ async fn send(server: &TestServer, service: &str, resource: Vec<KeyValue>, spans
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-}
-
-async fn get_json(server: &TestServer, path: &str) -> (StatusCode, Value) {
-    let response = server
-        .http()
-        .get(server.url(path))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Three traces in a private time window, with names made unique by `run`.

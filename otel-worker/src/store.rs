@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use otel_worker_core::models::TraceSummary;
+use otel_worker_core::models::{Service, TraceSummary};
 use otel_worker_core::store::{
-    Batch, Pruned, ServiceSummary, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
+    Batch, Pruned, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -151,7 +151,7 @@ impl Store for D1Store {
         summaries(self.rows(&statement.sql, &params).await?)
     }
 
-    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError> {
+    async fn services(&self) -> Result<Vec<Service>, StoreError> {
         self.rows::<sql::ServiceRow>(sql::SERVICES, &[])
             .await?
             .into_iter()

@@ -214,6 +214,27 @@ impl TestServer {
     }
 }
 
+/// `GET path` with the token.
+pub async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    server
+        .http()
+        .get(server.url(path))
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+/// `GET path` with the token: the status and the JSON body (`null` if it is not JSON).
+pub async fn get_json(server: &TestServer, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = get(server, path).await;
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// Starts `otel-worker-cli dev` on a free loopback port with `args` added; returns the
 /// process, its base URL (read from its "listening on" log line) and the rest of its log.
 pub fn spawn_dev(args: &[&OsStr]) -> (Child, String, Lines<BufReader<ChildStderr>>) {

@@ -10,7 +10,7 @@ pub use row::{Body, ResourceRecord, SpanRow};
 use async_trait::async_trait;
 use serde_json::value::RawValue;
 
-use crate::models::TraceSummary;
+use crate::models::{Service, TraceSummary};
 
 /// One span ready to be written: the columns the API filters and sorts on, the key of
 /// its resource and scope, and the rest of the span as a compact [`Body`].
@@ -97,9 +97,6 @@ impl SpanFilter {
     }
 }
 
-/// A service as `GET /v1/services` lists it.
-pub type ServiceSummary = crate::models::Service;
-
 /// What one [`Store::prune`] call deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pruned {
@@ -137,7 +134,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError>;
 
     /// Every service name seen, with its span count and latest span end, by name.
-    async fn services(&self) -> Result<Vec<ServiceSummary>, StoreError>;
+    async fn services(&self) -> Result<Vec<Service>, StoreError>;
 
     /// The summary of one trace, `None` when it has no spans.
     async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError>;
