@@ -118,13 +118,38 @@ try {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
 
-  // 1. The page needs no token; it asks for one.
+  // 1. The page needs no token; it asks for one. A wrong token is refused on screen.
+  // Requests made with the wrong token after the first refusal are held back until the
+  // right token is in, so their late refusals arrive while the page already works: they
+  // must not send the user back to the login form (this race once failed the test on a
+  // slow server, when the list's refusal wiped the token being typed).
+  const wrong = "wrong-" + token;
+  let refused = 0;
+  const late = [];
+  let releaseLate;
+  const released = new Promise((resolve) => { releaseLate = resolve; });
+  const isApi = (url) => url.pathname.startsWith("/v1/");
+  await page.route(isApi, async (route) => {
+    if (route.request().headers()["authorization"] === "Bearer " + wrong && refused++ > 0) {
+      const answered = released.then(() => route.continue());
+      late.push(answered);
+      return answered;
+    }
+    return route.continue();
+  });
   await page.goto(base + "/");
-  await page.getByTestId("token").fill("wrong-" + token);
+  await page.getByTestId("token").fill(wrong);
   await page.getByRole("button", { name: "Connect" }).click();
   await page.getByText("the server refused the token").waitFor();
   await page.getByTestId("token").fill(token);
   await page.getByRole("button", { name: "Connect" }).click();
+  await page.locator("#list-view:not(.hidden)").waitFor();
+  releaseLate();
+  await Promise.all(late);
+  await page.unroute(isApi);
+  await page.waitForTimeout(200);
+  check(await page.locator("#list-view:not(.hidden)").count() === 1,
+    `late refusals of the old token (${late.length}) leave the list on screen`);
 
   // 2. The example trace is in the list.
   const exampleRow = page.locator(`tr[data-trace-id="${EXAMPLE_TRACE}"]`);
