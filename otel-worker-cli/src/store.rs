@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_search.sql",
         include_str!("../../migrations/0003_search.sql"),
     ),
+    (
+        "0004_services.sql",
+        include_str!("../../migrations/0004_services.sql"),
+    ),
 ];
 
 /// Spans in SQLite.

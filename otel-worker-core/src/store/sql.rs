@@ -100,9 +100,7 @@ pub fn list_traces(query: &super::TraceListQuery) -> Statement {
 fn span_conditions(st: &mut Statement, filter: &super::SpanFilter) -> Vec<String> {
     let mut all = Vec::new();
     if let Some(service) = &filter.service {
-        // `+` keeps SQLite from probing through `spans_by_service` instead of the primary
-        // key: for a common service that reads the service's every span for each trace.
-        all.push(format!("+m.service_name = {}", st.bind(service.clone())));
+        all.push(format!("m.service_name = {}", st.bind(service.clone())));
     }
     if let Some(name) = &filter.name {
         all.push(format!("m.name = {}", st.bind(name.clone())));
@@ -172,11 +170,11 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// Services with their span counts and latest span end, read from the
-/// `spans_by_service` index alone.
+/// Services with their span counts and latest span end, from the `services` table the
+/// triggers of migration 0004 keep.
 pub const SERVICES: &str = "\
-SELECT service_name AS name, COUNT(*) AS span_count, CAST(MAX(end_ns) AS TEXT) AS last_seen
-FROM spans WHERE service_name IS NOT NULL GROUP BY service_name ORDER BY service_name";
+SELECT service_name AS name, span_count, CAST(last_seen_ns AS TEXT) AS last_seen
+FROM services WHERE span_count > 0 ORDER BY service_name";
 
 /// One row of [`SERVICES`].
 #[derive(Debug, Clone, Deserialize)]
@@ -240,11 +238,17 @@ pub fn span() -> String {
     format!("{SPAN_COLUMNS} WHERE s.trace_id = ?1 AND s.span_id = ?2")
 }
 
-/// Writes one span (SQLite, where a prepared statement per row is cheapest).
+/// Writes one span (SQLite, where a prepared statement per row is cheapest). A span
+/// stored before is overwritten in place, which keeps the service counts of migration
+/// 0004 exact (`OR REPLACE` would delete without firing its trigger).
 pub const INSERT_SPAN: &str = "\
-INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
+INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
     status_code, start_ns, end_ns, resource_id, body)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
+    name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
+    status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
+    resource_id = excluded.resource_id, body = excluded.body";
 
 /// Writes one resource and scope pair unless it is already stored.
 pub const INSERT_RESOURCE: &str =
@@ -253,15 +257,20 @@ pub const INSERT_RESOURCE: &str =
 /// Writes many spans with one statement, for databases where each statement is a round
 /// trip or counts against a quota (D1): `?1` = a JSON array of rows from [`span_rows_json`].
 /// Nanoseconds and resource keys travel as JSON integers inside the text, so they stay
-/// exact.
+/// exact. Overwrites like [`INSERT_SPAN`]; `WHERE true` tells SQLite's parser that
+/// `ON CONFLICT` belongs to the insert, not to a join.
 pub const INSERT_SPANS_JSON: &str = "\
-INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
+INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
     status_code, start_ns, end_ns, resource_id, body)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
        json_extract(value, '$[9]'), json_extract(value, '$[10]')
-FROM json_each(?1)";
+FROM json_each(?1) WHERE true
+ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
+    name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
+    status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
+    resource_id = excluded.resource_id, body = excluded.body";
 
 /// [`INSERT_RESOURCE`] for many pairs at once: `?1` = [`resource_rows_json`].
 pub const INSERT_RESOURCES_JSON: &str = "\
