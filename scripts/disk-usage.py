@@ -33,7 +33,7 @@ def breakdown(path):
     ids, body = conn.execute(
         "SELECT AVG(LENGTH(trace_id) + LENGTH(span_id) + IFNULL(LENGTH(parent_span_id), 0)),"
         " AVG(LENGTH(body)) FROM spans").fetchone()
-    print(f"  per span row: ids {ids:.0f} bytes (hex text), body {body:.0f} bytes")
+    print(f"  per span row: ids {ids:.0f} bytes, body {body:.0f} bytes")
 
 
 def copy(source, without_rowid):

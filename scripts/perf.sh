@@ -54,6 +54,9 @@ ingest_run() { # <name> <generate flags...>
     watch_wal "$db" "$out/$name.wal" &
     AUTH_TOKEN="$token" "$bin" generate --endpoint "$url" --json "$@" > "$out/$name.json"
     local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+    # Disk after the run: one second after the load stops, with the server still up (an
+    # idle server empties its WAL once everything is in the database).
+    sleep 1
     local wal_now; wal_now=$(stat -c %s "$db-wal" 2>/dev/null || echo 0)
     local db_now; db_now=$(stat -c %s "$db")
     stop_server

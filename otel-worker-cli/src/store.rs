@@ -65,8 +65,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0003_search.sql"),
     ),
     (
-        "0004_services.sql",
-        include_str!("../../migrations/0004_services.sql"),
+        "0004_binary_ids.sql",
+        include_str!("../../migrations/0004_binary_ids.sql"),
+    ),
+    (
+        "0005_services.sql",
+        include_str!("../../migrations/0005_services.sql"),
     ),
 ];
 
@@ -206,7 +210,9 @@ impl SqliteStore {
 
 /// The checkpointer thread: every [`CHECKPOINT_INTERVAL`] copies committed WAL pages into
 /// the database without blocking the writer or readers (`PASSIVE`), and keeps the WAL
-/// bounded (see [`WAL_RESTART_PAGES`]).
+/// bounded (see [`WAL_RESTART_PAGES`]). Once ingest pauses (nothing new for one interval
+/// and everything copied), it truncates the WAL to zero bytes, so an idle server's disk
+/// use is its database alone.
 fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mpsc::Sender<Job>) {
     let conn = match Connection::open(path).and_then(|conn| {
         conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
@@ -218,12 +224,20 @@ fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mpsc::Sender<J
             return;
         }
     };
+    let mut last_size = 0;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         match passive_checkpoint(&conn) {
-            Ok(pages) if pages > WAL_RESTART_PAGES => {
+            Ok(wal) if wal.idle_since(last_size) => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                    tracing::debug!("truncating the idle WAL failed, retried later: {e}");
+                }
+                last_size = 0;
+            }
+            Ok(wal) if wal.pages > WAL_RESTART_PAGES => {
+                last_size = wal.pages;
                 let (done, finished) = mpsc::channel();
                 let job = Job::Run(Box::new(move |conn| {
-                    let _ = done.send(passive_checkpoint(conn));
+                    let _ = done.send(passive_checkpoint(conn).map(drop));
                 }));
                 if writer.send(job).is_err() {
                     return;
@@ -232,15 +246,33 @@ fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mpsc::Sender<J
                     tracing::warn!("WAL checkpoint on the writer failed: {e}");
                 }
             }
-            Ok(_) => {}
+            Ok(wal) => last_size = wal.pages,
             Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
         }
     }
 }
 
-/// Copies what it can of the WAL into the database; returns the WAL's size in pages.
-fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+/// The WAL after a checkpoint, in pages.
+struct WalState {
+    pages: i64,
+    copied: i64,
+}
+
+impl WalState {
+    /// Everything is in the database and nothing was written since the last look.
+    fn idle_since(&self, last_size: i64) -> bool {
+        self.pages > 0 && self.copied == self.pages && self.pages == last_size
+    }
+}
+
+/// Copies what it can of the WAL into the database.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<WalState> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(WalState {
+            pages: row.get(1)?,
+            copied: row.get(2)?,
+        })
+    })
 }
 
 fn writer_gone() -> StoreError {

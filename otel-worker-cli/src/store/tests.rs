@@ -427,7 +427,7 @@ async fn concurrent_exports_are_committed_together_and_each_answered() {
     Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "CREATE TRIGGER fail_one BEFORE INSERT ON spans WHEN NEW.trace_id = '0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d'
+            "CREATE TRIGGER fail_one BEFORE INSERT ON spans WHEN NEW.trace_id = unhex('0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d')
              BEGIN SELECT RAISE(ABORT, 'rejected by trigger'); END;",
         )
         .unwrap();
@@ -543,6 +543,27 @@ async fn spans_stored_before_the_compact_schema_read_back_the_same() {
             "SELECT COUNT(*) FROM resources WHERE resource_id < 0"
         ),
         1
+    );
+    // Ids are now stored as bytes, the trace is still listed, and the service list was
+    // filled from the spans already stored.
+    assert_eq!(
+        count(
+            &path,
+            "SELECT COUNT(*) FROM spans WHERE typeof(trace_id) = 'blob' AND length(trace_id) = 16
+             AND typeof(span_id) = 'blob' AND length(span_id) = 8"
+        ),
+        2
+    );
+    let listed = store.list_traces(query(10, None)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].trace_id, "ab".repeat(16));
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services
+            .iter()
+            .map(|s| (s.name.as_str(), s.span_count))
+            .collect::<Vec<_>>(),
+        [("old", 2)]
     );
 }
 
@@ -840,4 +861,35 @@ async fn services_count_spans_and_find_the_latest_end() {
         .unwrap();
     assert_eq!(pruned.spans, 1);
     assert_eq!(listed().await, []);
+}
+
+#[tokio::test]
+async fn the_wal_is_emptied_once_ingest_pauses() {
+    let (dir, store) = temp_store();
+    let wal = dir.path().join("nested/dir/test.db-wal");
+    for t in 1..=20u8 {
+        let spans = (1..=50u8).map(|s| record(t, s, None, 1, 2)).collect();
+        store.insert(batch(spans)).await.unwrap();
+    }
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    // A few checkpoint intervals after the last write, the WAL is back to zero bytes and
+    // every span is still there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(super::CHECKPOINT_INTERVAL).await;
+    }
+    assert_eq!(size(), 0, "the WAL was not truncated while idle");
+    assert_eq!(
+        count(
+            &dir.path().join("nested/dir/test.db"),
+            "SELECT COUNT(*) FROM spans"
+        ),
+        20 * 50
+    );
+    // And writing afterwards works as before.
+    store
+        .insert(batch(vec![record(99, 1, None, 1, 2)]))
+        .await
+        .unwrap();
+    assert_eq!(store.list_traces(query(100, None)).await.unwrap().len(), 21);
 }

@@ -2,6 +2,10 @@
 //!
 //! Written for D1's limits as much as SQLite's: nanosecond columns are read back
 //! `CAST(... AS TEXT)` because D1 hands integers to JavaScript as doubles.
+//!
+//! Ids are stored as bytes (migration 0004) and cross this boundary as lowercase hex:
+//! every id parameter goes through `unhex(...)` and every id column comes back through
+//! `lower(hex(...))`.
 
 use serde::Deserialize;
 
@@ -10,7 +14,7 @@ use crate::models::TraceSummary;
 
 /// Columns of one summary row; the list and the single-trace reads share them.
 const SUMMARY_COLUMNS: &str = "\
-SELECT t.trace_id AS trace_id,
+SELECT lower(hex(t.trace_id)) AS trace_id,
        CAST(t.start_ns AS TEXT) AS start_ns,
        CAST(t.end_ns AS TEXT) AS end_ns,
        (SELECT COUNT(*) FROM spans s WHERE s.trace_id = t.trace_id) AS span_count,
@@ -64,7 +68,7 @@ pub fn list_traces(query: &super::TraceListQuery) -> Statement {
             Some(id) => {
                 let id = st.bind(id.clone());
                 conditions.push(format!(
-                    "(t.start_ns, t.trace_id) < (CAST({start} AS INTEGER), {id})"
+                    "(t.start_ns, t.trace_id) < (CAST({start} AS INTEGER), unhex({id}))"
                 ));
             }
             None => conditions.push(format!("t.start_ns < CAST({start} AS INTEGER)")),
@@ -171,7 +175,7 @@ fn escape_like(text: &str) -> String {
 }
 
 /// Services with their span counts and latest span end, from the `services` table the
-/// triggers of migration 0004 keep.
+/// triggers of migration 0005 keep.
 pub const SERVICES: &str = "\
 SELECT service_name AS name, span_count, CAST(last_seen_ns AS TEXT) AS last_seen
 FROM services WHERE span_count > 0 ORDER BY service_name";
@@ -217,12 +221,13 @@ pub fn prune_traces() -> String {
 
 /// One trace's summary: `?1` = trace id.
 pub fn trace_summary() -> String {
-    format!("{SUMMARY_COLUMNS} WHERE t.trace_id = ?1")
+    format!("{SUMMARY_COLUMNS} WHERE t.trace_id = unhex(?1)")
 }
 
 /// The columns of a [`super::SpanRow`], joined with its resource and scope.
 const SPAN_COLUMNS: &str = "\
-SELECT s.trace_id AS trace_id, s.span_id AS span_id, s.parent_span_id AS parent_span_id,
+SELECT lower(hex(s.trace_id)) AS trace_id, lower(hex(s.span_id)) AS span_id,
+       nullif(lower(hex(s.parent_span_id)), '') AS parent_span_id,
        s.name AS name, s.kind AS kind, s.status_code AS status_code,
        CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
        s.body AS body, r.resource AS resource, r.scope AS scope
@@ -230,21 +235,21 @@ FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id";
 
 /// Every span of a trace in start order: `?1` = trace id.
 pub fn trace_spans() -> String {
-    format!("{SPAN_COLUMNS} WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.span_id")
+    format!("{SPAN_COLUMNS} WHERE s.trace_id = unhex(?1) ORDER BY s.start_ns, s.span_id")
 }
 
 /// One span: `?1` = trace id, `?2` = span id.
 pub fn span() -> String {
-    format!("{SPAN_COLUMNS} WHERE s.trace_id = ?1 AND s.span_id = ?2")
+    format!("{SPAN_COLUMNS} WHERE s.trace_id = unhex(?1) AND s.span_id = unhex(?2)")
 }
 
 /// Writes one span (SQLite, where a prepared statement per row is cheapest). A span
 /// stored before is overwritten in place, which keeps the service counts of migration
-/// 0004 exact (`OR REPLACE` would delete without firing its trigger).
+/// 0005 exact (`OR REPLACE` would delete without firing its trigger).
 pub const INSERT_SPAN: &str = "\
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
     status_code, start_ns, end_ns, resource_id, body)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
     name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
     status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
@@ -262,7 +267,8 @@ pub const INSERT_RESOURCE: &str =
 pub const INSERT_SPANS_JSON: &str = "\
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
     status_code, start_ns, end_ns, resource_id, body)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+SELECT unhex(json_extract(value, '$[0]')), unhex(json_extract(value, '$[1]')),
+       unhex(json_extract(value, '$[2]')),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
        json_extract(value, '$[9]'), json_extract(value, '$[10]')
@@ -338,7 +344,7 @@ fn chunked_rows(rows: impl Iterator<Item = serde_json::Value>, max_bytes: usize)
 pub const REFRESH_TRACES: &str = "\
 INSERT INTO traces (trace_id, start_ns, end_ns)
 SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans
-WHERE trace_id IN (SELECT value FROM json_each(?1)) GROUP BY trace_id
+WHERE trace_id IN (SELECT unhex(value) FROM json_each(?1)) GROUP BY trace_id
 ON CONFLICT (trace_id) DO UPDATE SET start_ns = excluded.start_ns, end_ns = excluded.end_ns";
 
 /// The distinct trace ids of `spans` as the JSON array [`REFRESH_TRACES`] takes.
@@ -356,17 +362,18 @@ pub fn json_array(items: &[&str]) -> String {
 
 /// Drops a trace's row once it has no spans left: `?1` = trace id.
 pub const FORGET_EMPTY_TRACE: &str = "\
-DELETE FROM traces WHERE trace_id = ?1
-AND NOT EXISTS (SELECT 1 FROM spans WHERE trace_id = ?1)";
+DELETE FROM traces WHERE trace_id = unhex(?1)
+AND NOT EXISTS (SELECT 1 FROM spans WHERE trace_id = unhex(?1))";
 
 /// Deletes a trace's spans: `?1` = trace id.
-pub const DELETE_TRACE_SPANS: &str = "DELETE FROM spans WHERE trace_id = ?1";
+pub const DELETE_TRACE_SPANS: &str = "DELETE FROM spans WHERE trace_id = unhex(?1)";
 
 /// Deletes a trace's row: `?1` = trace id.
-pub const DELETE_TRACE: &str = "DELETE FROM traces WHERE trace_id = ?1";
+pub const DELETE_TRACE: &str = "DELETE FROM traces WHERE trace_id = unhex(?1)";
 
 /// Deletes one span: `?1` = trace id, `?2` = span id.
-pub const DELETE_SPAN: &str = "DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2";
+pub const DELETE_SPAN: &str =
+    "DELETE FROM spans WHERE trace_id = unhex(?1) AND span_id = unhex(?2)";
 
 /// One row of the summary queries, named as the SQL names its columns.
 #[derive(Debug, Clone, Deserialize)]
