@@ -214,8 +214,11 @@ impl SqliteStore {
 /// and everything copied), it truncates the WAL to zero bytes, so an idle server's disk
 /// use is its database alone.
 fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mpsc::Sender<Job>) {
+    // No busy wait: a passive checkpoint never waits anyway, and the idle truncation holds
+    // the write lock while it waits for readers, which would make exports wait behind a
+    // long search. If it cannot run at once, the next idle check tries again.
     let conn = match Connection::open(path).and_then(|conn| {
-        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+        conn.busy_timeout(Duration::ZERO)?;
         Ok(conn)
     }) {
         Ok(conn) => conn,
