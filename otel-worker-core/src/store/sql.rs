@@ -243,17 +243,29 @@ pub fn span() -> String {
     format!("{SPAN_COLUMNS} WHERE s.trace_id = unhex(?1) AND s.span_id = unhex(?2)")
 }
 
-/// Writes one span (SQLite, where a prepared statement per row is cheapest). A span
-/// stored before is overwritten in place, which keeps the service counts of migration
-/// 0005 exact (`OR REPLACE` would delete without firing its trigger).
-pub const INSERT_SPAN: &str = "\
-INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
+/// `INSERT INTO spans` with every column from `$rows` (a `VALUES` or `SELECT` clause, ids
+/// as hex). A span stored before is overwritten in place, which keeps the service counts
+/// of migration 0005 exact (`OR REPLACE` would delete without firing their trigger). Both
+/// span inserts are built from it so they cannot drift apart.
+macro_rules! insert_spans {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
     status_code, start_ns, end_ns, resource_id, body)
-VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+",
+            $rows,
+            "
 ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
     name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
     status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
-    resource_id = excluded.resource_id, body = excluded.body";
+    resource_id = excluded.resource_id, body = excluded.body"
+        )
+    };
+}
+
+/// Writes one span (SQLite, where a prepared statement per row is cheapest).
+pub const INSERT_SPAN: &str =
+    insert_spans!("VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 
 /// Writes one resource and scope pair unless it is already stored.
 pub const INSERT_RESOURCE: &str =
@@ -264,19 +276,14 @@ pub const INSERT_RESOURCE: &str =
 /// Nanoseconds and resource keys travel as JSON integers inside the text, so they stay
 /// exact. Overwrites like [`INSERT_SPAN`]; `WHERE true` tells SQLite's parser that
 /// `ON CONFLICT` belongs to the insert, not to a join.
-pub const INSERT_SPANS_JSON: &str = "\
-INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
-    status_code, start_ns, end_ns, resource_id, body)
-SELECT unhex(json_extract(value, '$[0]')), unhex(json_extract(value, '$[1]')),
+pub const INSERT_SPANS_JSON: &str = insert_spans!(
+    "SELECT unhex(json_extract(value, '$[0]')), unhex(json_extract(value, '$[1]')),
        unhex(json_extract(value, '$[2]')),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
        json_extract(value, '$[9]'), json_extract(value, '$[10]')
-FROM json_each(?1) WHERE true
-ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
-    name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
-    status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
-    resource_id = excluded.resource_id, body = excluded.body";
+FROM json_each(?1) WHERE true"
+);
 
 /// [`INSERT_RESOURCE`] for many pairs at once: `?1` = [`resource_rows_json`].
 pub const INSERT_RESOURCES_JSON: &str = "\
