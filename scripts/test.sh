@@ -14,6 +14,11 @@ step "lints (cargo clippy -D warnings), native and wasm32"
 cargo clippy --workspace --all-targets -- -D warnings
 scripts/worker-env.sh cargo clippy -p otel-worker-core -p otel-worker --target wasm32-unknown-unknown -- -D warnings
 
+step "docs (cargo doc, every intra-doc link resolved), native and the Worker on wasm32"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --exclude otel-worker --quiet
+RUSTDOCFLAGS="-D warnings" scripts/worker-env.sh cargo doc -p otel-worker --no-deps --quiet \
+    --target wasm32-unknown-unknown
+
 step "dependency policy (cargo deny: licenses, bans, sources; deny.toml)"
 # `advisories` is left out: the RustSec database is fetched from GitHub, which this
 # project's machines cannot reach.

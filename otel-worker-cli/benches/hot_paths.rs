@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use otel_worker_cli::generate::{self, Shape, Template};
+use otel_worker_cli::generate::{Shape, Template};
 use otel_worker_cli::store::SqliteStore;
 use otel_worker_core::ingest::{self, Encoding, to_rows};
 use otel_worker_core::store::{Store, TraceListQuery};
@@ -28,7 +28,7 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn body(encoding: generate::Encoding, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
+fn body(encoding: Encoding, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
     let template = Template::new(SHAPE, encoding, rng).expect("template");
     let mut body = Vec::new();
     template.render(rng, now_ns(), &mut body);
@@ -37,8 +37,8 @@ fn body(encoding: generate::Encoding, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
 
 fn decoding(c: &mut Criterion) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let protobuf = body(generate::Encoding::Protobuf, &mut rng);
-    let json = body(generate::Encoding::Json, &mut rng);
+    let protobuf = body(Encoding::Protobuf, &mut rng);
+    let json = body(Encoding::Json, &mut rng);
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(100));
     group.bench_function("decode protobuf (100 spans)", |b| {
@@ -67,7 +67,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn template() -> (Template, rand::rngs::StdRng) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let template = Template::new(SHAPE, generate::Encoding::Protobuf, &mut rng).expect("template");
+    let template = Template::new(SHAPE, Encoding::Protobuf, &mut rng).expect("template");
     (template, rng)
 }
 

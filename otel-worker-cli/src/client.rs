@@ -11,6 +11,38 @@ use serde_json::Value;
 
 use crate::{tail, view};
 
+/// `otel-worker-cli client ...`: where the server is, how to print, and what to do.
+#[derive(clap::Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Print the API's JSON instead of tables and trees.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+/// The server to talk to and the token to show it.
+#[derive(clap::Args)]
+pub struct Connection {
+    /// Base URL of the otel-worker server.
+    #[arg(long, global = true, env = "OTEL_WORKER_URL", default_value = otel_worker_core::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, global = true, env = "AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+impl Connection {
+    pub fn client(&self) -> Client {
+        Client::new(
+            &self.base_url,
+            crate::token::resolve(self.auth_token.clone()),
+        )
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// Traces: list, show, delete.
@@ -144,8 +176,9 @@ pub enum SpansCommand {
     Delete { trace_id: String, span_id: String },
 }
 
-pub async fn run(client: Client, json: bool, command: ClientCommand) -> anyhow::Result<()> {
-    match command {
+pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
+    let (client, json) = (args.connection.client(), args.json);
+    match args.command {
         ClientCommand::Traces { command } => traces(&client, json, command).await,
         ClientCommand::Spans { command } => spans(&client, json, command).await,
         ClientCommand::Services => {
@@ -165,11 +198,11 @@ pub async fn run(client: Client, json: bool, command: ClientCommand) -> anyhow::
 
 /// Checks an id locally so a typo gets a precise message without a round trip.
 fn trace_id(text: &str) -> anyhow::Result<String> {
-    query::trace_id(text).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(query::trace_id(text)?)
 }
 
 fn span_id(text: &str) -> anyhow::Result<String> {
-    query::span_id(text).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(query::span_id(text)?)
 }
 
 fn print_json(value: &Value) -> anyhow::Result<()> {

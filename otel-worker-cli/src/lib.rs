@@ -30,5 +30,3 @@ pub fn unix_nanos_ago(age: std::time::Duration) -> u64 {
 
 /// Where `dev` keeps its database unless told otherwise.
 pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
-/// Where `dev` listens: loopback on the standard OTLP/HTTP port.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:4318";

@@ -2,7 +2,7 @@
 //! SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,23 +12,46 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use otel_worker_core::api::FailureCause;
 use otel_worker_core::{Builder, retention};
 use tokio::sync::watch;
 
 use crate::live::Hub;
 use crate::store::SqliteStore;
 
-/// What `dev` was asked to run.
-pub struct DevOptions {
+/// `otel-worker-cli dev`: what to serve, where, and how long to keep it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DevArgs {
+    /// Address to listen on. Non-loopback addresses require a token.
+    #[arg(long, default_value = otel_worker_core::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// `None` keeps the database in memory.
-    pub database: Option<PathBuf>,
+    /// SQLite database file, created on first run.
+    #[arg(long, default_value = crate::DEFAULT_DB_PATH, conflicts_with = "in_memory")]
+    pub db: PathBuf,
+    /// Keep everything in memory; it is gone when the server stops.
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Bearer token required by every route (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// Largest export accepted, in bytes after decompression.
+    #[arg(long, default_value_t = otel_worker_core::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Browser origins allowed cross-origin access; none by default.
+    /// Let pages on this origin (e.g. http://localhost:3000) call the API from a browser.
+    /// Repeat for several. By default no cross-origin reads are allowed.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = otel_worker_core::api::parse_origin)]
     pub cors_origins: Vec<HeaderValue>,
-    /// Delete traces that started longer ago than this; `None` keeps everything.
+    /// Delete traces that started longer ago than this (`7d`, `12h`), checked every
+    /// minute. By default everything is kept (with a warning past each GB).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
     pub retention: Option<Duration>,
+}
+
+impl DevArgs {
+    /// The database file; `None` keeps the database in memory.
+    pub fn database(&self) -> Option<&Path> {
+        (!self.in_memory).then_some(self.db.as_path())
+    }
 }
 
 /// How often retention runs (and the database size is checked).
@@ -38,26 +61,28 @@ pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 /// multiple of this size.
 pub const SIZE_WARNING_BYTES: u64 = 1 << 30;
 
-pub async fn run(options: DevOptions) -> anyhow::Result<()> {
-    if options.auth_token.is_none() && !options.listen.ip().is_loopback() {
+pub async fn run(options: DevArgs) -> anyhow::Result<()> {
+    let auth_token = crate::token::resolve(options.auth_token.clone());
+    if auth_token.is_none() && !options.listen.ip().is_loopback() {
         bail!(
             "refusing to listen on {} without a token: anyone on the network could read and \
              delete your traces. Pass --auth-token, set AUTH_TOKEN, or listen on 127.0.0.1",
             options.listen
         );
     }
-    let (store, where_) = match &options.database {
+    let database = options.database().map(Path::to_owned);
+    let (store, where_) = match &database {
         Some(path) => (SqliteStore::open(path)?, path.display().to_string()),
         None => (SqliteStore::in_memory()?, "in memory".to_owned()),
     };
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
-    let open = options.auth_token.is_none();
-    let housekeeper = housekeeping(store.clone(), options.retention, options.database.clone());
+    let open = auth_token.is_none();
+    let housekeeper = housekeeping(store.clone(), options.retention, database);
     let app = app(
         store,
         &hub,
-        options.auth_token,
+        auth_token,
         options.max_body_bytes,
         options.cors_origins,
     );
@@ -178,8 +203,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// One log line per request: client mistakes at info, server failures at error, the
-/// rest at debug so sustained ingest does not flood the terminal.
+/// The request log, the one place a request is logged: client mistakes at info, server
+/// failures at error, both with the cause the API left in the response; the rest at debug
+/// so sustained ingest does not flood the terminal.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -187,9 +213,13 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let cause = response
+        .extensions()
+        .get::<FailureCause>()
+        .map_or("", |cause| cause.0.as_str());
     match status {
-        500.. => tracing::error!(%method, path, status, millis, "request failed"),
-        400..=499 => tracing::info!(%method, path, status, millis, "request refused"),
+        500.. => tracing::error!(%method, path, status, millis, cause, "request failed"),
+        400..=499 => tracing::info!(%method, path, status, millis, cause, "request refused"),
         _ => tracing::debug!(%method, path, status, millis, "request"),
     }
     response

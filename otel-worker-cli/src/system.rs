@@ -12,6 +12,36 @@ use rusqlite::{Connection, OpenFlags};
 use crate::store::SqliteStore;
 use crate::{DEFAULT_DB_PATH, view};
 
+/// `otel-worker-cli system ...`
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// The local database.
+    Database {
+        #[command(subcommand)]
+        command: DatabaseCommand,
+    },
+    /// Delete traces that started longer ago than --older-than, in short steps (safe while
+    /// `dev` is running on the same database).
+    Prune(PruneArgs),
+}
+
+/// `system prune`
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// `7d`, `12h`, `30m`.
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    older_than: Duration,
+    #[arg(long, default_value = DEFAULT_DB_PATH)]
+    db: PathBuf,
+}
+
+pub async fn run(command: SystemCommand) -> anyhow::Result<()> {
+    match command {
+        SystemCommand::Database { command } => database(command),
+        SystemCommand::Prune(args) => prune(&args.db, args.older_than).await,
+    }
+}
+
 #[derive(Subcommand)]
 pub enum DatabaseCommand {
     /// Delete the local database (asks first).
@@ -29,7 +59,7 @@ pub enum DatabaseCommand {
     },
 }
 
-pub fn run(command: DatabaseCommand) -> anyhow::Result<()> {
+fn database(command: DatabaseCommand) -> anyhow::Result<()> {
     match command {
         DatabaseCommand::Delete { db, yes } => delete(&db, yes),
         DatabaseCommand::Stats { db } => {

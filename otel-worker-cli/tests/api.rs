@@ -375,9 +375,22 @@ async fn new_spans_are_announced_on_the_websocket() {
         .await
         .expect("websocket with a header");
     socket
-        .send(tungstenite::Message::Ping(vec![1].into()))
+        .send(tungstenite::Message::Ping(vec![1, 2, 3].into()))
         .await
         .unwrap();
+    // The socket is open and answered: the server's Pong carries the Ping's payload.
+    let pong = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = socket.next().await {
+            match message.expect("the socket stays open") {
+                tungstenite::Message::Pong(payload) => return payload,
+                _ => continue,
+            }
+        }
+        panic!("the live feed closed before answering the ping");
+    })
+    .await
+    .expect("a Pong within 10 s");
+    assert_eq!(pong.as_ref(), &[1, 2, 3]);
 }
 
 #[tokio::test]

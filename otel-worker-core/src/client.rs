@@ -4,10 +4,8 @@
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use crate::ingest::{Encoding, ExportReply};
 use crate::models::{ErrorBody, ServiceList, Span, TraceDetail, TraceList};
-
-/// Where the local server listens by default (the standard OTLP/HTTP port).
-pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:4318";
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +28,6 @@ pub enum ClientError {
     },
     #[error("unexpected answer from {url}: {detail}")]
     Protocol { url: String, detail: String },
-}
-
-/// Result of sending an OTLP export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportOutcome {
-    pub rejected_spans: u64,
-    pub error_message: Option<String>,
 }
 
 /// A connection to one otel-worker server.
@@ -105,20 +96,13 @@ impl Client {
     }
 
     /// `POST /v1/traces` with an OTLP/JSON body.
-    pub async fn send_otlp_json(&self, body: Vec<u8>) -> Result<ExportOutcome, ClientError> {
+    pub async fn send_otlp_json(&self, body: Vec<u8>) -> Result<ExportReply, ClientError> {
         let text = self.send(Method::POST, "/v1/traces", Some(body)).await?;
-        let reply: serde_json::Value = self.parse("/v1/traces", &text)?;
-        let partial = &reply["partialSuccess"];
-        let rejected_spans = match &partial["rejectedSpans"] {
-            serde_json::Value::String(s) => s.parse().unwrap_or(0),
-            other => other.as_u64().unwrap_or(0),
-        };
-        Ok(ExportOutcome {
-            rejected_spans,
-            error_message: partial["errorMessage"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
+        ExportReply::decode(Encoding::Json, text.as_bytes()).map_err(|detail| {
+            ClientError::Protocol {
+                url: format!("{}/v1/traces", self.base_url),
+                detail,
+            }
         })
     }
 

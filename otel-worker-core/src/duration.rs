@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-/// The units accepted, with their length in nanoseconds. Longest suffix first so `ms`
-/// is not read as `m` followed by garbage.
+/// The units accepted, with their length in nanoseconds. The whole text after the number
+/// must equal one of them, so `ms` can never be read as `m`.
 const UNITS: &[(&str, f64)] = &[
     ("ns", 1.0),
     ("us", 1e3),

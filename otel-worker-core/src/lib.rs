@@ -5,10 +5,14 @@
 //! the same router, so both speak exactly the same API. Nothing here needs tokio's
 //! runtime or a native database: the crate compiles to `wasm32-unknown-unknown`.
 //!
-//! - [`ingest`]: OTLP/HTTP decoding, validation and rows.
+//! Layers point one way: [`api`] (the transports) uses [`ingest`], [`query`], [`store`],
+//! [`live`], [`retention`] and [`ui`], which use [`models`]; nothing below `api` imports
+//! from it, so a new transport (gRPC, MCP) calls the same functions the HTTP routes do.
+//!
+//! - [`api`]: the axum router, its handlers, bearer auth and the one
+//!   error type, [`api::ApiError`].
+//! - [`ingest`]: OTLP decoding, validation, rows and replies, without a transport.
 //! - [`store`]: the [`store::Store`] trait and the SQL both stores run.
-//! - [`api`]: the axum router, its handlers and errors.
-//! - [`auth`]: bearer tokens.
 //! - [`live`]: the [`live::ServerEvents`] trait behind `/api/ws`.
 //! - [`query`]: parsing ids and the trace search's parameters.
 //! - [`retention`]: deleting old traces in bounded steps.
@@ -18,7 +22,6 @@
 //! - `client`: a typed HTTP client for the API (feature `client`).
 
 pub mod api;
-pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod duration;
@@ -31,3 +34,18 @@ pub mod store;
 pub mod ui;
 
 pub use api::{Builder, DEFAULT_MAX_BODY_BYTES};
+
+/// The local server's address, as a literal so the constants below are built from one
+/// place.
+macro_rules! local_address {
+    () => {
+        "127.0.0.1:4318"
+    };
+}
+
+/// Where `otel-worker-cli dev` listens unless told otherwise: loopback, on the standard
+/// OTLP/HTTP port, where SDKs send by default.
+pub const DEFAULT_LISTEN: &str = local_address!();
+
+/// The base URL of the local server: where the client and `generate` go by default.
+pub const DEFAULT_BASE_URL: &str = concat!("http://", local_address!());

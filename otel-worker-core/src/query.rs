@@ -1,12 +1,41 @@
 //! Parsing what a reader asks for: ids in paths and the trace list's parameters.
-//! Every mistake becomes a 400 that says what was wrong.
+//! Every mistake is a [`QueryError`] that says what was wrong and where; the API answers
+//! it with a 400, the CLI prints it.
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::ApiError;
 use crate::models::{StatusCode, TraceSummary};
 use crate::store::{Cursor, TraceListQuery};
+
+/// What was wrong with a reader's request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("trace id {0:?} is not 32 hexadecimal characters")]
+    TraceId(String),
+    #[error("span id {0:?} is not 16 hexadecimal characters")]
+    SpanId(String),
+    /// A parameter the endpoint does not take, with the list of those it does.
+    #[error("unknown parameter {name:?}; the trace list takes {}", LIST_PARAMETERS.join(", "))]
+    UnknownParameter { name: String },
+    /// A known parameter whose value cannot be read.
+    #[error("{message}")]
+    InvalidValue {
+        parameter: &'static str,
+        message: String,
+    },
+}
+
+impl QueryError {
+    /// The parameter at fault, when there is one.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Self::TraceId(_) | Self::SpanId(_) => None,
+            Self::UnknownParameter { name } => Some(name),
+            Self::InvalidValue { parameter, .. } => Some(parameter),
+        }
+    }
+}
 
 /// Traces per page when `limit` is not given.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -14,23 +43,13 @@ pub const DEFAULT_LIST_LIMIT: u32 = 20;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// A trace id from a path: 32 hex characters, returned in lower case.
-pub fn trace_id(text: &str) -> Result<String, ApiError> {
-    hex_id(text, 32).ok_or_else(|| {
-        ApiError::BadRequest(
-            "invalid-trace-id",
-            format!("trace id {text:?} is not 32 hexadecimal characters"),
-        )
-    })
+pub fn trace_id(text: &str) -> Result<String, QueryError> {
+    hex_id(text, 32).ok_or_else(|| QueryError::TraceId(text.to_owned()))
 }
 
 /// A span id from a path: 16 hex characters, returned in lower case.
-pub fn span_id(text: &str) -> Result<String, ApiError> {
-    hex_id(text, 16).ok_or_else(|| {
-        ApiError::BadRequest(
-            "invalid-span-id",
-            format!("span id {text:?} is not 16 hexadecimal characters"),
-        )
-    })
+pub fn span_id(text: &str) -> Result<String, QueryError> {
+    hex_id(text, 16).ok_or_else(|| QueryError::SpanId(text.to_owned()))
 }
 
 fn hex_id(text: &str, len: usize) -> Option<String> {
@@ -57,17 +76,16 @@ pub const LIST_PARAMETERS: &[&str] = &[
 
 /// Reads the query string of `GET /v1/traces` into a [`TraceListQuery`]. Empty values
 /// count as not given, so a search form can send every field.
-pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, ApiError> {
+pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, QueryError> {
     let mut query = TraceListQuery {
         limit: DEFAULT_LIST_LIMIT,
         ..TraceListQuery::default()
     };
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if !LIST_PARAMETERS.contains(&key.as_ref()) {
-            return Err(invalid(format!(
-                "unknown parameter {key:?}; the trace list takes {}",
-                LIST_PARAMETERS.join(", ")
-            )));
+            return Err(QueryError::UnknownParameter {
+                name: key.into_owned(),
+            });
         }
         if value.is_empty() {
             continue;
@@ -77,8 +95,8 @@ pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, ApiError> {
         match key.as_ref() {
             "limit" => query.limit = limit(&value)?,
             "before" => query.before = Some(cursor(&value)?),
-            "start" => query.start_ns = Some(instant(&value)?),
-            "end" => query.end_ns = Some(instant(&value)?),
+            "start" => query.start_ns = Some(instant("start", &value)?),
+            "end" => query.end_ns = Some(instant("end", &value)?),
             "service" => filter.service = Some(value),
             "name" => filter.name = Some(value),
             "root" => filter.root_only = boolean("root", &value)?,
@@ -86,57 +104,69 @@ pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, ApiError> {
             "minDuration" => filter.min_duration_ns = Some(duration_ns("minDuration", &value)?),
             "maxDuration" => filter.max_duration_ns = Some(duration_ns("maxDuration", &value)?),
             "attr" => filter.attributes.push(attribute(&value)?),
-            _ => filter.text = Some(value),
+            "q" => filter.text = Some(value),
+            other => {
+                return Err(QueryError::UnknownParameter {
+                    name: other.to_owned(),
+                });
+            }
         }
     }
     Ok(query)
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::BadRequest("invalid-query", message)
+fn invalid(parameter: &'static str, message: String) -> QueryError {
+    QueryError::InvalidValue { parameter, message }
 }
 
-fn limit(text: &str) -> Result<u32, ApiError> {
+fn limit(text: &str) -> Result<u32, QueryError> {
     match text.parse::<u32>() {
         Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => Ok(n),
-        _ => Err(invalid(format!(
-            "limit {text:?} must be a whole number from 1 to {MAX_LIST_LIMIT}"
-        ))),
+        _ => Err(invalid(
+            "limit",
+            format!("limit {text:?} must be a whole number from 1 to {MAX_LIST_LIMIT}"),
+        )),
     }
 }
 
-fn boolean(name: &str, text: &str) -> Result<bool, ApiError> {
+fn boolean(name: &'static str, text: &str) -> Result<bool, QueryError> {
     match text {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(invalid(format!("{name} {text:?} must be true or false"))),
+        _ => Err(invalid(
+            name,
+            format!("{name} {text:?} must be true or false"),
+        )),
     }
 }
 
 /// `error`, `ok` or `unset` as the OTLP status code number.
-fn status(text: &str) -> Result<i32, ApiError> {
+fn status(text: &str) -> Result<i32, QueryError> {
     match text.to_ascii_lowercase().as_str() {
         "unset" => Ok(StatusCode::Unset.as_otlp()),
         "ok" => Ok(StatusCode::Ok.as_otlp()),
         "error" => Ok(StatusCode::Error.as_otlp()),
-        _ => Err(invalid(format!(
-            "status {text:?} must be error, ok or unset"
-        ))),
+        _ => Err(invalid(
+            "status",
+            format!("status {text:?} must be error, ok or unset"),
+        )),
     }
 }
 
-fn duration_ns(name: &str, text: &str) -> Result<u64, ApiError> {
-    let duration = crate::duration::parse(text).map_err(|e| invalid(format!("{name}: {e}")))?;
+fn duration_ns(name: &'static str, text: &str) -> Result<u64, QueryError> {
+    let duration =
+        crate::duration::parse(text).map_err(|e| invalid(name, format!("{name}: {e}")))?;
     Ok(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// `key=value`, split at the first `=`, so values may contain `=`.
-fn attribute(text: &str) -> Result<(String, String), ApiError> {
+fn attribute(text: &str) -> Result<(String, String), QueryError> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(invalid(format!(
-            "attr {text:?} must be key=value, e.g. attr=http.route=/users"
-        ))),
+        _ => Err(invalid(
+            "attr",
+            format!("attr {text:?} must be key=value, e.g. attr=http.route=/users"),
+        )),
     }
 }
 
@@ -145,20 +175,21 @@ const CURSOR_SEPARATOR: char = '_';
 
 /// The `before` parameter: a cursor from `nextCursor` (`<startNs>_<traceId>`), or an
 /// instant (all traces that started before it).
-pub fn cursor(text: &str) -> Result<Cursor, ApiError> {
+fn cursor(text: &str) -> Result<Cursor, QueryError> {
     if let Some((start, id)) = text.split_once(CURSOR_SEPARATOR) {
         return match (start.parse::<u64>(), hex_id(id, 32)) {
             (Ok(start_ns), Some(trace_id)) => Ok(Cursor {
                 start_ns,
                 trace_id: Some(trace_id),
             }),
-            _ => Err(invalid(format!(
-                "before {text:?} is not a cursor from nextCursor"
-            ))),
+            _ => Err(invalid(
+                "before",
+                format!("before {text:?} is not a cursor from nextCursor"),
+            )),
         };
     }
     Ok(Cursor {
-        start_ns: instant(text)?,
+        start_ns: instant("before", text)?,
         trace_id: None,
     })
 }
@@ -171,8 +202,9 @@ pub fn next_cursor(last: &TraceSummary) -> String {
     )
 }
 
-/// An instant as RFC 3339 (`2025-02-18T10:00:00Z`) or unix nanoseconds.
-pub fn instant(text: &str) -> Result<u64, ApiError> {
+/// An instant as RFC 3339 (`2025-02-18T10:00:00Z`) or unix nanoseconds, given as
+/// `parameter`.
+fn instant(parameter: &'static str, text: &str) -> Result<u64, QueryError> {
     if let Ok(ns) = text.parse::<u64>() {
         return Ok(ns);
     }
@@ -180,8 +212,8 @@ pub fn instant(text: &str) -> Result<u64, ApiError> {
         .ok()
         .and_then(|t| u64::try_from(t.unix_timestamp_nanos()).ok())
         .ok_or_else(|| {
-            ApiError::BadRequest(
-                "invalid-query",
+            invalid(
+                parameter,
                 format!("{text:?} is neither an RFC 3339 time nor unix nanoseconds"),
             )
         })
@@ -269,6 +301,23 @@ mod tests {
             error.contains("unknown parameter \"minduration\""),
             "{error}"
         );
+        assert_eq!(
+            trace_list(Some("minduration=1s")).unwrap_err().parameter(),
+            Some("minduration")
+        );
+        for (query, parameter) in [
+            ("limit=0", "limit"),
+            ("start=yesterday", "start"),
+            ("end=x", "end"),
+            ("before=x_", "before"),
+            ("root=yes", "root"),
+            ("status=bad", "status"),
+            ("maxDuration=fast", "maxDuration"),
+            ("attr=novalue", "attr"),
+        ] {
+            let error = trace_list(Some(query)).unwrap_err();
+            assert_eq!(error.parameter(), Some(parameter), "{query}: {error}");
+        }
         assert!(trace_list(Some("attr=novalue")).is_err());
         assert!(trace_list(Some("attr==x")).is_err());
         assert!(trace_list(Some("minDuration=fast")).is_err());

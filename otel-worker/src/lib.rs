@@ -10,15 +10,17 @@ pub mod live;
 pub mod store;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use axum::Json;
 use axum::body::Body;
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use axum::response::IntoResponse;
-use otel_worker_core::models::ErrorBody;
+use otel_worker_core::api::{ApiError, Exported, FailureCause, parse_origin};
 use otel_worker_core::{Builder, DEFAULT_MAX_BODY_BYTES};
 use tower_service::Service;
-use worker::{Context, Date, Env, HttpRequest, console_log, event};
+use worker::{Context, Date, Env, HttpRequest, console_error, console_log, event};
+
+use store::{D1Store, D1Usage};
 
 /// The D1 binding in `wrangler.toml`.
 pub const D1_BINDING: &str = "DB";
@@ -48,23 +50,39 @@ async fn fetch(request: HttpRequest, env: Env, _ctx: Context) -> worker::Result<
     let started = Date::now().as_millis();
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let response = match app(&env) {
+    let usage = Arc::new(D1Usage::default());
+    let response = match app(&env, usage.clone()) {
         Ok(mut router) => match router.call(read_body_first(request).await?).await {
             Ok(response) => response,
             Err(never) => match never {},
         },
-        Err(response) => response,
+        Err(error) => error.into_response(),
     };
-    // One structured line per request, for `wrangler tail` and Workers Logs.
-    console_log!(
-        "{}",
-        serde_json::json!({
-            "method": method,
-            "path": path,
-            "status": response.status().as_u16(),
-            "durationMs": Date::now().as_millis().saturating_sub(started),
-        })
-    );
+    // The request log: one structured line per request, for `wrangler tail` and Workers
+    // Logs, the only place a failure is logged, with the cause the API left in the response.
+    let mut line = serde_json::json!({
+        "method": method,
+        "path": path,
+        "status": response.status().as_u16(),
+        "durationMs": Date::now().as_millis().saturating_sub(started),
+        "d1Calls": usage.calls.load(Ordering::Relaxed),
+        "d1Statements": usage.statements.load(Ordering::Relaxed),
+    });
+    if let Some(exported) = response.extensions().get::<Exported>() {
+        line["spans"] = exported.spans.into();
+        line["rejectedSpans"] = exported.rejected_spans.into();
+    }
+    match response.extensions().get::<FailureCause>() {
+        Some(cause) if response.status().is_server_error() => {
+            line["error"] = cause.0.as_str().into();
+            console_error!("{line}");
+        }
+        Some(cause) => {
+            line["error"] = cause.0.as_str().into();
+            console_log!("{line}");
+        }
+        None => console_log!("{line}"),
+    }
     Ok(response)
 }
 
@@ -75,7 +93,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
         Ok(value) => match value.to_string().trim().parse::<u64>() {
             Ok(days) => days,
             Err(_) => {
-                worker::console_error!(
+                console_error!(
                     "{RETENTION_DAYS_VAR} = {value:?} is not a whole number of days; nothing deleted"
                 );
                 return;
@@ -89,14 +107,14 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let db = match env.d1(D1_BINDING) {
         Ok(db) => db,
         Err(e) => {
-            worker::console_error!("retention: the D1 binding {D1_BINDING} is missing: {e}");
+            console_error!("retention: the D1 binding {D1_BINDING} is missing: {e}");
             return;
         }
     };
     let now_ns = Date::now().as_millis().saturating_mul(1_000_000);
     let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
     let cutoff = otel_worker_core::retention::cutoff(now_ns, keep);
-    let store = store::D1Store::new(db);
+    let store = D1Store::new(db, Arc::default());
     match otel_worker_core::retention::prune_before(&store, cutoff, Some(MAX_PRUNE_STEPS_PER_RUN))
         .await
     {
@@ -109,7 +127,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
                 "deletedSpans": pruned.spans,
             })
         ),
-        Err(e) => worker::console_error!("retention failed, the next run retries: {e}"),
+        Err(e) => console_error!("retention failed, the next run retries: {e}"),
     }
 }
 
@@ -134,31 +152,31 @@ async fn read_body_first(request: HttpRequest) -> worker::Result<axum::http::Req
     Ok(axum::http::Request::from_parts(parts, Body::from(kept)))
 }
 
-/// The core router bound to this Worker's D1 database and Durable Object, or the error
-/// response that says which binding or secret is missing.
-fn app(env: &Env) -> Result<axum::Router, Response<Body>> {
+/// The core router bound to this Worker's D1 database (counting its use in `usage`) and
+/// Durable Object, or the error that says which binding or secret is missing.
+fn app(env: &Env, usage: Arc<D1Usage>) -> Result<axum::Router, ApiError> {
     let token = env
         .secret(AUTH_TOKEN_SECRET)
         .map(|secret| secret.to_string())
         .ok()
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
-            misconfigured(format!(
+            ApiError::Misconfigured(format!(
                 "the {AUTH_TOKEN_SECRET} secret is not set: run `npx wrangler secret put \
                  {AUTH_TOKEN_SECRET}`, or put {AUTH_TOKEN_SECRET}=\"...\" in .dev.vars for `wrangler dev`"
             ))
         })?;
-    let db = env
-        .d1(D1_BINDING)
-        .map_err(|e| misconfigured(format!("the D1 binding {D1_BINDING} is missing: {e}")))?;
+    let db = env.d1(D1_BINDING).map_err(|e| {
+        ApiError::Misconfigured(format!("the D1 binding {D1_BINDING} is missing: {e}"))
+    })?;
     let feed = env.durable_object(LIVE_BINDING).map_err(|e| {
-        misconfigured(format!(
+        ApiError::Misconfigured(format!(
             "the Durable Object binding {LIVE_BINDING} is missing: {e}"
         ))
     })?;
     let live = live::LiveEvents::new(feed);
     Ok(
-        Builder::new(Arc::new(store::D1Store::new(db)), Arc::new(live.clone()))
+        Builder::new(Arc::new(D1Store::new(db, usage)), Arc::new(live.clone()))
             .auth_token(Some(token))
             .cors_origins(cors_origins(env))
             .live_route(live.route())
@@ -167,7 +185,8 @@ fn app(env: &Env) -> Result<axum::Router, Response<Body>> {
 }
 
 /// The `CORS_ORIGINS` var: comma-separated origins allowed cross-origin access (none when
-/// unset). A value that is not a valid header is logged and skipped.
+/// unset), each checked like the CLI's `--cors-origin`; an invalid one is logged and
+/// skipped.
 fn cors_origins(env: &Env) -> Vec<axum::http::HeaderValue> {
     let Ok(value) = env.var(CORS_ORIGINS_VAR) else {
         return Vec::new();
@@ -177,21 +196,12 @@ fn cors_origins(env: &Env) -> Vec<axum::http::HeaderValue> {
         .split(',')
         .map(str::trim)
         .filter(|origin| !origin.is_empty())
-        .filter_map(|origin| match axum::http::HeaderValue::from_str(origin) {
+        .filter_map(|origin| match parse_origin(origin) {
             Ok(value) => Some(value),
-            Err(_) => {
-                worker::console_error!("{CORS_ORIGINS_VAR}: {origin:?} is not a valid origin");
+            Err(e) => {
+                console_error!("{CORS_ORIGINS_VAR}: {e}; it is ignored");
                 None
             }
         })
         .collect()
-}
-
-fn misconfigured(message: String) -> Response<Body> {
-    worker::console_error!("{message}");
-    let body = ErrorBody {
-        error: "misconfigured".into(),
-        message,
-    };
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }

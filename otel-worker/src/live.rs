@@ -7,11 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
+use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
+use otel_worker_core::api::ApiError;
 use otel_worker_core::live::ServerEvents;
 use otel_worker_core::models::ServerMessage;
-use worker::send::{SendFuture, SendWrapper};
+use worker::send::SendFuture;
 use worker::{
     DurableObject, Env, Method, ObjectNamespace, Request as WorkerRequest, RequestInit,
     Response as WorkerResponse, State as ObjectState, WebSocket, WebSocketIncomingMessage,
@@ -26,13 +28,13 @@ const BROADCAST_PATH: &str = "/broadcast";
 /// The Worker's side of the live feed: forwards upgrades and broadcasts to the object.
 #[derive(Clone)]
 pub struct LiveEvents {
-    namespace: Arc<SendWrapper<ObjectNamespace>>,
+    namespace: Arc<ObjectNamespace>,
 }
 
 impl LiveEvents {
     pub fn new(namespace: ObjectNamespace) -> Self {
         Self {
-            namespace: Arc::new(SendWrapper::new(namespace)),
+            namespace: Arc::new(namespace),
         }
     }
 
@@ -57,15 +59,7 @@ async fn upgrade(State(live): State<LiveEvents>, request: Request) -> Response<B
     };
     match forwarded.await {
         Ok(response) => response.into(),
-        Err(e) => {
-            console_error!("live feed upgrade failed: {e}");
-            let mut response = Response::new(Body::from(
-                serde_json::json!({"error": "live-feed-unavailable", "message": e.to_string()})
-                    .to_string(),
-            ));
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response
-        }
+        Err(e) => ApiError::LiveFeedUnavailable(e.to_string()).into_response(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! the spans, and one statement that refreshes the `traces` rows. Nanoseconds are bound and read as text, because D1 hands
 //! numbers to JavaScript as doubles.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -17,26 +18,40 @@ use otel_worker_core::store::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::JsValue;
-use worker::send::{SendFuture, SendWrapper};
+use worker::send::SendFuture;
 use worker::{D1Database, D1PreparedStatement};
 
 /// Largest JSON text bound to one insert statement. D1's documented string/row limit has
 /// been 1,000,000 bytes and later 2 MB; staying under the smaller fits both.
 pub const MAX_STATEMENT_JSON_BYTES: usize = 900_000;
 
+/// What a request asked of D1, counted where the calls are made and logged by the fetch
+/// glue with the request: D1 bills and limits per call and per statement.
+#[derive(Debug, Default)]
+pub struct D1Usage {
+    /// Round trips: each `all()` or `batch()` call.
+    pub calls: AtomicUsize,
+    /// Statements run, a batch counting each of its statements.
+    pub statements: AtomicUsize,
+}
+
+impl D1Usage {
+    fn record(&self, statements: usize) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.statements.fetch_add(statements, Ordering::Relaxed);
+    }
+}
+
 /// Spans in a D1 database.
 pub struct D1Store {
-    db: SendWrapper<D1Database>,
-    /// D1 round trips made so far, logged per export to show they do not grow with spans.
-    calls: AtomicUsize,
+    db: D1Database,
+    usage: Arc<D1Usage>,
 }
 
 impl D1Store {
-    pub fn new(db: D1Database) -> Self {
-        Self {
-            db: SendWrapper::new(db),
-            calls: AtomicUsize::new(0),
-        }
+    /// A store on `db` that counts what it asks of D1 in `usage`.
+    pub fn new(db: D1Database, usage: Arc<D1Usage>) -> Self {
+        Self { db, usage }
     }
 
     fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
@@ -49,7 +64,7 @@ impl D1Store {
         params: &[JsValue],
     ) -> Result<Vec<T>, StoreError> {
         let statement = self.statement(sql, params)?;
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.usage.record(1);
         SendFuture::new(async move { statement.all().await?.results::<T>() })
             .await
             .map_err(d1_error)
@@ -58,7 +73,7 @@ impl D1Store {
     /// Runs statements as one batch (one transaction); returns the rows each changed.
     async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<Vec<usize>, StoreError> {
         let db = &self.db;
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.usage.record(statements.len());
         SendFuture::new(async move {
             let results = db.batch(statements).await?;
             results
@@ -126,18 +141,7 @@ impl Store for D1Store {
         }
         statements
             .push(self.statement(sql::REFRESH_TRACES, &[text(&sql::trace_ids_json(&spans))])?);
-        let statement_count = statements.len();
-        let calls_before = self.calls.load(Ordering::Relaxed);
         self.batch(statements).await?;
-        worker::console_log!(
-            "{}",
-            serde_json::json!({
-                "event": "d1-insert",
-                "spans": spans.len(),
-                "statements": statement_count,
-                "d1Calls": self.calls.load(Ordering::Relaxed) - calls_before,
-            })
-        );
         Ok(())
     }
 

@@ -2,10 +2,11 @@
 //! the OpenTelemetry Collector's telemetrygen.
 //!
 //! Built to drive 100,000+ spans/s from one core: each request is encoded once
-//! ([`template`]) and every send only patches fresh ids and timestamps into a copy.
+//! ([`Template`]) and every send only patches fresh ids and timestamps into a copy.
 //! Counting is strict: a span is accepted only when its request got a 200 without a
 //! partial rejection.
 
+mod scenario;
 mod template;
 
 use std::io::{IsTerminal, Write};
@@ -16,15 +17,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
+use otel_worker_core::ingest::{Encoding, ExportReply};
 use rand::SeedableRng;
 use serde::Serialize;
 
-pub use template::{Shape, Template};
+pub use scenario::Shape;
+pub use template::Template;
 
-/// Where `generate` sends unless told otherwise: the local server.
-pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 /// Requests in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Spans in each synthetic trace.
@@ -34,31 +33,45 @@ pub const DEFAULT_SPANS_PER_REQUEST: usize = 100;
 /// Attributes on each span.
 pub const DEFAULT_ATTRIBUTES: usize = 10;
 
-/// The body encoding of the generated exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
-/// What to send and how hard.
-#[derive(Debug, Clone)]
+/// `otel-worker-cli generate`: what to send and how hard.
+#[derive(clap::Args, Debug, Clone)]
 pub struct Options {
-    /// Base URL; exports go to `{endpoint}/v1/traces`.
+    /// Base URL of the OTLP/HTTP receiver; exports go to `<endpoint>/v1/traces`.
+    #[arg(long, default_value = otel_worker_core::DEFAULT_BASE_URL)]
     pub endpoint: String,
+    /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
+    #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
     /// Stop after this many traces.
+    #[arg(long)]
     pub traces: Option<u64>,
-    /// Stop after this long.
+    /// Stop after this long (`30s`, `5m`). Without this or --traces, runs until Ctrl-C.
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
     pub duration: Option<Duration>,
-    /// Spans per second to aim for; `None` sends as fast as the server answers.
+    /// Spans per second to aim for. Omit to send as fast as the server answers.
+    #[arg(long)]
     pub rate: Option<f64>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
+    /// Spans in each trace (nested as a tree over several services).
+    #[arg(long, default_value_t = DEFAULT_SPANS_PER_TRACE)]
     pub spans_per_trace: usize,
+    /// Spans in each request.
+    #[arg(long, default_value_t = DEFAULT_SPANS_PER_REQUEST)]
     pub spans_per_request: usize,
+    /// Attributes on each span, of mixed types.
+    #[arg(long, default_value_t = DEFAULT_ATTRIBUTES)]
     pub attributes: usize,
+    /// Body encoding: protobuf or json.
+    #[arg(long, default_value = "protobuf")]
     pub encoding: Encoding,
+    /// Compress each request with gzip.
+    #[arg(long)]
     pub gzip: bool,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The outcome of a run, as `--json` prints it.
@@ -146,7 +159,9 @@ impl Schedule {
 
 /// Runs the generator and prints its report (a summary, or JSON with `json`). Fails when
 /// any request failed, so scripts notice.
-pub async fn run(options: Options, json: bool) -> anyhow::Result<()> {
+pub async fn run(mut options: Options) -> anyhow::Result<()> {
+    options.auth_token = crate::token::resolve(options.auth_token.take());
+    let json = options.json;
     let report = generate(options, std::io::stderr().is_terminal()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -334,14 +349,10 @@ impl Sender {
     /// Sends one export; `Ok(rejected spans)` on a 200, else the error and whether the
     /// server could not be reached at all.
     async fn send(&self, payload: Vec<u8>) -> Result<u64, (String, bool)> {
-        let content_type = match self.encoding {
-            Encoding::Protobuf => "application/x-protobuf",
-            Encoding::Json => "application/json",
-        };
         let mut request = self
             .http
             .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
             .body(payload);
         if self.gzip {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
@@ -362,28 +373,9 @@ impl Sender {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err((format!("{status}: {text}"), false));
         }
-        rejected_spans(self.encoding, &body).map_err(|e| (e, false))
-    }
-}
-
-/// `partial_success.rejected_spans` of an export answer (0 when absent).
-fn rejected_spans(encoding: Encoding, body: &[u8]) -> Result<u64, String> {
-    match encoding {
-        Encoding::Protobuf => ExportTraceServiceResponse::decode(body)
-            .map(|r| {
-                r.partial_success
-                    .map_or(0, |p| p.rejected_spans.max(0) as u64)
-            })
-            .map_err(|e| format!("the 200 answer is not an ExportTraceServiceResponse: {e}")),
-        Encoding::Json => {
-            let value: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|e| format!("the 200 answer is not JSON: {e}"))?;
-            let rejected = &value["partialSuccess"]["rejectedSpans"];
-            Ok(rejected
-                .as_u64()
-                .or_else(|| rejected.as_str().and_then(|s| s.parse().ok()))
-                .unwrap_or(0))
-        }
+        ExportReply::decode(self.encoding, &body)
+            .map(|reply| reply.rejected_spans)
+            .map_err(|e| (format!("the 200 answer is unreadable: {e}"), false))
     }
 }
 

@@ -6,45 +6,11 @@
 //! and a few hundred small writes instead of building and encoding a message.
 
 use anyhow::{Context, bail};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message;
 use rand::Rng;
 
 use super::Encoding;
-
-/// The services a synthetic request spreads its spans over, with the operations each
-/// one serves. The last one is a database, called as a client.
-const SERVICES: &[(&str, &[&str])] = &[
-    (
-        "frontend",
-        &[
-            "GET /",
-            "GET /products/{id}",
-            "POST /cart",
-            "POST /checkout",
-        ],
-    ),
-    ("checkout", &["PlaceOrder", "PrepareOrder", "ConfirmOrder"]),
-    ("cart", &["GetCart", "AddItem", "EmptyCart"]),
-    ("payments", &["Charge", "Authorize", "Refund"]),
-    ("inventory", &["Reserve", "CheckStock", "Release"]),
-    (
-        "postgres",
-        &["SELECT orders", "INSERT orders", "UPDATE stock"],
-    ),
-];
-
-/// Root span durations of the traces of a request, in milliseconds: mostly fast, a few
-/// slow ones to look for.
-const ROOT_MS: &[u64] = &[12, 25, 40, 80, 150, 300, 35, 60, 900, 20];
-
-/// Every this-many traces one fails (its deepest span and its root carry an error).
-const ERROR_EVERY: usize = 10;
+use super::scenario::{Shape, synthetic_request};
 
 /// What to overwrite at an offset of the encoded body.
 #[derive(Debug, Clone, Copy)]
@@ -71,14 +37,6 @@ pub struct Template {
     encoding: Encoding,
     pub traces: usize,
     pub spans: usize,
-}
-
-/// The shape of the synthetic traces.
-#[derive(Debug, Clone, Copy)]
-pub struct Shape {
-    pub traces: usize,
-    pub spans_per_trace: usize,
-    pub attributes: usize,
 }
 
 impl Template {
@@ -185,31 +143,55 @@ fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-/// The random placeholders of one template and how often each was used.
+/// A trace of the template, by number.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRef(usize);
+
+/// A span of the template, by number.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanRef(usize);
+
+/// The random placeholders of one template. Each id is counted every time the scenario
+/// writes it, so the template knows how often it must find it in the encoded body.
 #[derive(Default)]
-struct Sentinels {
+pub struct Sentinels {
     trace_ids: Vec<([u8; 16], usize)>,
     span_ids: Vec<([u8; 8], usize)>,
     times: Vec<(usize, u64, u64)>,
 }
 
 impl Sentinels {
-    fn trace_id(&mut self, rng: &mut impl Rng) -> [u8; 16] {
-        let id = rng.random();
-        self.trace_ids.push((id, 0));
-        id
+    /// A new trace, with an id not yet written anywhere.
+    pub fn trace(&mut self, rng: &mut impl Rng) -> TraceRef {
+        self.trace_ids.push((rng.random(), 0));
+        TraceRef(self.trace_ids.len() - 1)
     }
 
-    fn span_id(&mut self, rng: &mut impl Rng) -> [u8; 8] {
-        let id = rng.random();
-        self.span_ids.push((id, 0));
-        id
+    /// A new span, with an id not yet written anywhere.
+    pub fn span(&mut self, rng: &mut impl Rng) -> SpanRef {
+        self.span_ids.push((rng.random(), 0));
+        SpanRef(self.span_ids.len() - 1)
     }
 
-    /// A placeholder with 19 decimal digits, so JSON and protobuf both keep its width.
-    fn time(&mut self, trace: usize, offset_ns: u64, rng: &mut impl Rng) -> u64 {
+    /// The trace's id, to write once into the request.
+    pub fn trace_id(&mut self, trace: TraceRef) -> Vec<u8> {
+        let (id, uses) = &mut self.trace_ids[trace.0];
+        *uses += 1;
+        id.to_vec()
+    }
+
+    /// The span's id, to write once into the request (as its own id or a child's parent).
+    pub fn span_id(&mut self, span: SpanRef) -> Vec<u8> {
+        let (id, uses) = &mut self.span_ids[span.0];
+        *uses += 1;
+        id.to_vec()
+    }
+
+    /// A time `offset_ns` after the start of `trace`, as a placeholder of 19 decimal
+    /// digits, so JSON and protobuf both keep its width.
+    pub fn time(&mut self, trace: TraceRef, offset_ns: u64, rng: &mut impl Rng) -> u64 {
         let value = rng.random_range(1_000_000_000_000_000_000..10_000_000_000_000_000_000u64);
-        self.times.push((trace, offset_ns, value));
+        self.times.push((trace.0, offset_ns, value));
         value
     }
 
@@ -242,200 +224,11 @@ impl Sentinels {
     }
 }
 
-fn kv(key: impl Into<String>, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn string(text: impl Into<String>) -> Value {
-    Value::StringValue(text.into())
-}
-
-/// `count` attributes for span `n` of `service`, mixing every value type.
-fn span_attributes(
-    count: usize,
-    service: &str,
-    operation: &str,
-    n: usize,
-    failed: bool,
-) -> Vec<KeyValue> {
-    let database = service == "postgres";
-    (0..count)
-        .map(|i| match i {
-            0 if database => kv("db.system.name", string("postgresql")),
-            0 => kv("http.request.method", string(["GET", "POST", "PUT"][n % 3])),
-            1 if database => kv(
-                "db.query.text",
-                string(format!("{operation} WHERE id = $1")),
-            ),
-            1 => kv("http.route", string(format!("/api/{service}/{operation}"))),
-            2 => kv(
-                "http.response.status_code",
-                Value::IntValue(if failed { 500 } else { 200 }),
-            ),
-            3 => kv("url.path", string(format!("/api/{service}/{}", 1000 + n))),
-            4 => kv("server.address", string(format!("{service}.internal"))),
-            5 => kv("server.port", Value::IntValue(8080)),
-            6 => kv("app.cache_hit", Value::BoolValue(n.is_multiple_of(3))),
-            7 => kv("app.items", Value::DoubleValue(n as f64 * 1.5)),
-            8 => kv("enduser.id", string(format!("user-{}", n % 97))),
-            9 => kv(
-                "app.tags",
-                Value::ArrayValue(ArrayValue {
-                    values: vec![
-                        AnyValue {
-                            value: Some(string("synthetic")),
-                        },
-                        AnyValue {
-                            value: Some(string(service)),
-                        },
-                    ],
-                }),
-            ),
-            _ => kv(
-                format!("app.extra.{i}"),
-                string(format!("value {i} of span {n}")),
-            ),
-        })
-        .collect()
-}
-
-fn resource(service: &str) -> Resource {
-    Resource {
-        attributes: vec![
-            kv("service.name", string(service)),
-            kv("service.version", string("1.4.2")),
-            kv("deployment.environment.name", string("load-test")),
-            kv("host.name", string(format!("{service}-7d9f8-x2k4q"))),
-            kv("telemetry.sdk.language", string("rust")),
-            kv("telemetry.sdk.name", string("otel-worker-generate")),
-        ],
-        ..Default::default()
-    }
-}
-
-/// The request: `shape.traces` traces of `spans_per_trace` spans nested as a binary tree,
-/// grouped into one `ResourceSpans` per service as an SDK or collector would send them.
-fn synthetic_request(
-    shape: Shape,
-    sentinels: &mut Sentinels,
-    rng: &mut impl Rng,
-) -> ExportTraceServiceRequest {
-    let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
-    for t in 0..shape.traces {
-        let trace_id = sentinels.trace_id(rng);
-        let failed = t % ERROR_EVERY == ERROR_EVERY - 3;
-        let root_ns = ROOT_MS[t % ROOT_MS.len()] * 1_000_000;
-        // (start offset, duration, span id) of the spans so far, for their children.
-        let mut placed: Vec<(u64, u64, [u8; 8])> = Vec::new();
-        for i in 0..shape.spans_per_trace {
-            let (start, duration, parent) = if i == 0 {
-                (0, root_ns, None)
-            } else {
-                let p = (i - 1) / 2;
-                let (p_start, p_duration, p_id) = placed[p];
-                let second = (i - 1) % 2 == 1;
-                let start = p_start + p_duration * if second { 5 } else { 1 } / 10;
-                (start, p_duration * 4 / 10, Some(p_id))
-            };
-            let span_id = sentinels.span_id(rng);
-            placed.push((start, duration, span_id));
-            sentinels.trace_ids[t].1 += 1;
-            if let Some((_, uses)) = sentinels.span_ids.last_mut() {
-                *uses += 1;
-            }
-            if let Some(parent) = parent
-                && let Some(entry) = sentinels.span_ids.iter_mut().find(|(id, _)| *id == parent)
-            {
-                entry.1 += 1;
-            }
-            let service = if i == 0 {
-                0
-            } else {
-                1 + (i - 1) % (SERVICES.len() - 1)
-            };
-            let (service_name, operations) = SERVICES[service];
-            let operation = operations[(t + i) % operations.len()];
-            let deepest = i == shape.spans_per_trace - 1;
-            let span_failed = failed && (i == 0 || deepest);
-            let start_ns = sentinels.time(t, start, rng);
-            let end_ns = sentinels.time(t, start + duration, rng);
-            let mut events = Vec::new();
-            if span_failed && deepest {
-                events.push(span::Event {
-                    time_unix_nano: sentinels.time(t, start + duration / 2, rng),
-                    name: "exception".into(),
-                    attributes: vec![
-                        kv("exception.type", string("ConnectionReset")),
-                        kv(
-                            "exception.message",
-                            string(format!("{service_name} hung up")),
-                        ),
-                    ],
-                    ..Default::default()
-                });
-            }
-            by_service[service].push(Span {
-                trace_id: trace_id.to_vec(),
-                span_id: span_id.to_vec(),
-                parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
-                name: operation.into(),
-                kind: if service == SERVICES.len() - 1 {
-                    span::SpanKind::Client
-                } else {
-                    span::SpanKind::Server
-                } as i32,
-                start_time_unix_nano: start_ns,
-                end_time_unix_nano: end_ns,
-                attributes: span_attributes(
-                    shape.attributes,
-                    service_name,
-                    operation,
-                    t * shape.spans_per_trace + i,
-                    span_failed,
-                ),
-                events,
-                status: Some(Status {
-                    code: if span_failed { 2 } else { 0 },
-                    message: if span_failed {
-                        format!("{operation} failed")
-                    } else {
-                        String::new()
-                    },
-                }),
-                ..Default::default()
-            });
-        }
-    }
-    ExportTraceServiceRequest {
-        resource_spans: by_service
-            .into_iter()
-            .zip(SERVICES)
-            .filter(|(spans, _)| !spans.is_empty())
-            .map(|(spans, (service, _))| ResourceSpans {
-                resource: Some(resource(service)),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "otel-worker-generate".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        attributes: vec![kv("generator.kind", string("synthetic"))],
-                        ..Default::default()
-                    }),
-                    spans,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::Span;
     use rand::SeedableRng;
 
     fn decoded(template: &Template, rng: &mut rand::rngs::StdRng) -> ExportTraceServiceRequest {

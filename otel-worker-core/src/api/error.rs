@@ -1,15 +1,27 @@
-//! The API's error type: one variant per kind of failure, each with its status code,
-//! written as `{"error": "<code>", "message": "<sentence>"}`.
+//! The API's one error type: every failure of every route, with its status code and body,
+//! written in one place.
+//!
+//! Most answers are `{"error": "<code>", "message": "<sentence>"}`; a refused export is a
+//! `google.rpc.Status` in the request's encoding, as OTLP clients expect (its JSON form
+//! also carries `error`, so it reads as the API's error format too). Nothing is logged
+//! here: the response carries its [`FailureCause`], and each home logs every request once,
+//! with that cause, in its request log.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use prost::Message;
 
-use crate::ingest::status::RETRY_AFTER_SECONDS;
+use crate::ingest::reply::RpcStatus;
+use crate::ingest::{Encoding, IngestError};
 use crate::models::ErrorBody;
+use crate::query::QueryError;
 use crate::store::StoreError;
 
-/// Every failure of the read and delete routes.
+/// Seconds a client should wait before retrying when the database is busy.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// Every failure a route can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request is malformed: (code, message).
@@ -23,56 +35,118 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An export refused as a whole, answered in the export's encoding.
+    #[error("{0}")]
+    Export(IngestError, Encoding),
+    /// The home's live feed could not take the WebSocket.
+    #[error("the live feed is unavailable: {0}")]
+    LiveFeedUnavailable(String),
+    /// The server lacks a secret or binding it needs; the message names it.
+    #[error("{0}")]
+    Misconfigured(String),
+}
+
+/// Why a request failed, left in the response's extensions for the request log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureCause(pub String);
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        let code = match error {
+            QueryError::TraceId(_) => "invalid-trace-id",
+            QueryError::SpanId(_) => "invalid-span-id",
+            QueryError::UnknownParameter { .. } | QueryError::InvalidValue { .. } => {
+                "invalid-query"
+            }
+        };
+        Self::BadRequest(code, error.to_string())
+    }
+}
+
+/// The status and code of a storage failure, wherever it happens: only a busy store is
+/// worth a retry.
+fn storage(error: &StoreError) -> (StatusCode, &'static str) {
+    match error {
+        StoreError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage-busy"),
+        StoreError::Other(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage-error"),
+    }
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status and the kebab-case code of the API's error format.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::BadRequest(..) => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Store(StoreError::Busy(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(StoreError::Other(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(code, _) => code,
-            Self::NotFound(_) => "not-found",
-            Self::Unauthorized => "unauthorized",
-            Self::MethodNotAllowed(_) => "method-not-allowed",
-            Self::Store(StoreError::Busy(_)) => "storage-busy",
-            Self::Store(StoreError::Other(_)) => "storage-error",
+            Self::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::Store(e) | Self::Export(IngestError::Storage(e), _) => storage(e),
+            Self::Export(error, _) => match error {
+                IngestError::UnsupportedContentType(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+                }
+                IngestError::UnsupportedEncoding(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-encoding")
+                }
+                IngestError::TooLarge { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
+                }
+                IngestError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid-body"),
+                IngestError::Storage(e) => storage(e),
+            },
+            Self::LiveFeedUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "live-feed-unavailable")
+            }
+            Self::Misconfigured(_) => (StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
-        let body = ErrorBody {
-            error: self.code().to_owned(),
-            message: self.to_string(),
+        let (status, code) = self.status_and_code();
+        let message = self.to_string();
+        let mut response = match &self {
+            Self::Export(error, Encoding::Protobuf) => (
+                status,
+                [(header::CONTENT_TYPE, Encoding::Protobuf.content_type())],
+                RpcStatus {
+                    code: error.rpc_code() as i32,
+                    message: message.clone(),
+                }
+                .encode_to_vec(),
+            )
+                .into_response(),
+            // A valid google.rpc.Status in JSON that is also the API's error format.
+            Self::Export(error, Encoding::Json) => (
+                status,
+                Json(serde_json::json!({
+                    "code": error.rpc_code() as i32,
+                    "message": message,
+                    "error": code,
+                })),
+            )
+                .into_response(),
+            _ => (
+                status,
+                Json(ErrorBody {
+                    error: code.to_owned(),
+                    message: message.clone(),
+                }),
+            )
+                .into_response(),
         };
-        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
         match status {
             StatusCode::SERVICE_UNAVAILABLE => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             StatusCode::UNAUTHORIZED => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
+        response.extensions_mut().insert(FailureCause(message));
         response
     }
 }

@@ -1,9 +1,15 @@
 //! The HTTP API as one axum [`Router`], built the same way by both homes.
 //!
 //! `Builder::new(store, events).auth_token(Some(token)).build()` gives the router; the
-//! home adds its own WebSocket route with [`Builder::live_route`].
+//! home adds its own WebSocket route with [`Builder::live_route`]. This is the transport
+//! layer: it may use everything below it (`ingest`, `query`, `store`, `live`, `models`),
+//! and nothing below it imports from here.
 
+mod auth;
+mod cors;
 mod error;
+mod export;
+mod extract;
 mod traces;
 
 use std::sync::Arc;
@@ -14,10 +20,10 @@ use axum::middleware;
 use axum::routing::{MethodRouter, get};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use error::ApiError;
+pub use cors::parse_origin;
+pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS};
+pub use export::Exported;
 
-use crate::auth::{self, Auth};
-use crate::ingest;
 use crate::live::ServerEvents;
 use crate::store::Store;
 
@@ -29,10 +35,10 @@ pub const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub events: Arc<dyn ServerEvents>,
-    pub max_body_bytes: usize,
+pub(crate) struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) events: Arc<dyn ServerEvents>,
+    pub(crate) max_body_bytes: usize,
 }
 
 /// Assembles the API router for one home.
@@ -78,8 +84,8 @@ impl Builder {
         self
     }
 
-    /// Lets pages on these origins (e.g. `https://app.example.com`) call the API from a
-    /// browser. Preflight requests are answered before authentication, as browsers send
+    /// Lets pages on these origins (e.g. `https://app.example.com`, checked with
+    /// [`parse_origin`]) call the API from a browser. Preflight requests are answered before authentication, as browsers send
     /// them without credentials; the actual requests still need the token.
     pub fn cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
         self.cors_origins = origins;
@@ -98,7 +104,7 @@ impl Builder {
             .route("/health", get(traces::health))
             .route(
                 "/v1/traces",
-                get(traces::list_traces).post(ingest::http::export_traces),
+                get(traces::list_traces).post(export::export_traces),
             )
             .route(
                 "/v1/traces/{trace_id}",
@@ -117,7 +123,7 @@ impl Builder {
             router = router.route(auth::WEBSOCKET_PATH, live);
         }
         let router = router.layer(middleware::from_fn_with_state(
-            Auth::new(self.auth_token.as_deref()),
+            auth::Auth::new(self.auth_token.as_deref()),
             auth::require_token,
         ));
         if self.cors_origins.is_empty() {

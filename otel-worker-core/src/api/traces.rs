@@ -1,12 +1,12 @@
 //! Handlers that read and delete stored traces and spans.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 
+use super::extract::{SpanId, TraceId};
 use super::{ApiError, AppState};
 use crate::models::{ServiceList, StoredTraceDetail, TraceList};
 use crate::query;
@@ -14,12 +14,12 @@ use crate::query;
 type ApiResult<T> = Result<T, ApiError>;
 
 /// `GET /health`: answers without a token so probes need no secret.
-pub async fn health() -> Json<serde_json::Value> {
+pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// `GET /v1/traces`: one page of the search, with the cursor of the next.
-pub async fn list_traces(
+pub(crate) async fn list_traces(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<TraceList>> {
@@ -41,17 +41,16 @@ pub async fn list_traces(
 }
 
 /// `GET /v1/services`
-pub async fn list_services(State(state): State<AppState>) -> ApiResult<Json<ServiceList>> {
+pub(crate) async fn list_services(State(state): State<AppState>) -> ApiResult<Json<ServiceList>> {
     let services = state.store.services().await?;
     Ok(Json(ServiceList { services }))
 }
 
 /// `GET /v1/traces/{traceId}`
-pub async fn get_trace(
+pub(crate) async fn get_trace(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    TraceId(trace_id): TraceId,
 ) -> ApiResult<Json<StoredTraceDetail>> {
-    let trace_id = trace_path(path)?;
     let summary = state
         .store
         .trace_summary(&trace_id)
@@ -62,11 +61,10 @@ pub async fn get_trace(
 }
 
 /// `DELETE /v1/traces/{traceId}`
-pub async fn delete_trace(
+pub(crate) async fn delete_trace(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    TraceId(trace_id): TraceId,
 ) -> ApiResult<StatusCode> {
-    let trace_id = trace_path(path)?;
     if state.store.delete_trace(&trace_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -75,11 +73,10 @@ pub async fn delete_trace(
 }
 
 /// `GET /v1/traces/{traceId}/spans`
-pub async fn trace_spans(
+pub(crate) async fn trace_spans(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    TraceId(trace_id): TraceId,
 ) -> ApiResult<Json<Vec<Box<RawValue>>>> {
-    let trace_id = trace_path(path)?;
     let spans = state.store.trace_spans(&trace_id).await?;
     if spans.is_empty() {
         return Err(trace_not_found(&trace_id));
@@ -88,11 +85,11 @@ pub async fn trace_spans(
 }
 
 /// `GET /v1/traces/{traceId}/spans/{spanId}`
-pub async fn get_span(
+pub(crate) async fn get_span(
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    TraceId(trace_id): TraceId,
+    SpanId(span_id): SpanId,
 ) -> ApiResult<Response> {
-    let (trace_id, span_id) = span_path(path)?;
     match state.store.span(&trace_id, &span_id).await? {
         Some(span) => Ok(Json(span).into_response()),
         None => Err(span_not_found(&trace_id, &span_id)),
@@ -100,27 +97,16 @@ pub async fn get_span(
 }
 
 /// `DELETE /v1/traces/{traceId}/spans/{spanId}`
-pub async fn delete_span(
+pub(crate) async fn delete_span(
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    TraceId(trace_id): TraceId,
+    SpanId(span_id): SpanId,
 ) -> ApiResult<StatusCode> {
-    let (trace_id, span_id) = span_path(path)?;
     if state.store.delete_span(&trace_id, &span_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(span_not_found(&trace_id, &span_id))
     }
-}
-
-fn trace_path(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
-    let Path(trace_id) = path.map_err(|e| ApiError::BadRequest("invalid-path", e.body_text()))?;
-    query::trace_id(&trace_id)
-}
-
-fn span_path(path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, String)> {
-    let Path((trace_id, span_id)) =
-        path.map_err(|e| ApiError::BadRequest("invalid-path", e.body_text()))?;
-    Ok((query::trace_id(&trace_id)?, query::span_id(&span_id)?))
 }
 
 fn trace_not_found(trace_id: &str) -> ApiError {

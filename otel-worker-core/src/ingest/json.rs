@@ -9,6 +9,8 @@
 //! - `bytesValue` as standard or URL-safe base64, padded or not;
 //! - field names in lowerCamelCase or the proto's snake_case;
 //! - `null`, missing and empty values (`{"arrayValue":{}}`, `"value":{}`) as proto3 defaults;
+//!   inside an attribute value, `null` (`{"intValue": null}`, `{"stringValue": null}`, any
+//!   type alike) means that member is not set, so such a value is "no value";
 //! - unknown fields, which are ignored.
 //!
 //! The result is the same prost message the protobuf path produces, so everything after
@@ -395,13 +397,27 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     d.deserialize_any(LenientInt::<u32>(Default::default()))
 }
 
+/// An `intValue`: `null` means the value is not set, like a missing field.
 fn lenient_i64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    d.deserialize_any(LenientInt::<i64>(Default::default()))
-        .map(Some)
+    struct Int(i64);
+    impl<'de> Deserialize<'de> for Int {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(LenientInt::<i64>(Default::default()))
+                .map(Int)
+        }
+    }
+    Ok(Option::<Int>::deserialize(d)?.map(|Int(i)| i))
 }
 
-/// Doubles as numbers, or as strings for the values JSON numbers cannot spell.
+/// Doubles as numbers, or as strings for the values JSON numbers cannot spell; `null`
+/// means the value is not set, like a missing field.
 fn lenient_f64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct Double(f64);
+    impl<'de> Deserialize<'de> for Double {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(F64).map(Double)
+        }
+    }
     struct F64;
     impl Visitor<'_> for F64 {
         type Value = f64;
@@ -428,11 +444,8 @@ fn lenient_f64_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Er
                     .map_err(|_| E::custom(format!("{other:?} is not a number"))),
             }
         }
-        fn visit_unit<E: de::Error>(self) -> Result<f64, E> {
-            Ok(0.0)
-        }
     }
-    d.deserialize_any(F64).map(Some)
+    Ok(Option::<Double>::deserialize(d)?.map(|Double(v)| v))
 }
 
 /// Base64 in any of its common alphabets and paddings.

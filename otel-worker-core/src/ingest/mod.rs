@@ -1,20 +1,31 @@
-//! OTLP/HTTP trace ingest: from request bytes to stored rows.
+//! OTLP trace ingest, free of any transport: from an export's bytes (or an already decoded
+//! message) to stored rows and the reply OTLP clients expect.
 //!
-//! Split by concern: [`http`] reads the request (content type, encoding, size limit),
-//! [`json`] holds every OTLP/JSON leniency, [`convert`] validates spans and renders rows,
-//! [`status`] and [`reply`] write the answers OTLP clients expect.
+//! Every transport (`api::export` for OTLP/HTTP, later gRPC) calls the same two steps:
+//! [`read_request`] turns a body into an `ExportTraceServiceRequest` under the size limit,
+//! and [`store_traces`] validates, converts and stores it in one transaction. Split by
+//! concern: [`json`] holds every OTLP/JSON leniency, [`convert`] validates spans and
+//! renders rows, [`reply`] is the success answer and [`error`] the refusals.
 
 pub mod convert;
-pub mod http;
+pub mod error;
 pub mod json;
 pub mod reply;
-pub mod status;
 
 #[cfg(test)]
 mod tests;
 
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
 pub use convert::{Rows, to_rows};
-pub use status::IngestError;
+pub use error::IngestError;
+pub use reply::ExportReply;
+
+use crate::models::{LiveSpan, ServerMessage, StatusCode};
+use crate::store::{SpanRecord, Store};
 
 /// The two OTLP/HTTP body encodings; a response always uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +57,48 @@ impl Encoding {
     }
 }
 
+/// `protobuf` or `json`, as flags and scripts spell the encodings.
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "protobuf" => Ok(Self::Protobuf),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("{text:?} is not an encoding: use protobuf or json")),
+        }
+    }
+}
+
+/// Whether a body is gzip-compressed, from its `Content-Encoding` (absent: not). gzip
+/// and identity are the encodings OTLP defines; anything else is refused.
+pub fn is_gzip(content_encoding: Option<&str>) -> Result<bool, IngestError> {
+    let Some(value) = content_encoding else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "gzip" | "x-gzip" => Ok(true),
+        "identity" | "" => Ok(false),
+        _ => Err(IngestError::UnsupportedEncoding(value.to_owned())),
+    }
+}
+
+/// Decompresses gzip (several members allowed) without ever holding more than
+/// `limit + 1` bytes, so a gzip bomb is refused instead of exhausting memory.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(data)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::InvalidBody(format!("the body is not valid gzip: {e}")))?;
+    if out.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
 /// Decodes an export body (already decompressed) in the given encoding.
-pub fn decode(
-    encoding: Encoding,
-    body: &[u8],
-) -> Result<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest, IngestError>
-{
+pub fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
     match encoding {
         Encoding::Protobuf => prost::Message::decode(body).map_err(|e| {
             IngestError::InvalidBody(format!(
@@ -63,5 +110,86 @@ pub fn decode(
                 "the body is not a valid OTLP/JSON ExportTraceServiceRequest: {e}"
             ))
         }),
+    }
+}
+
+/// A whole export body as a transport received it: checked against `limit` bytes before
+/// and after decompression, then decoded.
+pub fn read_request(
+    encoding: Encoding,
+    gzip: bool,
+    body: &[u8],
+    limit: usize,
+) -> Result<ExportTraceServiceRequest, IngestError> {
+    if body.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    if gzip {
+        decode(encoding, &gunzip(body, limit)?)
+    } else {
+        decode(encoding, body)
+    }
+}
+
+/// What became of an export that was not refused as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// How many spans were stored.
+    pub spans: usize,
+    /// The reply for the exporter: how many spans were rejected, and why.
+    pub reply: ExportReply,
+    /// What the live feed should announce, when anything was stored. The transport sends
+    /// it after answering, so the exporter never waits for WebSocket clients.
+    pub announcement: Option<ServerMessage>,
+}
+
+/// Validates and converts every span of `request` and stores the valid ones in one
+/// transaction. Invalid spans are rejected one by one (the reply counts them); a storage
+/// failure refuses the whole export and stores nothing.
+pub async fn store_traces(
+    store: &dyn Store,
+    request: ExportTraceServiceRequest,
+) -> Result<Stored, IngestError> {
+    let rows = to_rows(request, store.max_span_bytes());
+    let reply = ExportReply {
+        rejected_spans: rows.rejected,
+        error_message: rows.first_error,
+    };
+    let spans = rows.batch.spans.len();
+    if spans == 0 {
+        return Ok(Stored {
+            spans,
+            reply,
+            announcement: None,
+        });
+    }
+    let announcement = ServerMessage::SpanAdded {
+        new_spans: rows
+            .batch
+            .spans
+            .iter()
+            .map(|s| (s.trace_id.clone(), s.span_id.clone()))
+            .collect(),
+        spans: rows.batch.spans.iter().map(live_span).collect(),
+    };
+    store.insert(rows.batch).await?;
+    Ok(Stored {
+        spans,
+        reply,
+        announcement: Some(announcement),
+    })
+}
+
+/// What the live feed says about a stored span.
+fn live_span(span: &SpanRecord) -> LiveSpan {
+    LiveSpan {
+        trace_id: span.trace_id.clone(),
+        span_id: span.span_id.clone(),
+        parent_span_id: span.parent_span_id.clone(),
+        name: span.name.clone(),
+        service_name: span.service_name.clone(),
+        start_time_unix_nano: span.start_ns,
+        duration_ns: span.end_ns.saturating_sub(span.start_ns),
+        status: StatusCode::from_otlp(span.status_code),
     }
 }

@@ -14,8 +14,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use prost::Message;
 use serde_json::{Value, json};
 
-use super::http::gunzip;
-use super::{Encoding, IngestError, decode, to_rows};
+use super::{Encoding, IngestError, decode, gunzip, to_rows};
 use crate::models;
 
 const EXAMPLE: &str = include_str!("../../../examples/send-trace/trace.json");
@@ -281,7 +280,14 @@ fn json_leniencies_are_accepted() {
                         {"key": "inf", "value": {"doubleValue": "Infinity"}},
                         {"key": "double_int", "value": {"doubleValue": 3}},
                         {"key": "bytes_url", "value": {"bytesValue": "_-8"}},
-                        {"key": "kv", "value": {"kvlistValue": {"values": null}}}
+                        {"key": "kv", "value": {"kvlistValue": {"values": null}}},
+                        {"key": "null_int", "value": {"intValue": null}},
+                        {"key": "null_double", "value": {"doubleValue": null}},
+                        {"key": "null_string", "value": {"stringValue": null}},
+                        {"key": "null_bool", "value": {"boolValue": null}},
+                        {"key": "null_bytes", "value": {"bytesValue": null}},
+                        {"key": "null_array", "value": {"arrayValue": null}},
+                        {"key": "null_then_int", "value": {"stringValue": null, "intValue": 5}}
                     ],
                     "events": null,
                     "links": [{"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175", "flags": "1"}]
@@ -311,7 +317,15 @@ fn json_leniencies_are_accepted() {
             "inf": "Infinity",
             "double_int": 3.0,
             "bytes_url": "/+8=",
-            "kv": {}
+            "kv": {},
+            // A null member is an unset member, whatever its type.
+            "null_int": null,
+            "null_double": null,
+            "null_string": null,
+            "null_bool": null,
+            "null_bytes": null,
+            "null_array": null,
+            "null_then_int": 5
         })
     );
     assert_eq!(span.links[0].flags, 1);
@@ -499,4 +513,27 @@ fn spans_larger_than_the_store_allows_are_rejected_alone() {
             .len(),
         5 * 1024 * 1024
     );
+}
+
+#[test]
+fn only_gzip_and_identity_are_content_encodings() {
+    for (value, expected) in [
+        (None, Some(false)),
+        (Some("identity"), Some(false)),
+        (Some(""), Some(false)),
+        (Some("gzip"), Some(true)),
+        (Some(" GZIP "), Some(true)),
+        (Some("x-gzip"), Some(true)),
+        (Some("br"), None),
+        (Some("deflate"), None),
+    ] {
+        let got = super::is_gzip(value);
+        match expected {
+            Some(gzip) => assert_eq!(got.unwrap(), gzip, "{value:?}"),
+            None => assert!(
+                matches!(got, Err(IngestError::UnsupportedEncoding(_))),
+                "{value:?}"
+            ),
+        }
+    }
 }

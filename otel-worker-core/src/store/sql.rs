@@ -206,10 +206,10 @@ impl ServiceRow {
 /// The traces one prune step removes: `?1` = cutoff in nanoseconds as text, `?2` = the
 /// most traces per step. Both prune statements select the same traces, in one
 /// transaction.
-const PRUNED_TRACES: &str = "\
+pub const PRUNED_TRACES: &str = "\
 SELECT trace_id FROM traces WHERE start_ns < CAST(?1 AS INTEGER) ORDER BY start_ns LIMIT ?2";
 
-/// Deletes the spans of the traces of [`PRUNED_TRACES`]; run before [`PRUNE_TRACES`].
+/// Deletes the spans of the traces of [`PRUNED_TRACES`]; run before [`prune_traces`].
 pub fn prune_spans() -> String {
     format!("DELETE FROM spans WHERE trace_id IN ({PRUNED_TRACES})")
 }

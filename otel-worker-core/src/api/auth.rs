@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use crate::api::ApiError;
+use super::ApiError;
 
 /// Paths anyone may call: the health probe and the web UI's page (which holds no data
 /// and asks for the token itself).
@@ -73,7 +73,11 @@ fn percent_decode(value: &str) -> String {
 }
 
 /// Middleware: 401 with a JSON error unless the request is public or carries the token.
-pub async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_token(
+    State(auth): State<Auth>,
+    request: Request,
+    next: Next,
+) -> Response {
     if PUBLIC_PATHS.contains(&request.uri().path()) || auth.allows(&request) {
         next.run(request).await
     } else {

@@ -1,0 +1,305 @@
+//! What the synthetic traffic looks like: a shop of six services, traces nested as a
+//! binary tree across them, one in ten failing with an exception, and attributes of every
+//! value type. Ids and timestamps come from [`Sentinels`], which records each use so the
+//! template can patch them per send.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+use rand::Rng;
+
+use super::template::{Sentinels, SpanRef, TraceRef};
+
+/// A service of the synthetic shop and the operations it serves.
+struct Service {
+    name: &'static str,
+    operations: &'static [&'static str],
+    /// A database: called as a client, with `db.*` attributes instead of `http.*`.
+    database: bool,
+}
+
+impl Service {
+    const fn app(name: &'static str, operations: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            operations,
+            database: false,
+        }
+    }
+
+    const fn database(name: &'static str, operations: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            operations,
+            database: true,
+        }
+    }
+}
+
+/// The services a request spreads its spans over; the first one serves the roots.
+const SERVICES: &[Service] = &[
+    Service::app(
+        "frontend",
+        &[
+            "GET /",
+            "GET /products/{id}",
+            "POST /cart",
+            "POST /checkout",
+        ],
+    ),
+    Service::app("checkout", &["PlaceOrder", "PrepareOrder", "ConfirmOrder"]),
+    Service::app("cart", &["GetCart", "AddItem", "EmptyCart"]),
+    Service::app("payments", &["Charge", "Authorize", "Refund"]),
+    Service::app("inventory", &["Reserve", "CheckStock", "Release"]),
+    Service::database(
+        "postgres",
+        &["SELECT orders", "INSERT orders", "UPDATE stock"],
+    ),
+];
+
+/// Root span durations of the traces of a request, in milliseconds: mostly fast, a few
+/// slow ones to look for.
+const ROOT_MS: &[u64] = &[12, 25, 40, 80, 150, 300, 35, 60, 900, 20];
+
+/// Every this-many traces one fails (its deepest span and its root carry an error).
+const ERROR_EVERY: usize = 10;
+
+/// The shape of the synthetic traces.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub traces: usize,
+    pub spans_per_trace: usize,
+    pub attributes: usize,
+}
+
+/// Where a span sits in its trace: its offset from the trace's start, its duration, and
+/// its id, for its children.
+#[derive(Clone, Copy)]
+struct Placed {
+    start: u64,
+    duration: u64,
+    id: SpanRef,
+}
+
+/// The request: `shape.traces` traces of `spans_per_trace` spans nested as a binary tree,
+/// grouped into one `ResourceSpans` per service as an SDK or collector would send them.
+pub fn synthetic_request(
+    shape: Shape,
+    sentinels: &mut Sentinels,
+    rng: &mut impl Rng,
+) -> ExportTraceServiceRequest {
+    let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
+    for t in 0..shape.traces {
+        let trace = sentinels.trace(rng);
+        let failed = t % ERROR_EVERY == ERROR_EVERY - 3;
+        let mut placed: Vec<Placed> = Vec::with_capacity(shape.spans_per_trace);
+        for i in 0..shape.spans_per_trace {
+            let (start, duration, parent) = match i.checked_sub(1) {
+                None => (0, ROOT_MS[t % ROOT_MS.len()] * 1_000_000, None),
+                Some(j) => {
+                    let parent = placed[j / 2];
+                    let second = j % 2 == 1;
+                    let start = parent.start + parent.duration * if second { 5 } else { 1 } / 10;
+                    (start, parent.duration * 4 / 10, Some(parent.id))
+                }
+            };
+            let me = Placed {
+                start,
+                duration,
+                id: sentinels.span(rng),
+            };
+            placed.push(me);
+            let service = if i == 0 {
+                0
+            } else {
+                1 + (i - 1) % (SERVICES.len() - 1)
+            };
+            let deepest = i == shape.spans_per_trace - 1;
+            let span = SpanPlan {
+                trace,
+                parent,
+                me,
+                service: &SERVICES[service],
+                operation_index: t + i,
+                number: t * shape.spans_per_trace + i,
+                failed: failed && (i == 0 || deepest),
+                throws: failed && deepest,
+                attributes: shape.attributes,
+            };
+            by_service[service].push(span.build(sentinels, rng));
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: by_service
+            .into_iter()
+            .zip(SERVICES)
+            .filter(|(spans, _)| !spans.is_empty())
+            .map(|(spans, service)| ResourceSpans {
+                resource: Some(resource(service.name)),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "otel-worker-generate".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        attributes: vec![kv("generator.kind", string("synthetic"))],
+                        ..Default::default()
+                    }),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// Everything that decides one synthetic span.
+struct SpanPlan {
+    trace: TraceRef,
+    parent: Option<SpanRef>,
+    me: Placed,
+    service: &'static Service,
+    /// Picks the operation among the service's.
+    operation_index: usize,
+    /// The span's number in the request, which varies its attribute values.
+    number: usize,
+    failed: bool,
+    /// Carries the exception event of a failing trace.
+    throws: bool,
+    attributes: usize,
+}
+
+impl SpanPlan {
+    fn build(self, sentinels: &mut Sentinels, rng: &mut impl Rng) -> Span {
+        let service = self.service;
+        let operation = service.operations[self.operation_index % service.operations.len()];
+        let Placed {
+            start, duration, ..
+        } = self.me;
+        let mut events = Vec::new();
+        if self.throws {
+            events.push(span::Event {
+                time_unix_nano: sentinels.time(self.trace, start + duration / 2, rng),
+                name: "exception".into(),
+                attributes: vec![
+                    kv("exception.type", string("ConnectionReset")),
+                    kv(
+                        "exception.message",
+                        string(format!("{} hung up", service.name)),
+                    ),
+                ],
+                ..Default::default()
+            });
+        }
+        Span {
+            trace_id: sentinels.trace_id(self.trace),
+            span_id: sentinels.span_id(self.me.id),
+            parent_span_id: self
+                .parent
+                .map(|parent| sentinels.span_id(parent))
+                .unwrap_or_default(),
+            name: operation.into(),
+            kind: if service.database {
+                span::SpanKind::Client
+            } else {
+                span::SpanKind::Server
+            } as i32,
+            start_time_unix_nano: sentinels.time(self.trace, start, rng),
+            end_time_unix_nano: sentinels.time(self.trace, start + duration, rng),
+            attributes: span_attributes(
+                self.attributes,
+                service,
+                operation,
+                self.number,
+                self.failed,
+            ),
+            events,
+            status: Some(Status {
+                code: if self.failed { 2 } else { 0 },
+                message: if self.failed {
+                    format!("{operation} failed")
+                } else {
+                    String::new()
+                },
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+fn kv(key: impl Into<String>, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn string(text: impl Into<String>) -> Value {
+    Value::StringValue(text.into())
+}
+
+/// `count` attributes for span `n` of `service`, mixing every value type.
+fn span_attributes(
+    count: usize,
+    service: &Service,
+    operation: &str,
+    n: usize,
+    failed: bool,
+) -> Vec<KeyValue> {
+    let name = service.name;
+    (0..count)
+        .map(|i| match i {
+            0 if service.database => kv("db.system.name", string("postgresql")),
+            0 => kv("http.request.method", string(["GET", "POST", "PUT"][n % 3])),
+            1 if service.database => kv(
+                "db.query.text",
+                string(format!("{operation} WHERE id = $1")),
+            ),
+            1 => kv("http.route", string(format!("/api/{name}/{operation}"))),
+            2 => kv(
+                "http.response.status_code",
+                Value::IntValue(if failed { 500 } else { 200 }),
+            ),
+            3 => kv("url.path", string(format!("/api/{name}/{}", 1000 + n))),
+            4 => kv("server.address", string(format!("{name}.internal"))),
+            5 => kv("server.port", Value::IntValue(8080)),
+            6 => kv("app.cache_hit", Value::BoolValue(n.is_multiple_of(3))),
+            7 => kv("app.items", Value::DoubleValue(n as f64 * 1.5)),
+            8 => kv("enduser.id", string(format!("user-{}", n % 97))),
+            9 => kv(
+                "app.tags",
+                Value::ArrayValue(ArrayValue {
+                    values: vec![
+                        AnyValue {
+                            value: Some(string("synthetic")),
+                        },
+                        AnyValue {
+                            value: Some(string(name)),
+                        },
+                    ],
+                }),
+            ),
+            _ => kv(
+                format!("app.extra.{i}"),
+                string(format!("value {i} of span {n}")),
+            ),
+        })
+        .collect()
+}
+
+fn resource(service: &str) -> Resource {
+    Resource {
+        attributes: vec![
+            kv("service.name", string(service)),
+            kv("service.version", string("1.4.2")),
+            kv("deployment.environment.name", string("load-test")),
+            kv("host.name", string(format!("{service}-7d9f8-x2k4q"))),
+            kv("telemetry.sdk.language", string("rust")),
+            kv("telemetry.sdk.name", string("otel-worker-generate")),
+        ],
+        ..Default::default()
+    }
+}
