@@ -27,11 +27,12 @@ trap cleanup EXIT
 node_modules/.bin/wrangler d1 migrations apply otel-worker-db --local --persist-to "$state" >"$state/migrate.log" 2>&1 \
     || { cat "$state/migrate.log"; exit 1; }
 
-# Starts `wrangler dev` on $port in its own process group and waits for /health.
+# Starts `wrangler dev` on $port in its own process group (extra arguments go to it) and
+# waits for /health.
 start_wrangler() {
     # --test-scheduled serves /__scheduled, which runs the cron handler (retention) on demand.
     setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
-        --test-scheduled --show-interactive-dev-session=false >"$state/wrangler.log" 2>&1 &
+        --test-scheduled --show-interactive-dev-session=false "$@" >>"$state/wrangler.log" 2>&1 &
     wrangler_pid=$!
     for _ in $(seq 1 120); do
         # Any HTTP answer means it is up (without AUTH_TOKEN even /health is a 500).
@@ -69,7 +70,7 @@ bash scripts/test-ui.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/screenshots
 if [ "$status" = 0 ]; then
     echo "==> black-box API and search suites against the Worker under wrangler dev on $url"
     OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
-        cargo test -p otel-worker-cli --test api --test search -- --test-threads=4 || status=$?
+        cargo test -p otel-worker-cli --test api --test search --test live -- --test-threads=4 || status=$?
 fi
 if [ "$status" = 0 ]; then
     echo "==> real OpenTelemetry SDKs against the Worker"
@@ -78,6 +79,15 @@ fi
 if [ "$status" = 0 ]; then
     echo "==> retention: the cron handler deletes traces older than RETENTION_DAYS (7) and nothing newer"
     bash scripts/check-worker-retention.sh "$url" "$token" || status=$?
+fi
+if [ "$status" = 0 ]; then
+    # The live feed's object made slow on purpose (a test-only var): exports must not wait.
+    echo "==> exports while the live feed's Durable Object takes 6 s per broadcast"
+    stop_wrangler
+    start_wrangler --var LIVE_FEED_TEST_DELAY_MS:6000
+    OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" OTEL_WORKER_TEST_SLOW_LIVE_FEED_MS=6000 \
+        cargo test -p otel-worker-cli --test live -- exports_are_answered_while_the_live_feed_is_slow \
+        --nocapture || status=$?
 fi
 if [ "$status" != 0 ]; then
     echo "---- wrangler dev log (last 80 lines) ----"; tail -n 80 "$state/wrangler.log"

@@ -1,22 +1,26 @@
 //! The local live feed: a tokio broadcast channel fanned out to every `/api/ws` socket.
+//! Announcing is a channel send, so an export never waits for a client; each socket's
+//! task coalesces what it receives into at most one message per
+//! [`COALESCE_INTERVAL_MS`](otel_worker_core::live::COALESCE_INTERVAL_MS).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get};
-use otel_worker_core::live::ServerEvents;
+use otel_worker_core::api::auth::WEBSOCKET_PROTOCOL;
+use otel_worker_core::live::{COALESCE_INTERVAL_MS, Coalescer, ServerEvents};
 use otel_worker_core::models::ServerMessage;
 use tokio::sync::{broadcast, watch};
 
-/// Messages buffered per socket before a slow client starts missing them.
+/// Announcements buffered per socket before a slow client starts missing them.
 pub const DEFAULT_SOCKET_BUFFER: usize = 1024;
 
 /// Fans messages out to the connected sockets and closes them on shutdown.
 pub struct Hub {
-    sender: broadcast::Sender<Arc<str>>,
+    sender: broadcast::Sender<Arc<ServerMessage>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -33,48 +37,62 @@ impl Hub {
     }
 }
 
-#[async_trait]
 impl ServerEvents for Hub {
-    async fn broadcast(&self, message: ServerMessage) {
-        // Encoding costs real time at full ingest speed; skip it when nobody listens.
-        if self.sender.receiver_count() == 0 {
-            return;
-        }
-        match serde_json::to_string(&message) {
-            // An error only means nobody is listening.
-            Ok(text) => drop(self.sender.send(text.into())),
-            Err(e) => tracing::error!(error = %e, "could not encode a live message"),
+    fn announce(&self, message: ServerMessage) {
+        // With nobody listening there is nothing to do; an error only means the same.
+        if self.sender.receiver_count() > 0 {
+            drop(self.sender.send(Arc::new(message)));
         }
     }
 }
 
 async fn upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade) -> Response {
     // Subscribe before answering 101, so every export the client makes after its
-    // handshake completes is announced to it.
+    // handshake completes is announced to it. A client that authenticated with the
+    // bearer subprotocol gets `otel-worker` selected, as browsers require.
     let messages = hub.sender.subscribe();
-    ws.on_upgrade(move |socket| serve(socket, hub, messages))
+    ws.protocols([WEBSOCKET_PROTOCOL])
+        .on_upgrade(move |socket| serve(socket, hub, messages))
 }
 
-async fn serve(mut socket: WebSocket, hub: Arc<Hub>, mut messages: broadcast::Receiver<Arc<str>>) {
+async fn serve(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    mut messages: broadcast::Receiver<Arc<ServerMessage>>,
+) {
     let mut shutdown = hub.shutdown.clone();
     let stopping = async move {
         // The guard `wait_for` returns is not `Send`: drop it before the next await.
         let _ = shutdown.wait_for(|stopping| *stopping).await;
     };
     tokio::pin!(stopping);
+    let mut pending = Coalescer::default();
+    let mut flush = tokio::time::interval(Duration::from_millis(COALESCE_INTERVAL_MS));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::debug!("live client connected");
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Ok(text) => {
-                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
-                        break;
-                    }
-                }
+                Ok(message) => pending.push(ServerMessage::clone(&message)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a live client is too slow and missed messages");
+                    tracing::warn!(missed, "a live client is too slow and missed announcements");
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = flush.tick(), if !pending.is_empty() => {
+                let (message, missed) = pending.take();
+                if missed > 0 {
+                    tracing::warn!(missed, "a live client is too slow and missed spans");
+                }
+                let Some(message) = message else { continue };
+                match serde_json::to_string(&message) {
+                    Ok(text) => {
+                        if socket.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not encode a live message"),
+                }
             },
             incoming = socket.recv() => match incoming {
                 // Pings are answered by axum; text from clients is not part of the protocol.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use otel_worker_core::api::auth::{WEBSOCKET_PROTOCOL, bearer_protocol};
 use otel_worker_core::models::{LiveSpan, ServerMessage, StatusCode};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -63,10 +64,14 @@ pub async fn run(
             .as_str()
             .into_client_request()
             .context("invalid server URL")?;
+        // The token travels as a subprotocol, as browsers send it: it never appears in a
+        // URL, and the server must select `otel-worker` for the handshake to complete.
         if let Some(token) = &token {
-            let value =
-                HeaderValue::from_str(&format!("Bearer {token}")).context("invalid token")?;
-            request.headers_mut().insert("authorization", value);
+            let offer = format!("{WEBSOCKET_PROTOCOL}, {}", bearer_protocol(token));
+            let value = HeaderValue::from_str(&offer).context("invalid token")?;
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", value);
         }
         let reason = match tokio_tungstenite::connect_async(request).await {
             Ok((mut socket, _)) => {

@@ -121,6 +121,31 @@ async fn every_route_wants_the_token() {
 }
 
 #[tokio::test]
+async fn an_unauthenticated_10_mib_export_is_refused_with_401() {
+    let server = TestServer::start();
+    let body = vec![b'x'; 10 * 1024 * 1024];
+    for authorization in [None, Some("Bearer wrong-token")] {
+        let mut request = server
+            .http()
+            .post(server.url("/v1/traces"))
+            .header("content-type", PROTOBUF)
+            .body(body.clone());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("the server answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+    assert_still_serving(&server).await;
+}
+
+#[tokio::test]
 async fn the_ui_page_needs_no_token_and_loads_nothing_from_elsewhere() {
     let server = TestServer::start();
     let response = server.http().get(server.url("/")).send().await.unwrap();
@@ -325,9 +350,9 @@ async fn a_large_export_is_stored_completely() {
 async fn new_spans_are_announced_on_the_websocket() {
     let server = TestServer::start();
     let (mut socket, _) =
-        tokio_tungstenite::connect_async(server.ws_url(&format!("?token={}", server.token)))
+        tokio_tungstenite::connect_async(server.ws_request(&server.ws_protocols()))
             .await
-            .expect("websocket with the token");
+            .expect("websocket with the token as a subprotocol");
     let (trace_id, request) = trace(2, 9_000);
     let span_ids: Vec<String> = request.resource_spans[0].scope_spans[0]
         .spans

@@ -69,7 +69,15 @@ async fn a_locked_database_answers_503_with_retry_after_and_stores_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let wait: u32 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        otel_worker_core::api::RETRY_AFTER_SECONDS.contains(&wait),
+        "Retry-After: {wait}"
+    );
     let status = RpcStatus::decode(body(response).await.as_slice()).unwrap();
     assert_eq!(status.code, 14, "UNAVAILABLE");
     assert!(status.message.contains("busy"), "{}", status.message);

@@ -6,6 +6,7 @@
 //! can observe is decided in `otel-worker-core`, exactly as for the local server.
 #![cfg(target_arch = "wasm32")]
 
+pub mod d1;
 pub mod live;
 pub mod store;
 
@@ -15,12 +16,14 @@ use std::sync::atomic::Ordering;
 use axum::body::Body;
 use axum::http::Response;
 use axum::response::IntoResponse;
+use otel_worker_core::api::auth::Auth;
 use otel_worker_core::api::{ApiError, Exported, FailureCause, parse_origin};
 use otel_worker_core::{Builder, DEFAULT_MAX_BODY_BYTES};
 use tower_service::Service;
 use worker::{Context, Date, Env, HttpRequest, console_error, console_log, event};
 
-use store::{D1Store, D1Usage};
+use d1::D1Usage;
+use store::D1Store;
 
 /// The D1 binding in `wrangler.toml`.
 pub const D1_BINDING: &str = "DB";
@@ -46,18 +49,12 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(request: HttpRequest, env: Env, _ctx: Context) -> worker::Result<Response<Body>> {
+async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Result<Response<Body>> {
     let started = Date::now().as_millis();
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let usage = Arc::new(D1Usage::default());
-    let response = match app(&env, usage.clone()) {
-        Ok(mut router) => match router.call(read_body_first(request).await?).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
-        Err(error) => error.into_response(),
-    };
+    let response = serve(request, &env, Arc::new(context), usage.clone()).await?;
     // The request log: one structured line per request, for `wrangler tail` and Workers
     // Logs, the only place a failure is logged, with the cause the API left in the response.
     let mut line = serde_json::json!({
@@ -131,16 +128,47 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     }
 }
 
-/// Reads the whole request body before the router sees the request, keeping at most one
-/// byte more than the export limit (so the core still answers 413) and discarding the rest.
+/// Answers one request: the configuration and the token are checked before the body is
+/// touched, so a request without a valid token costs no memory however large its body.
+async fn serve(
+    request: HttpRequest,
+    env: &Env,
+    context: Arc<Context>,
+    usage: Arc<D1Usage>,
+) -> worker::Result<Response<Body>> {
+    let router = auth_token(env).and_then(|token| {
+        // CORS preflights carry no token; the router answers them (or refuses them) itself.
+        if request.method() != axum::http::Method::OPTIONS
+            && !Auth::new(Some(&token)).allows(&request)
+        {
+            return Err(ApiError::Unauthorized);
+        }
+        app(env, token, context, usage)
+    });
+    let mut router = match router {
+        Ok(router) => router,
+        Err(error) => {
+            read_body(request, 0).await?;
+            return Ok(error.into_response());
+        }
+    };
+    let request = read_body(request, DEFAULT_MAX_BODY_BYTES + 1).await?;
+    match router.call(request).await {
+        Ok(response) => Ok(response),
+        Err(never) => match never {},
+    }
+}
+
+/// Reads the whole request body before anything answers, keeping at most `keep` bytes (one
+/// more than the export limit, so the core still answers 413; none for a refusal) and
+/// discarding the rest as it streams by.
 ///
 /// workerd, as `wrangler dev` runs it, intermittently fails a response that is sent before
 /// the request body was read (a 401 or 415 comes back as "worker restarted mid-request");
 /// consuming the body first makes every early refusal arrive.
-async fn read_body_first(request: HttpRequest) -> worker::Result<axum::http::Request<Body>> {
+async fn read_body(request: HttpRequest, keep: usize) -> worker::Result<axum::http::Request<Body>> {
     use http_body_util::BodyExt;
 
-    let keep = DEFAULT_MAX_BODY_BYTES + 1;
     let (parts, mut body) = request.into_parts();
     let mut kept = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -152,11 +180,9 @@ async fn read_body_first(request: HttpRequest) -> worker::Result<axum::http::Req
     Ok(axum::http::Request::from_parts(parts, Body::from(kept)))
 }
 
-/// The core router bound to this Worker's D1 database (counting its use in `usage`) and
-/// Durable Object, or the error that says which binding or secret is missing.
-fn app(env: &Env, usage: Arc<D1Usage>) -> Result<axum::Router, ApiError> {
-    let token = env
-        .secret(AUTH_TOKEN_SECRET)
+/// The `AUTH_TOKEN` secret, or the error that says how to set it.
+fn auth_token(env: &Env) -> Result<String, ApiError> {
+    env.secret(AUTH_TOKEN_SECRET)
         .map(|secret| secret.to_string())
         .ok()
         .filter(|token| !token.is_empty())
@@ -165,7 +191,17 @@ fn app(env: &Env, usage: Arc<D1Usage>) -> Result<axum::Router, ApiError> {
                 "the {AUTH_TOKEN_SECRET} secret is not set: run `npx wrangler secret put \
                  {AUTH_TOKEN_SECRET}`, or put {AUTH_TOKEN_SECRET}=\"...\" in .dev.vars for `wrangler dev`"
             ))
-        })?;
+        })
+}
+
+/// The core router bound to this Worker's D1 database (counting its use in `usage`) and
+/// Durable Object for this request, or the error that says which binding is missing.
+fn app(
+    env: &Env,
+    token: String,
+    context: Arc<Context>,
+    usage: Arc<D1Usage>,
+) -> Result<axum::Router, ApiError> {
     let db = env.d1(D1_BINDING).map_err(|e| {
         ApiError::Misconfigured(format!("the D1 binding {D1_BINDING} is missing: {e}"))
     })?;
@@ -174,7 +210,7 @@ fn app(env: &Env, usage: Arc<D1Usage>) -> Result<axum::Router, ApiError> {
             "the Durable Object binding {LIVE_BINDING} is missing: {e}"
         ))
     })?;
-    let live = live::LiveEvents::new(feed);
+    let live = live::LiveEvents::new(feed, context);
     Ok(
         Builder::new(Arc::new(D1Store::new(db, usage)), Arc::new(live.clone()))
             .auth_token(Some(token))

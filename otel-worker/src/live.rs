@@ -1,44 +1,65 @@
 //! The live feed on Cloudflare: one [`LiveFeed`] Durable Object holds every `/api/ws`
-//! socket with the hibernation API, so idle sockets cost nothing; the Worker tells it
-//! about new spans with a `POST /broadcast`.
+//! socket with the hibernation API, so idle sockets cost nothing; the Worker hands it
+//! each announcement with a `POST /broadcast` after the export has been answered
+//! (`Context::wait_until`), bounded by [`ANNOUNCE_TIMEOUT`], and not at all while the
+//! object has said that nobody listens.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Response;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
+use futures_util::future::{Either, select};
 use otel_worker_core::api::ApiError;
-use otel_worker_core::live::ServerEvents;
+use otel_worker_core::api::auth::WEBSOCKET_PROTOCOL;
+use otel_worker_core::live::{COALESCE_INTERVAL_MS, Coalescer, ServerEvents};
 use otel_worker_core::models::ServerMessage;
-use worker::send::SendFuture;
 use worker::{
-    DurableObject, Env, Method, ObjectNamespace, Request as WorkerRequest, RequestInit,
-    Response as WorkerResponse, State as ObjectState, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair, console_error, console_warn, durable_object,
+    Context, Date, Delay, DurableObject, Env, Method, ObjectNamespace, Request as WorkerRequest,
+    RequestInit, Response as WorkerResponse, State as ObjectState, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair, console_error, console_warn, durable_object,
 };
 
 /// Every socket lives in one instance, so one broadcast reaches them all.
 pub const LIVE_OBJECT_NAME: &str = "live";
 /// The path the Worker posts broadcasts to; never reachable from outside.
 const BROADCAST_PATH: &str = "/broadcast";
+/// The longest the Worker waits, after answering the export, for the object to take an
+/// announcement; a slower object misses it (and it is logged).
+pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After the object answers that nobody listens, this isolate skips announcing for this
+/// long. A client that connects through another isolate may miss up to this much.
+pub const NOBODY_LISTENS_FOR_MS: f64 = 1_000.0;
+/// Test-only var: the object waits this many milliseconds before taking each broadcast,
+/// so a test can prove that exports never wait for it. Unset in real deployments.
+pub const TEST_DELAY_VAR: &str = "LIVE_FEED_TEST_DELAY_MS";
 
-/// The Worker's side of the live feed: forwards upgrades and broadcasts to the object.
+thread_local! {
+    /// Until when (ms since the epoch) this isolate believes nobody listens.
+    static NOBODY_LISTENS_UNTIL: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// The Worker's side of the live feed, for one request: forwards upgrades, and hands
+/// announcements to the object after the response.
 #[derive(Clone)]
 pub struct LiveEvents {
     namespace: Arc<ObjectNamespace>,
+    context: Arc<Context>,
 }
 
 impl LiveEvents {
-    pub fn new(namespace: ObjectNamespace) -> Self {
+    pub fn new(namespace: ObjectNamespace, context: Arc<Context>) -> Self {
         Self {
             namespace: Arc::new(namespace),
+            context,
         }
     }
 
-    /// The `/api/ws` handler. The core's auth middleware has checked the token before it runs.
+    /// The `/api/ws` handler. The token was checked before it runs.
     pub fn route(&self) -> MethodRouter {
         get(upgrade).with_state(self.clone())
     }
@@ -49,6 +70,18 @@ impl LiveEvents {
             .fetch_with_request(request)
             .await
     }
+
+    /// Posts `message` to the object; returns how many sockets it holds.
+    async fn post(&self, message: &ServerMessage) -> worker::Result<usize> {
+        let text = serde_json::to_string(message)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
+        let request =
+            WorkerRequest::new_with_init(&format!("https://live{BROADCAST_PATH}"), &init)?;
+        let mut response = self.forward(request).await?;
+        Ok(response.text().await?.trim().parse().unwrap_or(0))
+    }
 }
 
 #[worker::send]
@@ -58,58 +91,67 @@ async fn upgrade(State(live): State<LiveEvents>, request: Request) -> Response<B
         live.forward(request).await
     };
     match forwarded.await {
-        Ok(response) => response.into(),
+        Ok(response) => {
+            // Somebody listens now: this isolate announces again at once.
+            NOBODY_LISTENS_UNTIL.set(0.0);
+            response.into()
+        }
         Err(e) => ApiError::LiveFeedUnavailable(e.to_string()).into_response(),
     }
 }
 
-#[async_trait]
 impl ServerEvents for LiveEvents {
-    async fn broadcast(&self, message: ServerMessage) {
-        let live = self.clone();
-        let sent = SendFuture::new(async move {
-            let text = serde_json::to_string(&message)?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_body(Some(wasm_bindgen::JsValue::from_str(&text)));
-            let request =
-                WorkerRequest::new_with_init(&format!("https://live{BROADCAST_PATH}"), &init)?;
-            live.forward(request).await.map(drop)
-        })
-        .await;
-        // The export is already stored: a failed announcement is logged, never returned.
-        if let Err(e) = sent {
-            console_error!("live feed broadcast failed: {e}");
+    fn announce(&self, message: ServerMessage) {
+        if Date::now().as_millis() as f64 <= NOBODY_LISTENS_UNTIL.get() {
+            return;
         }
+        let live = self.clone();
+        self.context.wait_until(async move {
+            let post = live.post(&message);
+            let timeout = Delay::from(ANNOUNCE_TIMEOUT);
+            futures_util::pin_mut!(post, timeout);
+            // The export is already answered: a failed announcement is only logged.
+            match select(post, timeout).await {
+                Either::Left((Ok(0), _)) => {
+                    NOBODY_LISTENS_UNTIL.set(Date::now().as_millis() as f64 + NOBODY_LISTENS_FOR_MS)
+                }
+                Either::Left((Ok(_), _)) => {}
+                Either::Left((Err(e), _)) => console_error!("live feed broadcast failed: {e}"),
+                Either::Right(_) => console_warn!(
+                    "the live feed took longer than {} ms; this announcement is dropped",
+                    ANNOUNCE_TIMEOUT.as_millis()
+                ),
+            }
+        });
     }
 }
 
-/// The Durable Object that owns the live sockets.
+/// The Durable Object that owns the live sockets. Broadcasts arriving within one
+/// [`COALESCE_INTERVAL_MS`] are merged: the first waits out the interval and sends what
+/// gathered meanwhile, so every socket gets at most about ten messages a second.
 #[durable_object]
 pub struct LiveFeed {
     state: ObjectState,
+    env: Env,
+    pending: RefCell<Coalescer>,
+    /// A broadcast request is waiting out the interval and will send what is pending.
+    flushing: Cell<bool>,
 }
 
 impl DurableObject for LiveFeed {
-    fn new(state: ObjectState, _env: Env) -> Self {
-        Self { state }
+    fn new(state: ObjectState, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            pending: RefCell::new(Coalescer::default()),
+            flushing: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut request: WorkerRequest) -> worker::Result<WorkerResponse> {
         if request.method() == Method::Post && request.path() == BROADCAST_PATH {
-            let text = request.text().await?;
-            let mut delivered = 0;
-            for socket in self.state.get_websockets() {
-                match socket.send_with_str(&text) {
-                    Ok(()) => delivered += 1,
-                    // One broken client must not keep the message from the others.
-                    Err(e) => {
-                        console_warn!("dropping a live client that could not be sent to: {e}");
-                        let _ = socket.close(Some(1011), Some("send failed"));
-                    }
-                }
-            }
-            return WorkerResponse::ok(delivered.to_string());
+            let message: ServerMessage = request.json().await?;
+            return self.broadcast(message).await;
         }
         let wants_socket = request
             .headers()
@@ -118,9 +160,23 @@ impl DurableObject for LiveFeed {
         if !wants_socket {
             return WorkerResponse::error("expected a WebSocket upgrade", 426);
         }
+        let offered = request
+            .headers()
+            .get("sec-websocket-protocol")?
+            .unwrap_or_default();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        WorkerResponse::from_websocket(pair.client)
+        let response = WorkerResponse::from_websocket(pair.client)?;
+        // A browser that offered subprotocols needs one selected to complete the handshake.
+        if offered
+            .split(',')
+            .any(|protocol| protocol.trim() == WEBSOCKET_PROTOCOL)
+        {
+            response
+                .headers()
+                .set("sec-websocket-protocol", WEBSOCKET_PROTOCOL)?;
+        }
+        Ok(response)
     }
 
     async fn websocket_message(
@@ -151,5 +207,51 @@ impl DurableObject for LiveFeed {
         console_warn!("live client error: {error}");
         let _ = socket.close(Some(1011), Some("error"));
         Ok(())
+    }
+}
+
+impl LiveFeed {
+    /// Takes one announcement; answers with the number of sockets, so the Worker can stop
+    /// announcing while there are none.
+    async fn broadcast(&self, message: ServerMessage) -> worker::Result<WorkerResponse> {
+        if let Some(delay) = self.test_delay() {
+            Delay::from(delay).await;
+        }
+        let listeners = self.state.get_websockets().len();
+        if listeners == 0 {
+            return WorkerResponse::ok("0");
+        }
+        self.pending.borrow_mut().push(message);
+        if self.flushing.replace(true) {
+            // The request already waiting out the interval sends this one too.
+            return WorkerResponse::ok(listeners.to_string());
+        }
+        Delay::from(Duration::from_millis(COALESCE_INTERVAL_MS)).await;
+        let (merged, missed) = self.pending.borrow_mut().take();
+        self.flushing.set(false);
+        if missed > 0 {
+            console_warn!("the live feed dropped {missed} spans of a burst");
+        }
+        let Some(merged) = merged else {
+            return WorkerResponse::ok(listeners.to_string());
+        };
+        let text = serde_json::to_string(&merged)?;
+        let mut delivered = 0;
+        for socket in self.state.get_websockets() {
+            match socket.send_with_str(&text) {
+                Ok(()) => delivered += 1,
+                // One broken client must not keep the message from the others.
+                Err(e) => {
+                    console_warn!("dropping a live client that could not be sent to: {e}");
+                    let _ = socket.close(Some(1011), Some("send failed"));
+                }
+            }
+        }
+        WorkerResponse::ok(delivered.to_string())
+    }
+
+    fn test_delay(&self) -> Option<Duration> {
+        let value = self.env.var(TEST_DELAY_VAR).ok()?.to_string();
+        value.trim().parse().ok().map(Duration::from_millis)
     }
 }

@@ -8,7 +8,6 @@
 //! numbers to JavaScript as doubles.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use otel_worker_core::models::{Service, TraceSummary};
@@ -18,44 +17,29 @@ use otel_worker_core::store::{
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use wasm_bindgen::JsValue;
-use worker::send::SendFuture;
 use worker::{D1Database, D1PreparedStatement};
+
+use crate::d1::{D1Usage, Database};
 
 /// Largest JSON text bound to one insert statement. D1's documented string/row limit has
 /// been 1,000,000 bytes and later 2 MB; staying under the smaller fits both.
 pub const MAX_STATEMENT_JSON_BYTES: usize = 900_000;
 
-/// What a request asked of D1, counted where the calls are made and logged by the fetch
-/// glue with the request: D1 bills and limits per call and per statement.
-#[derive(Debug, Default)]
-pub struct D1Usage {
-    /// Round trips: each `all()` or `batch()` call.
-    pub calls: AtomicUsize,
-    /// Statements run, a batch counting each of its statements.
-    pub statements: AtomicUsize,
-}
-
-impl D1Usage {
-    fn record(&self, statements: usize) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.statements.fetch_add(statements, Ordering::Relaxed);
-    }
-}
-
 /// Spans in a D1 database.
 pub struct D1Store {
-    db: D1Database,
-    usage: Arc<D1Usage>,
+    db: Database,
 }
 
 impl D1Store {
     /// A store on `db` that counts what it asks of D1 in `usage`.
     pub fn new(db: D1Database, usage: Arc<D1Usage>) -> Self {
-        Self { db, usage }
+        Self {
+            db: Database::new(db, usage),
+        }
     }
 
     fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
-        self.db.prepare(sql).bind(params).map_err(d1_error)
+        self.db.statement(sql, params)
     }
 
     async fn rows<T: for<'de> Deserialize<'de>>(
@@ -63,47 +47,7 @@ impl D1Store {
         sql: &str,
         params: &[JsValue],
     ) -> Result<Vec<T>, StoreError> {
-        let statement = self.statement(sql, params)?;
-        self.usage.record(1);
-        SendFuture::new(async move { statement.all().await?.results::<T>() })
-            .await
-            .map_err(d1_error)
-    }
-
-    /// Runs statements as one batch (one transaction); returns the rows each changed.
-    async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<Vec<usize>, StoreError> {
-        let db = &self.db;
-        self.usage.record(statements.len());
-        SendFuture::new(async move {
-            let results = db.batch(statements).await?;
-            results
-                .iter()
-                .map(|r| Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0)))
-                .collect::<worker::Result<Vec<usize>>>()
-        })
-        .await
-        .map_err(d1_error)
-    }
-}
-
-/// D1 reports transient trouble (overload, a reset storage object, lost connections) in
-/// its error text; those are worth a retry, the rest are not.
-fn d1_error(error: worker::Error) -> StoreError {
-    let message = error.to_string();
-    let lower = message.to_ascii_lowercase();
-    const TRANSIENT: &[&str] = &[
-        "busy",
-        "locked",
-        "overloaded",
-        "network connection lost",
-        "reset",
-        "try again",
-        "timed out",
-    ];
-    if TRANSIENT.iter().any(|t| lower.contains(t)) {
-        StoreError::Busy(message)
-    } else {
-        StoreError::Other(message)
+        self.db.rows(sql, params).await
     }
 }
 
@@ -131,17 +75,22 @@ impl Store for D1Store {
     }
 
     async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
-        let spans = batch.spans;
-        let mut statements = Vec::new();
-        for chunk in sql::resource_rows_json(&batch.resources, MAX_STATEMENT_JSON_BYTES) {
-            statements.push(self.statement(sql::INSERT_RESOURCES_JSON, &[text(&chunk)])?);
-        }
-        for chunk in sql::span_rows_json(&spans, MAX_STATEMENT_JSON_BYTES) {
-            statements.push(self.statement(sql::INSERT_SPANS_JSON, &[text(&chunk)])?);
-        }
-        statements
-            .push(self.statement(sql::REFRESH_TRACES, &[text(&sql::trace_ids_json(&spans))])?);
-        self.batch(statements).await?;
+        let resources = sql::resource_rows_json(&batch.resources, MAX_STATEMENT_JSON_BYTES);
+        let spans = sql::span_rows_json(&batch.spans, MAX_STATEMENT_JSON_BYTES);
+        let trace_ids = sql::trace_ids_json(&batch.spans);
+        self.db
+            .batch(|| {
+                let mut statements = Vec::new();
+                for chunk in &resources {
+                    statements.push(self.statement(sql::INSERT_RESOURCES_JSON, &[text(chunk)])?);
+                }
+                for chunk in &spans {
+                    statements.push(self.statement(sql::INSERT_SPANS_JSON, &[text(chunk)])?);
+                }
+                statements.push(self.statement(sql::REFRESH_TRACES, &[text(&trace_ids)])?);
+                Ok(statements)
+            })
+            .await?;
         Ok(())
     }
 
@@ -186,21 +135,27 @@ impl Store for D1Store {
 
     async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError> {
         let changes = self
-            .batch(vec![
-                self.statement(sql::DELETE_TRACE_SPANS, &[text(trace_id)])?,
-                self.statement(sql::DELETE_TRACE, &[text(trace_id)])?,
-            ])
+            .db
+            .batch(|| {
+                Ok(vec![
+                    self.statement(sql::DELETE_TRACE_SPANS, &[text(trace_id)])?,
+                    self.statement(sql::DELETE_TRACE, &[text(trace_id)])?,
+                ])
+            })
             .await?;
         Ok(changes.first().is_some_and(|n| *n > 0))
     }
 
     async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError> {
         let changes = self
-            .batch(vec![
-                self.statement(sql::DELETE_SPAN, &[text(trace_id), text(span_id)])?,
-                self.statement(sql::REFRESH_TRACES, &[text(&sql::json_array(&[trace_id]))])?,
-                self.statement(sql::FORGET_EMPTY_TRACE, &[text(trace_id)])?,
-            ])
+            .db
+            .batch(|| {
+                Ok(vec![
+                    self.statement(sql::DELETE_SPAN, &[text(trace_id), text(span_id)])?,
+                    self.statement(sql::REFRESH_TRACES, &[text(&sql::json_array(&[trace_id]))])?,
+                    self.statement(sql::FORGET_EMPTY_TRACE, &[text(trace_id)])?,
+                ])
+            })
             .await?;
         Ok(changes.first().is_some_and(|n| *n > 0))
     }
@@ -209,10 +164,13 @@ impl Store for D1Store {
         let cutoff = text(&ns_to_column(cutoff_ns).to_string());
         let limit = JsValue::from(max_traces);
         let changes = self
-            .batch(vec![
-                self.statement(&sql::prune_spans(), &[cutoff.clone(), limit.clone()])?,
-                self.statement(&sql::prune_traces(), &[cutoff, limit])?,
-            ])
+            .db
+            .batch(|| {
+                Ok(vec![
+                    self.statement(&sql::prune_spans(), &[cutoff.clone(), limit.clone()])?,
+                    self.statement(&sql::prune_traces(), &[cutoff.clone(), limit.clone()])?,
+                ])
+            })
             .await?;
         let count = |i: usize| changes.get(i).copied().unwrap_or(0) as u64;
         Ok(Pruned {

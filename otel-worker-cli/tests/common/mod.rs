@@ -201,6 +201,32 @@ impl TestServer {
         format!("{}/api/ws{query}", self.base_url.replacen("http", "ws", 1))
     }
 
+    /// A WebSocket handshake for `/api/ws` offering `protocols` (`Sec-WebSocket-Protocol`),
+    /// as a browser sends it.
+    pub fn ws_request(
+        &self,
+        protocols: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                self.ws_url(""),
+            )
+            .expect("a websocket request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            protocols.parse().expect("a header value"),
+        );
+        request
+    }
+
+    /// The subprotocols a browser offers to open the live feed with this server's token.
+    pub fn ws_protocols(&self) -> String {
+        format!(
+            "otel-worker, {}",
+            otel_worker_core::api::auth::bearer_protocol(&self.token)
+        )
+    }
+
     /// An HTTP client that does not retry or follow anything on its own.
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::builder()
@@ -212,6 +238,19 @@ impl TestServer {
     pub fn auth(&self) -> String {
         format!("Bearer {}", self.token)
     }
+}
+
+/// `POST /v1/traces` of a protobuf export with the token.
+pub async fn post_protobuf(server: &TestServer, body: Vec<u8>) -> reqwest::Response {
+    server
+        .http()
+        .post(server.url("/v1/traces"))
+        .header("authorization", server.auth())
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers")
 }
 
 /// `GET path` with the token.

@@ -1,15 +1,19 @@
 //! Bearer-token authentication for every route but `/health` and the UI page at `/`.
 //!
 //! The header must read exactly `Authorization: Bearer <token>`. Browsers cannot set
-//! headers on a WebSocket, so `/api/ws` also takes the token as a `token` query
-//! parameter. Tokens are compared in constant time.
+//! headers on a WebSocket, so `/api/ws` also takes the token as a subprotocol: the client
+//! offers [`WEBSOCKET_PROTOCOL`] and `bearer.<token as base64url, no padding>`, and the
+//! server selects [`WEBSOCKET_PROTOCOL`]. The older `?token=` query parameter still opens
+//! `/api/ws`, but puts the token in the URL, which request logs keep (docs/api.md says
+//! so). Tokens are compared in constant time.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{self, HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::ApiError;
@@ -18,8 +22,20 @@ use super::ApiError;
 /// and asks for the token itself).
 pub const PUBLIC_PATHS: &[&str] = &["/health", "/"];
 
-/// The path whose token may also come as a `token` query parameter.
+/// The path of the live feed, whose token may also come as a subprotocol.
 pub const WEBSOCKET_PATH: &str = "/api/ws";
+
+/// The subprotocol the live feed speaks; the server selects it when a client offers it.
+pub const WEBSOCKET_PROTOCOL: &str = "otel-worker";
+
+/// The prefix of the subprotocol that carries the token.
+pub const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
+
+/// The subprotocol that carries `token`, as clients offer it.
+pub fn bearer_protocol(token: &str) -> String {
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.as_bytes());
+    format!("{BEARER_PROTOCOL_PREFIX}{encoded}")
+}
 
 /// The configured token; `None` leaves the server open (loopback-only local use).
 #[derive(Clone)]
@@ -34,20 +50,28 @@ impl Auth {
         }
     }
 
-    /// Whether `request` carries the token (always true for an open server).
-    pub fn allows(&self, request: &Request) -> bool {
+    /// Whether `request` may pass: a public path, an open server, or the token.
+    pub fn allows<B>(&self, request: &http::Request<B>) -> bool {
+        let path = request.uri().path();
+        PUBLIC_PATHS.contains(&path)
+            || self.carries_token(path, request.uri().query(), request.headers())
+    }
+
+    fn carries_token(&self, path: &str, query: Option<&str>, headers: &HeaderMap) -> bool {
         let Some(expected) = self.token.as_deref() else {
             return true;
         };
-        let from_header = request
-            .headers()
+        let from_header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
         if from_header.is_some_and(|given| constant_time_eq(given, expected)) {
             return true;
         }
-        request.uri().path() == WEBSOCKET_PATH
-            && query_token(request.uri().query().unwrap_or(""))
+        if path != WEBSOCKET_PATH {
+            return false;
+        }
+        subprotocol_token(headers).is_some_and(|given| constant_time_eq(&given, expected))
+            || query_token(query.unwrap_or(""))
                 .is_some_and(|given| constant_time_eq(given.as_bytes(), expected))
     }
 }
@@ -55,6 +79,21 @@ impl Auth {
 /// Compares two tokens without an early exit on the first differing byte.
 pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len() && bool::from(given.ct_eq(expected))
+}
+
+/// The token of a `bearer.<base64url>` subprotocol offer, if there is one.
+fn subprotocol_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|offer| offer.trim().strip_prefix(BEARER_PROTOCOL_PREFIX))
+        .and_then(|encoded| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(encoded)
+                .ok()
+        })
 }
 
 fn query_token(query: &str) -> Option<String> {
@@ -78,7 +117,7 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if PUBLIC_PATHS.contains(&request.uri().path()) || auth.allows(&request) {
+    if auth.allows(&request) {
         next.run(request).await
     } else {
         axum::response::IntoResponse::into_response(ApiError::Unauthorized)
@@ -121,6 +160,29 @@ mod tests {
         assert!(auth.allows(&request("/api/ws?token=a%20b%2Bc", None)));
         assert!(!auth.allows(&request("/api/ws?token=wrong", None)));
         assert!(!auth.allows(&request("/v1/traces?token=a%20b%2Bc", None)));
+    }
+
+    #[test]
+    fn the_bearer_subprotocol_only_opens_the_websocket() {
+        let auth = Auth::new(Some("a b+c/é"));
+        let offer = |uri: &str, protocols: &str| {
+            let mut request = request(uri, None);
+            request
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_PROTOCOL, protocols.parse().unwrap());
+            request
+        };
+        let right = format!("otel-worker, {}", bearer_protocol("a b+c/é"));
+        assert!(auth.allows(&offer("/api/ws", &right)));
+        assert!(!auth.allows(&offer("/v1/traces", &right)));
+        for wrong in [
+            format!("otel-worker, {}", bearer_protocol("a b+c/e")),
+            "otel-worker, bearer.".to_owned(),
+            "otel-worker, bearer.!!!".to_owned(),
+            "otel-worker".to_owned(),
+        ] {
+            assert!(!auth.allows(&offer("/api/ws", &wrong)), "{wrong:?} passed");
+        }
     }
 
     #[test]

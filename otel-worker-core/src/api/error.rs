@@ -18,8 +18,16 @@ use crate::models::ErrorBody;
 use crate::query::QueryError;
 use crate::store::StoreError;
 
-/// Seconds a client should wait before retrying when the database is busy.
-pub const RETRY_AFTER_SECONDS: u32 = 1;
+/// The range of seconds a client is told to wait before retrying (`Retry-After`). Each
+/// answer picks one at random, so exporters refused together do not retry together.
+pub const RETRY_AFTER_SECONDS: std::ops::RangeInclusive<u32> = 1..=3;
+
+/// A `Retry-After` value from [`RETRY_AFTER_SECONDS`].
+pub fn retry_after_seconds() -> u32 {
+    let (low, high) = (*RETRY_AFTER_SECONDS.start(), *RETRY_AFTER_SECONDS.end());
+    // Without randomness the shortest wait is still a valid answer.
+    low + getrandom::u32().map_or(0, |r| r % (high - low + 1))
+}
 
 /// Every failure a route can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +147,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match status {
             StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_seconds()),
+                );
             }
             StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

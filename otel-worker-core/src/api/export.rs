@@ -48,7 +48,7 @@ pub(crate) async fn export_traces(
         .await
         .map_err(refused)?;
     if let Some(announcement) = stored.announcement {
-        state.events.broadcast(announcement).await;
+        state.events.announce(announcement);
     }
     let mut response = (
         StatusCode::OK,

@@ -5,7 +5,7 @@
 //! layer: it may use everything below it (`ingest`, `query`, `store`, `live`, `models`),
 //! and nothing below it imports from here.
 
-mod auth;
+pub mod auth;
 mod cors;
 mod error;
 mod export;
@@ -21,7 +21,7 @@ use axum::routing::{MethodRouter, get};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use cors::parse_origin;
-pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS};
+pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS, retry_after_seconds};
 pub use export::Exported;
 
 use crate::live::ServerEvents;
@@ -138,6 +138,8 @@ impl Builder {
                     header::CONTENT_TYPE,
                     header::CONTENT_ENCODING,
                 ])
+                // A page must be able to read how long to wait after a 503.
+                .expose_headers([header::RETRY_AFTER])
                 .max_age(CORS_MAX_AGE),
         )
     }
