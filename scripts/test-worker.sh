@@ -94,10 +94,10 @@ if [ "$status" != 0 ]; then
 fi
 # One export is one D1 call however many spans it carries: the request log counts every D1
 # round trip the request made (`d1Calls`), and the spans it stored.
-big_export="$(grep -ho '{[^{}]*"spans":2000[,}][^{}]*}' "$state/wrangler.log" | grep '"path":"/v1/traces"' | tail -n 1 || true)"
-echo "the 2,000-span export: $big_export"
+big_export="$(grep -ho '{[^{}]*"spans":30000[,}][^{}]*}' "$state/wrangler.log" | grep '"path":"/v1/traces"' | tail -n 1 || true)"
+echo "the 30,000-span export: $big_export"
 if [ "$status" = 0 ] && ! grep -q '"d1Calls":1[,}]' <<<"$big_export"; then
-    echo "expected the 2,000-span export to take exactly one D1 call" >&2
+    echo "expected the 30,000-span export to take exactly one D1 call" >&2
     status=1
 fi
 exit "$status"

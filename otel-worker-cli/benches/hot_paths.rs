@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use otel_worker_cli::generate::{Shape, Template};
-use otel_worker_cli::store::SqliteStore;
+use otel_worker_cli::store::SqliteDatabase;
 use otel_worker_core::ingest::{self, Encoding, to_rows};
 use otel_worker_core::store::{Store, TraceListQuery};
 use rand::SeedableRng;
@@ -84,7 +84,7 @@ fn rows(template: &Template, rng: &mut rand::rngs::StdRng) -> otel_worker_core::
 fn sqlite_insert(c: &mut Criterion) {
     let runtime = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("insert.db")).expect("store");
+    let store = open(&dir.path().join("insert.db"));
     let (template, mut rng) = template();
     let mut group = c.benchmark_group("sqlite");
     group.throughput(Throughput::Elements(100));
@@ -99,13 +99,19 @@ fn sqlite_insert(c: &mut Criterion) {
 }
 
 /// A database of 1,000,000 spans in 100,000 traces, built once.
-fn million_span_store(runtime: &tokio::runtime::Runtime) -> SqliteStore {
+fn open(path: &std::path::Path) -> Store {
+    Store::new(std::sync::Arc::new(
+        SqliteDatabase::open(path).expect("open the database"),
+    ))
+}
+
+fn million_span_store(runtime: &tokio::runtime::Runtime) -> Store {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
-    let path = dir.join("list-1m.db");
-    let done = dir.join("list-1m.done");
+    let path = dir.join("list-1m-v6.db");
+    let done = dir.join("list-1m-v6.done");
     if !done.exists() {
         let _ = std::fs::remove_file(&path);
-        let store = SqliteStore::open(&path).expect("store");
+        let store = open(&path);
         let (template, mut rng) = template();
         runtime.block_on(async {
             for _ in 0..10_000 {
@@ -117,14 +123,14 @@ fn million_span_store(runtime: &tokio::runtime::Runtime) -> SqliteStore {
         });
         std::fs::write(&done, "1,000,000 spans\n").expect("marker");
     }
-    SqliteStore::open(&path).expect("store")
+    open(&path)
 }
 
 fn list_at_a_million(c: &mut Criterion) {
     let runtime = runtime();
     let store = million_span_store(&runtime);
     let first = runtime
-        .block_on(store.list_traces(TraceListQuery {
+        .block_on(store.recent_traces(&TraceListQuery {
             limit: 20,
             ..TraceListQuery::default()
         }))
@@ -134,7 +140,7 @@ fn list_at_a_million(c: &mut Criterion) {
     group.bench_function("list 20 newest traces", |b| {
         b.iter(|| {
             runtime
-                .block_on(store.list_traces(TraceListQuery {
+                .block_on(store.recent_traces(&TraceListQuery {
                     limit: 20,
                     ..TraceListQuery::default()
                 }))
@@ -144,7 +150,7 @@ fn list_at_a_million(c: &mut Criterion) {
     group.bench_function("one trace (10 spans)", |b| {
         b.iter(|| {
             runtime
-                .block_on(store.trace_spans(&trace_id))
+                .block_on(store.trace_spans(&trace_id, None, 1_000))
                 .expect("trace")
         })
     });

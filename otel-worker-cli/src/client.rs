@@ -241,7 +241,7 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
         TracesCommand::Get { trace_id: id } => {
             let id = trace_id(&id)?;
             if json {
-                print_json(&client.get(&format!("/v1/traces/{id}")).await?)
+                print_json(&serde_json::to_value(client.trace(&id).await?)?)
             } else {
                 print!("{}", view::trace_tree(&client.trace(&id).await?));
                 Ok(())
@@ -263,7 +263,7 @@ async fn spans(client: &Client, json: bool, command: SpansCommand) -> anyhow::Re
         SpansCommand::List { trace_id: id } => {
             let id = trace_id(&id)?;
             if json {
-                print_json(&client.get(&format!("/v1/traces/{id}/spans")).await?)
+                print_json(&serde_json::to_value(client.trace_spans(&id).await?)?)
             } else {
                 println!("{}", view::span_table(&client.trace_spans(&id).await?));
                 Ok(())

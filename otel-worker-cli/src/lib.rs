@@ -2,8 +2,9 @@
 //! otel-worker. `main.rs` only parses the command line; everything else lives here so
 //! tests can drive it.
 //!
-//! - [`server`]: `dev`, the core router on [`store::SqliteStore`] and [`live::Hub`].
+//! - [`server`]: `dev`, the core router on [`store::SqliteDatabase`] and [`live::Hub`].
 //! - [`store`]: SQLite storage and migrations.
+//! - [`housekeeping`]: search summaries, the storage budget, retention, in the background.
 //! - [`live`]: the local WebSocket feed.
 //! - [`client`], [`view`]: `client ...` commands and how they print.
 //! - [`generate`]: synthetic load and demo data.
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod generate;
+pub mod housekeeping;
 pub mod live;
 pub mod server;
 pub mod store;

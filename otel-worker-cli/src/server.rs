@@ -12,12 +12,14 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use otel_worker_core::Builder;
 use otel_worker_core::api::FailureCause;
-use otel_worker_core::{Builder, retention};
+use otel_worker_core::ingest::Sampling;
+use otel_worker_core::store::{Shards, Store};
 use tokio::sync::watch;
 
 use crate::live::Hub;
-use crate::store::SqliteStore;
+use crate::store::SqliteDatabase;
 
 /// `otel-worker-cli dev`: what to serve, where, and how long to keep it.
 #[derive(clap::Args, Debug, Clone)]
@@ -45,6 +47,23 @@ pub struct DevArgs {
     /// minute. By default everything is kept (with a warning past each GB).
     #[arg(long, value_parser = otel_worker_core::duration::parse)]
     pub retention: Option<Duration>,
+    /// Keep the database (with its write-ahead log) under this size (`500MB`, `2GB`): the
+    /// oldest traces are deleted, whole, as it fills. By default there is no limit.
+    #[arg(long, value_name = "SIZE", value_parser = otel_worker_core::size::parse)]
+    pub max_storage: Option<u64>,
+    /// Keep this share of traces (0 to 1, chosen by trace id so every span of a trace
+    /// agrees), and every error span. By default all are kept.
+    #[arg(long, value_name = "RATE", value_parser = parse_sample_rate)]
+    pub sample_rate: Option<f64>,
+}
+
+fn parse_sample_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a sample rate: give a number above 0 and at most 1, e.g. 0.1"
+        )),
+    }
 }
 
 impl DevArgs {
@@ -53,9 +72,6 @@ impl DevArgs {
         (!self.in_memory).then_some(self.db.as_path())
     }
 }
-
-/// How often retention runs (and the database size is checked).
-pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Without retention, a warning is logged each time the database grows past another
 /// multiple of this size.
@@ -71,20 +87,30 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         );
     }
     let database = options.database().map(Path::to_owned);
-    let (store, where_) = match &database {
-        Some(path) => (SqliteStore::open(path)?, path.display().to_string()),
-        None => (SqliteStore::in_memory()?, "in memory".to_owned()),
+    let (db, where_) = match &database {
+        Some(path) => (
+            SqliteDatabase::open_within(path, options.max_storage)?,
+            path.display().to_string(),
+        ),
+        None => (SqliteDatabase::in_memory()?, "in memory".to_owned()),
     };
+    let store = Store::new(Arc::new(db)).with_budget(options.max_storage);
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = auth_token.is_none();
-    let housekeeper = housekeeping(store.clone(), options.retention, database);
+    let housekeeper = crate::housekeeping::run(crate::housekeeping::Settings {
+        store: store.clone(),
+        retention: options.retention,
+        warn_past_each: (options.max_storage.is_none() && options.retention.is_none())
+            .then_some(SIZE_WARNING_BYTES),
+    });
     let app = app(
         store,
         &hub,
         auth_token,
         options.max_body_bytes,
         options.cors_origins,
+        options.sample_rate.and_then(Sampling::new),
     );
 
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -98,6 +124,15 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             "retention: traces older than {} are deleted",
             humantime(keep)
         );
+    }
+    if let Some(bytes) = options.max_storage {
+        tracing::info!(
+            "storage budget: {:.1} MB; the oldest traces are deleted as it fills",
+            bytes as f64 / 1e6
+        );
+    }
+    if let Some(rate) = options.sample_rate {
+        tracing::info!("sampling: keeping {rate} of traces, and every error span");
     }
     if open {
         tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
@@ -117,56 +152,25 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
 
 /// The local server's router: the core API on `store`, the live feed from `hub`.
 pub fn app(
-    store: SqliteStore,
+    store: Store,
     hub: &Arc<Hub>,
     auth_token: Option<String>,
     max_body_bytes: usize,
     cors_origins: Vec<HeaderValue>,
+    sampling: Option<Sampling>,
 ) -> Router {
-    Builder::new(Arc::new(store), hub.clone())
+    Builder::new(Shards::one(store), hub.clone())
         .auth_token(auth_token)
         .max_body_bytes(max_body_bytes)
         .cors_origins(cors_origins)
+        .sampling(sampling)
         .live_route(hub.route())
         .build()
         .layer(middleware::from_fn(log_request))
 }
 
-/// Retention and the size warning, once at start and then every
-/// [`HOUSEKEEPING_INTERVAL`].
-async fn housekeeping(store: SqliteStore, retention: Option<Duration>, database: Option<PathBuf>) {
-    let mut warned_at_gb = 0;
-    let mut ticks = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-    loop {
-        ticks.tick().await;
-        if let Some(keep) = retention {
-            let cutoff = crate::unix_nanos_ago(keep);
-            match retention::prune_before(&store, cutoff, None).await {
-                Ok(pruned) if pruned.traces > 0 => tracing::info!(
-                    traces = pruned.traces,
-                    spans = pruned.spans,
-                    "retention deleted traces older than {}",
-                    humantime(keep)
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("retention failed, will retry: {e}"),
-            }
-        } else if let Some(path) = &database {
-            let gb = crate::system::database_bytes(path) / SIZE_WARNING_BYTES;
-            if gb > warned_at_gb {
-                warned_at_gb = gb;
-                tracing::warn!(
-                    "the database {} has passed {gb} GB and nothing is ever deleted: \
-                     start with --retention 7d, or run `otel-worker-cli system prune --older-than 7d`",
-                    path.display()
-                );
-            }
-        }
-    }
-}
-
 /// `7d`, `36h`, `90s`: the largest unit that divides the duration.
-fn humantime(duration: Duration) -> String {
+pub fn humantime(duration: Duration) -> String {
     let secs = duration.as_secs();
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
         if secs > 0 && secs.is_multiple_of(size) {

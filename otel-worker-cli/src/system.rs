@@ -9,7 +9,7 @@ use clap::Subcommand;
 use otel_worker_core::retention;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::store::SqliteStore;
+use crate::store::SqliteDatabase;
 use crate::{DEFAULT_DB_PATH, view};
 
 /// `otel-worker-cli system ...`
@@ -88,7 +88,7 @@ fn megabytes(bytes: u64) -> String {
 /// `dev --retention`.
 pub async fn prune(db: &Path, older_than: Duration) -> anyhow::Result<()> {
     require_database(db)?;
-    let store = SqliteStore::open(db)?;
+    let store = otel_worker_core::store::Store::new(std::sync::Arc::new(SqliteDatabase::open(db)?));
     let cutoff = crate::unix_nanos_ago(older_than);
     let pruned = retention::prune_before(&store, cutoff, None).await?;
     println!(

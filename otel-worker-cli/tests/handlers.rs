@@ -12,7 +12,8 @@ use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use otel_worker_cli::live::Hub;
 use otel_worker_cli::server::app;
-use otel_worker_cli::store::SqliteStore;
+use otel_worker_cli::store::SqliteDatabase;
+use otel_worker_core::store::Store;
 use prost::Message;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -20,7 +21,9 @@ use tower::ServiceExt;
 const TOKEN: &str = "handler-test-token";
 
 fn router(path: &Path, token: Option<&str>, max_body_bytes: usize) -> Router {
-    let store = SqliteStore::open(path).expect("open store");
+    let store = Store::new(std::sync::Arc::new(
+        SqliteDatabase::open(path).expect("open the database"),
+    ));
     let (_tx, rx) = tokio::sync::watch::channel(false);
     app(
         store,
@@ -28,6 +31,7 @@ fn router(path: &Path, token: Option<&str>, max_body_bytes: usize) -> Router {
         token.map(str::to_owned),
         max_body_bytes,
         Vec::new(),
+        None,
     )
 }
 

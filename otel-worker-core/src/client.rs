@@ -66,14 +66,26 @@ impl Client {
         self.get("/v1/services").await
     }
 
-    /// `GET /v1/traces/{id}`.
+    /// `GET /v1/traces/{id}`, with every page of a large trace's spans.
     pub async fn trace(&self, trace_id: &str) -> Result<TraceDetail, ClientError> {
-        self.get(&format!("/v1/traces/{trace_id}")).await
+        let path = format!("/v1/traces/{trace_id}");
+        let mut trace: TraceDetail = self.get(&path).await?;
+        while let Some(cursor) = trace.next_spans_cursor.take() {
+            let page: TraceDetail = self
+                .get(&format!(
+                    "{path}?spansLimit={}&spansCursor={cursor}",
+                    crate::query::MAX_SPAN_PAGE
+                ))
+                .await?;
+            trace.spans.extend(page.spans);
+            trace.next_spans_cursor = page.next_spans_cursor;
+        }
+        Ok(trace)
     }
 
-    /// `GET /v1/traces/{id}/spans`.
+    /// Every span of a trace, in start order (all pages).
     pub async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Span>, ClientError> {
-        self.get(&format!("/v1/traces/{trace_id}/spans")).await
+        Ok(self.trace(trace_id).await?.spans)
     }
 
     /// `GET /v1/traces/{id}/spans/{id}`.

@@ -19,16 +19,11 @@ const UNITS: &[(&str, f64)] = &[
 /// Parses a non-negative decimal number followed by one unit: `ns`, `us`, `ms`, `s`, `m`,
 /// `h` or `d`. The error says what is accepted.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
+    let (value, unit) = number_and_unit(text);
     let scale = UNITS
         .iter()
         .find(|(name, _)| *name == unit)
         .map(|(_, scale)| *scale);
-    let value = number.parse::<f64>().ok().filter(|v| v.is_finite());
     match (value, scale) {
         (Some(value), Some(scale)) if value * scale <= u64::MAX as f64 => {
             Ok(Duration::from_nanos((value * scale).round() as u64))
@@ -37,6 +32,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "{text:?} is not a duration like 250ms, 1.5s, 2m, 1h or 7d (units: ns, us, ms, s, m, h, d)"
         )),
     }
+}
+
+/// A non-negative decimal number and the text after it, as `250ms` or `2GB` are written;
+/// the number is `None` when it does not read.
+pub(crate) fn number_and_unit(text: &str) -> (Option<f64>, &str) {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    (number.parse::<f64>().ok().filter(|v| v.is_finite()), unit)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! - [`query`]: parsing ids and the trace search's parameters.
 //! - [`retention`]: deleting old traces in bounded steps.
 //! - [`ui`]: the web UI served at `/`.
-//! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags.
+//! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags; [`size`]: `2GB`.
 //! - [`models`]: the API's JSON.
 //! - `client`: a typed HTTP client for the API (feature `client`).
 
@@ -30,6 +30,7 @@ pub mod live;
 pub mod models;
 pub mod query;
 pub mod retention;
+pub mod size;
 pub mod store;
 pub mod ui;
 

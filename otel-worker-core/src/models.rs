@@ -173,6 +173,10 @@ pub struct TraceList {
     /// Pass as `before` to get the next page; `None` on the last page.
     #[serde(default)]
     pub next_cursor: Option<String>,
+    /// The server stopped looking before the page was full (it bounds the work of one
+    /// request): older traces may still match; continue with `nextCursor`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// One service in `GET /v1/services`: what fills a service picker.
@@ -194,19 +198,87 @@ pub struct ServiceList {
 
 /// Body of `GET /v1/traces/{traceId}` as the client reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TraceDetail {
     #[serde(flatten)]
     pub summary: TraceSummary,
+    /// The spans in start order: all of them, or the first page of a large trace.
     pub spans: Vec<Span>,
+    /// Where the rest of the spans start (`spansCursor`); `None` when all are here.
+    #[serde(default)]
+    pub next_spans_cursor: Option<String>,
 }
 
 /// Body of `GET /v1/traces/{traceId}` as the server writes it: the spans are passed
 /// through from storage as stored JSON, never parsed again.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StoredTraceDetail {
     #[serde(flatten)]
     pub summary: TraceSummary,
     pub spans: Vec<Box<RawValue>>,
+    pub next_spans_cursor: Option<String>,
+}
+
+/// Body of `GET /v1/stats`: what a server holds, in all and per store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    #[serde(flatten)]
+    pub total: StoreStats,
+    /// One entry per database (the Worker's D1 shards; one locally).
+    pub shards: Vec<StoreStats>,
+}
+
+/// What one store (or all together) holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStats {
+    pub spans: u64,
+    pub traces: u64,
+    /// Bytes on disk (locally: the database file and its WAL) or in D1.
+    pub bytes: u64,
+    /// The storage budget; `None` when unlimited.
+    pub budget_bytes: Option<u64>,
+    #[serde(with = "option_u64_string", default)]
+    pub oldest_unix_nano: Option<u64>,
+    #[serde(with = "option_u64_string", default)]
+    pub newest_unix_nano: Option<u64>,
+    /// Traces deleted by retention or the budget, ever.
+    pub pruned_traces: u64,
+    /// Spans left out by sampling, ever.
+    pub sampled_out_spans: u64,
+}
+
+/// Body of `GET /v1/attributes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeList {
+    pub attributes: Vec<AttributeKey>,
+}
+
+/// An attribute key seen on spans (`span`) or on their resources (`resource`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeKey {
+    pub key: String,
+    pub scope: String,
+    /// Value types seen: `string`, `int`, `double`, `bool`, `array`, `map`, `empty`.
+    pub types: Vec<String>,
+    /// How many spans carry it (directly or through their resource).
+    pub count: u64,
+}
+
+/// Body of `GET /v1/attributes/{key}/values`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeValues {
+    pub values: Vec<AttributeValue>,
+}
+
+/// One value of a key, as a search filter takes it, and how many spans carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeValue {
+    pub value: String,
+    pub count: u64,
 }
 
 /// Body of every API error: a stable code for programs and a sentence for people.
@@ -243,6 +315,26 @@ pub struct LiveSpan {
     pub start_time_unix_nano: u64,
     pub duration_ns: u64,
     pub status: StatusCode,
+}
+
+/// [`u64_string`] for optional values (`null` when absent).
+pub mod option_u64_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => serializer.collect_str(v),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::u64_string")] u64);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(v)| v))
+    }
 }
 
 /// Serializes a `u64` as a decimal string and reads it from a string or a number.
@@ -317,6 +409,7 @@ mod tests {
         let text = serde_json::to_string(&TraceDetail {
             summary: summary.clone(),
             spans: vec![],
+            next_spans_cursor: None,
         })
         .unwrap();
         assert!(text.contains("\"startTimeUnixNano\":\"1700000000123456789\""));

@@ -5,7 +5,8 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::models::{StatusCode, TraceSummary};
+use crate::models::StatusCode;
+use crate::store::read::{DEFAULT_SPAN_PAGE, SpanCursor};
 use crate::store::{Cursor, TraceListQuery};
 
 /// What was wrong with a reader's request.
@@ -16,8 +17,11 @@ pub enum QueryError {
     #[error("span id {0:?} is not 16 hexadecimal characters")]
     SpanId(String),
     /// A parameter the endpoint does not take, with the list of those it does.
-    #[error("unknown parameter {name:?}; the trace list takes {}", LIST_PARAMETERS.join(", "))]
-    UnknownParameter { name: String },
+    #[error("unknown parameter {name:?}; this endpoint takes {}", known.join(", "))]
+    UnknownParameter {
+        name: String,
+        known: &'static [&'static str],
+    },
     /// A known parameter whose value cannot be read.
     #[error("{message}")]
     InvalidValue {
@@ -31,7 +35,7 @@ impl QueryError {
     pub fn parameter(&self) -> Option<&str> {
         match self {
             Self::TraceId(_) | Self::SpanId(_) => None,
-            Self::UnknownParameter { name } => Some(name),
+            Self::UnknownParameter { name, .. } => Some(name),
             Self::InvalidValue { parameter, .. } => Some(parameter),
         }
     }
@@ -85,6 +89,7 @@ pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, QueryError> {
         if !LIST_PARAMETERS.contains(&key.as_ref()) {
             return Err(QueryError::UnknownParameter {
                 name: key.into_owned(),
+                known: LIST_PARAMETERS,
             });
         }
         if value.is_empty() {
@@ -108,6 +113,7 @@ pub fn trace_list(raw: Option<&str>) -> Result<TraceListQuery, QueryError> {
             other => {
                 return Err(QueryError::UnknownParameter {
                     name: other.to_owned(),
+                    known: LIST_PARAMETERS,
                 });
             }
         }
@@ -194,12 +200,132 @@ fn cursor(text: &str) -> Result<Cursor, QueryError> {
     })
 }
 
-/// The `nextCursor` that continues after `last`.
-pub fn next_cursor(last: &TraceSummary) -> String {
-    format!(
-        "{}{CURSOR_SEPARATOR}{}",
-        last.start_time_unix_nano, last.trace_id
-    )
+/// The `nextCursor` text of `cursor`: `<startNs>_<traceId>`, or `<startNs>` for "every
+/// trace that started before" (a page that stopped early).
+pub fn cursor_text(cursor: &Cursor) -> String {
+    match &cursor.trace_id {
+        Some(id) => format!("{}{CURSOR_SEPARATOR}{id}", cursor.start_ns),
+        None => cursor.start_ns.to_string(),
+    }
+}
+
+/// The largest page of a trace's spans.
+pub const MAX_SPAN_PAGE: u32 = 10_000;
+
+/// A page of a trace's spans: `limit` (1 to [`MAX_SPAN_PAGE`], default
+/// [`DEFAULT_SPAN_PAGE`]) and `cursor` (a `nextSpansCursor`), under the names the
+/// endpoint uses for them.
+pub fn span_page(
+    raw: Option<&str>,
+    names: (&'static str, &'static str),
+    known: &'static [&'static str],
+) -> Result<(Option<SpanCursor>, u32), QueryError> {
+    let (limit_name, cursor_name) = names;
+    let mut page = (None, DEFAULT_SPAN_PAGE);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !known.contains(&key.as_ref()) {
+            return Err(QueryError::UnknownParameter {
+                name: key.into_owned(),
+                known,
+            });
+        }
+        if value.is_empty() {
+            continue;
+        }
+        if key == limit_name {
+            page.1 = match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_SPAN_PAGE).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        limit_name,
+                        format!(
+                            "{limit_name} {value:?} must be a whole number from 1 to {MAX_SPAN_PAGE}"
+                        ),
+                    ));
+                }
+            };
+        } else if key == cursor_name {
+            page.0 = Some(span_cursor(cursor_name, &value)?);
+        }
+    }
+    Ok(page)
+}
+
+/// A cursor of a trace's spans: `<startNs>_<spanId>`.
+fn span_cursor(name: &'static str, text: &str) -> Result<SpanCursor, QueryError> {
+    text.split_once(CURSOR_SEPARATOR)
+        .and_then(|(start, id)| {
+            Some(SpanCursor {
+                start_ns: start.parse().ok()?,
+                span_id: hex_id(id, 16)?,
+            })
+        })
+        .ok_or_else(|| {
+            invalid(
+                name,
+                format!("{name} {text:?} is not a cursor from nextSpansCursor"),
+            )
+        })
+}
+
+/// The text of a span cursor, as `nextSpansCursor` carries it.
+pub fn span_cursor_text(cursor: &SpanCursor) -> String {
+    format!("{}{CURSOR_SEPARATOR}{}", cursor.start_ns, cursor.span_id)
+}
+
+/// The parameters of `GET /v1/attributes`.
+pub const ATTRIBUTE_PARAMETERS: &[&str] = &["service", "scope"];
+/// The parameters of `GET /v1/attributes/{key}/values`.
+pub const VALUE_PARAMETERS: &[&str] = &["service", "prefix", "limit"];
+/// Values listed when `limit` is not given, and the most.
+pub const DEFAULT_VALUE_LIMIT: u32 = 20;
+pub const MAX_VALUE_LIMIT: u32 = 1_000;
+
+/// Simple `name=value` parameters, each at most once, all known; empty values count as
+/// not given.
+pub fn parameters(
+    raw: Option<&str>,
+    known: &'static [&'static str],
+) -> Result<std::collections::HashMap<String, String>, QueryError> {
+    let mut found = std::collections::HashMap::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !known.contains(&key.as_ref()) {
+            return Err(QueryError::UnknownParameter {
+                name: key.into_owned(),
+                known,
+            });
+        }
+        if !value.is_empty() {
+            found.insert(key.into_owned(), value.into_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// The `scope` of attribute discovery: `span` or `resource`.
+pub fn attribute_scope(text: &str) -> Result<&'static str, QueryError> {
+    match text {
+        "span" => Ok("span"),
+        "resource" => Ok("resource"),
+        _ => Err(invalid(
+            "scope",
+            format!("scope {text:?} must be span or resource"),
+        )),
+    }
+}
+
+/// The `limit` of attribute values.
+pub fn value_limit(text: Option<&String>) -> Result<u32, QueryError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_VALUE_LIMIT);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_VALUE_LIMIT).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            "limit",
+            format!("limit {text:?} must be a whole number from 1 to {MAX_VALUE_LIMIT}"),
+        )),
+    }
 }
 
 /// An instant as RFC 3339 (`2025-02-18T10:00:00Z`) or unix nanoseconds, given as

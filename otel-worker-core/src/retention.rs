@@ -21,7 +21,7 @@ pub fn cutoff(now_ns: u64, keep: Duration) -> u64 {
 /// Deletes every trace that started before `cutoff_ns`, one step after another, until
 /// none is left or `max_steps` steps ran (`None`: no limit).
 pub async fn prune_before(
-    store: &dyn Store,
+    store: &Store,
     cutoff_ns: u64,
     max_steps: Option<u32>,
 ) -> Result<Pruned, StoreError> {

@@ -1,25 +1,45 @@
-//! Calling D1: every round trip counted for the request log, every failure sorted by what
-//! a retry would do, and transient failures retried once here.
+//! D1 as the core's [`Database`]: statements bound and run through the D1 binding's own
+//! JavaScript API, every round trip counted for the request log, every failure sorted by
+//! what a retry would do, and transient failures retried once here.
+//!
+//! The binding is called directly (not through workers-rs' `D1Result::meta`), because
+//! that reads `meta.size_after` into a 32-bit `usize` and fails on a database past 4 GB;
+//! here every number of `meta` is read as a JavaScript number.
 //!
 //! D1 reports failures as text; the kinds and messages below are those of Cloudflare's
-//! D1 documentation ("Debug D1"). Every statement the store sends is idempotent (upserts,
+//! D1 documentation ("Debug D1"). Every statement the core sends is idempotent (upserts,
 //! deletes by key), so running one again after a failure whose outcome is unknown is safe.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use otel_worker_core::store::StoreError;
-use serde::Deserialize;
-use wasm_bindgen::JsValue;
+use async_trait::async_trait;
+use otel_worker_core::store::{Database, Param, Row, Statement, StoreError};
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{self, Array, Reflect};
 use worker::send::SendFuture;
-use worker::{D1Database, D1PreparedStatement};
+use worker::serde_wasm_bindgen;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::types::{
+    D1Database as Binding, D1PreparedStatement as Prepared, D1Result as Answer,
+};
+
+/// Largest JSON text bound to one statement. D1's documented string/row limit has been
+/// 1,000,000 bytes and later 2 MB; staying under the smaller fits both.
+pub const MAX_STATEMENT_JSON_BYTES: usize = 900_000;
+
+/// The largest span body D1 takes, with room for the other columns.
+pub const MAX_SPAN_BYTES: usize = MAX_STATEMENT_JSON_BYTES - 4_096;
 
 /// What a request asked of D1, counted where the calls are made and logged by the fetch
 /// glue with the request: D1 bills and limits per call and per statement.
 #[derive(Debug, Default)]
 pub struct D1Usage {
-    /// Round trips: each `all()` or `batch()` call, retries included.
+    /// Round trips: each query or batch, retries included.
     pub calls: AtomicUsize,
     /// Statements run, a batch counting each of its statements.
     pub statements: AtomicUsize,
@@ -32,68 +52,247 @@ impl D1Usage {
     }
 }
 
-/// One D1 database, as the store calls it.
-pub struct Database {
-    db: D1Database,
+thread_local! {
+    /// The size D1 last reported for each database, by binding name: every answer carries
+    /// it, so knowing it costs nothing.
+    static SIZES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+}
+
+/// One D1 database.
+pub struct D1 {
+    name: String,
+    binding: Binding,
     usage: Arc<D1Usage>,
 }
 
-impl Database {
-    pub fn new(db: D1Database, usage: Arc<D1Usage>) -> Self {
-        Self { db, usage }
+// The binding is a JavaScript object: Workers run one thread per isolate.
+unsafe impl Send for D1 {}
+unsafe impl Sync for D1 {}
+
+impl D1 {
+    /// The database of binding `name` in `env`.
+    pub fn new(env: &worker::Env, name: &str, usage: Arc<D1Usage>) -> worker::Result<Self> {
+        let database = env.d1(name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            binding: JsValue::from(database).unchecked_into(),
+            usage,
+        })
     }
 
-    /// A statement with its parameters bound.
-    pub fn statement(
-        &self,
-        sql: &str,
-        params: &[JsValue],
-    ) -> Result<D1PreparedStatement, StoreError> {
-        self.db
+    fn prepare(&self, sql: &str, params: &[Param]) -> Result<Prepared, D1Failure> {
+        let values: Array = params.iter().map(js_value).collect();
+        self.binding
             .prepare(sql)
-            .bind(params)
-            .map_err(|e| StoreError::Other(format!("cannot bind a statement: {e}")))
-    }
-
-    /// The rows of one query.
-    pub async fn rows<T: for<'de> Deserialize<'de>>(
-        &self,
-        sql: &str,
-        params: &[JsValue],
-    ) -> Result<Vec<T>, StoreError> {
-        retrying_once(|| async {
-            let statement = self.statement(sql, params)?;
-            self.usage.record(1);
-            SendFuture::new(async move { statement.all().await?.results::<T>() })
-                .await
-                .map_err(D1Failure::from)
-        })
-        .await
-    }
-
-    /// Runs the statements `build` makes as one batch, which D1 runs as one transaction;
-    /// returns the rows each statement changed. `build` runs again for a retry, since a
-    /// batch consumes its statements.
-    pub async fn batch(
-        &self,
-        build: impl Fn() -> Result<Vec<D1PreparedStatement>, StoreError>,
-    ) -> Result<Vec<usize>, StoreError> {
-        retrying_once(|| async {
-            let statements = build()?;
-            self.usage.record(statements.len());
-            let db = &self.db;
-            SendFuture::new(async move {
-                let results = db.batch(statements).await?;
-                results
-                    .iter()
-                    .map(|r| Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0)))
-                    .collect::<worker::Result<Vec<usize>>>()
+            .and_then(|prepared| prepared.bind(values))
+            .map_err(|e| {
+                D1Failure::Permanent(format!("cannot prepare a statement: {}", message(&e)))
             })
-            .await
-            .map_err(D1Failure::from)
-        })
-        .await
     }
+
+    /// The prepared statements of `statements`, a statement of rows becoming one per chunk
+    /// of its rows as JSON; with how many each source statement became.
+    fn prepare_all(&self, statements: &[Statement]) -> Result<(Array, Vec<usize>), D1Failure> {
+        let array = Array::new();
+        let mut counts = Vec::with_capacity(statements.len());
+        for statement in statements {
+            match statement {
+                Statement::One { sql, params } => {
+                    array.push(&self.prepare(sql, params)?.into());
+                    counts.push(1);
+                }
+                Statement::Rows { as_json, rows, .. } => {
+                    let chunks = json_chunks(rows);
+                    counts.push(chunks.len());
+                    for chunk in chunks {
+                        array.push(&self.prepare(as_json, &[Param::Text(chunk)])?.into());
+                    }
+                }
+            }
+        }
+        Ok((array, counts))
+    }
+
+    fn remember_size(&self, answer: &Answer) {
+        if let Some(size) = answer
+            .meta()
+            .ok()
+            .and_then(|meta| meta_number(&meta, "size_after"))
+        {
+            SIZES.with(|sizes| sizes.borrow_mut().insert(self.name.clone(), size as u64));
+        }
+    }
+
+    async fn run_query(&self, statement: &Statement) -> Result<Vec<Row>, D1Failure> {
+        let Statement::One { sql, params } = statement else {
+            return Err(D1Failure::Permanent("a query is one statement".into()));
+        };
+        let prepared = self.prepare(sql, params)?;
+        self.usage.record(1);
+        let promise = prepared
+            .all()
+            .map_err(|e| D1Failure::classify(message(&e)))?;
+        let answer: Answer = SendFuture::new(JsFuture::from(promise))
+            .await
+            .map_err(|e| D1Failure::classify(message(&e)))?
+            .unchecked_into();
+        self.remember_size(&answer);
+        let results = answer
+            .results()
+            .map_err(|e| D1Failure::Permanent(message(&e)))?
+            .unwrap_or_default();
+        results
+            .iter()
+            .map(|row| {
+                let value: Value = serde_wasm_bindgen::from_value(row)
+                    .map_err(|e| D1Failure::Permanent(format!("a row does not read: {e}")))?;
+                match whole_numbers(value) {
+                    Value::Object(map) => Ok(map),
+                    other => Err(D1Failure::Permanent(format!(
+                        "a row is not an object: {other}"
+                    ))),
+                }
+            })
+            .collect()
+    }
+
+    async fn run_batch(&self, statements: &[Statement]) -> Result<Vec<u64>, D1Failure> {
+        let (array, counts) = self.prepare_all(statements)?;
+        self.usage.record(array.length() as usize);
+        let promise = self
+            .binding
+            .batch(array)
+            .map_err(|e| D1Failure::classify(message(&e)))?;
+        let answers: Array = SendFuture::new(JsFuture::from(promise))
+            .await
+            .map_err(|e| D1Failure::classify(message(&e)))?
+            .unchecked_into();
+        let changes: Vec<u64> = answers
+            .iter()
+            .map(|answer| {
+                let answer: Answer = answer.unchecked_into();
+                self.remember_size(&answer);
+                answer
+                    .meta()
+                    .ok()
+                    .and_then(|meta| meta_number(&meta, "changes"))
+                    .unwrap_or(0.0) as u64
+            })
+            .collect();
+        // Back to one count per source statement.
+        let mut out = Vec::with_capacity(counts.len());
+        let mut next = changes.into_iter();
+        for count in counts {
+            out.push(next.by_ref().take(count).sum());
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Database for D1 {
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        retrying_once(|| self.run_query(&statement)).await
+    }
+
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
+        retrying_once(|| self.run_batch(&statements)).await
+    }
+
+    async fn size(&self) -> Result<u64, StoreError> {
+        if let Some(size) = SIZES.with(|sizes| sizes.borrow().get(&self.name).copied()) {
+            return Ok(size);
+        }
+        self.query(Statement::new("SELECT 1 AS one", vec![]))
+            .await?;
+        Ok(SIZES
+            .with(|sizes| sizes.borrow().get(&self.name).copied())
+            .unwrap_or(0))
+    }
+
+    fn max_span_bytes(&self) -> Option<usize> {
+        Some(MAX_SPAN_BYTES)
+    }
+}
+
+fn js_value(param: &Param) -> JsValue {
+    match param {
+        Param::Null => JsValue::NULL,
+        Param::Int(i) => JsValue::from_f64(*i as f64),
+        Param::Text(text) => JsValue::from_str(text),
+    }
+}
+
+fn json_value(param: &Param) -> Value {
+    match param {
+        Param::Null => Value::Null,
+        Param::Int(i) => Value::from(*i),
+        Param::Text(text) => Value::from(text.as_str()),
+    }
+}
+
+/// Rows as JSON arrays of arrays, in chunks of at most [`MAX_STATEMENT_JSON_BYTES`] of
+/// text (a single larger row gets a chunk of its own).
+fn json_chunks(rows: &[Vec<Param>]) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut chunk = String::from("[");
+    for row in rows {
+        let row = Value::Array(row.iter().map(json_value).collect()).to_string();
+        if chunk.len() > 1 && chunk.len() + row.len() + 2 > MAX_STATEMENT_JSON_BYTES {
+            chunk.push(']');
+            chunks.push(std::mem::replace(&mut chunk, String::from("[")));
+        }
+        if chunk.len() > 1 {
+            chunk.push(',');
+        }
+        chunk.push_str(&row);
+    }
+    if chunk.len() > 1 {
+        chunk.push(']');
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// A number of a result's `meta`, as JavaScript has it.
+fn meta_number(meta: &js_sys::Object, name: &str) -> Option<f64> {
+    Reflect::get(meta, &JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.as_f64())
+}
+
+/// D1 hands every number to JavaScript as a double: whole ones go back to integers, so
+/// rows decode into integer fields.
+fn whole_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The text of a JavaScript error: its message, and its cause's (where D1 puts the
+/// detail).
+fn message(error: &JsValue) -> String {
+    let Some(error) = error.dyn_ref::<js_sys::Error>() else {
+        return error.as_string().unwrap_or_else(|| format!("{error:?}"));
+    };
+    let mut text = String::from(error.message());
+    if let Some(cause) = error.cause().dyn_ref::<js_sys::Error>() {
+        text.push_str(": ");
+        text.push_str(&String::from(cause.message()));
+    }
+    text
 }
 
 /// How a D1 call failed, by what retrying would do.
@@ -107,46 +306,24 @@ enum D1Failure {
     Permanent(String),
 }
 
-impl From<StoreError> for D1Failure {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Busy(message) => Self::Busy(message),
-            StoreError::Other(message) => Self::Permanent(message),
+impl D1Failure {
+    fn classify(message: String) -> Self {
+        const TRANSIENT: &[&str] = &[
+            "network connection lost",
+            "storage caused object to be reset",
+            "reset because its code was updated",
+            "transient issue on remote node",
+            "client disconnected",
+        ];
+        const BUSY: &[&str] = &["overloaded", "database is locked", "sqlite_busy"];
+        let lower = message.to_ascii_lowercase();
+        if TRANSIENT.iter().any(|t| lower.contains(t)) {
+            Self::Transient(message)
+        } else if BUSY.iter().any(|t| lower.contains(t)) {
+            Self::Busy(message)
+        } else {
+            Self::Permanent(message)
         }
-    }
-}
-
-impl From<worker::Error> for D1Failure {
-    fn from(error: worker::Error) -> Self {
-        // `Display` of a D1 error shows only its cause: read the message too.
-        let message = match &error {
-            worker::Error::D1(d1) => {
-                let js: &worker::js_sys::Error = d1.as_ref();
-                format!("{}: {}", String::from(js.message()), d1.cause())
-            }
-            other => other.to_string(),
-        };
-        classify(message)
-    }
-}
-
-/// Sorts a D1 error message into a [`D1Failure`].
-fn classify(message: String) -> D1Failure {
-    const TRANSIENT: &[&str] = &[
-        "network connection lost",
-        "storage caused object to be reset",
-        "reset because its code was updated",
-        "transient issue on remote node",
-        "client disconnected",
-    ];
-    const BUSY: &[&str] = &["overloaded", "database is locked", "sqlite_busy"];
-    let lower = message.to_ascii_lowercase();
-    if TRANSIENT.iter().any(|t| lower.contains(t)) {
-        D1Failure::Transient(message)
-    } else if BUSY.iter().any(|t| lower.contains(t)) {
-        D1Failure::Busy(message)
-    } else {
-        D1Failure::Permanent(message)
     }
 }
 

@@ -1,14 +1,17 @@
 //! otel-worker on Cloudflare Workers.
 //!
-//! Thin glue, as in the workers-rs examples: each request builds the core router with a
-//! [`store::D1Store`] (spans in D1) and a [`live::LiveEvents`] (the live feed in the
-//! [`live::LiveFeed`] Durable Object), then hands the request to it. Everything a client
-//! can observe is decided in `otel-worker-core`, exactly as for the local server.
+//! Thin glue, as in the workers-rs examples: each request builds the core router with
+//! the D1 databases of `wrangler.toml` ([`d1::D1`], one store each) and a
+//! [`live::LiveEvents`] (the live feed in the [`live::LiveFeed`] Durable Object), then
+//! hands the request to it. Everything a client can observe is decided in
+//! `otel-worker-core`, exactly as for the local server. [`housekeeping`] runs from the
+//! cron trigger and after requests.
 #![cfg(target_arch = "wasm32")]
 
+pub mod config;
 pub mod d1;
+pub mod housekeeping;
 pub mod live;
-pub mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,31 +20,21 @@ use axum::body::Body;
 use axum::http::Response;
 use axum::response::IntoResponse;
 use otel_worker_core::api::auth::Auth;
-use otel_worker_core::api::{ApiError, Exported, FailureCause, parse_origin};
+use otel_worker_core::api::{ApiError, Exported, FailureCause};
+use otel_worker_core::store::Shards;
+use otel_worker_core::store::search::Budget;
 use otel_worker_core::{Builder, DEFAULT_MAX_BODY_BYTES};
 use tower_service::Service;
 use worker::{Context, Date, Env, HttpRequest, console_error, console_log, event};
 
 use d1::D1Usage;
-use store::D1Store;
 
-/// The D1 binding in `wrangler.toml`.
-pub const D1_BINDING: &str = "DB";
-/// The Durable Object binding of the live feed in `wrangler.toml`.
-pub const LIVE_BINDING: &str = "LIVE";
-/// The secret holding the bearer token.
-pub const AUTH_TOKEN_SECRET: &str = "AUTH_TOKEN";
-/// The var listing browser origins allowed cross-origin access, comma-separated.
-pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
-/// The var giving how many days of traces to keep; `0` keeps everything.
-pub const RETENTION_DAYS_VAR: &str = "RETENTION_DAYS";
-/// Days kept when `RETENTION_DAYS` is unset. A D1 database stops taking writes at 10 GB
-/// (about 17 million spans of the compact schema), and ingest would then fail: a week
-/// keeps a busy development setup well below that.
-pub const DEFAULT_RETENTION_DAYS: u64 = 7;
-/// Prune steps (each one D1 call of up to 1,000 traces) per cron run, so one run stays
-/// far inside a Worker's limits; the next run continues.
-pub const MAX_PRUNE_STEPS_PER_RUN: u32 = 40;
+/// What one search request may do: D1 runs one query at a time per database and resets
+/// one that runs 30 s, so a search that would walk the whole store answers in pages.
+pub const SEARCH_BUDGET: Budget = Budget {
+    probes: 12,
+    filters: 48,
+};
 
 #[event(start)]
 fn start() {
@@ -54,7 +47,8 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let usage = Arc::new(D1Usage::default());
-    let response = serve(request, &env, Arc::new(context), usage.clone()).await?;
+    let context = Arc::new(context);
+    let (response, shards) = serve(request, &env, context.clone(), usage.clone()).await?;
     // The request log: one structured line per request, for `wrangler tail` and Workers
     // Logs, the only place a failure is logged, with the cause the API left in the response.
     let mut line = serde_json::json!({
@@ -80,81 +74,62 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         }
         None => console_log!("{line}"),
     }
+    // Background work, after the answer, now and then (retention waits for the cron).
+    if let Some(shards) = shards
+        && housekeeping::due_after_request()
+    {
+        context.wait_until(async move {
+            housekeeping::run(&shards, housekeeping::AFTER_REQUEST, None).await;
+        });
+    }
     Ok(response)
 }
 
-/// The cron trigger of `wrangler.toml`: deletes traces older than `RETENTION_DAYS`.
+/// The cron trigger of `wrangler.toml` (every minute): housekeeping of every database.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    let days = match env.var(RETENTION_DAYS_VAR) {
-        Ok(value) => match value.to_string().trim().parse::<u64>() {
-            Ok(days) => days,
-            Err(_) => {
-                console_error!(
-                    "{RETENTION_DAYS_VAR} = {value:?} is not a whole number of days; nothing deleted"
-                );
-                return;
-            }
-        },
-        Err(_) => DEFAULT_RETENTION_DAYS,
-    };
-    if days == 0 {
-        return;
-    }
-    let db = match env.d1(D1_BINDING) {
-        Ok(db) => db,
-        Err(e) => {
-            console_error!("retention: the D1 binding {D1_BINDING} is missing: {e}");
-            return;
+    let usage = Arc::new(D1Usage::default());
+    match config::shards(&env, &usage) {
+        Ok(shards) => {
+            housekeeping::run(
+                &shards,
+                housekeeping::FROM_CRON,
+                config::retention_days(&env),
+            )
+            .await
         }
-    };
-    let now_ns = Date::now().as_millis().saturating_mul(1_000_000);
-    let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
-    let cutoff = otel_worker_core::retention::cutoff(now_ns, keep);
-    let store = D1Store::new(db, Arc::default());
-    match otel_worker_core::retention::prune_before(&store, cutoff, Some(MAX_PRUNE_STEPS_PER_RUN))
-        .await
-    {
-        Ok(pruned) => console_log!(
-            "{}",
-            serde_json::json!({
-                "event": "retention",
-                "retentionDays": days,
-                "deletedTraces": pruned.traces,
-                "deletedSpans": pruned.spans,
-            })
-        ),
-        Err(e) => console_error!("retention failed, the next run retries: {e}"),
+        Err(e) => console_error!("housekeeping cannot run: {e}"),
     }
 }
 
 /// Answers one request: the configuration and the token are checked before the body is
 /// touched, so a request without a valid token costs no memory however large its body.
+/// Also returns the stores, for housekeeping after the answer.
 async fn serve(
     request: HttpRequest,
     env: &Env,
     context: Arc<Context>,
     usage: Arc<D1Usage>,
-) -> worker::Result<Response<Body>> {
-    let router = auth_token(env).and_then(|token| {
+) -> worker::Result<(Response<Body>, Option<Shards>)> {
+    let built = config::auth_token(env).and_then(|token| {
         // CORS preflights carry no token; the router answers them (or refuses them) itself.
         if request.method() != axum::http::Method::OPTIONS
             && !Auth::new(Some(&token)).allows(&request)
         {
             return Err(ApiError::Unauthorized);
         }
-        app(env, token, context, usage)
+        app(env, token, context, &usage)
     });
-    let mut router = match router {
-        Ok(router) => router,
+    let (mut router, shards) = match built {
+        Ok(built) => built,
         Err(error) => {
             read_body(request, 0).await?;
-            return Ok(error.into_response());
+            return Ok((error.into_response(), None));
         }
     };
     let request = read_body(request, DEFAULT_MAX_BODY_BYTES + 1).await?;
     match router.call(request).await {
-        Ok(response) => Ok(response),
+        Ok(response) => Ok((response, Some(shards))),
         Err(never) => match never {},
     }
 }
@@ -180,64 +155,29 @@ async fn read_body(request: HttpRequest, keep: usize) -> worker::Result<axum::ht
     Ok(axum::http::Request::from_parts(parts, Body::from(kept)))
 }
 
-/// The `AUTH_TOKEN` secret, or the error that says how to set it.
-fn auth_token(env: &Env) -> Result<String, ApiError> {
-    env.secret(AUTH_TOKEN_SECRET)
-        .map(|secret| secret.to_string())
-        .ok()
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| {
-            ApiError::Misconfigured(format!(
-                "the {AUTH_TOKEN_SECRET} secret is not set: run `npx wrangler secret put \
-                 {AUTH_TOKEN_SECRET}`, or put {AUTH_TOKEN_SECRET}=\"...\" in .dev.vars for `wrangler dev`"
-            ))
-        })
-}
-
-/// The core router bound to this Worker's D1 database (counting its use in `usage`) and
-/// Durable Object for this request, or the error that says which binding is missing.
+/// The core router bound to this Worker's D1 databases (counting their use in `usage`)
+/// and Durable Object for this request, or the error that says which setting is wrong.
 fn app(
     env: &Env,
     token: String,
     context: Arc<Context>,
-    usage: Arc<D1Usage>,
-) -> Result<axum::Router, ApiError> {
-    let db = env.d1(D1_BINDING).map_err(|e| {
-        ApiError::Misconfigured(format!("the D1 binding {D1_BINDING} is missing: {e}"))
-    })?;
-    let feed = env.durable_object(LIVE_BINDING).map_err(|e| {
+    usage: &Arc<D1Usage>,
+) -> Result<(axum::Router, Shards), ApiError> {
+    let shards = config::shards(env, usage)?;
+    let sampling = config::sampling(env)?;
+    let feed = env.durable_object(config::LIVE_BINDING).map_err(|e| {
         ApiError::Misconfigured(format!(
-            "the Durable Object binding {LIVE_BINDING} is missing: {e}"
+            "the Durable Object binding {} is missing: {e}",
+            config::LIVE_BINDING
         ))
     })?;
     let live = live::LiveEvents::new(feed, context);
-    Ok(
-        Builder::new(Arc::new(D1Store::new(db, usage)), Arc::new(live.clone()))
-            .auth_token(Some(token))
-            .cors_origins(cors_origins(env))
-            .live_route(live.route())
-            .build(),
-    )
-}
-
-/// The `CORS_ORIGINS` var: comma-separated origins allowed cross-origin access (none when
-/// unset), each checked like the CLI's `--cors-origin`; an invalid one is logged and
-/// skipped.
-fn cors_origins(env: &Env) -> Vec<axum::http::HeaderValue> {
-    let Ok(value) = env.var(CORS_ORIGINS_VAR) else {
-        return Vec::new();
-    };
-    value
-        .to_string()
-        .split(',')
-        .map(str::trim)
-        .filter(|origin| !origin.is_empty())
-        .filter_map(|origin| match parse_origin(origin) {
-            Ok(value) => Some(value),
-            Err(e) => {
-                console_error!("{CORS_ORIGINS_VAR}: {e}; it is ignored");
-                None
-            }
-        })
-        .collect()
+    let router = Builder::new(shards.clone(), Arc::new(live.clone()))
+        .auth_token(Some(token))
+        .cors_origins(config::cors_origins(env))
+        .sampling(sampling)
+        .search_budget(Some(SEARCH_BUDGET))
+        .live_route(live.route())
+        .build();
+    Ok((router, shards))
 }

@@ -26,7 +26,14 @@ const WAL_RESTART_PAGES: i64 = 65_536;
 /// bounded (see [`WAL_RESTART_PAGES`]). Once ingest pauses (nothing new for one interval
 /// and everything copied), it truncates the WAL to zero bytes, so an idle server's disk
 /// use is its database alone.
-pub(super) fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mpsc::Sender<Job>) {
+///
+/// `wal_limit` (bytes) lowers the restart threshold, so a small storage budget holds.
+pub(super) fn checkpoint_loop(
+    path: &Path,
+    stop: mpsc::Receiver<()>,
+    writer: mpsc::Sender<Job>,
+    wal_limit: Option<u64>,
+) {
     // No busy wait: a passive checkpoint never waits anyway, and the idle truncation holds
     // the write lock while it waits for readers, which would make exports wait behind a
     // long search. If it cannot run at once, the next idle check tries again.
@@ -40,6 +47,12 @@ pub(super) fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mps
             return;
         }
     };
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap_or(4096);
+    let restart_pages = wal_limit
+        .map(|bytes| (bytes as i64 / page_size.max(1)).clamp(64, WAL_RESTART_PAGES))
+        .unwrap_or(WAL_RESTART_PAGES);
     let mut last_size = 0;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         match passive_checkpoint(&conn) {
@@ -49,7 +62,7 @@ pub(super) fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>, writer: mps
                 }
                 last_size = 0;
             }
-            Ok(wal) if wal.pages > WAL_RESTART_PAGES => {
+            Ok(wal) if wal.pages > restart_pages => {
                 last_size = wal.pages;
                 let (done, finished) = mpsc::channel();
                 let job = Job::Run(Box::new(move |conn| {

@@ -25,6 +25,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_services.sql",
         include_str!("../../../migrations/0005_services.sql"),
     ),
+    (
+        "0006_arrival_order.sql",
+        include_str!("../../../migrations/0006_arrival_order.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

@@ -1,4 +1,5 @@
-//! The local server's [`Store`]: an embedded SQLite file with the schema in `migrations/`.
+//! The local server's [`Database`]: an embedded SQLite file with the schema in
+//! `migrations/`, for the core's [`Store`](otel_worker_core::store::Store).
 //!
 //! Split by mechanism: `writer` owns the one write connection and commits exports in
 //! groups, `checkpointer` keeps the WAL bounded, [`migrations`] brings the schema up to
@@ -12,21 +13,19 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use otel_worker_core::models::{Service, TraceSummary};
-use otel_worker_core::store::{
-    Batch, Pruned, SpanRow, Store, StoreError, TraceListQuery, ns_to_column, sql,
-};
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
-use serde_json::value::RawValue;
+use otel_worker_core::store::{Batch, Database, Row, Statement, StoreError};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 pub use checkpointer::CHECKPOINT_INTERVAL;
 pub use migrations::{MIGRATIONS, migrate};
-use writer::Job;
 pub use writer::MAX_GROUP_SPANS;
+use writer::{Bind, Job};
 
 /// How long a write waits for a lock held by another process before answering 503.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,25 +41,37 @@ const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;
 
+/// How long a size measurement is reused: exports ask for it, and it costs three pragmas.
+/// Any transaction but an export (prunes, deletes) forgets it.
+const SIZE_FRESH_FOR: Duration = Duration::from_millis(500);
+
 /// Spans in SQLite.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct SqliteDatabase {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// The writer thread's queue; the thread ends when the store is dropped.
+    /// The writer thread's queue; the thread ends when the database is dropped.
     jobs: mpsc::Sender<Job>,
     /// Dropping this stops the checkpointer thread.
     _checkpointer: Option<mpsc::Sender<()>>,
     /// `None` for an in-memory database, whose only connection is the writer's.
     path: Option<PathBuf>,
     idle_readers: Mutex<Vec<Connection>>,
+    /// The last size measured, and when.
+    size: Mutex<Option<(Instant, u64)>>,
 }
 
-impl SqliteStore {
+impl SqliteDatabase {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_within(path, None)
+    }
+
+    /// [`SqliteDatabase::open`] for a store with a storage budget: the WAL restarts
+    /// before it takes more than an eighth of it.
+    pub fn open_within(path: &Path, budget: Option<u64>) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Other(format!("cannot create {}: {e}", parent.display()))
@@ -76,20 +87,28 @@ impl SqliteStore {
             .map_err(storage)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(storage)?;
-        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+        // Within a storage budget, a restarted WAL gives its space back too.
+        let journal_limit = budget.map_or(JOURNAL_SIZE_LIMIT, |b| {
+            JOURNAL_SIZE_LIMIT.min(i64::try_from(b / 8).unwrap_or(i64::MAX))
+        });
+        conn.pragma_update(None, "journal_size_limit", journal_limit)
             .map_err(storage)?;
         migrate(&mut conn).map_err(storage)?;
-        Self::start(conn, Some(path.to_owned()))
+        Self::start(conn, Some(path.to_owned()), budget.map(|b| b / 8))
     }
 
     /// A database that lives only as long as this process.
     pub fn in_memory() -> Result<Self, StoreError> {
         let mut conn = Connection::open_in_memory().map_err(storage)?;
         migrate(&mut conn).map_err(storage)?;
-        Self::start(conn, None)
+        Self::start(conn, None, None)
     }
 
-    fn start(writer: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+    fn start(
+        writer: Connection,
+        path: Option<PathBuf>,
+        wal_limit: Option<u64>,
+    ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -102,7 +121,7 @@ impl SqliteStore {
                 let writer = jobs.clone();
                 std::thread::Builder::new()
                     .name("sqlite-checkpoint".into())
-                    .spawn(move || checkpointer::checkpoint_loop(&path, stopped, writer))
+                    .spawn(move || checkpointer::checkpoint_loop(&path, stopped, writer, wal_limit))
                     .map_err(|e| {
                         StoreError::Other(format!("cannot start the checkpoint thread: {e}"))
                     })?;
@@ -116,8 +135,14 @@ impl SqliteStore {
                 _checkpointer: checkpointer,
                 path,
                 idle_readers: Mutex::new(Vec::new()),
+                size: Mutex::new(None),
             }),
         })
+    }
+
+    /// The database file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -128,7 +153,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the write connection, after the writes queued before it.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -141,7 +166,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a read connection (on the writer for an in-memory database).
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -212,165 +237,96 @@ fn opening(path: &Path, error: rusqlite::Error) -> StoreError {
     StoreError::Other(format!("cannot open {}: {error}", path.display()))
 }
 
-fn summaries(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<Vec<sql::SummaryRow>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |row| {
-        Ok(sql::SummaryRow {
-            trace_id: row.get("trace_id")?,
-            start_ns: row.get("start_ns")?,
-            end_ns: row.get("end_ns")?,
-            span_count: row.get("span_count")?,
-            error_count: row.get("error_count")?,
-            root_span_name: row.get("root_span_name")?,
-            service_name: row.get("service_name")?,
-            services: row.get("services")?,
+/// Bytes the database occupies: its pages in use (freed pages are reused before the file
+/// grows) and its write-ahead log.
+fn measure_size(conn: &Connection, path: Option<&Path>) -> rusqlite::Result<u64> {
+    let pragma = |name: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+    };
+    let pages = pragma("page_count")? - pragma("freelist_count")?;
+    let used = u64::try_from(pages * pragma("page_size")?).unwrap_or(0);
+    let wal = path
+        .map(|p| {
+            let mut wal = p.as_os_str().to_owned();
+            wal.push("-wal");
+            std::fs::metadata(PathBuf::from(wal)).map_or(0, |m| m.len())
         })
-    })?;
-    rows.collect()
+        .unwrap_or(0);
+    Ok(used + wal)
 }
 
-fn into_summaries(rows: Vec<sql::SummaryRow>) -> Result<Vec<TraceSummary>, StoreError> {
-    rows.into_iter()
-        .map(sql::SummaryRow::into_summary)
-        .collect()
-}
-
-fn span_rows(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<Vec<SpanRow>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |row| {
-        Ok(SpanRow {
-            trace_id: row.get("trace_id")?,
-            span_id: row.get("span_id")?,
-            parent_span_id: row.get("parent_span_id")?,
-            name: row.get("name")?,
-            kind: row.get("kind")?,
-            status_code: row.get("status_code")?,
-            start_ns: row.get("start_ns")?,
-            end_ns: row.get("end_ns")?,
-            body: row.get("body")?,
-            resource: row.get("resource")?,
-            scope: row.get("scope")?,
-        })
-    })?;
-    rows.collect()
+/// The rows of a query as column name to JSON value.
+fn query_rows(conn: &Connection, statement: &Statement) -> rusqlite::Result<Vec<Row>> {
+    let Statement::One { sql, params } = statement else {
+        return Err(rusqlite::Error::InvalidQuery);
+    };
+    let mut prepared = conn.prepare_cached(sql)?;
+    let names: Vec<String> = prepared
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = prepared.query(rusqlite::params_from_iter(params.iter().map(Bind)))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut map = Row::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match row.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => Value::from(n),
+                ValueRef::Real(r) => Value::from(r),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::String(hex::encode(b)),
+            };
+            map.insert(name.clone(), value);
+        }
+        out.push(map);
+    }
+    Ok(out)
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+impl Database for SqliteDatabase {
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        self.read(move |conn| query_rows(conn, &statement)).await
+    }
+
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Insert(batch, reply))?;
+        self.send(Job::Transaction(statements, reply))?;
+        let changes = answer.await.map_err(|_| writer_gone())?;
+        // Deletes shrink the database: the next size asked for is measured again.
+        *lock(&self.inner.size) = None;
+        changes
+    }
+
+    async fn ingest(&self, batch: Batch) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Ingest(batch, reply))?;
         answer.await.map_err(|_| writer_gone())?
     }
 
-    async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        let statement = sql::list_traces(&query);
-        let rows = self
-            .read(move |conn| {
-                summaries(
-                    conn,
-                    &statement.sql,
-                    rusqlite::params_from_iter(statement.params.iter()),
-                )
-            })
+    async fn reclaim(&self) -> Result<(), StoreError> {
+        // Copy the WAL into the database and truncate it; readers in the way make this
+        // a no-op, retried at the next check.
+        self.write(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
             .await?;
-        into_summaries(rows)
+        *lock(&self.inner.size) = None;
+        Ok(())
     }
 
-    async fn services(&self) -> Result<Vec<Service>, StoreError> {
-        let rows = self
-            .read(|conn| {
-                let mut stmt = conn.prepare_cached(sql::SERVICES)?;
-                let rows = stmt.query_map([], |row| {
-                    Ok(sql::ServiceRow {
-                        name: row.get("name")?,
-                        span_count: row.get("span_count")?,
-                        last_seen: row.get("last_seen")?,
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
+    async fn size(&self) -> Result<u64, StoreError> {
+        if let Some((at, bytes)) = *lock(&self.inner.size)
+            && at.elapsed() < SIZE_FRESH_FOR
+        {
+            return Ok(bytes);
+        }
+        let path = self.inner.path.clone();
+        let bytes = self
+            .read(move |conn| measure_size(conn, path.as_deref()))
             .await?;
-        rows.into_iter()
-            .map(sql::ServiceRow::into_service)
-            .collect()
-    }
-
-    async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
-        let trace_id = trace_id.to_owned();
-        let rows = self
-            .read(move |conn| summaries(conn, &sql::trace_summary(), [trace_id]))
-            .await?;
-        Ok(into_summaries(rows)?.pop())
-    }
-
-    async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError> {
-        let trace_id = trace_id.to_owned();
-        let rows = self
-            .read(move |conn| span_rows(conn, &sql::trace_spans(), [trace_id]))
-            .await?;
-        rows.into_iter().map(SpanRow::into_json).collect()
-    }
-
-    async fn span(
-        &self,
-        trace_id: &str,
-        span_id: &str,
-    ) -> Result<Option<Box<RawValue>>, StoreError> {
-        let (trace_id, span_id) = (trace_id.to_owned(), span_id.to_owned());
-        let row = self
-            .read(move |conn| span_rows(conn, &sql::span(), [trace_id, span_id]))
-            .await?
-            .pop();
-        row.map(SpanRow::into_json).transpose()
-    }
-
-    async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError> {
-        let trace_id = trace_id.to_owned();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let deleted = tx.execute(sql::DELETE_TRACE_SPANS, [&trace_id])?;
-            tx.execute(sql::DELETE_TRACE, [&trace_id])?;
-            tx.commit()?;
-            Ok(deleted > 0)
-        })
-        .await
-    }
-
-    async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError> {
-        let (trace_id, span_id) = (trace_id.to_owned(), span_id.to_owned());
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let deleted = tx.execute(sql::DELETE_SPAN, [&trace_id, &span_id])?;
-            tx.execute(sql::REFRESH_TRACES, [sql::json_array(&[&trace_id])])?;
-            tx.execute(sql::FORGET_EMPTY_TRACE, [&trace_id])?;
-            tx.commit()?;
-            Ok(deleted > 0)
-        })
-        .await
-    }
-
-    async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError> {
-        let cutoff = ns_to_column(cutoff_ns).to_string();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let spans = tx.execute(&sql::prune_spans(), params![cutoff, max_traces])?;
-            let traces = tx.execute(&sql::prune_traces(), params![cutoff, max_traces])?;
-            tx.commit()?;
-            Ok(Pruned {
-                traces: traces as u64,
-                spans: spans as u64,
-            })
-        })
-        .await
+        *lock(&self.inner.size) = Some((Instant::now(), bytes));
+        Ok(bytes)
     }
 }
 

@@ -1,48 +1,108 @@
-//! SQLite store tests on real database files.
+//! The core store on real SQLite files: the layout, summaries, replacing, paging,
+//! deleting, the search blocks and their summarizer, the budget, and moving spans of the
+//! previous layout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use otel_worker_core::models::TraceSummary;
+use otel_worker_core::store::search::{Page, search};
 use otel_worker_core::store::{
-    Batch, Cursor, ResourceRecord, SpanFilter, SpanRecord, Store, StoreError, TraceListQuery,
+    Batch, Body, Cursor, ResourceRecord, ShapeRecord, SpanFilter, SpanRecord, Statement, Store,
+    StoreError, TraceListQuery, sql,
 };
 use rusqlite::Connection;
+use serde_json::Value;
 
-use super::{MIGRATIONS, SqliteStore};
+use super::{MIGRATIONS, SqliteDatabase};
 
-fn record(trace: u8, span: u8, parent: Option<u8>, start_ns: u64, end_ns: u64) -> SpanRecord {
-    let trace_id = format!("{trace:02x}").repeat(16);
-    let span_id = format!("{span:02x}").repeat(8);
-    let parent_span_id = parent.map(|p| format!("{p:02x}").repeat(8));
-    let body = serde_json::json!({ "attributes": { "n": span } }).to_string();
-    SpanRecord {
-        trace_id,
-        span_id,
-        parent_span_id,
-        name: format!("span {span}"),
-        kind: 2,
-        service_name: Some(format!("svc-{}", span % 2)),
-        status_code: if span == 3 { 2 } else { 0 },
-        start_ns,
-        end_ns,
-        resource_id: resource().id,
-        body,
-    }
-}
-
-fn resource() -> ResourceRecord {
+fn resource(service: Option<&str>) -> ResourceRecord {
+    let attributes = match service {
+        Some(name) => serde_json::json!({"service.name": name}),
+        None => serde_json::json!({}),
+    };
     ResourceRecord::new(
-        r#"{"attributes":{"service.name":"svc"},"droppedAttributesCount":0,"schemaUrl":""}"#.into(),
+        serde_json::json!({"attributes": attributes, "droppedAttributesCount": 0, "schemaUrl": ""})
+            .to_string(),
         r#"{"name":"lib","version":"1","attributes":{},"droppedAttributesCount":0,"schemaUrl":""}"#
             .into(),
+        service.map(str::to_owned),
     )
 }
 
-/// One export of `spans`, with their resource.
-fn batch(spans: Vec<SpanRecord>) -> Batch {
-    Batch {
-        resources: vec![resource()],
-        spans,
+fn shape() -> ShapeRecord {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("n".into(), Value::from(0));
+    ShapeRecord::of(&attributes)
+}
+
+/// A span of trace `trace` (its id is that byte 16 times) with attribute `n` = `span`,
+/// in service `svc-<span % 2>`.
+fn record(trace: u8, span: u8, parent: Option<u8>, start_ns: u64, end_ns: u64) -> SpanRecord {
+    let body = Body {
+        values: vec![Value::from(span)],
+        ..Body::default()
+    };
+    with_service(
+        SpanRecord {
+            trace_id: format!("{trace:02x}").repeat(16),
+            span_id: format!("{span:02x}").repeat(8),
+            parent_span_id: parent.map(|p| format!("{p:02x}").repeat(8)),
+            name: format!("span {span}"),
+            kind: 2,
+            service_name: None,
+            status_code: if span == 3 { 2 } else { 0 },
+            start_ns,
+            end_ns,
+            resource_id: 0,
+            shape_id: Some(shape().id),
+            body: serde_json::to_string(&body).unwrap(),
+        },
+        Some(&format!("svc-{}", span % 2)),
+    )
+}
+
+fn with_service(record: SpanRecord, service: Option<&str>) -> SpanRecord {
+    SpanRecord {
+        service_name: service.map(str::to_owned),
+        resource_id: resource(service).id,
+        ..record
     }
+}
+
+/// One export of `spans`, with their resources and shape.
+fn batch(spans: Vec<SpanRecord>) -> Batch {
+    let mut resources: Vec<ResourceRecord> = Vec::new();
+    for span in &spans {
+        let r = resource(span.service_name.as_deref());
+        if !resources.iter().any(|known| known.id == r.id) {
+            resources.push(r);
+        }
+    }
+    Batch {
+        resources,
+        shapes: vec![shape()],
+        spans,
+        sampled_out: 0,
+    }
+}
+
+fn open(path: &Path) -> Store {
+    Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
+}
+
+fn temp_store() -> (tempfile::TempDir, PathBuf, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/test.db");
+    let store = open(&path);
+    (dir, path, store)
+}
+
+fn count(path: &Path, sql: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
 }
 
 fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
@@ -56,17 +116,36 @@ fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
     }
 }
 
-fn temp_store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("nested/dir/test.db")).unwrap();
-    (dir, store)
+async fn list(store: &Store, query: TraceListQuery) -> Vec<TraceSummary> {
+    search(std::slice::from_ref(store), &query, None)
+        .await
+        .unwrap()
+        .traces
 }
 
-fn count(path: &Path, sql: &str) -> i64 {
-    Connection::open(path)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+/// The spans of a trace as JSON, all pages.
+async fn spans(store: &Store, trace_id: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .trace_spans(trace_id, after.as_ref(), 2)
+            .await
+            .unwrap();
+        all.extend(
+            page.spans
+                .iter()
+                .map(|s| serde_json::from_str(s.get()).unwrap()),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    crate::housekeeping::now_ms()
 }
 
 #[test]
@@ -83,9 +162,9 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
 
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("m.db");
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqliteDatabase::open(&path).unwrap());
     // Opening again must not re-apply anything.
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqliteDatabase::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -98,15 +177,22 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
     assert_eq!(
         names,
         [
+            "attribute_shapes",
+            "block_attributes",
+            "block_attributes_by_block",
+            "block_values",
+            "block_values_by_block",
+            "counters",
             "d1_migrations",
+            "legacy_spans",
+            "replaced_spans",
             "resources",
+            "search_blocks",
+            "search_blocks_by_start",
             "services",
-            "services_count_delete",
-            "services_count_insert",
-            "services_count_update",
             "spans",
             "traces",
-            "traces_by_start"
+            "traces_by_start",
         ]
     );
     assert_eq!(
@@ -121,7 +207,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
 
 #[tokio::test]
 async fn summaries_are_computed_from_the_spans() {
-    let (_dir, store) = temp_store();
+    let (_dir, _path, store) = temp_store();
     store
         .insert(batch(vec![
             record(1, 2, Some(1), 1_100, 1_500),
@@ -132,7 +218,7 @@ async fn summaries_are_computed_from_the_spans() {
         ]))
         .await
         .unwrap();
-    let traces = store.list_traces(query(20, None)).await.unwrap();
+    let traces = list(&store, query(20, None)).await;
     assert_eq!(traces.len(), 2);
     assert_eq!(traces[0].trace_id, "02".repeat(16), "newest first");
     assert_eq!(traces[0].root_span_name, None);
@@ -151,22 +237,36 @@ async fn summaries_are_computed_from_the_spans() {
     assert_eq!((t.span_count, t.error_count), (3, 1));
     assert_eq!(t.services, ["svc-0", "svc-1"]);
 
-    let spans = store.trace_spans(&"01".repeat(16)).await.unwrap();
-    let starts: Vec<String> = spans
+    // A later export of the same trace: the summary covers every span.
+    store
+        .insert(batch(vec![record(1, 5, Some(1), 900, 2_500)]))
+        .await
+        .unwrap();
+    let t = store
+        .trace_summary(&"01".repeat(16))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (t.start_time_unix_nano, t.end_time_unix_nano, t.span_count),
+        (900, 2_500, 4)
+    );
+    assert_eq!(t.root_span_name.as_deref(), Some("span 1"));
+    let starts: Vec<String> = spans(&store, &"01".repeat(16))
+        .await
         .iter()
-        .map(|s| {
-            serde_json::from_str::<serde_json::Value>(s.get()).unwrap()["startTimeUnixNano"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|s| s["startTimeUnixNano"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(starts, ["1000", "1100", "1200"], "spans in start order");
+    assert_eq!(
+        starts,
+        ["900", "1000", "1100", "1200"],
+        "in start order, across pages"
+    );
 }
 
 #[tokio::test]
 async fn nanoseconds_round_trip_exactly() {
-    let (_dir, store) = temp_store();
+    let (_dir, _path, store) = temp_store();
     let start = 1_700_000_000_123_456_789;
     let end = i64::MAX as u64;
     store
@@ -182,45 +282,63 @@ async fn nanoseconds_round_trip_exactly() {
         (summary.start_time_unix_nano, summary.end_time_unix_nano),
         (start, end)
     );
-    // Past i64::MAX the index clamps; the stored span JSON keeps the exact value.
-    store
-        .insert(batch(vec![record(2, 1, None, 5, u64::MAX)]))
-        .await
-        .unwrap();
+    // Past i64::MAX the column clamps; the stored span keeps the exact value.
+    let mut late = record(2, 1, None, 5, u64::MAX);
+    late.body = serde_json::to_string(&Body {
+        values: vec![Value::from(1)],
+        end_time_unix_nano: Body::exact_time(u64::MAX),
+        ..Body::default()
+    })
+    .unwrap();
+    store.insert(batch(vec![late])).await.unwrap();
     let summary = store
         .trace_summary(&"02".repeat(16))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(summary.end_time_unix_nano, i64::MAX as u64);
+    let read = spans(&store, &"02".repeat(16)).await;
+    assert_eq!(read[0]["endTimeUnixNano"], u64::MAX.to_string());
 }
 
 #[tokio::test]
 async fn re_ingest_replaces_instead_of_duplicating() {
-    let (dir, store) = temp_store();
-    let spans = vec![record(1, 1, None, 10, 20), record(1, 2, Some(1), 11, 19)];
-    store.insert(batch(spans.clone())).await.unwrap();
-    let mut again = spans.clone();
+    let (_dir, path, store) = temp_store();
+    let sent = vec![record(1, 1, None, 10, 20), record(1, 2, Some(1), 11, 19)];
+    store.insert(batch(sent.clone())).await.unwrap();
+    let mut again = sent.clone();
     again[1].name = "renamed".into();
     again[1].end_ns = 30;
     store.insert(batch(again)).await.unwrap();
-    let path = dir.path().join("nested/dir/test.db");
-    assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 2);
+    // The same span twice in one export is stored once, too.
+    store
+        .insert(batch(vec![
+            record(1, 7, Some(1), 12, 13),
+            record(1, 7, Some(1), 12, 13),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 3);
     assert_eq!(count(&path, "SELECT COUNT(*) FROM traces"), 1);
-    let names: i64 = count(&path, "SELECT COUNT(*) FROM spans WHERE name = 'renamed'");
-    assert_eq!(names, 1, "the later copy wins");
+    assert_eq!(
+        count(&path, "SELECT COUNT(*) FROM spans WHERE name = 'renamed'"),
+        1,
+        "the later copy wins"
+    );
     let summary = store
         .trace_summary(&"01".repeat(16))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(summary.end_time_unix_nano, 30);
+    assert_eq!((summary.end_time_unix_nano, summary.span_count), (30, 3));
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (3, 1), "the counters agree");
+    assert_eq!(spans(&store, &"01".repeat(16)).await.len(), 3);
 }
 
 #[tokio::test]
 async fn an_export_is_stored_whole_or_not_at_all() {
-    let (dir, store) = temp_store();
-    let path = dir.path().join("nested/dir/test.db");
+    let (_dir, path, store) = temp_store();
     // A real failure in the middle of the batch: SQLite aborts on the third span.
     Connection::open(&path)
         .unwrap()
@@ -240,39 +358,47 @@ async fn an_export_is_stored_whole_or_not_at_all() {
         matches!(result, Err(StoreError::Other(ref m)) if m.contains("disk on fire")),
         "{result:?}"
     );
-    assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 0);
-    assert_eq!(count(&path, "SELECT COUNT(*) FROM traces"), 0);
+    for table in ["spans", "traces", "services"] {
+        assert_eq!(
+            count(&path, &format!("SELECT COUNT(*) FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(&path, "SELECT COUNT(*) FROM counters WHERE value != 0"),
+        0
+    );
 }
 
 #[tokio::test]
 async fn a_database_locked_by_another_process_is_busy_not_broken() {
-    let (dir, store) = temp_store();
-    let path = dir.path().join("nested/dir/test.db");
+    let (_dir, path, store) = temp_store();
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let result = store.insert(batch(vec![record(1, 1, None, 1, 2)])).await;
     assert!(matches!(result, Err(StoreError::Busy(_))), "{result:?}");
     // Reads still work while the write lock is held (WAL).
-    assert!(store.list_traces(query(5, None)).await.unwrap().is_empty());
+    assert!(list(&store, query(5, None)).await.is_empty());
     other.execute_batch("ROLLBACK").unwrap();
     store
         .insert(batch(vec![record(1, 1, None, 1, 2)]))
         .await
         .unwrap();
-    assert_eq!(store.list_traces(query(5, None)).await.unwrap().len(), 1);
+    assert_eq!(list(&store, query(5, None)).await.len(), 1);
 }
 
 #[tokio::test]
 async fn paging_backwards_with_before_has_no_gaps_or_duplicates() {
-    let (_dir, store) = temp_store();
-    let spans: Vec<_> = (1..=25u8)
+    let (_dir, _path, store) = temp_store();
+    let all: Vec<_> = (1..=25u8)
         .map(|t| record(t, 1, None, u64::from(t) * 100, u64::from(t) * 100 + 5))
         .collect();
-    store.insert(batch(spans)).await.unwrap();
+    store.insert(batch(all)).await.unwrap();
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = store.list_traces(query(10, before)).await.unwrap();
+        let page = list(&store, query(10, before)).await;
         if page.is_empty() {
             break;
         }
@@ -284,8 +410,8 @@ async fn paging_backwards_with_before_has_no_gaps_or_duplicates() {
 }
 
 #[tokio::test]
-async fn deletes_keep_the_trace_list_in_step() {
-    let (_dir, store) = temp_store();
+async fn deletes_keep_the_trace_list_and_counters_in_step() {
+    let (_dir, _path, store) = temp_store();
     let trace = "01".repeat(16);
     store
         .insert(batch(vec![
@@ -300,7 +426,9 @@ async fn deletes_keep_the_trace_list_in_step() {
     assert_eq!((summary.start_time_unix_nano, summary.span_count), (100, 1));
     assert!(store.delete_span(&trace, &"01".repeat(8)).await.unwrap());
     assert!(store.trace_summary(&trace).await.unwrap().is_none());
-    assert!(store.list_traces(query(5, None)).await.unwrap().is_empty());
+    assert!(list(&store, query(5, None)).await.is_empty());
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (0, 0));
 
     store
         .insert(batch(vec![
@@ -311,18 +439,20 @@ async fn deletes_keep_the_trace_list_in_step() {
         .unwrap();
     assert!(store.delete_trace(&trace).await.unwrap());
     assert!(!store.delete_trace(&trace).await.unwrap());
-    assert!(store.trace_spans(&trace).await.unwrap().is_empty());
-    assert!(store.list_traces(query(5, None)).await.unwrap().is_empty());
+    assert!(spans(&store, &trace).await.is_empty());
+    assert!(list(&store, query(5, None)).await.is_empty());
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (0, 0));
 }
 
 #[tokio::test]
 async fn in_memory_databases_work_the_same() {
-    let store = SqliteStore::in_memory().unwrap();
+    let store = Store::new(Arc::new(SqliteDatabase::in_memory().unwrap()));
     store
         .insert(batch(vec![record(1, 1, None, 1, 2)]))
         .await
         .unwrap();
-    assert_eq!(store.list_traces(query(5, None)).await.unwrap().len(), 1);
+    assert_eq!(list(&store, query(5, None)).await.len(), 1);
     assert!(
         store
             .span(&"01".repeat(16), &"01".repeat(8))
@@ -330,14 +460,41 @@ async fn in_memory_databases_work_the_same() {
             .unwrap()
             .is_some()
     );
+    assert_eq!(store.summarize(now_ms(), 4).await.unwrap(), 1);
+}
+
+/// Every table as text rows, to compare two databases.
+fn dump(path: &Path) -> Vec<Vec<String>> {
+    let conn = Connection::open(path).unwrap();
+    let mut rows = Vec::new();
+    for table in [
+        "SELECT * FROM spans ORDER BY span_row",
+        "SELECT * FROM traces ORDER BY trace_id",
+        "SELECT * FROM resources ORDER BY resource_id",
+        "SELECT * FROM attribute_shapes",
+        "SELECT * FROM services ORDER BY service_name",
+        "SELECT * FROM counters ORDER BY name",
+    ] {
+        let mut stmt = conn.prepare(table).unwrap();
+        let columns = stmt.column_count();
+        let mut result = stmt.query([]).unwrap();
+        while let Some(row) = result.next().unwrap() {
+            rows.push(
+                (0..columns)
+                    .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                    .collect(),
+            );
+        }
+    }
+    rows
 }
 
 #[tokio::test]
-async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
-    use otel_worker_core::store::sql;
+async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store() {
+    use otel_worker_core::store::write::export_statements;
 
-    let spans = vec![
-        record(1, 1, None, 1_700_000_000_123_456_789, u64::MAX),
+    let sent = vec![
+        record(1, 1, None, 1_700_000_000_123_456_789, i64::MAX as u64),
         record(
             1,
             2,
@@ -347,82 +504,52 @@ async fn the_d1_insert_statement_stores_exactly_what_the_native_path_stores() {
         ),
         record(2, 3, Some(7), 5, 6),
     ];
-    let (native_dir, native) = temp_store();
-    native.insert(batch(spans.clone())).await.unwrap();
+    let (_native_dir, native_path, native) = temp_store();
+    native.insert(batch(sent.clone())).await.unwrap();
+    // Sent twice, as a retried export would be: the second pass replaces, adds nothing.
+    native.insert(batch(sent.clone())).await.unwrap();
 
-    let (json_dir, _store) = temp_store();
-    let conn = Connection::open(json_dir.path().join("nested/dir/test.db")).unwrap();
-    // Tiny chunks, so the rows are spread over several statements as a large export would be.
-    let chunks = sql::span_rows_json(&spans, 10);
-    assert_eq!(chunks.len(), 3);
-    for chunk in sql::resource_rows_json(&[resource()], 10) {
-        conn.execute(sql::INSERT_RESOURCES_JSON, [chunk]).unwrap();
+    // The same export through the statements' JSON form, as D1 runs them, one JSON
+    // array per statement.
+    let (_json_dir, json_path, json) = temp_store();
+    for _ in 0..2 {
+        let as_d1: Vec<Statement> = export_statements(batch(sent.clone()))
+            .into_iter()
+            .map(|statement| match statement {
+                Statement::Rows { as_json, rows, .. } => {
+                    let array: Vec<Vec<Value>> = rows
+                        .iter()
+                        .map(|row| {
+                            row.iter()
+                                .map(|p| match p {
+                                    otel_worker_core::store::Param::Null => Value::Null,
+                                    otel_worker_core::store::Param::Int(i) => Value::from(*i),
+                                    otel_worker_core::store::Param::Text(t) => {
+                                        Value::from(t.as_str())
+                                    }
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    Statement::new(as_json, vec![serde_json::to_string(&array).unwrap().into()])
+                }
+                other => other,
+            })
+            .collect();
+        json.database().transaction(as_d1).await.unwrap();
     }
-    // Sent twice, as a retried export would be: the second pass must change nothing.
-    for chunk in chunks.iter().chain(&chunks) {
-        conn.execute(sql::INSERT_SPANS_JSON, [chunk]).unwrap();
-    }
-    conn.execute(sql::REFRESH_TRACES, [sql::trace_ids_json(&spans)])
-        .unwrap();
-
-    let dump = |path: &Path| -> Vec<Vec<String>> {
-        let conn = Connection::open(path).unwrap();
-        let mut rows = Vec::new();
-        for table in [
-            "SELECT * FROM spans ORDER BY span_id",
-            "SELECT * FROM traces ORDER BY trace_id",
-            "SELECT * FROM resources",
-            "SELECT * FROM services ORDER BY service_name",
-        ] {
-            let mut stmt = conn.prepare(table).unwrap();
-            let columns = stmt.column_count();
-            let mut result = stmt.query([]).unwrap();
-            while let Some(row) = result.next().unwrap() {
-                rows.push(
-                    (0..columns)
-                        .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
-                        .collect(),
-                );
-            }
-        }
-        rows
-    };
-    let native_rows = dump(&native_dir.path().join("nested/dir/test.db"));
+    let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        8,
-        "3 spans, 2 traces, 1 resource, 2 services"
+        3 + 2 + 2 + 1 + 2 + 3,
+        "3 spans, 2 traces, 2 resources, 1 shape, 2 services, 3 counters"
     );
-    assert_eq!(
-        dump(&json_dir.path().join("nested/dir/test.db")),
-        native_rows
-    );
-}
-
-#[test]
-fn rows_are_chunked_under_the_size_limit() {
-    use otel_worker_core::store::sql;
-
-    let spans: Vec<_> = (0..100u8).map(|i| record(1, i, None, 1, 2)).collect();
-    let one = sql::span_rows_json(&spans, usize::MAX);
-    assert_eq!(one.len(), 1);
-    let chunks = sql::span_rows_json(&spans, one[0].len() / 3);
-    assert!(chunks.len() >= 3);
-    let mut rows = 0;
-    for chunk in &chunks {
-        assert!(chunk.len() <= one[0].len() / 3, "{} bytes", chunk.len());
-        rows += serde_json::from_str::<Vec<serde_json::Value>>(chunk)
-            .unwrap()
-            .len();
-    }
-    assert_eq!(rows, 100);
-    assert!(sql::span_rows_json(&[], 100).is_empty());
+    assert_eq!(dump(&json_path), native_rows);
 }
 
 #[tokio::test]
 async fn concurrent_exports_are_committed_together_and_each_answered() {
-    let (dir, store) = temp_store();
-    let path = dir.path().join("nested/dir/test.db");
+    let (_dir, path, store) = temp_store();
     // One export in the crowd fails in the database; it must not take the others down.
     Connection::open(&path)
         .unwrap()
@@ -453,69 +580,71 @@ async fn concurrent_exports_are_committed_together_and_each_answered() {
     }
     assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 39 * 10);
     assert_eq!(count(&path, "SELECT COUNT(*) FROM traces"), 39);
-    assert_eq!(count(&path, "SELECT COUNT(*) FROM resources"), 1);
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM resources"), 2);
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (390, 39));
+    // Each trace's spans are one range of rows, whichever group it was committed in.
+    assert_eq!(
+        count(
+            &path,
+            "SELECT COUNT(*) FROM traces WHERE json_array_length(parts) = 1"
+        ),
+        39
+    );
 }
 
-#[tokio::test]
-async fn spans_stored_before_the_compact_schema_read_back_the_same() {
-    let temp = tempfile::tempdir().unwrap();
-    let path = temp.path().join("old.db");
-    // A database as the first release left it: schema 0001 and whole spans as JSON.
-    let conn = Connection::open(&path).unwrap();
+/// A database as release 0005 left it, with spans in the old layout.
+fn database_before_0006(path: &Path) {
+    let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,
          applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);",
     )
     .unwrap();
-    conn.execute_batch(MIGRATIONS[0].1).unwrap();
+    for (name, sql) in &MIGRATIONS[..5] {
+        conn.execute_batch(sql).unwrap();
+        conn.execute("INSERT INTO d1_migrations (name) VALUES (?1)", [name])
+            .unwrap();
+    }
+    let r = resource(Some("old"));
     conn.execute(
-        "INSERT INTO d1_migrations (name) VALUES (?1)",
-        [MIGRATIONS[0].0],
+        "INSERT INTO resources (resource_id, resource, scope) VALUES (?1, ?2, ?3)",
+        rusqlite::params![r.id, r.resource, r.scope],
     )
     .unwrap();
-    let resource = serde_json::json!({"attributes": {"service.name": "old"}, "droppedAttributesCount": 0, "schemaUrl": ""});
-    let scope = serde_json::json!({"name": "lib", "version": "1", "attributes": {}, "droppedAttributesCount": 0, "schemaUrl": ""});
-    let old_span = |span_id: &str, start: u64, end: u64, message: &str| {
-        serde_json::json!({
-            "traceId": "ab".repeat(16), "spanId": span_id, "parentSpanId": null,
-            "name": "GET /", "kind": "server",
-            "startTimeUnixNano": start.to_string(), "endTimeUnixNano": end.to_string(),
-            "durationNs": end.saturating_sub(start), "traceState": "k=v", "flags": 1,
-            "status": {"code": "error", "message": message},
-            "attributes": {"http.route": "/", "n": 1.5},
-            "resource": resource, "scope": scope,
-            "events": [{"name": "e", "timeUnixNano": "7", "attributes": {}, "droppedAttributesCount": 0}],
-            "links": [], "droppedAttributesCount": 1, "droppedEventsCount": 2, "droppedLinksCount": 3,
-        })
-    };
-    let spans = [
-        old_span(
-            &"01".repeat(8),
-            1_700_000_000_000_000_001,
-            1_700_000_000_000_000_900,
-            "boom",
+    for (trace, span, parent, start, end) in [
+        (
+            0xab_u8,
+            1u8,
+            None::<u8>,
+            1_700_000_000_000_000_001u64,
+            1_700_000_000_000_000_900u64,
         ),
-        old_span(&"02".repeat(8), 5, u64::MAX, ""),
-    ];
-    for span in &spans {
-        let start = span["startTimeUnixNano"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap();
-        let end = span["endTimeUnixNano"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap();
+        (
+            0xab,
+            2,
+            Some(1),
+            1_700_000_000_000_000_100,
+            1_700_000_000_000_000_200,
+        ),
+        (0xcd, 3, None, 2_000, 3_000),
+    ] {
+        let body = serde_json::json!({
+            "attributes": {"http.route": "/old", "n": 1.5},
+            "events": [{"name": "e", "timeUnixNano": "7", "attributes": {}, "droppedAttributesCount": 0}],
+            "statusMessage": "was here", "traceState": "k=v", "flags": 1,
+        });
         conn.execute(
-            "INSERT INTO spans VALUES (?1, ?2, NULL, 'GET /', 2, 'old', 2, ?3, ?4, ?5)",
+            "INSERT INTO spans VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, 2, 'old', 2, ?5, ?6, ?7, ?8)",
             rusqlite::params![
-                span["traceId"].as_str().unwrap(),
-                span["spanId"].as_str().unwrap(),
-                otel_worker_core::store::ns_to_column(start),
-                otel_worker_core::store::ns_to_column(end),
-                span.to_string()
+                format!("{trace:02x}").repeat(16),
+                format!("{span:02x}").repeat(8),
+                parent.map(|p| format!("{p:02x}").repeat(8)),
+                format!("span {span}"),
+                start as i64,
+                end as i64,
+                r.id,
+                body.to_string()
             ],
         )
         .unwrap();
@@ -524,51 +653,82 @@ async fn spans_stored_before_the_compact_schema_read_back_the_same() {
         "INSERT INTO traces SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans GROUP BY trace_id",
     )
     .unwrap();
-    drop(conn);
-
-    let store = SqliteStore::open(&path).unwrap();
-    let read = store.trace_spans(&"ab".repeat(16)).await.unwrap();
-    let read: Vec<serde_json::Value> = read
-        .iter()
-        .map(|s| serde_json::from_str(s.get()).unwrap())
-        .collect();
-    assert_eq!(read.len(), 2);
-    // In start order: the second span starts first.
-    for (before, after) in spans.iter().rev().zip(&read) {
-        assert_eq!(after, before, "a migrated span reads back unchanged");
-    }
-    assert_eq!(
-        count(
-            &path,
-            "SELECT COUNT(*) FROM resources WHERE resource_id < 0"
-        ),
-        1
-    );
-    // Ids are now stored as bytes, the trace is still listed, and the service list was
-    // filled from the spans already stored.
-    assert_eq!(
-        count(
-            &path,
-            "SELECT COUNT(*) FROM spans WHERE typeof(trace_id) = 'blob' AND length(trace_id) = 16
-             AND typeof(span_id) = 'blob' AND length(span_id) = 8"
-        ),
-        2
-    );
-    let listed = store.list_traces(query(10, None)).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].trace_id, "ab".repeat(16));
-    let services = store.services().await.unwrap();
-    assert_eq!(
-        services
-            .iter()
-            .map(|s| (s.name.as_str(), s.span_count))
-            .collect::<Vec<_>>(),
-        [("old", 2)]
-    );
 }
 
-/// Every search the API can run, as the plan test checks them: each filter alone, all of
-/// them at once, with and without a cursor.
+#[tokio::test]
+async fn spans_of_the_previous_layout_read_back_the_same_before_and_after_they_move() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("old.db");
+    database_before_0006(&path);
+    let store = open(&path);
+    assert!(store.has_legacy_spans().await.unwrap());
+    let before = spans(&store, &"ab".repeat(16)).await;
+    assert_eq!(before.len(), 2);
+    assert_eq!(
+        before[0]["attributes"],
+        serde_json::json!({"http.route": "/old", "n": 1.5})
+    );
+    assert_eq!(before[0]["status"]["message"], "was here");
+    let listed = list(&store, query(10, None)).await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        (listed[0].trace_id.as_str(), listed[0].span_count),
+        (&*"ab".repeat(16), 2)
+    );
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (3, 2));
+
+    // A new span of an old trace joins it.
+    store
+        .insert(batch(vec![record(
+            0xab,
+            9,
+            Some(1),
+            1_700_000_000_000_000_300,
+            1_700_000_000_000_000_400,
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(spans(&store, &"ab".repeat(16)).await.len(), 3);
+
+    // Moving, in steps, changes nothing a reader sees, and leaves nothing behind.
+    let mut moved = 0;
+    loop {
+        let step = store.move_legacy_step().await.unwrap();
+        if step == 0 {
+            break;
+        }
+        moved += step;
+    }
+    assert_eq!(moved, 3);
+    assert!(!store.has_legacy_spans().await.unwrap());
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM legacy_spans"), 0);
+    let after = spans(&store, &"ab".repeat(16)).await;
+    assert_eq!(after.len(), 3);
+    for span in &before {
+        assert!(after.contains(span), "{span} changed when it moved");
+    }
+    let listed = list(&store, query(10, None)).await;
+    assert_eq!(listed[0].span_count, 3);
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.spans, held.traces), (4, 2));
+    let services: Vec<(String, u64)> = store
+        .services()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name, s.span_count))
+        .collect();
+    assert_eq!(services, [("old".into(), 3), ("svc-1".into(), 1)]);
+    // Now searches find them too.
+    store.summarize(now_ms(), 10).await.unwrap();
+    let mut q = query(10, None);
+    q.span.attributes = vec![("http.route".into(), "/old".into())];
+    assert_eq!(list(&store, q).await.len(), 2);
+}
+
+/// Searches the plan test checks: each filter alone, all of them at once, with and
+/// without a cursor.
 fn searches() -> Vec<(&'static str, TraceListQuery)> {
     let cursor = Some(Cursor {
         start_ns: 1_000,
@@ -635,98 +795,181 @@ fn searches() -> Vec<(&'static str, TraceListQuery)> {
 
 #[test]
 fn every_read_query_is_served_by_an_index() {
-    use otel_worker_core::store::sql;
+    use otel_worker_core::store::search::probe_statement;
 
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("plan.db");
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqliteDatabase::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
-    let ids = || vec![Some("01".repeat(16)), Some("01".repeat(8))];
-    let mut queries: Vec<(String, sql::Statement)> = searches()
-        .into_iter()
-        .map(|(what, query)| (format!("list: {what}"), sql::list_traces(&query)))
-        .collect();
-    let statement = |sql: String, params: Vec<Option<String>>| sql::Statement { sql, params };
+    let text = |s: &str| otel_worker_core::store::Param::Text(s.into());
+    let id = text(&"01".repeat(16));
+    let mut queries: Vec<(String, Statement)> = Vec::new();
+    for (what, query) in searches() {
+        queries.push((
+            format!("probe a block: {what}"),
+            probe_statement(&query, 5, Some(10), None, 21),
+        ));
+        queries.push((
+            format!("probe some traces: {what}"),
+            probe_statement(&query, 0, None, Some(&[&"01".repeat(16)]), 21),
+        ));
+    }
+    let statement = |sql: String, params| Statement::new(sql, params);
     queries.extend([
         (
             "summary".into(),
-            statement(sql::trace_summary(), ids()[..1].to_vec()),
+            statement(sql::trace_summary(), vec![id.clone()]),
         ),
         (
             "trace spans".into(),
-            statement(sql::trace_spans(), ids()[..1].to_vec()),
-        ),
-        ("span".into(), statement(sql::span(), ids())),
-        ("services".into(), statement(sql::SERVICES.into(), vec![])),
-        (
-            "prune spans".into(),
             statement(
-                sql::prune_spans(),
-                vec![Some("5".into()), Some("10".into())],
+                sql::trace_spans(),
+                vec![id.clone(), text("5"), text(&"01".repeat(8)), text("10")],
             ),
         ),
         (
-            "prune traces".into(),
+            "span".into(),
+            statement(sql::span(), vec![id.clone(), text(&"01".repeat(8))]),
+        ),
+        ("services".into(), statement(sql::SERVICES.into(), vec![])),
+        ("stats".into(), statement(sql::STATS.into(), vec![])),
+        (
+            "unsummarized traces".into(),
+            statement(sql::UNSUMMARIZED_TRACES.into(), vec![text("10")]),
+        ),
+        (
+            "rows to summarize".into(),
+            statement(sql::ROWS_TO_SUMMARIZE.into(), vec![text("5"), text("10")]),
+        ),
+        (
+            "attribute values".into(),
             statement(
-                sql::prune_traces(),
-                vec![Some("5".into()), Some("10".into())],
+                sql::ATTRIBUTE_VALUES.into(),
+                vec![
+                    text("k"),
+                    otel_worker_core::store::Param::Null,
+                    text("a"),
+                    text("5"),
+                ],
             ),
         ),
     ]);
+    for (i, prune) in sql::PRUNE.iter().enumerate() {
+        queries.push((
+            format!("prune statement {i}"),
+            statement((*prune).into(), vec![text("5"), text("10")]),
+        ));
+    }
+    for (what, sql) in [
+        ("note replaced", sql::NOTE_REPLACED),
+        ("count export", sql::COUNT_EXPORT),
+        ("count new spans", sql::COUNT_NEW_SPANS),
+        ("delete replaced legacy", sql::DELETE_REPLACED_LEGACY),
+        ("summarize touched traces", sql::SUMMARIZE_TOUCHED_TRACES),
+    ] {
+        queries.push((what.into(), statement(sql.into(), vec![])));
+    }
     for (what, statement) in queries {
+        let Statement::One { sql, params } = statement else {
+            unreachable!("only single statements here")
+        };
         let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let bind: Vec<rusqlite::types::Value> = params
+            .iter()
+            .map(|p| match p {
+                otel_worker_core::store::Param::Null => rusqlite::types::Value::Null,
+                otel_worker_core::store::Param::Int(i) => rusqlite::types::Value::Integer(*i),
+                otel_worker_core::store::Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            })
+            .collect();
         let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(&statement.params), |row| {
+            .query_map(rusqlite::params_from_iter(bind), |row| {
                 row.get::<_, String>(3)
             })
             .unwrap()
             .map(Result::unwrap)
             .collect();
         for step in &plan {
-            // `resources` holds one row per distinct resource and scope (a handful), read
-            // once per query for resource attribute filters; `services` one row per
-            // service; `json_each` walks one JSON value (a span's attributes). Everything
-            // else must be an index search or an in-order index walk.
-            let allowed_scan = step == "SCAN r"
-                || step == "SCAN services"
-                || step.starts_with("SCAN a VIRTUAL TABLE");
+            // Small tables read whole are fine: `resources` (a row per resource),
+            // `attribute_shapes` (a row per key set), `services`, `counters`,
+            // `replaced_spans` (empty between transactions), `search_blocks` (a row per
+            // 16,384 spans); so are `json_each` walks of one JSON value, and the new rows
+            // of an export (a range above the ingest mark).
+            let small = [
+                "SCAN r",
+                "SCAN resources",
+                "SCAN sh",
+                "SCAN attribute_shapes",
+                "SCAN services",
+                "SCAN counters",
+                "SCAN replaced_spans",
+                "SCAN x",
+                "SCAN search_blocks",
+            ];
+            let allowed = small
+                .iter()
+                .any(|s| step == s || step.starts_with(&format!("{s} ")))
+                || step.contains("VIRTUAL TABLE")
+                || step.contains("USING INTEGER PRIMARY KEY (rowid>?)")
+                || step.starts_with("SCAN touched")
+                || step.starts_with("SCAN rows")
+                || step.starts_with("SCAN (subquery")
+                || step.starts_with("SCAN CONSTANT");
+            // A subquery's own rows may be walked.
+            let coroutine = step.strip_prefix("SCAN ").is_some_and(|name| {
+                plan.iter().any(|s| {
+                    s == &format!("CO-ROUTINE {name}") || s == &format!("MATERIALIZE {name}")
+                })
+            });
             let full_scan = step.starts_with("SCAN") && !step.contains("USING");
-            assert!(allowed_scan || !full_scan, "{what}: full scan in {plan:?}");
-            // A trace's spans are reached through the primary key, whatever the filter.
-            if step.starts_with("SEARCH m ") {
-                assert_eq!(
-                    step, "SEARCH m USING INDEX sqlite_autoindex_spans_1 (trace_id=?)",
-                    "{what}: probes spans through another index in {plan:?}"
+            assert!(
+                allowed || coroutine || !full_scan,
+                "{what}: full scan in {plan:?}"
+            );
+            // `spans` is only ever reached by row number: through a trace's parts, or
+            // the rows above a mark.
+            for alias in ["spans", "m", "s", "old", "n"] {
+                let prefix = format!("SEARCH {alias} ");
+                let coroutine = plan.iter().any(|s| s == &format!("CO-ROUTINE {alias}"));
+                if !coroutine && (step.starts_with(&prefix) || step == &format!("SCAN {alias}")) {
+                    assert!(
+                        step.contains("INTEGER PRIMARY KEY") || !touches_spans(&sql, alias),
+                        "{what}: reaches spans without its row number: {plan:?}"
+                    );
+                }
+            }
+        }
+        // A list comes out of the trace index in order: sorting would touch every trace.
+        if what.starts_with("probe a block") {
+            let outer = plan.iter().take_while(|s| !s.starts_with("CORRELATED"));
+            for step in outer {
+                assert!(
+                    !step.contains("TEMP B-TREE"),
+                    "{what}: sorts all traces: {plan:?}"
                 );
             }
-            let walks_spans = ["SCAN m", "SCAN s", "SCAN spans"]
-                .iter()
-                .any(|scan| step == scan || step.starts_with(&format!("{scan} ")));
-            assert!(!walks_spans, "{what}: walks spans in {plan:?}");
-        }
-        // The list must come out of the index in order: sorting would touch every trace.
-        // (Sorts inside the per-trace subqueries only see one trace's spans.)
-        let outer = plan.iter().take_while(|s| !s.starts_with("CORRELATED"));
-        for step in outer.filter(|_| what.starts_with("list")) {
-            assert!(
-                !step.contains("TEMP B-TREE"),
-                "{what}: sorts all traces: {plan:?}"
-            );
         }
     }
+}
+
+/// Whether `alias` names the `spans` table in `sql` (as opposed to `legacy_spans`).
+fn touches_spans(sql: &str, alias: &str) -> bool {
+    sql.contains(&format!("spans {alias} "))
+        || sql.contains(&format!("spans {alias}\n"))
+        || (alias == "spans" && sql.contains("FROM spans"))
 }
 
 #[tokio::test]
 async fn retention_deletes_whole_traces_that_started_before_the_cutoff_in_steps() {
     use otel_worker_core::retention::{DEFAULT_BATCH_TRACES, prune_before};
 
-    let (_dir, store) = temp_store();
+    let (_dir, _path, store) = temp_store();
     // 2,500 traces of two spans, trace n starting at n * 1,000 ns; its child starts later.
     let traces = 2_500u64;
     for chunk in (0..traces).collect::<Vec<_>>().chunks(500) {
-        let spans = chunk
+        let all = chunk
             .iter()
             .flat_map(|&n| {
                 let trace_id = format!("{n:032x}");
@@ -741,8 +984,9 @@ async fn retention_deletes_whole_traces_that_started_before_the_cutoff_in_steps(
                 [root, child]
             })
             .collect();
-        store.insert(batch(spans)).await.unwrap();
+        store.insert(batch(all)).await.unwrap();
     }
+    store.summarize(now_ms(), 10).await.unwrap();
     // Traces 0..=2,199 started before the cutoff; the one starting exactly at it stays.
     let cutoff = 2_200 * 1_000;
     let pruned = prune_before(&store, cutoff, None).await.unwrap();
@@ -751,29 +995,19 @@ async fn retention_deletes_whole_traces_that_started_before_the_cutoff_in_steps(
         pruned.traces > u64::from(DEFAULT_BATCH_TRACES),
         "took several steps"
     );
-    let left = store
-        .list_traces(query(1_000, None))
+    let left = list(&store, query(1_000, None))
         .await
-        .unwrap()
         .into_iter()
         .map(|t| t.start_time_unix_nano)
         .collect::<Vec<_>>();
     let expected: Vec<u64> = (2_200..traces).rev().map(|n| n * 1_000).collect();
     assert_eq!(left, expected);
-    assert!(
-        store
-            .trace_spans(&format!("{:032x}", 2_199))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(spans(&store, &format!("{:032x}", 2_199)).await.is_empty());
+    assert_eq!(spans(&store, &format!("{:032x}", 2_200)).await.len(), 2);
+    let held = store.holdings().await.unwrap();
     assert_eq!(
-        store
-            .trace_spans(&format!("{:032x}", 2_200))
-            .await
-            .unwrap()
-            .len(),
-        2
+        (held.traces, held.spans, held.pruned_traces),
+        (300, 600, 2_200)
     );
     // Nothing older is left: a second run deletes nothing.
     assert_eq!(prune_before(&store, cutoff, None).await.unwrap().traces, 0);
@@ -784,33 +1018,16 @@ async fn retention_deletes_whole_traces_that_started_before_the_cutoff_in_steps(
 
 #[tokio::test]
 async fn services_count_spans_and_find_the_latest_end() {
-    let (_dir, store) = temp_store();
+    let (_dir, _path, store) = temp_store();
     store
         .insert(batch(vec![
             record(1, 1, None, 100, 900),
             record(1, 2, Some(1), 150, 300),
             record(2, 3, None, 1_000, 1_200),
-            SpanRecord {
-                service_name: None,
-                ..record(2, 5, Some(3), 1_000, 5_000)
-            },
+            with_service(record(2, 5, Some(3), 1_000, 5_000), None),
         ]))
         .await
         .unwrap();
-    let services: Vec<(String, u64, u64)> = store
-        .services()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| (s.name, s.span_count, s.last_seen_unix_nano))
-        .collect();
-    // svc-1: spans 1 and 3; svc-0: span 2; the span without a service is not listed.
-    assert_eq!(
-        services,
-        [("svc-0".into(), 1, 300), ("svc-1".into(), 2, 1_200)]
-    );
-
-    // The counts stay exact through every way spans change.
     let listed = || async {
         store
             .services()
@@ -820,6 +1037,11 @@ async fn services_count_spans_and_find_the_latest_end() {
             .map(|s| (s.name, s.span_count, s.last_seen_unix_nano))
             .collect::<Vec<(String, u64, u64)>>()
     };
+    // svc-1: spans 1 and 3; svc-0: span 2; the span without a service is not listed.
+    assert_eq!(
+        listed().await,
+        [("svc-0".into(), 1, 300), ("svc-1".into(), 2, 1_200)]
+    );
     // A retried export: nothing is counted twice.
     let retry = batch(vec![
         record(1, 1, None, 100, 900),
@@ -834,10 +1056,10 @@ async fn services_count_spans_and_find_the_latest_end() {
     // A span sent again under another service moves its count, and a later end moves
     // last seen.
     store
-        .insert(batch(vec![SpanRecord {
-            service_name: Some("svc-new".into()),
-            ..record(1, 2, Some(1), 150, 7_000)
-        }]))
+        .insert(batch(vec![with_service(
+            record(1, 2, Some(1), 150, 7_000),
+            Some("svc-new"),
+        )]))
         .await
         .unwrap();
     assert_eq!(
@@ -865,11 +1087,13 @@ async fn services_count_spans_and_find_the_latest_end() {
 
 #[tokio::test]
 async fn the_wal_is_emptied_once_ingest_pauses() {
-    let (dir, store) = temp_store();
-    let wal = dir.path().join("nested/dir/test.db-wal");
+    let (_dir, path, store) = temp_store();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
     for t in 1..=20u8 {
-        let spans = (1..=50u8).map(|s| record(t, s, None, 1, 2)).collect();
-        store.insert(batch(spans)).await.unwrap();
+        let all = (1..=50u8).map(|s| record(t, s, None, 1, 2)).collect();
+        store.insert(batch(all)).await.unwrap();
     }
     let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     // A few checkpoint intervals after the last write, the WAL is back to zero bytes and
@@ -879,17 +1103,274 @@ async fn the_wal_is_emptied_once_ingest_pauses() {
         tokio::time::sleep(super::CHECKPOINT_INTERVAL).await;
     }
     assert_eq!(size(), 0, "the WAL was not truncated while idle");
-    assert_eq!(
-        count(
-            &dir.path().join("nested/dir/test.db"),
-            "SELECT COUNT(*) FROM spans"
-        ),
-        20 * 50
-    );
-    // And writing afterwards works as before.
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM spans"), 20 * 50);
     store
         .insert(batch(vec![record(99, 1, None, 1, 2)]))
         .await
         .unwrap();
-    assert_eq!(store.list_traces(query(100, None)).await.unwrap().len(), 21);
+    assert_eq!(list(&store, query(100, None)).await.len(), 21);
+}
+
+/// Many traces over several search blocks: traces `0..n`, trace `t` starting at `t` µs,
+/// three spans each (a root of service `svc-<t % 3>` named `op <t % 7>`, two children),
+/// attribute `n` = `t % 97` on every span, every 13th trace failing.
+async fn many_traces(store: &Store, n: u32) {
+    let traces: Vec<u32> = (0..n).collect();
+    for chunk in traces.chunks(1_000) {
+        let mut all = Vec::new();
+        for &t in chunk {
+            let trace_id = format!("{t:032x}");
+            let start = u64::from(t) * 1_000;
+            for (i, parent) in [(1u8, None), (2, Some(1u8)), (3, Some(1))] {
+                let body = Body {
+                    values: vec![Value::from(t % 97)],
+                    ..Body::default()
+                };
+                let mut span = with_service(
+                    SpanRecord {
+                        trace_id: trace_id.clone(),
+                        span_id: format!("{t:08x}{i:08x}"),
+                        parent_span_id: parent.map(|p| format!("{t:08x}{p:08x}")),
+                        name: if i == 1 {
+                            format!("op {}", t % 7)
+                        } else {
+                            format!("child {i}")
+                        },
+                        kind: 2,
+                        service_name: None,
+                        status_code: if i == 3 && t % 13 == 0 { 2 } else { 0 },
+                        start_ns: start + u64::from(i),
+                        end_ns: start + u64::from(i) * 50_000,
+                        resource_id: 0,
+                        shape_id: Some(shape().id),
+                        body: serde_json::to_string(&body).unwrap(),
+                    },
+                    Some(&format!("svc-{}", t % 3)),
+                );
+                if i != 1 {
+                    span = with_service(span, Some("svc-db"));
+                }
+                all.push(span);
+            }
+        }
+        store.insert(batch(all)).await.unwrap();
+    }
+}
+
+/// Searches whose answers do not depend on how far the summaries are.
+fn block_searches() -> Vec<TraceListQuery> {
+    let with = |f: &dyn Fn(&mut SpanFilter), limit: u32| {
+        let mut q = query(limit, None);
+        f(&mut q.span);
+        q
+    };
+    vec![
+        with(&|f| f.service = Some("svc-2".into()), 250),
+        with(&|f| f.service = Some("nobody".into()), 25),
+        with(&|f| f.status_code = Some(2), 100),
+        with(&|f| f.attributes = vec![("n".into(), "42".into())], 30),
+        with(&|f| f.attributes = vec![("n".into(), "1000".into())], 30),
+        with(
+            &|f| {
+                f.name = Some("op 3".into());
+                f.root_only = true;
+                f.service = Some("svc-1".into());
+            },
+            20,
+        ),
+        with(&|f| f.text = Some("OP 6".into()), 200),
+        with(&|f| f.text = Some("no-such-text".into()), 20),
+        with(&|f| f.min_duration_ns = Some(120_000), 500),
+    ]
+}
+
+/// Every page of a search, following its cursors.
+async fn all_pages(store: &Store, q: &TraceListQuery) -> Vec<String> {
+    let mut q = q.clone();
+    let mut ids = Vec::new();
+    loop {
+        let page: Page = search(std::slice::from_ref(store), &q, None).await.unwrap();
+        ids.extend(page.traces.iter().map(|t| t.trace_id.clone()));
+        match page.next {
+            Some(next) => q.before = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are_built() {
+    let (_dir, path, store) = temp_store();
+    many_traces(&store, 12_000).await;
+    let searches = block_searches();
+    let mut expected = Vec::new();
+    for q in &searches {
+        // Nothing summarized yet: every trace is checked one by one.
+        expected.push(all_pages(&store, q).await);
+    }
+    assert!(
+        expected.iter().any(|ids| ids.len() > 100),
+        "some searches find many"
+    );
+    assert!(expected[1].is_empty() && expected[4].is_empty() && expected[7].is_empty());
+    // Part of the rows folded, then all of them: the answers stay the same.
+    store.summarize_step(now_ms()).await.unwrap();
+    for (q, ids) in searches.iter().zip(&expected) {
+        assert_eq!(&all_pages(&store, q).await, ids, "half summarized: {q:?}");
+    }
+    store.summarize(now_ms(), 100).await.unwrap();
+    assert!(
+        count(&path, "SELECT COUNT(*) FROM search_blocks") >= 2,
+        "several blocks"
+    );
+    for (q, ids) in searches.iter().zip(&expected) {
+        assert_eq!(&all_pages(&store, q).await, ids, "summarized: {q:?}");
+    }
+    // A late root moves its trace into an older block: it is still found there.
+    store
+        .insert(batch(vec![with_service(
+            SpanRecord {
+                trace_id: format!("{:032x}", 11_999),
+                span_id: "ffffffffffffffff".into(),
+                parent_span_id: None,
+                name: "late root".into(),
+                kind: 2,
+                service_name: None,
+                status_code: 0,
+                start_ns: 5,
+                end_ns: 6,
+                resource_id: 0,
+                shape_id: Some(shape().id),
+                body: serde_json::to_string(&Body {
+                    values: vec![Value::from(5000)],
+                    ..Body::default()
+                })
+                .unwrap(),
+            },
+            Some("svc-late"),
+        )]))
+        .await
+        .unwrap();
+    let late = |f: &dyn Fn(&mut SpanFilter)| {
+        let mut q = query(5, None);
+        f(&mut q.span);
+        q
+    };
+    for summarized in [false, true] {
+        if summarized {
+            store.summarize(now_ms(), 100).await.unwrap();
+        }
+        for q in [
+            late(&|f| f.service = Some("svc-late".into())),
+            late(&|f| f.attributes = vec![("n".into(), (11_999 % 97).to_string())]),
+        ] {
+            let ids = all_pages(&store, &q).await;
+            assert!(
+                ids.contains(&format!("{:032x}", 11_999)),
+                "summarized: {summarized}, {q:?}: {ids:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_summary_step_that_fails_midway_changes_nothing_and_is_done_again() {
+    let (_dir, path, store) = temp_store();
+    many_traces(&store, 3_000).await;
+    let q = {
+        let mut q = query(50, None);
+        q.span.attributes = vec![("n".into(), "42".into())];
+        q
+    };
+    let expected = all_pages(&store, &q).await;
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER fail_blocks BEFORE INSERT ON search_blocks
+         BEGIN SELECT RAISE(ABORT, 'crashed while folding'); END;",
+    )
+    .unwrap();
+    let failed = store.summarize_step(now_ms()).await;
+    assert!(
+        matches!(failed, Err(StoreError::Other(ref m)) if m.contains("crashed")),
+        "{failed:?}"
+    );
+    assert_eq!(count(&path, "SELECT COUNT(*) FROM search_blocks"), 0);
+    assert_eq!(
+        store.counter(sql::SUMMARY_MARK).await.unwrap(),
+        0,
+        "the mark did not move"
+    );
+    assert_eq!(all_pages(&store, &q).await, expected);
+    conn.execute_batch("DROP TRIGGER fail_blocks").unwrap();
+    // The lease was given back: the next step runs at once and folds everything.
+    assert!(store.summarize(now_ms(), 100).await.unwrap() > 0);
+    assert_eq!(all_pages(&store, &q).await, expected);
+}
+
+#[tokio::test]
+async fn attribute_keys_and_values_are_counted_per_service() {
+    let (_dir, _path, store) = temp_store();
+    many_traces(&store, 970).await;
+    store.summarize(now_ms(), 100).await.unwrap();
+    let keys = store.attribute_keys(None, None).await.unwrap();
+    let n = keys
+        .iter()
+        .find(|k| k.key == "n" && k.scope == "span")
+        .unwrap();
+    assert_eq!((n.count, n.types.clone()), (2_910, vec!["int".to_owned()]));
+    let service = keys
+        .iter()
+        .find(|k| k.key == "service.name" && k.scope == "resource")
+        .unwrap();
+    assert_eq!(service.count, 2_910);
+    let of_one = store
+        .attribute_keys(Some("svc-db"), Some("span"))
+        .await
+        .unwrap();
+    assert_eq!(of_one.len(), 1);
+    assert_eq!(of_one[0].count, 1_940);
+    let values = store.attribute_values("n", None, None, 5).await.unwrap();
+    assert_eq!(values.len(), 5);
+    assert!(values.iter().all(|v| v.count == 30), "{values:?}");
+    let prefixed = store
+        .attribute_values("service.name", None, Some("svc-d"), 10)
+        .await
+        .unwrap();
+    assert_eq!(prefixed.len(), 1);
+    assert_eq!(
+        (prefixed[0].value.as_str(), prefixed[0].count),
+        ("svc-db", 1_940)
+    );
+}
+
+#[tokio::test]
+async fn a_store_with_a_budget_deletes_its_oldest_traces_to_stay_under_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("budget.db");
+    let budget = 8_000_000;
+    let store = Store::new(Arc::new(
+        SqliteDatabase::open_within(&path, Some(budget)).unwrap(),
+    ))
+    .with_budget(Some(budget));
+    // About twice the budget, sent in exports of a twentieth of it: every one is stored.
+    many_traces(&store, 90_000).await;
+    let kept = store.keep_within_budget(1_000).await.unwrap();
+    assert!(!kept.over, "{kept:?}");
+    let bytes = store.database().size().await.unwrap();
+    assert!(bytes <= budget, "{bytes} bytes");
+    // The oldest went, the newest stayed, whole.
+    let left = list(&store, query(1, None)).await;
+    assert_eq!(left[0].trace_id, format!("{:032x}", 89_999));
+    assert_eq!(left[0].span_count, 3);
+    assert!(
+        store
+            .trace_summary(&format!("{:032x}", 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let held = store.holdings().await.unwrap();
+    assert!(held.pruned_traces > 30_000, "{held:?}");
+    assert_eq!(held.traces, 90_000 - held.pruned_traces);
+    assert_eq!(held.spans, held.traces * 3);
 }

@@ -1,12 +1,14 @@
 //! The writer thread: the only connection that writes. Exports that arrive while it is
-//! busy are committed together in one transaction (group commit), so the per-transaction
-//! cost is shared when many clients send at once; each export is still answered only
-//! after the commit that holds it.
+//! busy are committed together, as one export, in one transaction (group commit), so the
+//! per-transaction cost is shared when many clients send at once; each export is still
+//! answered only after the commit that holds it.
 
 use std::sync::mpsc;
 
-use otel_worker_core::store::{Batch, StoreError, ns_to_column, sql};
-use rusqlite::{Connection, TransactionBehavior, params};
+use otel_worker_core::store::write::export_statements;
+use otel_worker_core::store::{Batch, Param, Statement, StoreError};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, ToSql, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::storage;
@@ -20,12 +22,14 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// Work for the writer thread.
 pub(super) enum Job {
     /// An export, grouped with others waiting at the same time.
-    Insert(Batch, Reply<()>),
+    Ingest(Batch, Reply<()>),
+    /// Statements to run in one transaction; the reply has each one's change count.
+    Transaction(Vec<Statement>, Reply<Vec<u64>>),
     /// Anything else that needs the write connection.
     Run(Box<dyn FnOnce(&mut Connection) + Send>),
 }
 
-/// The writer thread: runs jobs in order; an insert takes every insert queued behind it
+/// The writer thread: runs jobs in order; an export takes every export queued behind it
 /// (up to [`MAX_GROUP_SPANS`]) into the same transaction.
 pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     let mut next = None;
@@ -39,12 +43,15 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         };
         match job {
             Job::Run(f) => f(&mut conn),
-            Job::Insert(batch, reply) => {
+            Job::Transaction(statements, reply) => {
+                let _ = reply.send(run(&mut conn, &statements).map_err(storage));
+            }
+            Job::Ingest(batch, reply) => {
                 let mut spans = batch.spans.len();
                 let mut group = vec![(batch, reply)];
                 while spans < MAX_GROUP_SPANS {
                     match queue.try_recv() {
-                        Ok(Job::Insert(batch, reply)) => {
+                        Ok(Job::Ingest(batch, reply)) => {
                             spans += batch.spans.len();
                             group.push((batch, reply));
                         }
@@ -61,61 +68,74 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Commits a group in one transaction and answers every export in it. If that fails
-/// for a reason other than a busy database, each export is retried alone so one bad
-/// export cannot fail the others.
-fn commit_group(conn: &mut Connection, group: Vec<(Batch, Reply<()>)>) {
-    let batches: Vec<&Batch> = group.iter().map(|(batch, _)| batch).collect();
-    match insert_batches(conn, &batches).map_err(storage) {
-        Ok(()) => {
+/// Commits a group as one export and answers every export in it. If that fails for a
+/// reason other than a busy database, each export is retried alone so one bad export
+/// cannot fail the others.
+fn commit_group(conn: &mut Connection, mut group: Vec<(Batch, Reply<()>)>) {
+    if group.len() == 1
+        && let Some((batch, reply)) = group.pop()
+    {
+        let _ = reply.send(
+            run(conn, &export_statements(batch))
+                .map(drop)
+                .map_err(storage),
+        );
+        return;
+    }
+    let merged = Batch::merge(group.iter().map(|(batch, _)| batch.clone()));
+    match run(conn, &export_statements(merged)).map_err(storage) {
+        Ok(_) => {
             for (_, reply) in group {
                 let _ = reply.send(Ok(()));
             }
         }
-        Err(error) if group.len() == 1 || matches!(error, StoreError::Busy(_)) => {
+        Err(error @ StoreError::Busy(_)) => {
             for (_, reply) in group {
                 let _ = reply.send(Err(error.clone()));
             }
         }
         Err(_) => {
             for (batch, reply) in group {
-                let _ = reply.send(insert_batches(conn, &[&batch]).map_err(storage));
+                let result = run(conn, &export_statements(batch)).map(drop);
+                let _ = reply.send(result.map_err(storage));
             }
         }
     }
 }
 
-fn insert_batches(conn: &mut Connection, batches: &[&Batch]) -> rusqlite::Result<()> {
+/// Runs statements in one `BEGIN IMMEDIATE` transaction with cached prepared statements.
+pub(super) fn run(conn: &mut Connection, statements: &[Statement]) -> rusqlite::Result<Vec<u64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut resource = tx.prepare_cached(sql::INSERT_RESOURCE)?;
-        let mut insert = tx.prepare_cached(sql::INSERT_SPAN)?;
-        let mut trace_ids: Vec<&str> = Vec::new();
-        for batch in batches {
-            for r in &batch.resources {
-                resource.execute(params![r.id, r.resource, r.scope])?;
+    let mut changes = Vec::with_capacity(statements.len());
+    for statement in statements {
+        changes.push(match statement {
+            Statement::One { sql, params } => {
+                let mut prepared = tx.prepare_cached(sql)?;
+                prepared.execute(rusqlite::params_from_iter(params.iter().map(Bind)))? as u64
             }
-            for s in &batch.spans {
-                insert.execute(params![
-                    s.trace_id,
-                    s.span_id,
-                    s.parent_span_id,
-                    s.name,
-                    s.kind,
-                    s.service_name,
-                    s.status_code,
-                    ns_to_column(s.start_ns),
-                    ns_to_column(s.end_ns),
-                    s.resource_id,
-                    s.body,
-                ])?;
-                trace_ids.push(&s.trace_id);
+            Statement::Rows { per_row, rows, .. } => {
+                let mut prepared = tx.prepare_cached(per_row)?;
+                let mut total = 0;
+                for row in rows {
+                    total += prepared.execute(rusqlite::params_from_iter(row.iter().map(Bind)))?;
+                }
+                total as u64
             }
-        }
-        trace_ids.sort_unstable();
-        trace_ids.dedup();
-        tx.prepare_cached(sql::REFRESH_TRACES)?
-            .execute([sql::json_array(&trace_ids)])?;
+        });
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(changes)
+}
+
+/// A parameter as SQLite binds it, text borrowed rather than copied.
+pub(super) struct Bind<'a>(pub(super) &'a Param);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Param::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Param::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Param::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        })
+    }
 }

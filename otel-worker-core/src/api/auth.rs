@@ -112,16 +112,27 @@ fn percent_decode(value: &str) -> String {
 }
 
 /// Middleware: 401 with a JSON error unless the request is public or carries the token.
+///
+/// A refused request's body is read and thrown away (up to `drain_limit` bytes, never
+/// kept) before the answer: an HTTP/1.1 client still sending a large export would
+/// otherwise see a broken connection instead of the 401.
 pub(crate) async fn require_token(
-    State(auth): State<Auth>,
+    State((auth, drain_limit)): State<(Auth, usize)>,
     request: Request,
     next: Next,
 ) -> Response {
     if auth.allows(&request) {
-        next.run(request).await
-    } else {
-        axum::response::IntoResponse::into_response(ApiError::Unauthorized)
+        return next.run(request).await;
     }
+    let mut body = request.into_body();
+    let mut read = 0;
+    while read <= drain_limit {
+        match http_body_util::BodyExt::frame(&mut body).await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.len()),
+            _ => break,
+        }
+    }
+    axum::response::IntoResponse::into_response(ApiError::Unauthorized)
 }
 
 #[cfg(test)]

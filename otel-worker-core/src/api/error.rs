@@ -71,11 +71,12 @@ impl From<QueryError> for ApiError {
     }
 }
 
-/// The status and code of a storage failure, wherever it happens: only a busy store is
-/// worth a retry.
+/// The status and code of a storage failure, wherever it happens: a busy or full store is
+/// worth a retry, anything else is not.
 fn storage(error: &StoreError) -> (StatusCode, &'static str) {
     match error {
         StoreError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage-busy"),
+        StoreError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage-full"),
         StoreError::Other(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage-error"),
     }
 }

@@ -44,7 +44,7 @@ pub(crate) async fn export_traces(
     let limit = state.max_body_bytes;
     let raw = read_limited(body, limit).await.map_err(refused)?;
     let request = ingest::read_request(encoding, gzip, &raw, limit).map_err(refused)?;
-    let stored = ingest::store_traces(state.store.as_ref(), request)
+    let stored = ingest::store_traces(&state.shards, request, state.sampling)
         .await
         .map_err(refused)?;
     if let Some(announcement) = stored.announcement {

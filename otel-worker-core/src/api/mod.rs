@@ -24,8 +24,10 @@ pub use cors::parse_origin;
 pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS, retry_after_seconds};
 pub use export::Exported;
 
+use crate::ingest::Sampling;
 use crate::live::ServerEvents;
-use crate::store::Store;
+use crate::store::Shards;
+use crate::store::search::Budget;
 
 /// Largest export body accepted, measured after decompression (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -36,15 +38,17 @@ pub const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600
 /// What every handler can reach.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) shards: Shards,
     pub(crate) events: Arc<dyn ServerEvents>,
     pub(crate) max_body_bytes: usize,
+    pub(crate) sampling: Option<Sampling>,
+    pub(crate) search_budget: Option<Budget>,
 }
 
 /// Assembles the API router for one home.
 pub struct Builder {
-    /// Where spans are stored and read from.
-    store: Arc<dyn Store>,
+    /// Where spans are stored and read from: one store, or several (D1 shards).
+    shards: Shards,
     /// Who hears about newly stored spans.
     events: Arc<dyn ServerEvents>,
     /// The bearer token every route but `/health` requires; `None` leaves the API open.
@@ -55,18 +59,36 @@ pub struct Builder {
     live_route: Option<MethodRouter>,
     /// Browser origins allowed to call the API cross-origin; empty (the default) means none.
     cors_origins: Vec<HeaderValue>,
+    /// Which traces to keep; `None` keeps all.
+    sampling: Option<Sampling>,
+    /// How much one search may do; `None`: as much as it needs (the local server).
+    search_budget: Option<Budget>,
 }
 
 impl Builder {
-    pub fn new(store: Arc<dyn Store>, events: Arc<dyn ServerEvents>) -> Self {
+    pub fn new(shards: Shards, events: Arc<dyn ServerEvents>) -> Self {
         Self {
-            store,
+            shards,
             events,
             auth_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             live_route: None,
             cors_origins: Vec::new(),
+            sampling: None,
+            search_budget: None,
         }
+    }
+
+    pub fn sampling(mut self, sampling: Option<Sampling>) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Bounds what one search request may do; a page that hits the bound ends early
+    /// with a cursor that continues (the Worker, where a query must stay short).
+    pub fn search_budget(mut self, budget: Option<Budget>) -> Self {
+        self.search_budget = budget;
+        self
     }
 
     pub fn auth_token(mut self, token: Option<String>) -> Self {
@@ -95,9 +117,11 @@ impl Builder {
     /// The finished router: every route behind the bearer token except `/health`.
     pub fn build(self) -> Router {
         let state = AppState {
-            store: self.store,
+            shards: self.shards,
             events: self.events,
             max_body_bytes: self.max_body_bytes,
+            sampling: self.sampling,
+            search_budget: self.search_budget,
         };
         let mut router = Router::new()
             .route("/", get(crate::ui::index))
@@ -112,6 +136,9 @@ impl Builder {
             )
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
             .route("/v1/services", get(traces::list_services))
+            .route("/v1/stats", get(traces::stats))
+            .route("/v1/attributes", get(traces::attributes))
+            .route("/v1/attributes/{key}/values", get(traces::attribute_values))
             .route(
                 "/v1/traces/{trace_id}/spans/{span_id}",
                 get(traces::get_span).delete(traces::delete_span),
@@ -123,7 +150,10 @@ impl Builder {
             router = router.route(auth::WEBSOCKET_PATH, live);
         }
         let router = router.layer(middleware::from_fn_with_state(
-            auth::Auth::new(self.auth_token.as_deref()),
+            (
+                auth::Auth::new(self.auth_token.as_deref()),
+                self.max_body_bytes,
+            ),
             auth::require_token,
         ));
         if self.cors_origins.is_empty() {

@@ -1,15 +1,21 @@
-//! Handlers that read and delete stored traces and spans.
+//! Handlers that read and delete stored traces and spans, and report what is stored.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::value::RawValue;
 
 use super::extract::{SpanId, TraceId};
 use super::{ApiError, AppState};
-use crate::models::{ServiceList, StoredTraceDetail, TraceList};
+use crate::models::{
+    AttributeKey, AttributeList, AttributeValues, Service, ServiceList, Stats, StoreStats,
+    StoredTraceDetail, TraceList,
+};
 use crate::query;
+use crate::store::Store;
+use crate::store::search::search;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -23,41 +29,72 @@ pub(crate) async fn list_traces(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<TraceList>> {
-    let mut query = query::trace_list(raw.as_deref())?;
-    let page = query.limit as usize;
-    // One more than the page tells whether there is a next page.
-    query.limit += 1;
-    let mut traces = state.store.list_traces(query).await?;
-    let next_cursor = if traces.len() > page {
-        traces.truncate(page);
-        traces.last().map(query::next_cursor)
-    } else {
-        None
-    };
+    let query = query::trace_list(raw.as_deref())?;
+    let page = search(state.shards.all(), &query, state.search_budget).await?;
     Ok(Json(TraceList {
-        traces,
-        next_cursor,
+        traces: page.traces,
+        next_cursor: page.next.as_ref().map(query::cursor_text),
+        partial: page.partial,
     }))
 }
 
-/// `GET /v1/services`
+/// `GET /v1/services`: every store's services, added up.
 pub(crate) async fn list_services(State(state): State<AppState>) -> ApiResult<Json<ServiceList>> {
-    let services = state.store.services().await?;
-    Ok(Json(ServiceList { services }))
+    let mut merged: BTreeMap<String, Service> = BTreeMap::new();
+    for store in state.shards.all() {
+        for service in store.services().await? {
+            merged
+                .entry(service.name.clone())
+                .and_modify(|known| {
+                    known.span_count += service.span_count;
+                    known.last_seen_unix_nano =
+                        known.last_seen_unix_nano.max(service.last_seen_unix_nano);
+                })
+                .or_insert(service);
+        }
+    }
+    Ok(Json(ServiceList {
+        services: merged.into_values().collect(),
+    }))
 }
 
-/// `GET /v1/traces/{traceId}`
+/// The parameters of `GET /v1/traces/{traceId}`.
+const TRACE_PARAMETERS: &[&str] = &["spansLimit", "spansCursor"];
+/// The parameters of `GET /v1/traces/{traceId}/spans`.
+const SPANS_PARAMETERS: &[&str] = &["limit", "cursor"];
+
+/// The store that holds a trace, with its summary.
+async fn find_trace(
+    state: &AppState,
+    trace_id: &str,
+) -> ApiResult<(Store, crate::models::TraceSummary)> {
+    for store in state.shards.lookup_order(trace_id) {
+        if let Some(summary) = store.trace_summary(trace_id).await? {
+            return Ok((store.clone(), summary));
+        }
+    }
+    Err(trace_not_found(trace_id))
+}
+
+/// `GET /v1/traces/{traceId}`: the summary and the spans in start order, all of them or,
+/// for a large trace, the first page and the cursor of the rest.
 pub(crate) async fn get_trace(
     State(state): State<AppState>,
     TraceId(trace_id): TraceId,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<StoredTraceDetail>> {
-    let summary = state
-        .store
-        .trace_summary(&trace_id)
-        .await?
-        .ok_or_else(|| trace_not_found(&trace_id))?;
-    let spans = state.store.trace_spans(&trace_id).await?;
-    Ok(Json(StoredTraceDetail { summary, spans }))
+    let (after, limit) = query::span_page(
+        raw.as_deref(),
+        ("spansLimit", "spansCursor"),
+        TRACE_PARAMETERS,
+    )?;
+    let (store, summary) = find_trace(&state, &trace_id).await?;
+    let page = store.trace_spans(&trace_id, after.as_ref(), limit).await?;
+    Ok(Json(StoredTraceDetail {
+        summary,
+        spans: page.spans,
+        next_spans_cursor: page.next.as_ref().map(query::span_cursor_text),
+    }))
 }
 
 /// `DELETE /v1/traces/{traceId}`
@@ -65,23 +102,35 @@ pub(crate) async fn delete_trace(
     State(state): State<AppState>,
     TraceId(trace_id): TraceId,
 ) -> ApiResult<StatusCode> {
-    if state.store.delete_trace(&trace_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(trace_not_found(&trace_id))
+    for store in state.shards.lookup_order(&trace_id) {
+        if store.delete_trace(&trace_id).await? {
+            return Ok(StatusCode::NO_CONTENT);
+        }
     }
+    Err(trace_not_found(&trace_id))
 }
 
-/// `GET /v1/traces/{traceId}/spans`
+/// `GET /v1/traces/{traceId}/spans`: one page of the spans in start order (a JSON
+/// array); when more follow, a `Link` header with `rel="next"` points at the next page.
 pub(crate) async fn trace_spans(
     State(state): State<AppState>,
     TraceId(trace_id): TraceId,
-) -> ApiResult<Json<Vec<Box<RawValue>>>> {
-    let spans = state.store.trace_spans(&trace_id).await?;
-    if spans.is_empty() {
-        return Err(trace_not_found(&trace_id));
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (after, limit) = query::span_page(raw.as_deref(), ("limit", "cursor"), SPANS_PARAMETERS)?;
+    let (store, _) = find_trace(&state, &trace_id).await?;
+    let page = store.trace_spans(&trace_id, after.as_ref(), limit).await?;
+    let mut response = Json(page.spans).into_response();
+    if let Some(next) = &page.next {
+        let link = format!(
+            "</v1/traces/{trace_id}/spans?limit={limit}&cursor={}>; rel=\"next\"",
+            query::span_cursor_text(next)
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
     }
-    Ok(Json(spans))
+    Ok(response)
 }
 
 /// `GET /v1/traces/{traceId}/spans/{spanId}`
@@ -90,10 +139,12 @@ pub(crate) async fn get_span(
     TraceId(trace_id): TraceId,
     SpanId(span_id): SpanId,
 ) -> ApiResult<Response> {
-    match state.store.span(&trace_id, &span_id).await? {
-        Some(span) => Ok(Json(span).into_response()),
-        None => Err(span_not_found(&trace_id, &span_id)),
+    for store in state.shards.lookup_order(&trace_id) {
+        if let Some(span) = store.span(&trace_id, &span_id).await? {
+            return Ok(Json(span).into_response());
+        }
     }
+    Err(span_not_found(&trace_id, &span_id))
 }
 
 /// `DELETE /v1/traces/{traceId}/spans/{spanId}`
@@ -102,11 +153,99 @@ pub(crate) async fn delete_span(
     TraceId(trace_id): TraceId,
     SpanId(span_id): SpanId,
 ) -> ApiResult<StatusCode> {
-    if state.store.delete_span(&trace_id, &span_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(span_not_found(&trace_id, &span_id))
+    for store in state.shards.lookup_order(&trace_id) {
+        if store.delete_span(&trace_id, &span_id).await? {
+            return Ok(StatusCode::NO_CONTENT);
+        }
     }
+    Err(span_not_found(&trace_id, &span_id))
+}
+
+/// `GET /v1/stats`: what every store holds, and all of them together.
+pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats>> {
+    let mut shards = Vec::new();
+    for store in state.shards.all() {
+        let held = store.holdings().await?;
+        shards.push(StoreStats {
+            spans: held.spans,
+            traces: held.traces,
+            bytes: held.bytes,
+            budget_bytes: store.budget(),
+            oldest_unix_nano: held.oldest_ns,
+            newest_unix_nano: held.newest_ns,
+            pruned_traces: held.pruned_traces,
+            sampled_out_spans: held.sampled_out_spans,
+        });
+    }
+    let total = StoreStats {
+        spans: shards.iter().map(|s| s.spans).sum(),
+        traces: shards.iter().map(|s| s.traces).sum(),
+        bytes: shards.iter().map(|s| s.bytes).sum(),
+        budget_bytes: shards.iter().map(|s| s.budget_bytes).sum(),
+        oldest_unix_nano: shards.iter().filter_map(|s| s.oldest_unix_nano).min(),
+        newest_unix_nano: shards.iter().filter_map(|s| s.newest_unix_nano).max(),
+        pruned_traces: shards.iter().map(|s| s.pruned_traces).sum(),
+        sampled_out_spans: shards.iter().map(|s| s.sampled_out_spans).sum(),
+    };
+    Ok(Json(Stats { total, shards }))
+}
+
+/// `GET /v1/attributes?service=&scope=`: attribute keys with their types and how many
+/// spans carry them.
+pub(crate) async fn attributes(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<AttributeList>> {
+    let params = query::parameters(raw.as_deref(), query::ATTRIBUTE_PARAMETERS)?;
+    let scope = params
+        .get("scope")
+        .map(|s| query::attribute_scope(s))
+        .transpose()?;
+    let service = params.get("service").map(String::as_str);
+    let mut merged: BTreeMap<(String, String), AttributeKey> = BTreeMap::new();
+    for store in state.shards.all() {
+        for key in store.attribute_keys(service, scope).await? {
+            merged
+                .entry((key.key.clone(), key.scope.clone()))
+                .and_modify(|known| {
+                    known.count += key.count;
+                    for t in &key.types {
+                        if !known.types.contains(t) {
+                            known.types.push(t.clone());
+                        }
+                    }
+                })
+                .or_insert(key);
+        }
+    }
+    let mut attributes: Vec<AttributeKey> = merged.into_values().collect();
+    attributes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    Ok(Json(AttributeList { attributes }))
+}
+
+/// `GET /v1/attributes/{key}/values?service=&prefix=&limit=`: the most frequent values.
+pub(crate) async fn attribute_values(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<AttributeValues>> {
+    let params = query::parameters(raw.as_deref(), query::VALUE_PARAMETERS)?;
+    let limit = query::value_limit(params.get("limit"))?;
+    let service = params.get("service").map(String::as_str);
+    let prefix = params.get("prefix").map(String::as_str);
+    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
+    for store in state.shards.all() {
+        for value in store.attribute_values(&key, service, prefix, limit).await? {
+            *merged.entry(value.value).or_default() += value.count;
+        }
+    }
+    let mut values: Vec<crate::models::AttributeValue> = merged
+        .into_iter()
+        .map(|(value, count)| crate::models::AttributeValue { value, count })
+        .collect();
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    values.truncate(limit as usize);
+    Ok(Json(AttributeValues { values }))
 }
 
 fn trace_not_found(trace_id: &str) -> ApiError {

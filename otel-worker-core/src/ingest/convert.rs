@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 use serde_json::{Map, Number, Value};
 
 use crate::models::{self, Attributes, StatusCode};
-use crate::store::{Batch, Body, ResourceRecord, SpanRecord};
+use crate::store::{Batch, Body, ResourceRecord, ShapeRecord, SpanRecord};
 
 /// What an export turns into: the rows to store and what was rejected.
 #[derive(Debug, Default)]
@@ -49,13 +49,18 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
                 dropped_attributes_count: scope.dropped_attributes_count,
                 schema_url: scope_spans.schema_url,
             });
-            let pair = ResourceRecord::new(resource_json.clone(), scope_json);
+            let pair = ResourceRecord::new(resource_json.clone(), scope_json, service_name.clone());
             let resource_id = pair.id;
             let mut used = false;
             for span in scope_spans.spans {
                 match span_record(span, resource_id, &service_name, max_span_bytes) {
-                    Ok(record) => {
+                    Ok((record, shape)) => {
                         used = true;
+                        if let Some(shape) =
+                            shape.filter(|s| !rows.batch.shapes.iter().any(|b| b.id == s.id))
+                        {
+                            rows.batch.shapes.push(shape);
+                        }
                         rows.batch.spans.push(record);
                     }
                     Err(problem) => {
@@ -112,7 +117,7 @@ fn span_record(
     resource_id: i64,
     service_name: &Option<String>,
     max_span_bytes: Option<usize>,
-) -> Result<SpanRecord, String> {
+) -> Result<(SpanRecord, Option<ShapeRecord>), String> {
     if let Some(problem) = invalid_reason(&span) {
         return Err(format!("span {:?}: {problem}", span.name));
     }
@@ -121,8 +126,13 @@ fn span_record(
         (!span.parent_span_id.iter().all(|b| *b == 0)).then(|| hex::encode(&span.parent_span_id));
     let status = span.status.unwrap_or_default();
     let status_code = StatusCode::from_otlp(status.code);
+    let span_attributes = attributes(&span.attributes);
+    let shape = (!span_attributes.is_empty()).then(|| ShapeRecord::of(&span_attributes));
     let body = Body {
-        attributes: attributes(&span.attributes),
+        values: span_attributes
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect(),
         events: span
             .events
             .into_iter()
@@ -163,7 +173,7 @@ fn span_record(
             body.len()
         ));
     }
-    Ok(SpanRecord {
+    let record = SpanRecord {
         trace_id: hex::encode(&span.trace_id),
         span_id: hex::encode(&span.span_id),
         parent_span_id,
@@ -174,8 +184,10 @@ fn span_record(
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
         resource_id,
+        shape_id: shape.as_ref().map(|s| s.id),
         body,
-    })
+    };
+    Ok((record, shape))
 }
 
 /// OTLP attributes as a JSON object; of repeated keys the last one wins.

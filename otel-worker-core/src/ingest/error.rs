@@ -27,10 +27,10 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    /// The status code for the exporter: only a busy store is worth a retry.
+    /// The status code for the exporter: only a busy or full store is worth a retry.
     pub fn rpc_code(&self) -> RpcCode {
         match self {
-            Self::Storage(StoreError::Busy(_)) => RpcCode::Unavailable,
+            Self::Storage(StoreError::Busy(_) | StoreError::Full(_)) => RpcCode::Unavailable,
             Self::Storage(StoreError::Other(_)) => RpcCode::Internal,
             _ => RpcCode::InvalidArgument,
         }

@@ -25,7 +25,7 @@ pub use error::IngestError;
 pub use reply::ExportReply;
 
 use crate::models::{LiveSpan, ServerMessage, StatusCode};
-use crate::store::{SpanRecord, Store};
+use crate::store::{Batch, Shards, SpanRecord};
 
 /// The two OTLP/HTTP body encodings; a response always uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,27 +143,74 @@ pub struct Stored {
     pub announcement: Option<ServerMessage>,
 }
 
-/// Validates and converts every span of `request` and stores the valid ones in one
-/// transaction. Invalid spans are rejected one by one (the reply counts them); a storage
-/// failure refuses the whole export and stores nothing.
+/// Which traces to keep: a share of them, decided from the trace id alone, so every span
+/// of a trace gets the same answer in every export and every service (like OpenTelemetry's
+/// trace-id ratio sampler), and every span whose status is error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Kept traces have the last 8 bytes of their id below this.
+    threshold: u64,
+}
+
+impl Sampling {
+    /// Keeps `rate` of the traces (0 < rate ≤ 1); `None` for any other rate.
+    pub fn new(rate: f64) -> Option<Self> {
+        let threshold = if rate >= 1.0 {
+            u64::MAX
+        } else {
+            (rate * u64::MAX as f64) as u64
+        };
+        (rate > 0.0 && rate <= 1.0).then_some(Self { threshold })
+    }
+
+    /// Whether a span of this trace, with this status, is kept.
+    pub fn keeps(&self, trace_id: &str, status_code: i32) -> bool {
+        if status_code == StatusCode::Error.as_otlp() || self.threshold == u64::MAX {
+            return true;
+        }
+        let tail = trace_id
+            .get(trace_id.len().saturating_sub(16)..)
+            .unwrap_or("");
+        u64::from_str_radix(tail, 16).is_ok_and(|value| value < self.threshold)
+    }
+
+    /// Leaves out the spans this sampling drops, counting them, and the resources and
+    /// shapes no kept span uses.
+    pub fn apply(&self, batch: &mut Batch) {
+        let before = batch.spans.len();
+        batch
+            .spans
+            .retain(|s| self.keeps(&s.trace_id, s.status_code));
+        batch.sampled_out += (before - batch.spans.len()) as u64;
+        let spans = &batch.spans;
+        batch
+            .resources
+            .retain(|r| spans.iter().any(|s| s.resource_id == r.id));
+        batch
+            .shapes
+            .retain(|shape| spans.iter().any(|s| s.shape_id == Some(shape.id)));
+    }
+}
+
+/// Validates and converts every span of `request` and stores the kept ones in one
+/// transaction per store. Invalid spans are rejected one by one (the reply counts them);
+/// spans left out by `sampling` count as accepted; a storage failure refuses the whole
+/// export and stores nothing.
 pub async fn store_traces(
-    store: &dyn Store,
+    shards: &Shards,
     request: ExportTraceServiceRequest,
+    sampling: Option<Sampling>,
 ) -> Result<Stored, IngestError> {
-    let rows = to_rows(request, store.max_span_bytes());
+    let mut rows = to_rows(request, shards.max_span_bytes());
+    if let Some(sampling) = sampling {
+        sampling.apply(&mut rows.batch);
+    }
     let reply = ExportReply {
         rejected_spans: rows.rejected,
         error_message: rows.first_error,
     };
     let spans = rows.batch.spans.len();
-    if spans == 0 {
-        return Ok(Stored {
-            spans,
-            reply,
-            announcement: None,
-        });
-    }
-    let announcement = ServerMessage::SpanAdded {
+    let announcement = (spans > 0).then(|| ServerMessage::SpanAdded {
         new_spans: rows
             .batch
             .spans
@@ -171,12 +218,14 @@ pub async fn store_traces(
             .map(|s| (s.trace_id.clone(), s.span_id.clone()))
             .collect(),
         spans: rows.batch.spans.iter().map(live_span).collect(),
-    };
-    store.insert(rows.batch).await?;
+    });
+    if spans > 0 || rows.batch.sampled_out > 0 {
+        shards.insert(rows.batch).await?;
+    }
     Ok(Stored {
         spans,
         reply,
-        announcement: Some(announcement),
+        announcement,
     })
 }
 

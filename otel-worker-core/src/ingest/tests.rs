@@ -120,7 +120,17 @@ fn stored_text(rows: &super::Rows, record: &crate::store::SpanRecord) -> String 
         .iter()
         .find(|r| r.id == record.resource_id)
         .expect("the span's resource is in the batch");
-    crate::store::SpanRow::from_record(record, Some(resource))
+    let shape = rows
+        .batch
+        .shapes
+        .iter()
+        .find(|s| Some(s.id) == record.shape_id);
+    assert_eq!(
+        shape.is_some(),
+        record.shape_id.is_some(),
+        "the span's shape is in the batch"
+    );
+    crate::store::SpanRow::from_record(record, Some(resource), shape)
         .into_json()
         .expect("the stored span reads back")
         .get()

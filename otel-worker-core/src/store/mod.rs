@@ -1,19 +1,226 @@
-//! Where spans live. Each home implements [`Store`] over its database (SQLite for the
-//! CLI, D1 for the Worker) with the SQL in [`sql`], against the schema in `migrations/`.
-//! [`row`] says how a span is laid out in the database.
+//! Where telemetry lives, on both homes.
+//!
+//! A home provides a [`Database`]: something that runs SQL (SQLite through rusqlite
+//! locally, D1 on Cloudflare). Everything else is here, once: [`Store`] composes every
+//! statement ([`sql`]), decodes every row ([`row`]), and keeps the summaries that make
+//! search fast ([`summary`], [`bloom`]). So the two homes cannot answer differently.
+//!
+//! Split by mechanism: [`write`] stores exports, [`read`] reads traces and spans back,
+//! [`prune`] deletes, [`search`] finds traces, [`summary`] folds new spans into the
+//! search blocks, [`legacy`] moves spans stored by an older layout.
 
+pub mod bloom;
+pub mod budget;
+pub mod legacy;
+pub mod prune;
+pub mod read;
 pub mod row;
+pub mod search;
+pub mod shards;
 pub mod sql;
+pub mod summary;
+pub mod write;
 
-pub use row::{Body, ResourceRecord, SpanRow};
+pub use row::{Body, ResourceRecord, ShapeRecord, SpanRow};
+pub use shards::Shards;
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::value::RawValue;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
-use crate::models::{Service, TraceSummary};
+/// A statement parameter. Integers travel as [`Param::Text`] where they may pass 2^53 (D1
+/// hands numbers to JavaScript as doubles), and the SQL casts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    Null,
+    /// An integer that fits in 53 bits.
+    Int(i64),
+    Text(String),
+}
 
-/// One span ready to be written: the columns the API filters and sorts on, the key of
-/// its resource and scope, and the rest of the span as a compact [`Body`].
+impl From<&str> for Param {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Param {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Self::Null, Into::into)
+    }
+}
+
+/// Nanoseconds as the INTEGER columns hold them. SQLite integers are signed 64-bit, so
+/// instants past the year 2262 are clamped in the column; the body keeps the exact
+/// value.
+pub fn ns_to_column(ns: u64) -> i64 {
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
+/// Nanoseconds as a statement parameter (text, cast by the SQL).
+pub fn ns_param(ns: u64) -> Param {
+    Param::Text(ns_to_column(ns).to_string())
+}
+
+/// One statement of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// SQL with its parameters.
+    One {
+        sql: Cow<'static, str>,
+        params: Vec<Param>,
+    },
+    /// The same insert for many rows. A home runs `per_row` once per row with the row's
+    /// parameters (cheapest with prepared statements), or `as_json` once per chunk of
+    /// rows, bound as one JSON array of arrays (one round trip, for D1).
+    Rows {
+        per_row: &'static str,
+        as_json: &'static str,
+        rows: Vec<Vec<Param>>,
+    },
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Param>) -> Self {
+        Self::One {
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+/// A row as a database hands it back: column name to value. Blobs never come back; the
+/// SQL reads them as hex.
+pub type Row = Map<String, Value>;
+
+/// Why a store call failed, split by what the client should do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database is busy or locked by someone else: retrying later will work.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// The storage budget is used up even after pruning: retrying later will work.
+    #[error("{0}")]
+    Full(String),
+    /// Anything else; retrying will not help.
+    #[error("storage failed: {0}")]
+    Other(String),
+}
+
+/// What a home gives the core: a database that runs SQL.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// The rows of one query that only reads.
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError>;
+
+    /// Runs `statements` in order in one transaction: all or nothing. Returns how many
+    /// rows each changed ([`Statement::Rows`] counts as one, with the sum).
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError>;
+
+    /// Stores one export. A home may commit several exports together ([`Batch::merge`],
+    /// then [`write::export_statements`] of the whole), answering each once committed.
+    async fn ingest(&self, batch: Batch) -> Result<(), StoreError> {
+        self.transaction(write::export_statements(batch))
+            .await
+            .map(drop)
+    }
+
+    /// The bytes the database occupies, as its home measures them.
+    async fn size(&self) -> Result<u64, StoreError>;
+
+    /// Gives back space the database holds but does not use (a home with a write-ahead
+    /// log truncates it); asked for when pruning alone has not brought it under budget.
+    async fn reclaim(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The largest span body this database can hold, if it has a limit. Larger spans are
+    /// rejected one by one at ingest instead of failing the whole export.
+    fn max_span_bytes(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Decodes rows into `T`, named as the SQL names its columns.
+pub fn decode<T: DeserializeOwned>(rows: Vec<Row>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            serde_json::from_value(Value::Object(row))
+                .map_err(|e| StoreError::Other(format!("a stored row does not read back: {e}")))
+        })
+        .collect()
+}
+
+/// Reads a number the SQL returned as text (or as a number).
+pub fn number<T: std::str::FromStr>(value: &Value) -> Option<T> {
+    match value {
+        Value::String(text) => text.parse().ok(),
+        Value::Number(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Traces, spans and their summaries in one database, with every statement the core
+/// knows. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<dyn Database>,
+    /// Decoded search block filters, kept between searches.
+    cache: Arc<search::BlockCache>,
+    /// Resources and attribute key sets the summarizer has read.
+    dictionary: Arc<summary::Dictionary>,
+    /// The storage budget in bytes; `None`: unlimited.
+    budget: Option<u64>,
+}
+
+impl Store {
+    pub fn new(db: Arc<dyn Database>) -> Self {
+        Self {
+            db,
+            cache: Arc::default(),
+            dictionary: Arc::default(),
+            budget: None,
+        }
+    }
+
+    pub fn database(&self) -> &dyn Database {
+        self.db.as_ref()
+    }
+
+    /// The largest span body this store can hold, if it has a limit.
+    pub fn max_span_bytes(&self) -> Option<usize> {
+        self.db.max_span_bytes()
+    }
+
+    async fn rows<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
+        decode(self.db.query(statement).await?)
+    }
+
+    /// A counter's value.
+    pub async fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        let rows = self
+            .db
+            .query(Statement::new(sql::COUNTER, vec![name.into()]))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.get("value"))
+            .and_then(number)
+            .unwrap_or(0))
+    }
+}
+
+/// One span ready to be written: the columns the API filters and sorts on, the keys of
+/// its resource and attribute shape, and the rest of the span as a compact [`Body`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRecord {
     /// 32 lower-case hex characters.
@@ -24,7 +231,7 @@ pub struct SpanRecord {
     pub name: String,
     /// The OTLP `SpanKind` number.
     pub kind: i32,
-    /// The resource's `service.name`, when it is a string.
+    /// The resource's `service.name`, when it is a string (stored with the resource).
     pub service_name: Option<String>,
     /// The OTLP `StatusCode` number (2 = error).
     pub status_code: i32,
@@ -32,16 +239,22 @@ pub struct SpanRecord {
     pub end_ns: u64,
     /// [`ResourceRecord::id`] of the span's resource and scope.
     pub resource_id: i64,
+    /// [`ShapeRecord::id`] of its attribute keys; `None` without attributes.
+    pub shape_id: Option<i64>,
     /// [`Body`] JSON.
     pub body: String,
 }
 
-/// What one export writes: its spans and the resources they refer to.
+/// What one export writes: its spans and the resources and shapes they refer to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// Distinct resource and scope pairs; already stored ones are left as they are.
     pub resources: Vec<ResourceRecord>,
+    /// Distinct attribute key sets; already stored ones are left as they are.
+    pub shapes: Vec<ShapeRecord>,
     pub spans: Vec<SpanRecord>,
+    /// Spans left out by sampling, counted with the export.
+    pub sampled_out: u64,
 }
 
 /// Which page of the trace list to read, newest first, and which traces qualify.
@@ -97,72 +310,9 @@ impl SpanFilter {
     }
 }
 
-/// What one [`Store::prune`] call deleted.
+/// What one prune step deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pruned {
     pub traces: u64,
     pub spans: u64,
-}
-
-/// Why a store call failed, split by what the client should do about it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The database is busy or locked by someone else: retrying later will work.
-    #[error("the database is busy: {0}")]
-    Busy(String),
-    /// Anything else; retrying will not help.
-    #[error("storage failed: {0}")]
-    Other(String),
-}
-
-/// Span storage shared by both servers. Every method is one logical operation; writes
-/// are atomic (all of an export or nothing).
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// The largest span body this store can hold, if it has a limit. Larger spans are
-    /// rejected one by one at ingest, like any other invalid span, instead of failing the
-    /// whole export in the database.
-    fn max_span_bytes(&self) -> Option<usize> {
-        None
-    }
-
-    /// Stores the spans of one export in one transaction. A span that is already stored
-    /// (same trace and span id) is replaced, so a retried export is stored once.
-    async fn insert(&self, batch: Batch) -> Result<(), StoreError>;
-
-    /// Trace summaries matching the query, newest trace start first.
-    async fn list_traces(&self, query: TraceListQuery) -> Result<Vec<TraceSummary>, StoreError>;
-
-    /// Every service name seen, with its span count and latest span end, by name.
-    async fn services(&self) -> Result<Vec<Service>, StoreError>;
-
-    /// The summary of one trace, `None` when it has no spans.
-    async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError>;
-
-    /// Every span of a trace as the API's JSON, ordered by start time.
-    async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Box<RawValue>>, StoreError>;
-
-    /// One span as the API's JSON.
-    async fn span(
-        &self,
-        trace_id: &str,
-        span_id: &str,
-    ) -> Result<Option<Box<RawValue>>, StoreError>;
-
-    /// Deletes every span of a trace; `false` when there was none.
-    async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError>;
-
-    /// Deletes one span; `false` when it did not exist.
-    async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<bool, StoreError>;
-
-    /// Deletes the oldest traces (at most `max_traces`, all of their spans) that started
-    /// before `cutoff_ns`, in one short transaction; see [`crate::retention`].
-    async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError>;
-}
-
-/// Nanoseconds as the INTEGER columns hold them. SQLite integers are signed 64-bit, so
-/// instants past the year 2262 are clamped in the column; the body keeps the exact
-/// value.
-pub fn ns_to_column(ns: u64) -> i64 {
-    i64::try_from(ns).unwrap_or(i64::MAX)
 }

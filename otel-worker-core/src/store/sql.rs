@@ -1,427 +1,690 @@
-//! The SQL both stores run, so SQLite and D1 answer every read the same way.
+//! The SQL both homes run, so SQLite and D1 answer every read and write the same way.
 //!
 //! Written for D1's limits as much as SQLite's: nanosecond columns are read back
-//! `CAST(... AS TEXT)` because D1 hands integers to JavaScript as doubles.
+//! `CAST(... AS TEXT)` and bound as text, because D1 hands numbers to JavaScript as
+//! doubles; no statement binds more than a handful of parameters (lists travel as one
+//! JSON text); no `LIKE` (D1 caps patterns at 50 bytes: text search uses `instr`).
 //!
-//! Ids are stored as bytes (migration 0004) and cross this boundary as lowercase hex:
-//! every id parameter goes through `unhex(...)` and every id column comes back through
-//! `lower(hex(...))`.
+//! Ids are stored as bytes and cross this boundary as lowercase hex: every id parameter
+//! goes through `unhex(...)` and every id column comes back through `lower(hex(...))`.
+//!
+//! Spans are appended in arrival order (`span_row`); a trace's row in `traces` keeps its
+//! summary and `parts`, the `[first, last]` span_row ranges that hold its spans, which
+//! is how every read finds a trace's spans. Spans still in `legacy_spans` (the layout
+//! before migration 0006) are read from there by primary key until they are moved.
 
-use serde::Deserialize;
+use super::{Param, Statement};
 
-use super::StoreError;
-use crate::models::TraceSummary;
+/// The last span_row written before the current export: rows above it are the export's.
+pub const INGEST_MARK: &str = "ingest_mark";
+/// The last span_row folded into the search blocks' summaries.
+pub const SUMMARY_MARK: &str = "summary_mark";
+/// Traces deleted by retention or the storage budget, ever.
+pub const PRUNED_TRACES: &str = "pruned_traces";
+/// Spans dropped by sampling, ever.
+pub const SAMPLED_OUT_SPANS: &str = "sampled_out_spans";
+/// Until when (unix ms) one summarizer holds the right to write summaries.
+pub const SUMMARY_LEASE: &str = "summary_lease";
 
-/// Columns of one summary row; the list and the single-trace reads share them.
-const SUMMARY_COLUMNS: &str = "\
-SELECT lower(hex(t.trace_id)) AS trace_id,
+/// A counter's value (0 when it was never set): `?1` = name.
+pub const COUNTER: &str =
+    "SELECT CAST(coalesce((SELECT value FROM counters WHERE name = ?1), 0) AS TEXT) AS value";
+
+/// Adds to a counter: `?1` = name, `?2` = amount as text.
+pub const ADD_TO_COUNTER: &str = "\
+INSERT INTO counters (name, value) VALUES (?1, CAST(?2 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// Sets a counter: `?1` = name, `?2` = value as text.
+pub const SET_COUNTER: &str = "\
+INSERT INTO counters (name, value) VALUES (?1, CAST(?2 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+// ---- ingest ---------------------------------------------------------------------------
+
+/// The first statement of every export: remembers where the export's rows will start.
+pub const MARK_INGEST: &str = "\
+INSERT INTO counters (name, value) SELECT 'ingest_mark', coalesce(max(span_row), 0) FROM spans WHERE true
+ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+/// `INSERT INTO spans` with every column from `$rows` (a `VALUES` or `SELECT` clause, ids
+/// as hex). Both span inserts are built from it so they cannot drift apart.
+macro_rules! insert_spans {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, status_code,
+    start_ns, end_ns, resource_id, shape_id, body)
+",
+            $rows
+        )
+    };
+}
+
+/// Writes one span (SQLite, where a prepared statement per row is cheapest). Rows of one
+/// export are written sorted by trace, so each trace's new spans are one range.
+pub const INSERT_SPAN: &str = insert_spans!(
+    "VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, ?5, ?6, CAST(?7 AS INTEGER),
+        CAST(?8 AS INTEGER), CAST(?9 AS INTEGER), CAST(?10 AS INTEGER), ?11)"
+);
+
+/// [`INSERT_SPAN`] for many rows with one statement, for databases where each statement
+/// is a round trip (D1): `?1` = a JSON array of the same rows.
+pub const INSERT_SPANS_JSON: &str = insert_spans!(
+    "SELECT unhex(value ->> 0), unhex(value ->> 1), unhex(value ->> 2), value ->> 3,
+       value ->> 4, value ->> 5, CAST(value ->> 6 AS INTEGER), CAST(value ->> 7 AS INTEGER),
+       CAST(value ->> 8 AS INTEGER), CAST(value ->> 9 AS INTEGER), value ->> 10
+FROM json_each(?1) ORDER BY key"
+);
+
+/// Writes one resource and scope pair unless it is already stored.
+pub const INSERT_RESOURCE: &str = "\
+INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
+VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4)";
+
+/// [`INSERT_RESOURCE`] for many pairs: `?1` = a JSON array of the same rows.
+pub const INSERT_RESOURCES_JSON: &str = "\
+INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
+SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)";
+
+/// Writes one set of attribute keys unless it is already stored.
+pub const INSERT_SHAPE: &str =
+    "INSERT OR IGNORE INTO attribute_shapes (shape_id, keys) VALUES (CAST(?1 AS INTEGER), ?2)";
+
+/// [`INSERT_SHAPE`] for many sets: `?1` = a JSON array of the same rows.
+pub const INSERT_SHAPES_JSON: &str = "\
+INSERT OR IGNORE INTO attribute_shapes (shape_id, keys)
+SELECT CAST(value ->> 0 AS INTEGER), value ->> 1 FROM json_each(?1)";
+
+/// Counts the export's spans into `services`.
+pub const COUNT_NEW_SPANS: &str = "\
+INSERT INTO services (service_name, span_count, last_seen_ns)
+SELECT r.service_name, count(*), max(s.end_ns)
+FROM spans s JOIN resources r ON r.resource_id = +s.resource_id
+WHERE s.span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+  AND r.service_name IS NOT NULL
+GROUP BY r.service_name
+ON CONFLICT (service_name) DO UPDATE
+SET span_count = span_count + excluded.span_count,
+    last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)";
+
+/// Notes the span_rows of stored spans that the export's spans replace (same trace and
+/// span id) in `replaced_spans`: a retried export is stored once, the later copy winning.
+/// Only traces stored before are looked at, through their parts.
+pub const NOTE_REPLACED: &str = "\
+INSERT INTO replaced_spans (span_row)
+SELECT old.span_row FROM traces t JOIN json_each(t.parts) p
+CROSS JOIN spans old ON old.span_row BETWEEN p.value ->> 0 AND p.value ->> 1
+WHERE t.trace_id IN (SELECT trace_id FROM spans
+                     WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark'))
+  AND +old.trace_id = t.trace_id
+  AND old.span_row <= (SELECT value FROM counters WHERE name = 'ingest_mark')
+  AND (old.trace_id, old.span_id) IN (
+      SELECT trace_id, span_id FROM spans
+      WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark'))";
+
+/// Takes the replaced spans out of the service counts; run before [`DELETE_REPLACED`].
+pub const UNCOUNT_REPLACED: &str = "\
+UPDATE services SET span_count = span_count - gone.spans FROM (
+    SELECT r.service_name, count(*) AS spans FROM replaced_spans x
+    CROSS JOIN spans s ON s.span_row = x.span_row
+    JOIN resources r ON r.resource_id = +s.resource_id GROUP BY r.service_name) AS gone
+WHERE services.service_name = gone.service_name";
+
+/// Deletes the spans the export replaces, and forgets the note.
+pub const DELETE_REPLACED: &[&str] = &[
+    "DELETE FROM spans WHERE span_row IN (SELECT span_row FROM replaced_spans)",
+    "DELETE FROM replaced_spans",
+];
+
+/// The rows of `legacy_spans` that the export writes again, found from the export's rows
+/// by primary key (nothing is looked at once `legacy_spans` is empty).
+macro_rules! replaced_legacy {
+    () => {
+        "SELECT l.rowid FROM spans n JOIN legacy_spans l ON l.trace_id = n.trace_id AND l.span_id = n.span_id
+WHERE n.span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+  AND EXISTS (SELECT 1 FROM legacy_spans)"
+    };
+}
+
+/// Takes legacy copies of the export's spans out of the service counts.
+pub const UNCOUNT_REPLACED_LEGACY: &str = concat!(
+    "UPDATE services SET span_count = span_count - gone.spans FROM (
+    SELECT l.service_name, count(*) AS spans FROM legacy_spans l WHERE l.rowid IN (",
+    replaced_legacy!(),
+    ") GROUP BY l.service_name) AS gone
+WHERE services.service_name = gone.service_name"
+);
+
+/// Deletes legacy copies of the export's spans.
+pub const DELETE_REPLACED_LEGACY: &str = concat!(
+    "DELETE FROM legacy_spans WHERE rowid IN (",
+    replaced_legacy!(),
+    ")"
+);
+
+/// Counts the export's spans and new traces, less the stored spans it replaces; run after
+/// [`NOTE_REPLACED`] and before anything is deleted or summarized. (`spans` counts this table's
+/// spans: a span moved from `legacy_spans` counts once it is here.)
+pub const COUNT_EXPORT: &str = "INSERT INTO counters (name, value)
+SELECT 'spans', (SELECT count(*) FROM spans WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark'))
+  - (SELECT count(*) FROM replaced_spans)
+UNION ALL
+SELECT 'traces', count(*) FROM (SELECT DISTINCT trace_id FROM spans
+  WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')) x
+  WHERE x.trace_id NOT IN (SELECT trace_id FROM traces)
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// Writes the summary of every trace the export touched, from all of its spans: the
+/// export's rows and, for a trace stored before, its earlier parts. The export's rows of
+/// one trace are one range, appended to the trace's `parts`.
+pub const SUMMARIZE_TOUCHED_TRACES: &str = "\
+WITH touched AS (
+  SELECT DISTINCT trace_id FROM spans
+  WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+),
+rows AS (
+  SELECT s.trace_id, s.span_row, s.parent_span_id, s.name, s.status_code, s.start_ns,
+         s.end_ns, r.service_name
+  FROM spans s LEFT JOIN resources r ON r.resource_id = +s.resource_id
+  WHERE s.span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+  UNION ALL
+  SELECT old.trace_id, old.span_row, old.parent_span_id, old.name, old.status_code,
+         old.start_ns, old.end_ns, r.service_name
+  FROM touched x JOIN traces t ON t.trace_id = x.trace_id JOIN json_each(t.parts) p
+  CROSS JOIN spans old ON old.span_row BETWEEN p.value ->> 0 AND p.value ->> 1
+  LEFT JOIN resources r ON r.resource_id = +old.resource_id
+  WHERE +old.trace_id = x.trace_id
+    AND old.span_row <= (SELECT value FROM counters WHERE name = 'ingest_mark')
+)
+INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_span_name,
+                    service_name, parts)
+SELECT trace_id, min(start_ns), max(end_ns), count(*), sum(status_code = 2),
+  substr(min(CASE WHEN parent_span_id IS NULL THEN printf('%020d', start_ns) || name END), 21),
+  substr(min(CASE WHEN service_name IS NOT NULL
+                  THEN (parent_span_id IS NOT NULL) || printf('%020d', start_ns) || service_name END), 22),
+  json_insert(coalesce((SELECT t.parts FROM traces t WHERE t.trace_id = rows.trace_id), '[]'),
+              '$[#]',
+              json_array(min(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END),
+                         max(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END)))
+FROM rows GROUP BY trace_id
+ON CONFLICT (trace_id) DO UPDATE SET
+  start_ns = excluded.start_ns, end_ns = excluded.end_ns, span_count = excluded.span_count,
+  error_count = excluded.error_count, root_span_name = excluded.root_span_name,
+  service_name = excluded.service_name, parts = excluded.parts";
+
+// ---- reading traces -------------------------------------------------------------------
+
+/// A trace's own spans: `t` is the trace's row, `s` its spans through `parts`. `CROSS
+/// JOIN` and the unary `+` keep SQLite on the row ranges: without them it may walk
+/// `spans`, or build an index of all of it, to match the trace id.
+macro_rules! own_spans {
+    ($s:literal) => {
+        concat!(
+            "json_each(t.parts) p CROSS JOIN spans ",
+            $s,
+            " ON ",
+            $s,
+            ".span_row BETWEEN p.value ->> 0 AND p.value ->> 1 AND +",
+            $s,
+            ".trace_id = t.trace_id"
+        )
+    };
+}
+
+/// Columns of one trace summary (`t` = the trace's row); a trace still in
+/// `legacy_spans` is summarized from there.
+const SUMMARY_COLUMNS: &str = concat!(
+    "SELECT lower(hex(t.trace_id)) AS trace_id,
        CAST(t.start_ns AS TEXT) AS start_ns,
        CAST(t.end_ns AS TEXT) AS end_ns,
-       (SELECT COUNT(*) FROM spans s WHERE s.trace_id = t.trace_id) AS span_count,
-       (SELECT COUNT(*) FROM spans s WHERE s.trace_id = t.trace_id AND s.status_code = 2) AS error_count,
-       (SELECT s.name FROM spans s WHERE s.trace_id = t.trace_id AND s.parent_span_id IS NULL
-         ORDER BY s.start_ns LIMIT 1) AS root_span_name,
-       (SELECT s.service_name FROM spans s WHERE s.trace_id = t.trace_id AND s.service_name IS NOT NULL
-         ORDER BY s.parent_span_id IS NOT NULL, s.start_ns LIMIT 1) AS service_name,
-       (SELECT json_group_array(DISTINCT s.service_name) FROM spans s
-         WHERE s.trace_id = t.trace_id AND s.service_name IS NOT NULL) AS services
-FROM traces t";
-
-/// A statement with its parameters, all bound as text (or NULL) so both stores bind
-/// them the same way; the SQL casts where it needs numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<Option<String>>,
-}
-
-impl Statement {
-    fn new() -> Self {
-        Self {
-            sql: String::new(),
-            params: Vec::new(),
-        }
-    }
-
-    /// Binds `value` and returns its placeholder.
-    fn bind(&mut self, value: impl Into<Option<String>>) -> String {
-        self.params.push(value.into());
-        format!("?{}", self.params.len())
-    }
-}
-
-/// The trace list: summaries of the newest traces matching `query`, at most
-/// `query.limit` of them.
-///
-/// Traces are walked newest first on `traces_by_start`, bounded by the cursor and the
-/// time range; the span filter is one `EXISTS` probe per trace into that trace's spans
-/// by primary key, so a page stops as soon as it is full and no query ever scans `spans`.
-/// `resources` (one row per distinct resource and scope) is read once for resource
-/// attribute filters.
-pub fn list_traces(query: &super::TraceListQuery) -> Statement {
-    let mut st = Statement::new();
-    let limit = st.bind(query.limit.to_string());
-    let mut conditions = Vec::new();
-    if let Some(cursor) = &query.before {
-        let start = st.bind(cursor.start_ns.to_string());
-        match &cursor.trace_id {
-            Some(id) => {
-                let id = st.bind(id.clone());
-                conditions.push(format!(
-                    "(t.start_ns, t.trace_id) < (CAST({start} AS INTEGER), unhex({id}))"
-                ));
-            }
-            None => conditions.push(format!("t.start_ns < CAST({start} AS INTEGER)")),
-        }
-    }
-    if let Some(start) = query.start_ns {
-        let start = st.bind(super::ns_to_column(start).to_string());
-        conditions.push(format!("t.start_ns >= CAST({start} AS INTEGER)"));
-    }
-    if let Some(end) = query.end_ns {
-        let end = st.bind(super::ns_to_column(end).to_string());
-        conditions.push(format!("t.start_ns < CAST({end} AS INTEGER)"));
-    }
-    if !query.span.is_empty() {
-        let matches = span_conditions(&mut st, &query.span);
-        conditions.push(format!(
-            "EXISTS (SELECT 1 FROM spans m WHERE m.trace_id = t.trace_id AND {})",
-            matches.join(" AND ")
-        ));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
-    st.sql = format!(
-        "{SUMMARY_COLUMNS}{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT CAST({limit} AS INTEGER)"
-    );
-    st
-}
-
-/// The conditions on one span `m` of [`list_traces`].
-fn span_conditions(st: &mut Statement, filter: &super::SpanFilter) -> Vec<String> {
-    let mut all = Vec::new();
-    if let Some(service) = &filter.service {
-        all.push(format!("m.service_name = {}", st.bind(service.clone())));
-    }
-    if let Some(name) = &filter.name {
-        all.push(format!("m.name = {}", st.bind(name.clone())));
-    }
-    if filter.root_only {
-        all.push("m.parent_span_id IS NULL".to_owned());
-    }
-    if let Some(code) = filter.status_code {
-        all.push(format!("m.status_code = {code}"));
-    }
-    if let Some(min) = filter.min_duration_ns {
-        let min = st.bind(super::ns_to_column(min).to_string());
-        all.push(format!("m.end_ns - m.start_ns >= CAST({min} AS INTEGER)"));
-    }
-    if let Some(max) = filter.max_duration_ns {
-        let max = st.bind(super::ns_to_column(max).to_string());
-        all.push(format!("m.end_ns - m.start_ns <= CAST({max} AS INTEGER)"));
-    }
-    for (key, value) in &filter.attributes {
-        let key = st.bind(key.clone());
-        let text = st.bind(value.clone());
-        // A double attribute matches a value that reads as a number; NULL otherwise.
-        let number = st.bind(
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite())
-                .map(|_| value.clone()),
-        );
-        let value = format!(
-            "CASE a.type WHEN 'text' THEN a.value = {text} \
-             WHEN 'integer' THEN CAST(a.value AS TEXT) = {text} \
-             WHEN 'real' THEN a.value = CAST({number} AS REAL) \
-             WHEN 'true' THEN {text} = 'true' WHEN 'false' THEN {text} = 'false' ELSE 0 END"
-        );
-        all.push(attribute_match(&format!("a.key = {key} AND {value}")));
-    }
-    if let Some(text) = &filter.text {
-        let pattern = st.bind(format!("%{}%", escape_like(text)));
-        let contains = format!("a.type = 'text' AND a.value LIKE {pattern} ESCAPE '\\'");
-        all.push(format!(
-            "(m.name LIKE {pattern} ESCAPE '\\' OR {})",
-            attribute_match(&contains)
-        ));
-    }
-    all
-}
-
-/// "An attribute `a` of span `m` or of its resource meets `condition`".
-fn attribute_match(condition: &str) -> String {
-    format!(
-        "(EXISTS (SELECT 1 FROM json_each(m.body, '$.attributes') a WHERE {condition}) \
-         OR m.resource_id IN (SELECT r.resource_id FROM resources r, \
-         json_each(r.resource, '$.attributes') a WHERE {condition}))"
-    )
-}
-
-/// `text` with LIKE's wildcards (and the escape character) taken literally.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
-/// Services with their span counts and latest span end, from the `services` table the
-/// triggers of migration 0005 keep.
-pub const SERVICES: &str = "\
-SELECT service_name AS name, span_count, CAST(last_seen_ns AS TEXT) AS last_seen
-FROM services WHERE span_count > 0 ORDER BY service_name";
-
-/// One row of [`SERVICES`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServiceRow {
-    pub name: String,
-    pub span_count: i64,
-    pub last_seen: String,
-}
-
-impl ServiceRow {
-    pub fn into_service(self) -> Result<crate::models::Service, StoreError> {
-        Ok(crate::models::Service {
-            span_count: u64::try_from(self.span_count).unwrap_or(0),
-            last_seen_unix_nano: self.last_seen.parse().map_err(|_| {
-                StoreError::Other(format!(
-                    "stored timestamp {:?} is not a number",
-                    self.last_seen
-                ))
-            })?,
-            name: self.name,
-        })
-    }
-}
-
-/// The traces one prune step removes: `?1` = cutoff in nanoseconds as text, `?2` = the
-/// most traces per step. Both prune statements select the same traces, in one
-/// transaction.
-pub const PRUNED_TRACES: &str = "\
-SELECT trace_id FROM traces WHERE start_ns < CAST(?1 AS INTEGER) ORDER BY start_ns LIMIT ?2";
-
-/// Deletes the spans of the traces of [`PRUNED_TRACES`]; run before [`prune_traces`].
-pub fn prune_spans() -> String {
-    format!("DELETE FROM spans WHERE trace_id IN ({PRUNED_TRACES})")
-}
-
-/// Deletes the trace rows of [`PRUNED_TRACES`].
-pub fn prune_traces() -> String {
-    format!("DELETE FROM traces WHERE trace_id IN ({PRUNED_TRACES})")
-}
+       coalesce(t.span_count, 0)
+         + (SELECT count(*) FROM legacy_spans l WHERE l.trace_id = t.trace_id) AS span_count,
+       coalesce(t.error_count, 0)
+         + (SELECT count(*) FROM legacy_spans l WHERE l.trace_id = t.trace_id AND l.status_code = 2) AS error_count,
+       coalesce(t.root_span_name,
+         (SELECT l.name FROM legacy_spans l WHERE l.trace_id = t.trace_id AND l.parent_span_id IS NULL
+          ORDER BY l.start_ns LIMIT 1)) AS root_span_name,
+       coalesce(t.service_name,
+         (SELECT l.service_name FROM legacy_spans l WHERE l.trace_id = t.trace_id AND l.service_name IS NOT NULL
+          ORDER BY l.parent_span_id IS NOT NULL, l.start_ns LIMIT 1)) AS service_name,
+       (SELECT json_group_array(DISTINCT name) FROM (
+          SELECT r.service_name AS name FROM ",
+    own_spans!("s"),
+    " JOIN resources r ON r.resource_id = +s.resource_id WHERE r.service_name IS NOT NULL
+          UNION ALL
+          SELECT l.service_name FROM legacy_spans l WHERE l.trace_id = t.trace_id AND l.service_name IS NOT NULL)
+       ) AS services
+FROM traces t"
+);
 
 /// One trace's summary: `?1` = trace id.
 pub fn trace_summary() -> String {
     format!("{SUMMARY_COLUMNS} WHERE t.trace_id = unhex(?1)")
 }
 
-/// The columns of a [`super::SpanRow`], joined with its resource and scope.
+/// The columns of a span row (`s`: the span, with `resource_id` and `shape_id`).
 const SPAN_COLUMNS: &str = "\
 SELECT lower(hex(s.trace_id)) AS trace_id, lower(hex(s.span_id)) AS span_id,
        nullif(lower(hex(s.parent_span_id)), '') AS parent_span_id,
        s.name AS name, s.kind AS kind, s.status_code AS status_code,
        CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
-       s.body AS body, r.resource AS resource, r.scope AS scope
-FROM spans s LEFT JOIN resources r ON r.resource_id = s.resource_id";
+       s.body AS body, r.resource AS resource, r.scope AS scope, sh.keys AS shape";
 
-/// Every span of a trace in start order: `?1` = trace id.
+/// The spans of trace `?1`, wherever they are, with the columns [`SPAN_COLUMNS`] reads.
+const TRACE_ROWS: &str = concat!(
+    "(SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.status_code,
+        s.start_ns, s.end_ns, s.body, s.resource_id, s.shape_id
+  FROM traces t JOIN ",
+    own_spans!("s"),
+    " WHERE t.trace_id = unhex(?1)
+  UNION ALL
+  SELECT l.trace_id, l.span_id, l.parent_span_id, l.name, l.kind, l.status_code,
+         l.start_ns, l.end_ns, l.body, l.resource_id, NULL
+  FROM legacy_spans l WHERE l.trace_id = unhex(?1)) s
+LEFT JOIN resources r ON r.resource_id = s.resource_id
+LEFT JOIN attribute_shapes sh ON sh.shape_id = s.shape_id"
+);
+
+/// One page of a trace's spans in start order: `?1` = trace id, `?2`/`?3` = the start
+/// (as text) and span id the previous page ended with (NULL for the first page), `?4` =
+/// the most spans.
 pub fn trace_spans() -> String {
-    format!("{SPAN_COLUMNS} WHERE s.trace_id = unhex(?1) ORDER BY s.start_ns, s.span_id")
+    format!(
+        "{SPAN_COLUMNS} FROM {TRACE_ROWS}
+WHERE ?2 IS NULL OR (s.start_ns, s.span_id) > (CAST(?2 AS INTEGER), unhex(?3))
+ORDER BY s.start_ns, s.span_id LIMIT CAST(?4 AS INTEGER)"
+    )
 }
 
 /// One span: `?1` = trace id, `?2` = span id.
 pub fn span() -> String {
-    format!("{SPAN_COLUMNS} WHERE s.trace_id = unhex(?1) AND s.span_id = unhex(?2)")
+    format!("{SPAN_COLUMNS} FROM {TRACE_ROWS} WHERE s.span_id = unhex(?2)")
 }
 
-/// `INSERT INTO spans` with every column from `$rows` (a `VALUES` or `SELECT` clause, ids
-/// as hex). A span stored before is overwritten in place, which keeps the service counts
-/// of migration 0005 exact (`OR REPLACE` would delete without firing their trigger). Both
-/// span inserts are built from it so they cannot drift apart.
-macro_rules! insert_spans {
-    ($rows:literal) => {
-        concat!(
-            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, service_name,
-    status_code, start_ns, end_ns, resource_id, body)
-",
-            $rows,
-            "
-ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id,
-    name = excluded.name, kind = excluded.kind, service_name = excluded.service_name,
-    status_code = excluded.status_code, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
-    resource_id = excluded.resource_id, body = excluded.body"
+/// Services with their span counts and latest span end, from the `services` table.
+pub const SERVICES: &str = "\
+SELECT service_name AS name, span_count, CAST(last_seen_ns AS TEXT) AS last_seen
+FROM services WHERE span_count > 0 ORDER BY service_name";
+
+// ---- searching ------------------------------------------------------------------------
+
+/// The parameters of a statement under construction, numbered as they are bound.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    params: Vec<Param>,
+}
+
+impl Builder {
+    /// Binds `value` and returns its placeholder.
+    pub fn bind(&mut self, value: Param) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    /// The statement: `sql` with the placeholders bound so far.
+    pub fn finish(self, sql: String) -> Statement {
+        Statement::new(sql, self.params)
+    }
+}
+
+/// The trace list: summaries of the newest traces with `conditions` on `t` (each already
+/// bound in `b`), newest first, at most `limit`.
+pub fn traces_where(mut b: Builder, conditions: Vec<String>, limit: u32) -> Statement {
+    let limit = b.bind(Param::Int(i64::from(limit)));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    b.finish(format!(
+        "{SUMMARY_COLUMNS}{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT {limit}"
+    ))
+}
+
+/// "One span of trace `t` meets `conditions`" (on span `m`), reached through the trace's
+/// parts.
+pub fn some_span(conditions: &[String]) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM {} WHERE {})",
+        own_spans!("m"),
+        conditions.join(" AND ")
+    )
+}
+
+/// "Span `m` carries the attribute of filter `f` (`[key, text, number]`), itself or
+/// through its resource". A value matches by its JSON value: a string with that text, an
+/// integer or bool that reads the same, a double equal to the number.
+pub fn has_attribute(filter: &str) -> String {
+    let matches = |ty: &str, value: &str| {
+        format!(
+            "CASE {ty} WHEN 'text' THEN {value} = {filter} ->> 1
+             WHEN 'integer' THEN CAST({value} AS TEXT) = {filter} ->> 1
+             WHEN 'real' THEN {value} = CAST({filter} ->> 2 AS REAL)
+             WHEN 'true' THEN {filter} ->> 1 = 'true' WHEN 'false' THEN {filter} ->> 1 = 'false'
+             ELSE 0 END"
         )
+    };
+    format!(
+        "(m.resource_id IN (SELECT r.resource_id FROM resources r, json_each(r.resource, '$.attributes') a
+                            WHERE a.key = {filter} ->> 0 AND {resource})
+          OR ((({filter} ->> 3) IS NULL OR instr(m.body, {filter} ->> 3))
+              AND EXISTS (SELECT 1 FROM attribute_shapes sh, json_each(sh.keys) k, json_each(m.body, '$.v') v
+                          WHERE sh.shape_id = m.shape_id AND k.value = {filter} ->> 0
+                            AND v.key = k.key AND {span})))",
+        resource = matches("a.type", "a.value"),
+        span = matches("v.type", "v.value"),
+    )
+}
+
+/// "Span `m`'s name or a string attribute value of it or its resource contains `text`"
+/// (already lower case), ignoring ASCII case.
+pub fn has_text(text: &str) -> String {
+    format!(
+        "(instr(lower(m.name), {text})
+          OR m.resource_id IN (SELECT r.resource_id FROM resources r, json_each(r.resource, '$.attributes') a
+                               WHERE a.type = 'text' AND instr(lower(a.value), {text}))
+          OR (instr(lower(m.body), {text})
+              AND EXISTS (SELECT 1 FROM json_each(m.body, '$.v') v
+                          WHERE v.type = 'text' AND instr(lower(v.value), {text}))))"
+    )
+}
+
+/// The search blocks, newest range first: `?1` = the signal.
+pub const SEARCH_BLOCKS: &str = "\
+SELECT block_id, CAST(start_lo AS TEXT) AS start_lo, spans, CAST(max_start_ns AS TEXT) AS max_start
+FROM search_blocks WHERE signal = ?1 ORDER BY start_lo DESC";
+
+/// The Bloom filters of some blocks: `?1` = a JSON array of block ids.
+pub const BLOCK_BLOOMS: &str = "\
+SELECT block_id, hex(bloom) AS bloom FROM search_blocks
+WHERE block_id IN (SELECT value FROM json_each(?1))";
+
+/// Traces with spans not yet in the blocks' summaries (at most `?1`), which a search must
+/// check whatever the summaries say.
+pub const UNSUMMARIZED_TRACES: &str = "\
+SELECT lower(hex(t.trace_id)) AS trace_id, CAST(t.start_ns AS TEXT) AS start_ns
+FROM traces t WHERE t.trace_id IN (
+  SELECT trace_id FROM spans
+  WHERE span_row > coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0)
+  LIMIT CAST(?1 AS INTEGER))";
+
+// ---- the summarizer -------------------------------------------------------------------
+
+/// Rows above the summary mark with their trace's start and block: `?1` = the mark as
+/// text, `?2` = the most rows.
+pub const ROWS_TO_SUMMARIZE: &str = "\
+SELECT s.span_row, lower(hex(s.trace_id)) AS trace_id, s.name, s.kind,
+       s.parent_span_id IS NULL AS root, s.status_code, CAST(s.start_ns AS TEXT) AS start_ns,
+       CAST(s.end_ns AS TEXT) AS end_ns, CAST(s.resource_id AS TEXT) AS resource_id,
+       CAST(s.shape_id AS TEXT) AS shape_id, s.body, CAST(t.start_ns AS TEXT) AS trace_start,
+       t.summary_block
+FROM spans s JOIN traces t ON t.trace_id = s.trace_id
+WHERE s.span_row > CAST(?1 AS INTEGER) ORDER BY s.span_row LIMIT CAST(?2 AS INTEGER)";
+
+/// All earlier rows of some traces, for traces whose summary moves to another block:
+/// `?1` = a JSON array of trace ids, `?2` = the mark as text (rows at or below it).
+pub const EARLIER_ROWS_OF: &str = concat!(
+    "SELECT s.span_row, lower(hex(s.trace_id)) AS trace_id, s.name, s.kind,
+       s.parent_span_id IS NULL AS root, s.status_code, CAST(s.start_ns AS TEXT) AS start_ns,
+       CAST(s.end_ns AS TEXT) AS end_ns, CAST(s.resource_id AS TEXT) AS resource_id,
+       CAST(s.shape_id AS TEXT) AS shape_id, s.body, CAST(t.start_ns AS TEXT) AS trace_start,
+       t.summary_block
+FROM traces t JOIN ",
+    own_spans!("s"),
+    " WHERE t.trace_id IN (SELECT unhex(value) FROM json_each(?1))
+  AND s.span_row <= CAST(?2 AS INTEGER)"
+);
+
+/// Resources by id: `?1` = a JSON array of ids as text.
+pub const RESOURCES_BY_ID: &str = "\
+SELECT CAST(resource_id AS TEXT) AS resource_id, resource, service_name FROM resources
+WHERE resource_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))";
+
+/// Attribute key sets by id: `?1` = a JSON array of ids as text.
+pub const SHAPES_BY_ID: &str = "\
+SELECT CAST(shape_id AS TEXT) AS shape_id, keys FROM attribute_shapes
+WHERE shape_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))";
+
+/// Takes the summary lease unless another summarizer holds it: `?1` = now (unix ms, as
+/// text), `?2` = until when (as text). One row changed: the lease is ours.
+pub const TAKE_SUMMARY_LEASE: &str = "\
+INSERT INTO counters (name, value) VALUES ('summary_lease', CAST(?2 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE value < CAST(?1 AS INTEGER)";
+
+/// Gives the lease back: `?1` = the `until` it was taken with.
+pub const RETURN_SUMMARY_LEASE: &str =
+    "UPDATE counters SET value = 0 WHERE name = 'summary_lease' AND value = CAST(?1 AS INTEGER)";
+
+/// Creates or replaces a block's summary: `?1` = block id (NULL for a new block), `?2` =
+/// signal, `?3` = start_lo, `?4` = spans, `?5` = max start, `?6` = the Bloom filter as hex.
+pub const WRITE_BLOCK: &str = "\
+INSERT INTO search_blocks (block_id, signal, start_lo, spans, max_start_ns, bloom)
+VALUES (CAST(?1 AS INTEGER), ?2, CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), CAST(?5 AS INTEGER), unhex(?6))
+ON CONFLICT (block_id) DO UPDATE SET spans = excluded.spans,
+    max_start_ns = excluded.max_start_ns, bloom = excluded.bloom";
+
+/// Adds attribute key counts of one block: `?1` = a JSON array of
+/// `[block, service, scope, key, types, count]`.
+pub const ADD_BLOCK_ATTRIBUTES: &str = "\
+INSERT INTO block_attributes (block_id, service_name, scope, key, types, count)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?1) WHERE true
+ON CONFLICT (key, service_name, scope, block_id) DO UPDATE
+SET types = types | excluded.types, count = count + excluded.count";
+
+/// Adds attribute value counts: `?1` = a JSON array of `[block, service, key, value, count]`.
+pub const ADD_BLOCK_VALUES: &str = "\
+INSERT INTO block_values (block_id, service_name, key, value, count)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1) WHERE true
+ON CONFLICT (key, value, service_name, block_id) DO UPDATE SET count = count + excluded.count";
+
+/// Records that a block holds the summary of some traces: `?1` = block id, `?2` = a JSON
+/// array of trace ids.
+pub const SET_SUMMARY_BLOCK: &str = "\
+UPDATE traces SET summary_block = CAST(?1 AS INTEGER)
+WHERE trace_id IN (SELECT unhex(value) FROM json_each(?2))";
+
+/// The distinct values kept per block, service and attribute key: the discovery API
+/// shows the most frequent, and past this many a key (an id, a URL) stops collecting new
+/// ones in that block. Enumerations (methods, routes, status codes) fit whole.
+pub const MAX_VALUES_PER_KEY: usize = 100;
+
+/// How many values each block already keeps per service and key: `?1` = a JSON array of
+/// block ids.
+pub const VALUES_KEPT: &str = "\
+SELECT block_id, service_name, key, count(*) AS kept FROM block_values
+WHERE block_id IN (SELECT value FROM json_each(?1)) GROUP BY block_id, service_name, key";
+
+// ---- attribute discovery ----------------------------------------------------------------
+
+/// Attribute keys with their types and counts: `?1` = service (NULL: all), `?2` = scope
+/// (`span` or `resource`, NULL: both).
+pub const ATTRIBUTE_KEYS: &str = "\
+SELECT key, scope, sum(count) AS count, group_concat(DISTINCT types) AS types
+FROM block_attributes
+WHERE (?1 IS NULL OR service_name = ?1) AND (?2 IS NULL OR scope = ?2)
+GROUP BY key, scope ORDER BY sum(count) DESC, key";
+
+/// The most frequent values of a key: `?1` = key, `?2` = service (NULL: all), `?3` =
+/// prefix (NULL: any), `?4` = the most values. Doubles are stored as `#` and their text.
+pub const ATTRIBUTE_VALUES: &str = "\
+SELECT value, sum(count) AS count FROM block_values
+WHERE key = ?1 AND (?2 IS NULL OR service_name = ?2)
+  AND (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
+GROUP BY value ORDER BY sum(count) DESC, value LIMIT CAST(?4 AS INTEGER)";
+
+// ---- deleting ---------------------------------------------------------------------------
+
+/// The traces one prune step removes, oldest first: `?1` = cutoff in nanoseconds as text
+/// (traces that started before it), `?2` = the most traces. Every prune statement selects
+/// the same traces: the order is total and the trace rows go last.
+macro_rules! pruned {
+    () => {
+        "SELECT trace_id FROM traces WHERE start_ns < CAST(?1 AS INTEGER)
+ORDER BY start_ns, trace_id LIMIT CAST(?2 AS INTEGER)"
     };
 }
 
-/// Writes one span (SQLite, where a prepared statement per row is cheapest).
-pub const INSERT_SPAN: &str =
-    insert_spans!("VALUES (unhex(?1), unhex(?2), unhex(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+/// The statements that delete whole traces, those `$which` selects (an SQL list of trace
+/// ids), in order: counts first, rows last. Statements 3 and 4 delete the spans (their
+/// change counts say how many), 5 the traces.
+macro_rules! delete_traces {
+    ($which:expr) => {
+        [
+            concat!(
+                "INSERT INTO counters (name, value)
+SELECT 'spans', -(SELECT count(*) FROM traces t JOIN ",
+                own_spans!("s"),
+                " WHERE t.trace_id IN (",
+                $which,
+                "))
+UNION ALL
+SELECT 'traces', -(SELECT count(*) FROM traces WHERE trace_id IN (",
+                $which,
+                ")) WHERE true
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+            ),
+            concat!(
+                "UPDATE services SET span_count = span_count - gone.spans FROM (
+    SELECT r.service_name, count(*) AS spans FROM traces t JOIN ",
+                own_spans!("s"),
+                " JOIN resources r ON r.resource_id = +s.resource_id
+    WHERE t.trace_id IN (",
+                $which,
+                ") GROUP BY r.service_name) AS gone
+WHERE services.service_name = gone.service_name"
+            ),
+            concat!(
+                "UPDATE services SET span_count = span_count - gone.spans FROM (
+    SELECT l.service_name, count(*) AS spans FROM legacy_spans l WHERE l.trace_id IN (",
+                $which,
+                ") GROUP BY l.service_name) AS gone
+WHERE services.service_name = gone.service_name"
+            ),
+            concat!(
+                "DELETE FROM spans WHERE span_row IN (SELECT s.span_row FROM traces t JOIN ",
+                own_spans!("s"),
+                " WHERE t.trace_id IN (",
+                $which,
+                "))"
+            ),
+            concat!("DELETE FROM legacy_spans WHERE trace_id IN (", $which, ")"),
+            concat!("DELETE FROM traces WHERE trace_id IN (", $which, ")"),
+        ]
+    };
+}
 
-/// Writes one resource and scope pair unless it is already stored.
-pub const INSERT_RESOURCE: &str =
-    "INSERT OR IGNORE INTO resources (resource_id, resource, scope) VALUES (?1, ?2, ?3)";
+/// The statements of one prune step, in order; each takes `?1` and `?2` of [`pruned!`].
+/// Statements 3 and 4 delete the spans, 5 the traces: their change counts say how many.
+pub const PRUNE: [&str; 6] = delete_traces!(pruned!());
 
-/// Writes many spans with one statement, for databases where each statement is a round
-/// trip or counts against a quota (D1): `?1` = a JSON array of rows from [`span_rows_json`].
-/// Nanoseconds and resource keys travel as JSON integers inside the text, so they stay
-/// exact. Overwrites like [`INSERT_SPAN`]; `WHERE true` tells SQLite's parser that
-/// `ON CONFLICT` belongs to the insert, not to a join.
-pub const INSERT_SPANS_JSON: &str = insert_spans!(
-    "SELECT unhex(json_extract(value, '$[0]')), unhex(json_extract(value, '$[1]')),
-       unhex(json_extract(value, '$[2]')),
-       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-       json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
-       json_extract(value, '$[9]'), json_extract(value, '$[10]')
-FROM json_each(?1) WHERE true"
+/// Counts the traces a prune step deletes; runs before [`PRUNE`]'s last statement.
+pub const COUNT_PRUNED: &str = concat!(
+    "INSERT INTO counters (name, value) SELECT 'pruned_traces', count(*) FROM (",
+    pruned!(),
+    ") WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 );
 
-/// [`INSERT_RESOURCE`] for many pairs at once: `?1` = [`resource_rows_json`].
-pub const INSERT_RESOURCES_JSON: &str = "\
-INSERT OR IGNORE INTO resources (resource_id, resource, scope)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
-FROM json_each(?1)";
+/// Deletes the search blocks whose whole range is older than every trace left, with
+/// their attribute counts: a block ends where the next one starts.
+pub const FORGET_EMPTY_BLOCKS: &[&str] = &[
+    "DELETE FROM block_attributes WHERE block_id IN (SELECT b.block_id FROM search_blocks b
+  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
+        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
+    "DELETE FROM block_values WHERE block_id IN (SELECT b.block_id FROM search_blocks b
+  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
+        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
+    "DELETE FROM search_blocks WHERE block_id IN (SELECT b.block_id FROM search_blocks b
+  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
+        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
+];
 
-/// The rows of `spans` as JSON arrays for [`INSERT_SPANS_JSON`], in chunks of at most
-/// `max_bytes` of text (a single larger row gets a chunk of its own).
-pub fn span_rows_json(spans: &[super::SpanRecord], max_bytes: usize) -> Vec<String> {
-    chunked_rows(
-        spans.iter().map(|s| {
-            serde_json::json!([
-                s.trace_id,
-                s.span_id,
-                s.parent_span_id,
-                s.name,
-                s.kind,
-                s.service_name,
-                s.status_code,
-                super::ns_to_column(s.start_ns),
-                super::ns_to_column(s.end_ns),
-                s.resource_id,
-                s.body,
-            ])
-        }),
-        max_bytes,
-    )
-}
+/// Deletes one trace: `?1` = trace id. The change count of the last statement says
+/// whether the trace existed.
+pub const DELETE_TRACE: [&str; 6] = delete_traces!("unhex(?1)");
 
-/// The pairs of `resources` as JSON arrays for [`INSERT_RESOURCES_JSON`], chunked like
-/// [`span_rows_json`].
-pub fn resource_rows_json(resources: &[super::ResourceRecord], max_bytes: usize) -> Vec<String> {
-    chunked_rows(
-        resources
-            .iter()
-            .map(|r| serde_json::json!([r.id, r.resource, r.scope])),
-        max_bytes,
-    )
-}
+/// Deletes one span and summarizes its trace again: `?1` = trace id, `?2` = span id. The
+/// change counts of the two deletes (statements 2 and 3) say whether the span existed.
+pub const DELETE_SPAN: &[&str] = &[
+    concat!(
+        "INSERT INTO counters (name, value)
+SELECT 'spans', -(SELECT count(*) FROM traces t JOIN ",
+        own_spans!("s"),
+        " WHERE t.trace_id = unhex(?1) AND s.span_id = unhex(?2)) WHERE true
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    ),
+    concat!(
+        "UPDATE services SET span_count = span_count - 1
+WHERE service_name = (SELECT r.service_name FROM traces t JOIN ",
+        own_spans!("s"),
+        " JOIN resources r ON r.resource_id = +s.resource_id
+    WHERE t.trace_id = unhex(?1) AND s.span_id = unhex(?2))
+   OR service_name = (SELECT l.service_name FROM legacy_spans l
+    WHERE l.trace_id = unhex(?1) AND l.span_id = unhex(?2))"
+    ),
+    concat!(
+        "DELETE FROM spans WHERE span_row IN (SELECT s.span_row FROM traces t JOIN ",
+        own_spans!("s"),
+        " WHERE t.trace_id = unhex(?1) AND s.span_id = unhex(?2))"
+    ),
+    "DELETE FROM legacy_spans WHERE trace_id = unhex(?1) AND span_id = unhex(?2)",
+    concat!(
+        "UPDATE traces AS t SET (start_ns, end_ns, span_count, error_count, root_span_name, service_name) = (
+  SELECT min(s.start_ns), max(s.end_ns), count(*), sum(s.status_code = 2),
+    substr(min(CASE WHEN s.parent_span_id IS NULL THEN printf('%020d', s.start_ns) || s.name END), 21),
+    substr(min(CASE WHEN r.service_name IS NOT NULL
+                    THEN (s.parent_span_id IS NOT NULL) || printf('%020d', s.start_ns) || r.service_name END), 22)
+  FROM ",
+        own_spans!("s"),
+        " LEFT JOIN resources r ON r.resource_id = +s.resource_id)
+WHERE t.trace_id = unhex(?1) AND t.parts IS NOT NULL
+  AND EXISTS (SELECT 1 FROM ",
+        own_spans!("s"),
+        ")"
+    ),
+    concat!(
+        "INSERT INTO counters (name, value)
+SELECT 'traces', -(SELECT count(*) FROM traces t WHERE t.trace_id = unhex(?1)
+  AND NOT EXISTS (SELECT 1 FROM ",
+        own_spans!("s"),
+        ")
+  AND NOT EXISTS (SELECT 1 FROM legacy_spans l WHERE l.trace_id = unhex(?1))) WHERE true
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    ),
+    concat!(
+        "DELETE FROM traces AS t WHERE t.trace_id = unhex(?1)
+  AND NOT EXISTS (SELECT 1 FROM ",
+        own_spans!("s"),
+        ")
+  AND NOT EXISTS (SELECT 1 FROM legacy_spans l WHERE l.trace_id = unhex(?1))"
+    ),
+];
 
-fn chunked_rows(rows: impl Iterator<Item = serde_json::Value>, max_bytes: usize) -> Vec<String> {
-    let mut chunks = Vec::new();
-    let mut chunk = String::from("[");
-    for row in rows {
-        let row = row.to_string();
-        if chunk.len() > 1 && chunk.len() + row.len() + 2 > max_bytes {
-            chunk.push(']');
-            chunks.push(std::mem::replace(&mut chunk, String::from("[")));
-        }
-        if chunk.len() > 1 {
-            chunk.push(',');
-        }
-        chunk.push_str(&row);
-    }
-    if chunk.len() > 1 {
-        chunk.push(']');
-        chunks.push(chunk);
-    }
-    chunks
-}
+// ---- statistics -------------------------------------------------------------------------
 
-/// Recomputes the `traces` rows of the given traces from their spans after spans were
-/// written or deleted: `?1` = the trace ids as a JSON array (see [`json_array`]).
-pub const REFRESH_TRACES: &str = "\
-INSERT INTO traces (trace_id, start_ns, end_ns)
-SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans
-WHERE trace_id IN (SELECT unhex(value) FROM json_each(?1)) GROUP BY trace_id
-ON CONFLICT (trace_id) DO UPDATE SET start_ns = excluded.start_ns, end_ns = excluded.end_ns";
+/// What is stored, from the counters every write keeps: spans (plus any still waiting in
+/// `legacy_spans`), traces, oldest start, newest span end (every service's latest), and
+/// what was pruned or sampled out.
+pub const STATS: &str = "\
+SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS TEXT) AS traces,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'spans'), 0)
+         + CASE WHEN EXISTS (SELECT 1 FROM legacy_spans) THEN (SELECT count(*) FROM legacy_spans) ELSE 0 END
+         AS TEXT) AS spans,
+       CAST((SELECT min(start_ns) FROM traces) AS TEXT) AS oldest,
+       CAST((SELECT max(last_seen_ns) FROM services) AS TEXT) AS newest,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'pruned_traces'), 0) AS TEXT) AS pruned_traces,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans";
 
-/// The distinct trace ids of `spans` as the JSON array [`REFRESH_TRACES`] takes.
-pub fn trace_ids_json(spans: &[super::SpanRecord]) -> String {
-    let mut ids: Vec<&str> = spans.iter().map(|s| s.trace_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    json_array(&ids)
-}
+// ---- moving legacy spans ------------------------------------------------------------------
 
-/// A JSON array of strings, for statements that take a list as one parameter.
-pub fn json_array(items: &[&str]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
+/// Legacy spans of the oldest traces still there, whole traces, about `?1` of them.
+pub const LEGACY_ROWS: &str = "\
+SELECT lower(hex(l.trace_id)) AS trace_id, lower(hex(l.span_id)) AS span_id,
+       nullif(lower(hex(l.parent_span_id)), '') AS parent_span_id, l.name AS name,
+       l.kind AS kind, l.status_code AS status_code, CAST(l.start_ns AS TEXT) AS start_ns,
+       CAST(l.end_ns AS TEXT) AS end_ns, l.body AS body, r.resource AS resource, r.scope AS scope,
+       NULL AS shape
+FROM legacy_spans l LEFT JOIN resources r ON r.resource_id = l.resource_id
+WHERE l.trace_id IN (SELECT DISTINCT trace_id FROM legacy_spans LIMIT CAST(?1 AS INTEGER))";
 
-/// Drops a trace's row once it has no spans left: `?1` = trace id.
-pub const FORGET_EMPTY_TRACE: &str = "\
-DELETE FROM traces WHERE trace_id = unhex(?1)
-AND NOT EXISTS (SELECT 1 FROM spans WHERE trace_id = unhex(?1))";
-
-/// Deletes a trace's spans: `?1` = trace id.
-pub const DELETE_TRACE_SPANS: &str = "DELETE FROM spans WHERE trace_id = unhex(?1)";
-
-/// Deletes a trace's row: `?1` = trace id.
-pub const DELETE_TRACE: &str = "DELETE FROM traces WHERE trace_id = unhex(?1)";
-
-/// Deletes one span: `?1` = trace id, `?2` = span id.
-pub const DELETE_SPAN: &str =
-    "DELETE FROM spans WHERE trace_id = unhex(?1) AND span_id = unhex(?2)";
-
-/// One row of the summary queries, named as the SQL names its columns.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SummaryRow {
-    pub trace_id: String,
-    pub start_ns: String,
-    pub end_ns: String,
-    pub span_count: i64,
-    pub error_count: i64,
-    pub root_span_name: Option<String>,
-    pub service_name: Option<String>,
-    /// A JSON array of distinct service names.
-    pub services: Option<String>,
-}
-
-impl SummaryRow {
-    /// Turns the row into the API's summary; a malformed row is a storage error.
-    pub fn into_summary(self) -> Result<TraceSummary, StoreError> {
-        let parse_ns = |text: &str| {
-            text.parse::<u64>().map_err(|_| {
-                StoreError::Other(format!("stored timestamp {text:?} is not a number"))
-            })
-        };
-        let start = parse_ns(&self.start_ns)?;
-        let end = parse_ns(&self.end_ns)?;
-        let mut services: Vec<String> = match self.services.as_deref() {
-            None | Some("") => Vec::new(),
-            Some(json) => serde_json::from_str(json)
-                .map_err(|e| StoreError::Other(format!("stored service list is not JSON: {e}")))?,
-        };
-        services.sort();
-        Ok(TraceSummary {
-            trace_id: self.trace_id,
-            root_span_name: self.root_span_name,
-            service_name: self.service_name,
-            start_time_unix_nano: start,
-            end_time_unix_nano: end,
-            duration_ns: end.saturating_sub(start),
-            span_count: u64::try_from(self.span_count).unwrap_or(0),
-            error_count: u64::try_from(self.error_count).unwrap_or(0),
-            services,
-        })
-    }
-}
+/// Whether any legacy span is left.
+pub const ANY_LEGACY: &str = "SELECT EXISTS (SELECT 1 FROM legacy_spans) AS any";

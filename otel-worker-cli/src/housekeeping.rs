@@ -1,0 +1,123 @@
+//! The local server's background work, off the request path: folding new spans into the
+//! search blocks, keeping the database within its budget, deleting traces past the
+//! retention, and moving spans stored by the previous layout.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use otel_worker_core::retention;
+use otel_worker_core::store::Store;
+use otel_worker_core::store::summary::STEP_ROWS;
+
+/// How often the housekeeper looks for work when there was none.
+pub const IDLE_PAUSE: Duration = Duration::from_millis(200);
+
+/// How often retention runs and the size warning is checked.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Summarizer steps per round; a busy store gets another round at once.
+const SUMMARY_STEPS: u32 = 8;
+
+/// Prune steps per round while the database is over its budget.
+const BUDGET_STEPS: u32 = 20;
+
+/// What the housekeeper looks after.
+pub struct Settings {
+    pub store: Store,
+    /// Delete traces that started longer ago than this.
+    pub retention: Option<Duration>,
+    /// Warn each time the database grows past another multiple of this many bytes.
+    pub warn_past_each: Option<u64>,
+}
+
+/// Runs until the process ends.
+pub async fn run(settings: Settings) {
+    let store = settings.store;
+    let mut last_retention: Option<Instant> = None;
+    let mut warned_at = 0;
+    let mut legacy_left = match store.has_legacy_spans().await {
+        Ok(true) => {
+            tracing::info!(
+                "moving spans stored by the previous layout, in steps; searches cover them once moved"
+            );
+            true
+        }
+        _ => false,
+    };
+    let mut moved = 0u64;
+    loop {
+        let mut busy = false;
+        match store.summarize(now_ms(), SUMMARY_STEPS).await {
+            Ok(rows) => busy |= rows >= u64::from(SUMMARY_STEPS * STEP_ROWS),
+            Err(e) => {
+                tracing::warn!("folding new spans into the search blocks failed, will retry: {e}")
+            }
+        }
+        match store.keep_within_budget(BUDGET_STEPS).await {
+            Ok(kept) if kept.traces_deleted > 0 => {
+                tracing::info!(
+                    traces = kept.traces_deleted,
+                    spans = kept.spans_deleted,
+                    bytes = kept.bytes,
+                    "deleted the oldest traces to stay within the storage budget"
+                );
+                busy |= kept.over;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("keeping within the storage budget failed, will retry: {e}"),
+        }
+        if legacy_left {
+            match store.move_legacy_step().await {
+                Ok(0) => {
+                    legacy_left = false;
+                    tracing::info!(moved, "every span of the previous layout has been moved");
+                }
+                Ok(spans) => {
+                    moved += spans;
+                    busy = true;
+                }
+                Err(e) => {
+                    tracing::warn!("moving spans of the previous layout failed, will retry: {e}")
+                }
+            }
+        }
+        if last_retention.is_none_or(|at| at.elapsed() >= RETENTION_INTERVAL) {
+            last_retention = Some(Instant::now());
+            if let Some(keep) = settings.retention {
+                let cutoff = crate::unix_nanos_ago(keep);
+                match retention::prune_before(&store, cutoff, None).await {
+                    Ok(pruned) if pruned.traces > 0 => tracing::info!(
+                        traces = pruned.traces,
+                        spans = pruned.spans,
+                        "retention deleted traces older than {}",
+                        crate::server::humantime(keep)
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("retention failed, will retry: {e}"),
+                }
+            }
+            if let Some(step) = settings.warn_past_each
+                && let Ok(bytes) = store.database().size().await
+                && bytes / step > warned_at
+            {
+                warned_at = bytes / step;
+                tracing::warn!(
+                    "the database has passed {:.1} GB and nothing is ever deleted: start with \
+                     --max-storage 2GB or --retention 7d, or run `otel-worker-cli system prune --older-than 7d`",
+                    (warned_at * step) as f64 / 1e9
+                );
+            }
+        }
+        if !busy {
+            tokio::time::sleep(IDLE_PAUSE).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// The wall clock in unix milliseconds (the summarizer's lease is timed with it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

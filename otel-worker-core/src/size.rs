@@ -1,0 +1,44 @@
+//! Sizes as people type them (`500MB`, `2GB`, `1.5GiB`), for storage budgets.
+
+/// Parses a positive number followed by a unit: KB, MB and GB count in thousands, KiB,
+/// MiB and GiB in 1024s, B or nothing is bytes (case does not matter).
+pub fn parse(text: &str) -> Result<u64, String> {
+    const UNITS: &[(&str, f64)] = &[
+        ("KiB", 1024.0),
+        ("MiB", 1024.0 * 1024.0),
+        ("GiB", 1024.0 * 1024.0 * 1024.0),
+        ("KB", 1e3),
+        ("MB", 1e6),
+        ("GB", 1e9),
+        ("B", 1.0),
+        ("", 1.0),
+    ];
+    let (value, unit) = crate::duration::number_and_unit(text);
+    let scale = UNITS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(unit.trim()))
+        .map(|(_, scale)| *scale);
+    match (value, scale) {
+        (Some(n), Some(scale)) if n * scale >= 1.0 && n * scale < u64::MAX as f64 => {
+            Ok((n * scale) as u64)
+        }
+        _ => Err(format!("{text:?} is not a size like 500MB, 2GB or 1.5GiB")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(parse("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse("500MB"), Ok(500_000_000));
+        assert_eq!(parse("1.5GiB"), Ok(1_610_612_736));
+        assert_eq!(parse("20mb"), Ok(20_000_000));
+        assert_eq!(parse("4096"), Ok(4096));
+        for bad in ["", "MB", "0", "-1GB", "2TB", "lots"] {
+            assert!(parse(bad).is_err(), "{bad:?} passed");
+        }
+    }
+}

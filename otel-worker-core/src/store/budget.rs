@@ -1,0 +1,94 @@
+//! The storage budget: a store that passes its budget deletes its oldest traces, whole,
+//! until it is comfortably under again, so it never fills up and the newest data is
+//! always kept. An export that arrives while the store is still over its budget (a burst
+//! larger than the headroom) is refused with a retryable error naming the budget.
+
+use super::{Store, StoreError};
+
+/// Pruning starts once a store passes this share of its budget...
+pub const PRUNE_ABOVE: f64 = 0.90;
+/// ...and stops once it is back under this share.
+pub const PRUNE_DOWN_TO: f64 = 0.80;
+/// Traces deleted per prune step.
+pub const TRACES_PER_STEP: u32 = 1_000;
+
+/// What one call to [`Store::keep_within_budget`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Kept {
+    pub traces_deleted: u64,
+    pub spans_deleted: u64,
+    /// The size measured last.
+    pub bytes: u64,
+    /// Whether the store is still over its budget (more steps are needed).
+    pub over: bool,
+}
+
+impl Store {
+    /// Sets the budget in bytes (`None`: unlimited).
+    pub fn with_budget(mut self, limit_bytes: Option<u64>) -> Self {
+        self.budget = limit_bytes;
+        self
+    }
+
+    pub fn budget(&self) -> Option<u64> {
+        self.budget
+    }
+
+    /// Whether the store has passed the share of its budget where pruning starts.
+    pub async fn needs_pruning(&self) -> Result<bool, StoreError> {
+        let Some(limit) = self.budget else {
+            return Ok(false);
+        };
+        Ok(self.db.size().await? as f64 > limit as f64 * PRUNE_ABOVE)
+    }
+
+    /// Deletes the oldest traces, [`TRACES_PER_STEP`] at a time, while the store is over
+    /// [`PRUNE_ABOVE`] of its budget and until it is under [`PRUNE_DOWN_TO`], at most
+    /// `max_steps` steps.
+    pub async fn keep_within_budget(&self, max_steps: u32) -> Result<Kept, StoreError> {
+        let mut kept = Kept::default();
+        let Some(limit) = self.budget else {
+            return Ok(kept);
+        };
+        kept.bytes = self.db.size().await?;
+        if kept.bytes as f64 <= limit as f64 * PRUNE_ABOVE {
+            return Ok(kept);
+        }
+        let target = limit as f64 * PRUNE_DOWN_TO;
+        for _ in 0..max_steps {
+            let pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
+            kept.traces_deleted += pruned.traces;
+            kept.spans_deleted += pruned.spans;
+            kept.bytes = self.db.size().await?;
+            if pruned.traces == 0 || kept.bytes as f64 <= target {
+                break;
+            }
+        }
+        if kept.bytes as f64 > target {
+            self.db.reclaim().await?;
+            kept.bytes = self.db.size().await?;
+        }
+        kept.over = kept.bytes as f64 > target;
+        Ok(kept)
+    }
+
+    /// Before an export: a store at or over its budget prunes right away (a few steps),
+    /// and refuses the export if that was not enough.
+    pub(super) async fn make_room(&self) -> Result<(), StoreError> {
+        let Some(limit) = self.budget else {
+            return Ok(());
+        };
+        if self.db.size().await? < limit {
+            return Ok(());
+        }
+        let kept = self.keep_within_budget(20).await?;
+        if kept.bytes >= limit {
+            return Err(StoreError::Full(format!(
+                "storage is full: {} of the {limit}-byte budget is used and deleting the \
+                 oldest traces has not freed enough yet; retry shortly",
+                kept.bytes
+            )));
+        }
+        Ok(())
+    }
+}

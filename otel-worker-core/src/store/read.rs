@@ -1,0 +1,327 @@
+//! Reading back: trace summaries, a trace's spans page by page, one span, the services,
+//! and what is stored.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Param, SpanRow, Statement, Store, StoreError, TraceListQuery, ns_param, sql};
+use crate::models::{AttributeKey, AttributeValue, Service, TraceSummary};
+
+/// The most spans of one trace read at once, unless a page asks for fewer.
+pub const DEFAULT_SPAN_PAGE: u32 = 1_000;
+
+/// Where a page of a trace's spans starts: after the span that ended the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanCursor {
+    pub start_ns: u64,
+    pub span_id: String,
+}
+
+/// One page of a trace's spans, in start order, and where the next page starts.
+#[derive(Debug)]
+pub struct SpanPage {
+    pub spans: Vec<Box<RawValue>>,
+    pub next: Option<SpanCursor>,
+}
+
+/// What a store holds, as `GET /v1/stats` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holdings {
+    pub spans: u64,
+    pub traces: u64,
+    pub oldest_ns: Option<u64>,
+    pub newest_ns: Option<u64>,
+    pub pruned_traces: u64,
+    pub sampled_out_spans: u64,
+    /// Bytes on disk (or in D1), as the home measures them.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// The summary of one trace, `None` when it has no spans.
+    pub async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
+        let rows: Vec<SummaryRow> = self
+            .rows(Statement::new(sql::trace_summary(), vec![trace_id.into()]))
+            .await?;
+        let summary = rows
+            .into_iter()
+            .next()
+            .map(SummaryRow::into_summary)
+            .transpose()?;
+        Ok(summary.filter(|s| s.span_count > 0))
+    }
+
+    /// Summaries of the newest traces in the query's range and before its cursor,
+    /// whatever their spans (the span filter is not applied here).
+    pub async fn recent_traces(
+        &self,
+        query: &TraceListQuery,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        let mut b = sql::Builder::default();
+        let conditions = range_conditions(&mut b, query);
+        summaries(
+            self.rows(sql::traces_where(b, conditions, query.limit))
+                .await?,
+        )
+    }
+
+    /// One page of a trace's spans in start order: at most `limit`, after `after`.
+    pub async fn trace_spans(
+        &self,
+        trace_id: &str,
+        after: Option<&SpanCursor>,
+        limit: u32,
+    ) -> Result<SpanPage, StoreError> {
+        let limit = limit.max(1);
+        let rows: Vec<SpanRow> = self
+            .rows(Statement::new(
+                sql::trace_spans(),
+                vec![
+                    trace_id.into(),
+                    after.map(|c| ns_param(c.start_ns)).unwrap_or(Param::Null),
+                    after.map(|c| c.span_id.as_str()).into(),
+                    // One more tells whether there is a next page.
+                    Param::Int(i64::from(limit) + 1),
+                ],
+            ))
+            .await?;
+        let more = rows.len() > limit as usize;
+        let mut rows = rows;
+        rows.truncate(limit as usize);
+        let next = more.then(|| rows.last()).flatten().map(|last| SpanCursor {
+            start_ns: last.start_ns.parse().unwrap_or(0),
+            span_id: last.span_id.clone(),
+        });
+        let spans = rows
+            .into_iter()
+            .map(SpanRow::into_json)
+            .collect::<Result<_, _>>()?;
+        Ok(SpanPage { spans, next })
+    }
+
+    /// One span as the API's JSON.
+    pub async fn span(
+        &self,
+        trace_id: &str,
+        span_id: &str,
+    ) -> Result<Option<Box<RawValue>>, StoreError> {
+        let rows: Vec<SpanRow> = self
+            .rows(Statement::new(
+                sql::span(),
+                vec![trace_id.into(), span_id.into()],
+            ))
+            .await?;
+        rows.into_iter().next().map(SpanRow::into_json).transpose()
+    }
+
+    /// Every service name seen, with its span count and latest span end, by name.
+    pub async fn services(&self) -> Result<Vec<Service>, StoreError> {
+        let rows: Vec<ServiceRow> = self.rows(Statement::new(sql::SERVICES, vec![])).await?;
+        rows.into_iter().map(ServiceRow::into_service).collect()
+    }
+
+    /// What this store holds.
+    pub async fn holdings(&self) -> Result<Holdings, StoreError> {
+        let rows: Vec<HoldingsRow> = self.rows(Statement::new(sql::STATS, vec![])).await?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
+        Ok(Holdings {
+            spans: number(&row.spans).unwrap_or(0),
+            traces: number(&row.traces).unwrap_or(0),
+            oldest_ns: number(&row.oldest),
+            newest_ns: number(&row.newest),
+            pruned_traces: number(&row.pruned_traces).unwrap_or(0),
+            sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
+            bytes: self.db.size().await?,
+        })
+    }
+}
+
+impl Store {
+    /// Attribute keys seen in the search blocks, with their types and how many spans
+    /// carry them, most common first.
+    pub async fn attribute_keys(
+        &self,
+        service: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<Vec<AttributeKey>, StoreError> {
+        #[derive(Deserialize)]
+        struct KeyRow {
+            key: String,
+            scope: String,
+            count: i64,
+            types: Option<String>,
+        }
+        let rows: Vec<KeyRow> = self
+            .rows(Statement::new(
+                sql::ATTRIBUTE_KEYS,
+                vec![service.into(), scope.into()],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let bits = row
+                    .types
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|t| t.trim().parse::<i64>().ok())
+                    .fold(0, |all, t| all | t);
+                AttributeKey {
+                    key: row.key,
+                    scope: row.scope,
+                    types: super::summary::type_names(bits)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    count: u64::try_from(row.count).unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    /// The most frequent values of `key`, as a search filter takes them.
+    pub async fn attribute_values(
+        &self,
+        key: &str,
+        service: Option<&str>,
+        prefix: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AttributeValue>, StoreError> {
+        #[derive(Deserialize)]
+        struct ValueRow {
+            value: String,
+            count: i64,
+        }
+        let rows: Vec<ValueRow> = self
+            .rows(Statement::new(
+                sql::ATTRIBUTE_VALUES,
+                vec![
+                    key.into(),
+                    service.into(),
+                    prefix.into(),
+                    Param::Int(i64::from(limit)),
+                ],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AttributeValue {
+                value: row
+                    .value
+                    .strip_prefix('#')
+                    .map_or(row.value.clone(), str::to_owned),
+                count: u64::try_from(row.count).unwrap_or(0),
+            })
+            .collect())
+    }
+}
+
+/// The cursor and time range of `query` as conditions on trace `t`.
+pub fn range_conditions(b: &mut sql::Builder, query: &TraceListQuery) -> Vec<String> {
+    let mut conditions = Vec::new();
+    if let Some(cursor) = &query.before {
+        let start = b.bind(ns_param(cursor.start_ns));
+        match &cursor.trace_id {
+            Some(id) => {
+                let id = b.bind(id.as_str().into());
+                conditions.push(format!(
+                    "(t.start_ns, t.trace_id) < (CAST({start} AS INTEGER), unhex({id}))"
+                ));
+            }
+            None => conditions.push(format!("t.start_ns < CAST({start} AS INTEGER)")),
+        }
+    }
+    if let Some(start) = query.start_ns {
+        let start = b.bind(ns_param(start));
+        conditions.push(format!("t.start_ns >= CAST({start} AS INTEGER)"));
+    }
+    if let Some(end) = query.end_ns {
+        let end = b.bind(ns_param(end));
+        conditions.push(format!("t.start_ns < CAST({end} AS INTEGER)"));
+    }
+    conditions
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HoldingsRow {
+    spans: Option<String>,
+    traces: Option<String>,
+    oldest: Option<String>,
+    newest: Option<String>,
+    pruned_traces: Option<String>,
+    sampled_out_spans: Option<String>,
+}
+
+/// One row of [`sql::SERVICES`].
+#[derive(Debug, Clone, Deserialize)]
+struct ServiceRow {
+    name: String,
+    span_count: i64,
+    last_seen: String,
+}
+
+impl ServiceRow {
+    fn into_service(self) -> Result<Service, StoreError> {
+        Ok(Service {
+            span_count: u64::try_from(self.span_count).unwrap_or(0),
+            last_seen_unix_nano: self.last_seen.parse().map_err(|_| {
+                StoreError::Other(format!(
+                    "stored timestamp {:?} is not a number",
+                    self.last_seen
+                ))
+            })?,
+            name: self.name,
+        })
+    }
+}
+
+/// One row of the summary queries, named as the SQL names its columns.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryRow {
+    pub trace_id: String,
+    pub start_ns: String,
+    pub end_ns: String,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub root_span_name: Option<String>,
+    pub service_name: Option<String>,
+    /// A JSON array of distinct service names.
+    pub services: Option<String>,
+}
+
+/// Decodes summary rows.
+pub fn summaries(rows: Vec<SummaryRow>) -> Result<Vec<TraceSummary>, StoreError> {
+    rows.into_iter().map(SummaryRow::into_summary).collect()
+}
+
+impl SummaryRow {
+    /// Turns the row into the API's summary; a malformed row is a storage error.
+    pub fn into_summary(self) -> Result<TraceSummary, StoreError> {
+        let parse_ns = |text: &str| {
+            text.parse::<u64>().map_err(|_| {
+                StoreError::Other(format!("stored timestamp {text:?} is not a number"))
+            })
+        };
+        let start = parse_ns(&self.start_ns)?;
+        let end = parse_ns(&self.end_ns)?;
+        let mut services: Vec<String> = match self.services.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| StoreError::Other(format!("stored service list is not JSON: {e}")))?,
+        };
+        services.sort();
+        services.dedup();
+        Ok(TraceSummary {
+            trace_id: self.trace_id,
+            root_span_name: self.root_span_name,
+            service_name: self.service_name,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            duration_ns: end.saturating_sub(start),
+            span_count: u64::try_from(self.span_count).unwrap_or(0),
+            error_count: u64::try_from(self.error_count).unwrap_or(0),
+            services,
+        })
+    }
+}

@@ -1,0 +1,833 @@
+//! Search blocks: consecutive ranges of trace start times, each summarized by a
+//! [`Bloom`] filter of its traces' spans and by counts of their attribute keys and values.
+//!
+//! The summarizer folds new span rows (those above the summary mark) into the block
+//! that holds their trace's start, in bounded steps, off the ingest path: a background
+//! task locally, the cron trigger and idle moments on the Worker. A search must still
+//! probe the traces of rows not yet folded; it learns them from the mark. A trace whose
+//! start moves into another block (its root arrived late) is folded again, whole, into
+//! the new one, so a block's filter always covers every span of every trace it holds.
+//!
+//! What a filter holds for each span ([`span_terms`]), and what a search tests
+//! ([`Plan`]), are defined together here, so they cannot disagree:
+//! - every combination of service, name, root and status, with and without the span's
+//!   duration bucket (its bit length in nanoseconds);
+//! - every scalar attribute of the span and its resource, as key and value text (the
+//!   text a user would type: strings, integers and bools as they read, doubles as
+//!   `#` and Rust's shortest form);
+//! - every 3-byte window of the lower-cased name and string values, for text search.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::bloom::{self, Bloom, Term};
+use super::{Param, SpanFilter, SpanRow, Statement, Store, StoreError, sql};
+use crate::models::Attributes;
+
+/// The signal of span blocks in `search_blocks` (logs and metrics get their own).
+pub const SPANS: i64 = 1;
+
+/// A block takes no new traces past this many spans (or once its filter is
+/// [`bloom::FULL`]): probing one block costs at most about this many spans.
+pub const BLOCK_SPANS: i64 = 16_384;
+
+/// Rows folded per summarizer step.
+pub const STEP_ROWS: u32 = 4_096;
+
+/// How long one summarizer may hold the lease before another may take over.
+pub const LEASE_MS: u64 = 60_000;
+
+/// Values longer than this are not counted for attribute discovery.
+const MAX_VALUE_CHARS: usize = 128;
+
+/// What the filter and the statistics need of one span.
+#[derive(Debug)]
+pub struct SpanView<'a> {
+    pub service: Option<&'a str>,
+    pub name: &'a str,
+    pub root: bool,
+    pub status_code: i32,
+    pub duration_ns: u64,
+    pub attributes: &'a Attributes,
+    pub resource_attributes: &'a Attributes,
+}
+
+/// The bit length of a duration: spans whose durations fall in `[2^(b-1), 2^b)` share it.
+fn duration_bucket(ns: u64) -> u8 {
+    (64 - ns.leading_zeros()) as u8
+}
+
+/// The fields of an operation term, in this order, by bit of its mask.
+const SERVICE: u8 = 1;
+const NAME: u8 = 2;
+const ROOT: u8 = 4;
+const STATUS: u8 = 8;
+
+fn operation_term(mask: u8, service: &str, name: &str, status: i32, bucket: Option<u8>) -> Term {
+    let mut bytes = Vec::with_capacity(8 + service.len() + name.len());
+    bytes.extend_from_slice(&[b'o', mask]);
+    if mask & SERVICE != 0 {
+        bytes.extend_from_slice(service.as_bytes());
+        bytes.push(0xff);
+    }
+    if mask & NAME != 0 {
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(0xff);
+    }
+    if mask & STATUS != 0 {
+        bytes.push(status as u8);
+    }
+    if let Some(bucket) = bucket {
+        bytes.extend_from_slice(&[b'd', bucket]);
+    }
+    Term::of(&bytes)
+}
+
+fn attribute_term(key: &str, text: &str) -> Term {
+    let mut bytes = Vec::with_capacity(2 + key.len() + text.len());
+    bytes.push(b'a');
+    bytes.extend_from_slice(key.as_bytes());
+    bytes.push(0xff);
+    bytes.extend_from_slice(text.as_bytes());
+    Term::of(&bytes)
+}
+
+fn trigram_term(window: &[u8]) -> Term {
+    Term::of(&[b't', window[0], window[1], window[2]])
+}
+
+/// The text an attribute value matches, as filters and discovery spell it: `None` for
+/// arrays and maps, which no filter matches.
+pub fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_f64() => n.as_f64().map(|d| format!("#{d}")),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Calls `add` with every term of one span (see the module doc).
+pub fn span_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
+    let bucket = duration_bucket(span.duration_ns);
+    let service = span.service.unwrap_or("");
+    for mask in 0..16u8 {
+        if (mask & SERVICE != 0 && span.service.is_none()) || (mask & ROOT != 0 && !span.root) {
+            continue;
+        }
+        add(operation_term(
+            mask,
+            service,
+            span.name,
+            span.status_code,
+            None,
+        ));
+        add(operation_term(
+            mask,
+            service,
+            span.name,
+            span.status_code,
+            Some(bucket),
+        ));
+    }
+    for attributes in [span.attributes, span.resource_attributes] {
+        for (key, value) in attributes {
+            if let Some(text) = value_text(value) {
+                add(attribute_term(key, &text));
+            }
+            if let Value::String(text) = value {
+                trigrams(text, add);
+            }
+        }
+    }
+    trigrams(span.name, add);
+}
+
+fn trigrams(text: &str, add: &mut impl FnMut(Term)) {
+    let lower = text.as_bytes().to_ascii_lowercase();
+    for window in lower.windows(3) {
+        add(trigram_term(window));
+    }
+}
+
+/// What a search tests against a block's filter: every group must have a term the
+/// filter may contain. An empty plan matches every block.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    groups: Vec<Vec<Term>>,
+}
+
+impl Plan {
+    pub fn of(filter: &SpanFilter) -> Self {
+        let mut groups = Vec::new();
+        let mut mask = 0;
+        if filter.service.is_some() {
+            mask |= SERVICE;
+        }
+        if filter.name.is_some() {
+            mask |= NAME;
+        }
+        if filter.root_only {
+            mask |= ROOT;
+        }
+        if filter.status_code.is_some() {
+            mask |= STATUS;
+        }
+        let service = filter.service.as_deref().unwrap_or("");
+        let name = filter.name.as_deref().unwrap_or("");
+        let status = filter.status_code.unwrap_or(0);
+        if filter.min_duration_ns.is_some() || filter.max_duration_ns.is_some() {
+            let low = filter.min_duration_ns.map_or(0, duration_bucket);
+            let high = filter.max_duration_ns.map_or(64, duration_bucket);
+            groups.push(
+                (low..=high)
+                    .map(|bucket| operation_term(mask, service, name, status, Some(bucket)))
+                    .collect(),
+            );
+        } else if mask != 0 {
+            groups.push(vec![operation_term(mask, service, name, status, None)]);
+        }
+        for (key, text) in &filter.attributes {
+            let mut group = vec![attribute_term(key, text)];
+            if let Some(d) = text.parse::<f64>().ok().filter(|d| d.is_finite()) {
+                group.push(attribute_term(key, &format!("#{d}")));
+            }
+            groups.push(group);
+        }
+        if let Some(text) = &filter.text {
+            let lower = text.as_bytes().to_ascii_lowercase();
+            for window in lower.windows(3) {
+                groups.push(vec![trigram_term(window)]);
+            }
+        }
+        Self { groups }
+    }
+
+    /// Whether a span that matches could be among those `bloom` summarizes.
+    pub fn may_match(&self, bloom: &Bloom) -> bool {
+        self.groups
+            .iter()
+            .all(|group| group.iter().any(|term| bloom.may_contain(*term)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
+
+/// One block as [`sql::SEARCH_BLOCKS`] lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlockRow {
+    pub block_id: i64,
+    pub start_lo: String,
+    pub spans: i64,
+    pub max_start: String,
+}
+
+impl BlockRow {
+    pub fn start_lo(&self) -> u64 {
+        self.start_lo.parse().unwrap_or(0)
+    }
+
+    fn max_start(&self) -> u64 {
+        self.max_start.parse().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BloomRow {
+    block_id: i64,
+    bloom: String,
+}
+
+/// One row of [`sql::ROWS_TO_SUMMARIZE`].
+#[derive(Debug, Clone, Deserialize)]
+struct RowToFold {
+    span_row: i64,
+    trace_id: String,
+    name: String,
+    root: i64,
+    status_code: i32,
+    start_ns: String,
+    end_ns: String,
+    resource_id: Option<String>,
+    shape_id: Option<String>,
+    body: String,
+    trace_start: String,
+    summary_block: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourceRow {
+    resource_id: String,
+    resource: String,
+    service_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShapeRow {
+    shape_id: String,
+    keys: String,
+}
+
+/// A resource as the summarizer needs it.
+#[derive(Debug, Clone, Default)]
+struct Resource {
+    service: Option<String>,
+    attributes: Attributes,
+}
+
+/// A block being updated by one step.
+#[derive(Debug)]
+struct Folding {
+    row: BlockRow,
+    bloom: Bloom,
+    added: i64,
+    max_start: u64,
+    traces: HashSet<String>,
+}
+
+/// Counts of one block's attribute keys and values, by service.
+#[derive(Debug, Default)]
+struct Statistics {
+    /// (block, service, scope, key) → (types, count)
+    keys: BTreeMap<(i64, String, &'static str, String), (i64, i64)>,
+    /// (block, service, key, value) → count
+    values: BTreeMap<(i64, String, String, String), i64>,
+    /// (block, service, key) → distinct values kept, stored before and added now
+    distinct: HashMap<(i64, String, String), usize>,
+}
+
+/// The type bit of a value, as `block_attributes.types` ORs them.
+fn type_bit(value: &Value) -> i64 {
+    match value {
+        Value::String(_) => 1,
+        Value::Number(n) if n.is_f64() => 4,
+        Value::Number(_) => 2,
+        Value::Bool(_) => 8,
+        Value::Array(_) => 16,
+        Value::Object(_) => 32,
+        Value::Null => 64,
+    }
+}
+
+/// The type names of `types` bits, as `GET /v1/attributes` writes them.
+pub fn type_names(types: i64) -> Vec<&'static str> {
+    [
+        (1, "string"),
+        (2, "int"),
+        (4, "double"),
+        (8, "bool"),
+        (16, "array"),
+        (32, "map"),
+        (64, "empty"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| types & bit != 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+impl Statistics {
+    fn count(&mut self, block: i64, service: &str, scope: &'static str, attributes: &Attributes) {
+        for (key, value) in attributes {
+            let entry = self
+                .keys
+                .entry((block, service.to_owned(), scope, key.clone()))
+                .or_default();
+            entry.0 |= type_bit(value);
+            entry.1 += 1;
+            let Some(text) = value_text(value).filter(|t| t.chars().count() <= MAX_VALUE_CHARS)
+            else {
+                continue;
+            };
+            let value_key = (block, service.to_owned(), key.clone(), text);
+            if let Some(count) = self.values.get_mut(&value_key) {
+                *count += 1;
+                continue;
+            }
+            let distinct = self
+                .distinct
+                .entry((block, service.to_owned(), key.clone()))
+                .or_default();
+            if *distinct < sql::MAX_VALUES_PER_KEY {
+                *distinct += 1;
+                self.values.insert(value_key, 1);
+            }
+        }
+    }
+
+    fn statements(&self) -> Vec<Statement> {
+        let mut statements = Vec::new();
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .map(|((block, service, scope, key), (types, count))| {
+                serde_json::json!([block, service, scope, key, types, count])
+            })
+            .collect();
+        for chunk in keys.chunks(2_000) {
+            statements.push(Statement::new(
+                sql::ADD_BLOCK_ATTRIBUTES,
+                vec![Param::Text(Value::from(chunk.to_vec()).to_string())],
+            ));
+        }
+        let values: Vec<Value> = self
+            .values
+            .iter()
+            .map(|((block, service, key, value), count)| {
+                serde_json::json!([block, service, key, value, count])
+            })
+            .collect();
+        for chunk in values.chunks(2_000) {
+            statements.push(Statement::new(
+                sql::ADD_BLOCK_VALUES,
+                vec![Param::Text(Value::from(chunk.to_vec()).to_string())],
+            ));
+        }
+        statements
+    }
+}
+
+/// Resources and attribute key sets already read, by id: they never change.
+#[derive(Debug, Default)]
+pub struct Dictionary {
+    resources: std::sync::Mutex<HashMap<String, Resource>>,
+    shapes: std::sync::Mutex<HashMap<String, Vec<String>>>,
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Store {
+    /// Folds up to [`STEP_ROWS`] new span rows into the search blocks. Returns how many
+    /// rows it folded (0: the summaries are up to date), or `None` when another
+    /// summarizer holds the lease. `now_ms` is the wall clock, for the lease.
+    pub async fn summarize_step(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
+        let until = now_ms + LEASE_MS;
+        let taken = self
+            .db
+            .transaction(vec![Statement::new(
+                sql::TAKE_SUMMARY_LEASE,
+                vec![now_ms.to_string().into(), until.to_string().into()],
+            )])
+            .await?;
+        if taken.first().copied() != Some(1) {
+            return Ok(None);
+        }
+        let result = self.fold(until).await;
+        if result.is_err() {
+            // Let the next step (here or elsewhere) try again at once.
+            let _ = self
+                .db
+                .transaction(vec![Statement::new(
+                    sql::RETURN_SUMMARY_LEASE,
+                    vec![until.to_string().into()],
+                )])
+                .await;
+        }
+        result.map(Some)
+    }
+
+    /// Folds what there is to fold, step after step, until up to date or `max_steps`
+    /// ran. Returns the rows folded.
+    pub async fn summarize(&self, now_ms: u64, max_steps: u32) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for _ in 0..max_steps {
+            match self.summarize_step(now_ms).await? {
+                Some(0) | None => break,
+                Some(rows) => total += rows,
+            }
+        }
+        Ok(total)
+    }
+
+    async fn fold(&self, lease: u64) -> Result<u64, StoreError> {
+        let mark = self.counter(sql::SUMMARY_MARK).await?;
+        let rows: Vec<RowToFold> = self
+            .rows(Statement::new(
+                sql::ROWS_TO_SUMMARIZE,
+                vec![mark.to_string().into(), Param::Int(i64::from(STEP_ROWS))],
+            ))
+            .await?;
+        let release = Statement::new(sql::RETURN_SUMMARY_LEASE, vec![lease.to_string().into()]);
+        let Some(last_row) = rows.iter().map(|r| r.span_row).max() else {
+            self.db.transaction(vec![release]).await?;
+            return Ok(0);
+        };
+        let mut blocks: Vec<BlockRow> = self
+            .rows(Statement::new(sql::SEARCH_BLOCKS, vec![Param::Int(SPANS)]))
+            .await?;
+        // Oldest first from here on.
+        blocks.reverse();
+        let mut folding: BTreeMap<i64, Folding> = BTreeMap::new();
+        if blocks.is_empty() {
+            blocks.push(BlockRow {
+                block_id: 1,
+                start_lo: "0".into(),
+                spans: 0,
+                max_start: "0".into(),
+            });
+        }
+        // A full newest block takes no new traces: a new one starts after its latest.
+        if let Some(newest) = blocks.last().cloned() {
+            let bloom = self.blooms(&[newest.block_id]).await?.pop();
+            let full = newest.spans >= BLOCK_SPANS
+                || bloom.as_ref().is_some_and(|b| b.fill() >= bloom::FULL);
+            folding.insert(newest.block_id, Folding::new(newest.clone(), bloom));
+            let later = rows
+                .iter()
+                .any(|r| r.trace_start.parse::<u64>().unwrap_or(0) > newest.max_start());
+            if full && later {
+                let row = BlockRow {
+                    block_id: newest.block_id + 1,
+                    start_lo: (newest.max_start() + 1).to_string(),
+                    spans: 0,
+                    max_start: newest.max_start.clone(),
+                };
+                folding.insert(row.block_id, Folding::new(row.clone(), None));
+                blocks.push(row);
+            }
+        }
+        let block_of = |start: u64| -> i64 {
+            let i = blocks.partition_point(|b| b.start_lo() <= start);
+            blocks[i.saturating_sub(1)].block_id
+        };
+        // Traces that moved to another block are folded again, whole.
+        let moved: Vec<String> = rows
+            .iter()
+            .filter(|r| {
+                r.summary_block
+                    .is_some_and(|b| b != block_of(r.trace_start.parse().unwrap_or(0)))
+            })
+            .map(|r| r.trace_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut all_rows = rows;
+        if !moved.is_empty() {
+            let earlier: Vec<RowToFold> = self
+                .rows(Statement::new(
+                    sql::EARLIER_ROWS_OF,
+                    vec![
+                        serde_json::to_string(&moved).unwrap_or_default().into(),
+                        mark.to_string().into(),
+                    ],
+                ))
+                .await?;
+            all_rows.extend(earlier);
+        }
+        let needed: Vec<i64> = all_rows
+            .iter()
+            .map(|r| block_of(r.trace_start.parse().unwrap_or(0)))
+            .filter(|b| !folding.contains_key(b))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let blooms = self.blooms(&needed).await?;
+        for (id, bloom) in needed.iter().zip(blooms) {
+            if let Some(row) = blocks.iter().find(|b| b.block_id == *id) {
+                folding.insert(*id, Folding::new(row.clone(), Some(bloom)));
+            }
+        }
+        self.learn_dictionary(&all_rows).await?;
+        let mut statistics = Statistics::default();
+        #[derive(Deserialize)]
+        struct Kept {
+            block_id: i64,
+            service_name: String,
+            key: String,
+            kept: i64,
+        }
+        let ids: Vec<i64> = folding.keys().copied().collect();
+        let kept: Vec<Kept> = self
+            .rows(Statement::new(
+                sql::VALUES_KEPT,
+                vec![serde_json::to_string(&ids).unwrap_or_default().into()],
+            ))
+            .await?;
+        for k in kept {
+            statistics
+                .distinct
+                .insert((k.block_id, k.service_name, k.key), k.kept as usize);
+        }
+        for row in &all_rows {
+            let block_id = block_of(row.trace_start.parse().unwrap_or(0));
+            let Some(block) = folding.get_mut(&block_id) else {
+                continue;
+            };
+            self.fold_row(row, block, block_id, &mut statistics)?;
+        }
+        let mut statements = Vec::new();
+        for block in folding
+            .values()
+            .filter(|b| b.added > 0 || !b.traces.is_empty())
+        {
+            statements.push(Statement::new(
+                sql::WRITE_BLOCK,
+                vec![
+                    block.row.block_id.to_string().into(),
+                    Param::Int(SPANS),
+                    block.row.start_lo.as_str().into(),
+                    (block.row.spans + block.added).to_string().into(),
+                    block.max_start.to_string().into(),
+                    block.bloom.to_hex().into(),
+                ],
+            ));
+            let traces: Vec<&String> = block.traces.iter().collect();
+            statements.push(Statement::new(
+                sql::SET_SUMMARY_BLOCK,
+                vec![
+                    block.row.block_id.to_string().into(),
+                    serde_json::to_string(&traces).unwrap_or_default().into(),
+                ],
+            ));
+        }
+        statements.extend(statistics.statements());
+        statements.push(Statement::new(
+            sql::SET_COUNTER,
+            vec![sql::SUMMARY_MARK.into(), last_row.to_string().into()],
+        ));
+        statements.push(release);
+        self.db.transaction(statements).await?;
+        self.cache.forget(folding.keys().copied());
+        Ok(all_rows.len() as u64)
+    }
+
+    fn fold_row(
+        &self,
+        row: &RowToFold,
+        block: &mut Folding,
+        block_id: i64,
+        statistics: &mut Statistics,
+    ) -> Result<(), StoreError> {
+        let resource = row
+            .resource_id
+            .as_ref()
+            .and_then(|id| lock(&self.dictionary.resources).get(id).cloned())
+            .unwrap_or_default();
+        let shape = row
+            .shape_id
+            .as_ref()
+            .and_then(|id| lock(&self.dictionary.shapes).get(id).cloned());
+        let span_row = SpanRow {
+            trace_id: row.trace_id.clone(),
+            span_id: String::new(),
+            parent_span_id: None,
+            name: row.name.clone(),
+            kind: 0,
+            status_code: row.status_code,
+            start_ns: row.start_ns.clone(),
+            end_ns: row.end_ns.clone(),
+            body: row.body.clone(),
+            resource: None,
+            scope: None,
+            shape: shape.map(|keys| serde_json::to_string(&keys).unwrap_or_default()),
+        };
+        let attributes = span_row.attributes()?;
+        let start: u64 = row.start_ns.parse().unwrap_or(0);
+        let end: u64 = row.end_ns.parse().unwrap_or(0);
+        let view = SpanView {
+            service: resource.service.as_deref(),
+            name: &row.name,
+            root: row.root != 0,
+            status_code: row.status_code,
+            duration_ns: end.saturating_sub(start),
+            attributes: &attributes,
+            resource_attributes: &resource.attributes,
+        };
+        span_terms(&view, &mut |term| block.bloom.insert(term));
+        block.added += 1;
+        block.max_start = block.max_start.max(row.trace_start.parse().unwrap_or(0));
+        block.traces.insert(row.trace_id.clone());
+        let service = resource.service.as_deref().unwrap_or("");
+        statistics.count(block_id, service, "span", &attributes);
+        statistics.count(block_id, service, "resource", &resource.attributes);
+        Ok(())
+    }
+
+    /// Reads the resources and shapes of `rows` that are not known yet.
+    async fn learn_dictionary(&self, rows: &[RowToFold]) -> Result<(), StoreError> {
+        let unknown_resources: HashSet<&String> = {
+            let known = lock(&self.dictionary.resources);
+            rows.iter()
+                .filter_map(|r| r.resource_id.as_ref())
+                .filter(|id| !known.contains_key(*id))
+                .collect()
+        };
+        if !unknown_resources.is_empty() {
+            let found: Vec<ResourceRow> = self
+                .rows(Statement::new(
+                    sql::RESOURCES_BY_ID,
+                    vec![
+                        serde_json::to_string(&unknown_resources)
+                            .unwrap_or_default()
+                            .into(),
+                    ],
+                ))
+                .await?;
+            let mut known = lock(&self.dictionary.resources);
+            for row in found {
+                let parsed: Value = serde_json::from_str(&row.resource).unwrap_or_default();
+                let attributes = parsed
+                    .get("attributes")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                known.insert(
+                    row.resource_id,
+                    Resource {
+                        service: row.service_name,
+                        attributes,
+                    },
+                );
+            }
+        }
+        let unknown_shapes: HashSet<&String> = {
+            let known = lock(&self.dictionary.shapes);
+            rows.iter()
+                .filter_map(|r| r.shape_id.as_ref())
+                .filter(|id| !known.contains_key(*id))
+                .collect()
+        };
+        if !unknown_shapes.is_empty() {
+            let found: Vec<ShapeRow> = self
+                .rows(Statement::new(
+                    sql::SHAPES_BY_ID,
+                    vec![
+                        serde_json::to_string(&unknown_shapes)
+                            .unwrap_or_default()
+                            .into(),
+                    ],
+                ))
+                .await?;
+            let mut known = lock(&self.dictionary.shapes);
+            for row in found {
+                let keys: Vec<String> = serde_json::from_str(&row.keys).unwrap_or_default();
+                known.insert(row.shape_id, keys);
+            }
+        }
+        Ok(())
+    }
+
+    /// The filters of some blocks, in the order of `ids` (an empty filter for one that
+    /// has none stored).
+    pub async fn blooms(&self, ids: &[i64]) -> Result<Vec<Bloom>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<BloomRow> = self
+            .rows(Statement::new(
+                sql::BLOCK_BLOOMS,
+                vec![serde_json::to_string(ids).unwrap_or_default().into()],
+            ))
+            .await?;
+        let mut by_id: HashMap<i64, Bloom> = rows
+            .into_iter()
+            .filter_map(|r| Bloom::from_hex(&r.bloom).map(|b| (r.block_id, b)))
+            .collect();
+        Ok(ids
+            .iter()
+            .map(|id| by_id.remove(id).unwrap_or_default())
+            .collect())
+    }
+}
+
+impl Folding {
+    fn new(row: BlockRow, bloom: Option<Bloom>) -> Self {
+        let max_start = row.max_start();
+        Self {
+            row,
+            bloom: bloom.unwrap_or_default(),
+            added: 0,
+            max_start,
+            traces: HashSet::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attributes(pairs: &[(&str, Value)]) -> Attributes {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    fn filter_of(f: impl FnOnce(&mut SpanFilter)) -> SpanFilter {
+        let mut filter = SpanFilter::default();
+        f(&mut filter);
+        filter
+    }
+
+    #[test]
+    fn a_block_holding_a_span_may_match_every_filter_that_span_matches() {
+        let span_attributes = attributes(&[
+            ("http.route", Value::from("/users/:id")),
+            ("http.response.status_code", Value::from(500)),
+            ("ratio", Value::from(1.5)),
+            ("cached", Value::from(true)),
+        ]);
+        let resource = attributes(&[("host.name", Value::from("Web-7"))]);
+        let span = SpanView {
+            service: Some("checkout"),
+            name: "GET /users/:id",
+            root: true,
+            status_code: 2,
+            duration_ns: 300_000_000,
+            attributes: &span_attributes,
+            resource_attributes: &resource,
+        };
+        let mut bloom = Bloom::default();
+        span_terms(&span, &mut |t| bloom.insert(t));
+        let matching = [
+            filter_of(|f| f.service = Some("checkout".into())),
+            filter_of(|f| {
+                f.name = Some("GET /users/:id".into());
+                f.root_only = true;
+                f.min_duration_ns = Some(250_000_000);
+            }),
+            filter_of(|f| {
+                f.service = Some("checkout".into());
+                f.status_code = Some(2);
+                f.max_duration_ns = Some(1_000_000_000);
+            }),
+            filter_of(|f| f.attributes = vec![("http.response.status_code".into(), "500".into())]),
+            filter_of(|f| f.attributes = vec![("ratio".into(), "1.50".into())]),
+            filter_of(|f| f.attributes = vec![("cached".into(), "true".into())]),
+            filter_of(|f| f.attributes = vec![("host.name".into(), "Web-7".into())]),
+            filter_of(|f| f.text = Some("USERS".into())),
+            filter_of(|f| f.text = Some("web-7".into())),
+            filter_of(|f| f.text = Some("x".into())),
+            SpanFilter::default(),
+        ];
+        for filter in &matching {
+            assert!(Plan::of(filter).may_match(&bloom), "{filter:?}");
+        }
+        let missing = [
+            filter_of(|f| f.service = Some("payments".into())),
+            filter_of(|f| {
+                f.name = Some("GET /users/:id".into());
+                f.min_duration_ns = Some(2_000_000_000);
+            }),
+            filter_of(|f| {
+                f.service = Some("checkout".into());
+                f.status_code = Some(1);
+            }),
+            filter_of(|f| f.attributes = vec![("http.response.status_code".into(), "404".into())]),
+            filter_of(|f| f.text = Some("no-such-text".into())),
+        ];
+        for filter in &missing {
+            assert!(!Plan::of(filter).may_match(&bloom), "{filter:?}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Storing an export: one transaction that appends its spans, replaces any stored copies
+//! of them (a retried export is stored once), counts them, and writes the summary of
+//! every trace they belong to.
+
+use std::collections::HashSet;
+
+use super::{Batch, Param, SpanRecord, Statement, Store, StoreError, ns_param, sql};
+
+impl Store {
+    /// Stores one export in one transaction; a store at its budget makes room first.
+    pub async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+        self.make_room().await?;
+        self.db.ingest(batch).await
+    }
+}
+
+impl Batch {
+    /// Several exports as one (for a home that commits them together).
+    pub fn merge(batches: impl IntoIterator<Item = Batch>) -> Batch {
+        let mut merged = Batch::default();
+        for batch in batches {
+            for resource in batch.resources {
+                if !merged.resources.iter().any(|r| r.id == resource.id) {
+                    merged.resources.push(resource);
+                }
+            }
+            for shape in batch.shapes {
+                if !merged.shapes.iter().any(|s| s.id == shape.id) {
+                    merged.shapes.push(shape);
+                }
+            }
+            merged.spans.extend(batch.spans);
+            merged.sampled_out += batch.sampled_out;
+        }
+        merged
+    }
+}
+
+/// The statements that store `batch`, in order.
+pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
+    let mut statements = Vec::with_capacity(12);
+    if batch.sampled_out > 0 {
+        statements.push(Statement::new(
+            sql::ADD_TO_COUNTER,
+            vec![
+                sql::SAMPLED_OUT_SPANS.into(),
+                Param::Text(batch.sampled_out.to_string()),
+            ],
+        ));
+    }
+    if batch.spans.is_empty() {
+        return statements;
+    }
+    statements.push(Statement::new(sql::MARK_INGEST, vec![]));
+    if !batch.resources.is_empty() {
+        statements.push(Statement::Rows {
+            per_row: sql::INSERT_RESOURCE,
+            as_json: sql::INSERT_RESOURCES_JSON,
+            rows: batch
+                .resources
+                .iter()
+                .map(|r| {
+                    vec![
+                        Param::Text(r.id.to_string()),
+                        r.resource.as_str().into(),
+                        r.scope.as_str().into(),
+                        r.service_name.as_deref().into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !batch.shapes.is_empty() {
+        statements.push(Statement::Rows {
+            per_row: sql::INSERT_SHAPE,
+            as_json: sql::INSERT_SHAPES_JSON,
+            rows: batch
+                .shapes
+                .iter()
+                .map(|s| vec![Param::Text(s.id.to_string()), s.keys.as_str().into()])
+                .collect(),
+        });
+    }
+    // A span sent twice in one export is stored once: the later copy wins.
+    let mut seen = HashSet::new();
+    let mut spans: Vec<SpanRecord> = batch
+        .spans
+        .into_iter()
+        .rev()
+        .filter(|s| seen.insert((s.trace_id.clone(), s.span_id.clone())))
+        .collect();
+    // Sorted by trace, so the export's spans of one trace are one range of rows.
+    spans.sort_unstable_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
+    batch.spans = spans;
+    statements.push(Statement::Rows {
+        per_row: sql::INSERT_SPAN,
+        as_json: sql::INSERT_SPANS_JSON,
+        rows: batch.spans.iter().map(span_params).collect(),
+    });
+    let after_insert = [
+        sql::NOTE_REPLACED,
+        sql::COUNT_EXPORT,
+        sql::COUNT_NEW_SPANS,
+        sql::UNCOUNT_REPLACED,
+        sql::DELETE_REPLACED[0],
+        sql::DELETE_REPLACED[1],
+        sql::UNCOUNT_REPLACED_LEGACY,
+        sql::DELETE_REPLACED_LEGACY,
+        sql::SUMMARIZE_TOUCHED_TRACES,
+    ];
+    statements.extend(
+        after_insert
+            .into_iter()
+            .map(|sql| Statement::new(sql, vec![])),
+    );
+    statements
+}
+
+/// The parameters of [`sql::INSERT_SPAN`] for one span.
+fn span_params(s: &SpanRecord) -> Vec<Param> {
+    vec![
+        s.trace_id.as_str().into(),
+        s.span_id.as_str().into(),
+        s.parent_span_id.as_deref().into(),
+        s.name.as_str().into(),
+        Param::Int(i64::from(s.kind)),
+        Param::Int(i64::from(s.status_code)),
+        ns_param(s.start_ns),
+        ns_param(s.end_ns),
+        Param::Text(s.resource_id.to_string()),
+        s.shape_id.map(|id| id.to_string()).into(),
+        s.body.as_str().into(),
+    ]
+}

@@ -1,0 +1,98 @@
+//! The Worker's background work: folding new spans into the search blocks, keeping each
+//! database within its budget, retention, and moving spans of the previous layout. It
+//! runs from the cron trigger every minute, and (all but retention, which can wait for
+//! the cron) after answering a request (`Context::wait_until`), at most once per
+//! [`AFTER_REQUEST_EVERY_MS`] per isolate, so a busy Worker keeps up between cron runs.
+
+use std::cell::Cell;
+
+use otel_worker_core::retention;
+use otel_worker_core::store::Shards;
+use serde_json::json;
+use worker::{Date, console_error, console_log};
+
+/// How often one isolate does housekeeping after a request.
+pub const AFTER_REQUEST_EVERY_MS: f64 = 5_000.0;
+
+thread_local! {
+    static LAST_RUN: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// How much one run may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Effort {
+    pub summary_steps: u32,
+    pub budget_steps: u32,
+    pub legacy_steps: u32,
+}
+
+/// After a request: a small run, unless this isolate ran one recently.
+pub const AFTER_REQUEST: Effort = Effort {
+    summary_steps: 2,
+    budget_steps: 5,
+    legacy_steps: 1,
+};
+
+/// From the cron trigger, every minute: enough to keep up with thousands of spans a
+/// second, well within a scheduled run's 30 s.
+pub const FROM_CRON: Effort = Effort {
+    summary_steps: 30,
+    budget_steps: 40,
+    legacy_steps: 20,
+};
+
+/// Whether this isolate should run housekeeping after the current request.
+pub fn due_after_request() -> bool {
+    let now = Date::now().as_millis() as f64;
+    let due = now - LAST_RUN.get() >= AFTER_REQUEST_EVERY_MS;
+    if due {
+        LAST_RUN.set(now);
+    }
+    due
+}
+
+/// One run over every database; failures are logged (the next run retries).
+pub async fn run(shards: &Shards, effort: Effort, retention_days: Option<u64>) {
+    let now_ms = Date::now().as_millis();
+    for (index, store) in shards.all().iter().enumerate() {
+        let mut line = json!({"event": "housekeeping", "shard": index});
+        match store.keep_within_budget(effort.budget_steps).await {
+            Ok(kept) => {
+                line["budgetDeletedTraces"] = kept.traces_deleted.into();
+                line["bytes"] = kept.bytes.into();
+            }
+            Err(e) => console_error!("keeping shard {index} within its budget failed: {e}"),
+        }
+        if let Some(days) = retention_days.filter(|days| *days > 0) {
+            let now_ns = now_ms.saturating_mul(1_000_000);
+            let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
+            let cutoff = retention::cutoff(now_ns, keep);
+            match retention::prune_before(store, cutoff, Some(effort.budget_steps)).await {
+                Ok(pruned) => {
+                    line["retentionDays"] = days.into();
+                    line["deletedTraces"] = pruned.traces.into();
+                    line["deletedSpans"] = pruned.spans.into();
+                }
+                Err(e) => console_error!("retention on shard {index} failed: {e}"),
+            }
+        }
+        match store.summarize(now_ms, effort.summary_steps).await {
+            Ok(rows) => line["summarizedSpans"] = rows.into(),
+            Err(e) => console_error!("summarizing shard {index} failed: {e}"),
+        }
+        for _ in 0..effort.legacy_steps {
+            match store.move_legacy_step().await {
+                Ok(0) => break,
+                Ok(moved) => {
+                    let before = line["movedLegacySpans"].as_u64().unwrap_or(0);
+                    line["movedLegacySpans"] = (before + moved).into();
+                }
+                Err(e) => {
+                    console_error!("moving legacy spans on shard {index} failed: {e}");
+                    break;
+                }
+            }
+        }
+        console_log!("{line}");
+    }
+}
