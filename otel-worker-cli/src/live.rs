@@ -1,7 +1,7 @@
 //! The local live feed: a tokio broadcast channel fanned out to every `/api/ws` socket.
 //! Announcing is a channel send, so an export never waits for a client; each socket's
 //! task coalesces what it receives into at most one message per
-//! [`COALESCE_INTERVAL_MS`](otel_worker_core::live::COALESCE_INTERVAL_MS).
+//! [`COALESCE_INTERVAL_MS`].
 
 use std::sync::Arc;
 use std::time::Duration;

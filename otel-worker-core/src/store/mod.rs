@@ -5,7 +5,7 @@
 //! statement ([`sql`]), decodes every row ([`row`]), and keeps the summaries that make
 //! search fast ([`summary`], [`bloom`]). So the two homes cannot answer differently.
 //!
-//! Split by mechanism: [`write`] stores exports, [`read`] reads traces and spans back,
+//! Split by mechanism: [`write`](mod@write) stores exports, [`read`] reads traces and spans back,
 //! [`prune`] deletes, [`search`] finds traces, [`summary`] folds new spans into the
 //! search blocks, [`legacy`] moves spans stored by an older layout.
 

@@ -573,7 +573,8 @@ WHERE services.service_name = gone.service_name"
     };
 }
 
-/// The statements of one prune step, in order; each takes `?1` and `?2` of [`pruned!`].
+/// The statements of one prune step, in order; each takes `?1` (the cutoff) and `?2` (the
+/// most traces) of the selection `pruned!`.
 /// Statements 3 and 4 delete the spans, 5 the traces: their change counts say how many.
 pub const PRUNE: [&str; 6] = delete_traces!(pruned!());
 
