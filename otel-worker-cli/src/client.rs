@@ -57,8 +57,27 @@ pub enum ClientCommand {
     },
     /// Services seen, with span counts and when each was last seen.
     Services,
+    /// What the server holds: spans, traces, bytes against the storage budget, what was
+    /// pruned or sampled out.
+    Stats,
+    /// Attribute keys seen (with their types and how many spans carry them), or with a
+    /// KEY its most frequent values: what a search can filter on.
+    Attributes(AttributesArgs),
     /// Post an OTLP/JSON export file (e.g. examples/send-trace/trace.json).
     Send { file: PathBuf },
+}
+
+/// `client attributes [KEY]`.
+#[derive(clap::Args)]
+pub struct AttributesArgs {
+    /// List this key's most frequent values instead of the keys.
+    pub key: Option<String>,
+    /// Only spans of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only values starting with this text (with KEY).
+    #[arg(long, requires = "key")]
+    pub prefix: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -192,8 +211,38 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        ClientCommand::Stats => {
+            let stats = client.stats().await?;
+            if json {
+                print_json(&serde_json::to_value(&stats)?)
+            } else {
+                println!("{}", view::stats(&stats));
+                Ok(())
+            }
+        }
+        ClientCommand::Attributes(args) => attributes(&client, json, args).await,
         ClientCommand::Send { file } => send(&client, json, &file).await,
     }
+}
+
+async fn attributes(client: &Client, json: bool, args: AttributesArgs) -> anyhow::Result<()> {
+    let service = args.service.as_deref();
+    let Some(key) = args.key else {
+        let keys = client.attributes(service).await?;
+        if json {
+            return print_json(&serde_json::to_value(&keys)?);
+        }
+        println!("{}", view::attribute_table(&keys.attributes));
+        return Ok(());
+    };
+    let values = client
+        .attribute_values(&key, service, args.prefix.as_deref())
+        .await?;
+    if json {
+        return print_json(&serde_json::to_value(&values)?);
+    }
+    println!("{}", view::value_table(&key, &values.values));
+    Ok(())
 }
 
 /// Checks an id locally so a typo gets a precise message without a round trip.

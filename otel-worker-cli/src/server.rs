@@ -137,7 +137,19 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     if open {
         tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
     }
-    tokio::spawn(housekeeper);
+    // Its own thread, so a summarizer step's CPU never holds up a request's.
+    std::thread::Builder::new()
+        .name("housekeeper".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(housekeeper),
+                Err(e) => tracing::error!("the housekeeper did not start: {e}"),
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("starting the housekeeper thread: {e}"))?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -4,7 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use otel_worker_core::models::{Service, Span, StatusCode, TraceDetail, TraceSummary};
+use otel_worker_core::models::{
+    AttributeKey, AttributeValue, Service, Span, Stats, StatusCode, StoreStats, TraceDetail,
+    TraceSummary,
+};
+use otel_worker_core::size;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -91,6 +95,80 @@ pub fn service_table(services: &[Service]) -> String {
             service.span_count.to_string(),
             instant(service.last_seen_unix_nano),
         ]);
+    }
+    t.to_string()
+}
+
+/// `client stats`: what the server holds, and each database's share when it has several.
+pub fn stats(stats: &Stats) -> String {
+    let mut t = table(&[
+        "Store",
+        "Spans",
+        "Traces",
+        "Stored",
+        "Oldest",
+        "Newest",
+        "Pruned traces",
+        "Sampled out",
+        "Not indexed yet",
+    ]);
+    let row = |name: String, s: &StoreStats| {
+        let stored = match s.budget_bytes {
+            Some(budget) if budget > 0 => format!(
+                "{} of {} ({:.0}%)",
+                size::display(s.bytes),
+                size::display(budget),
+                s.bytes as f64 * 100.0 / budget as f64
+            ),
+            _ => size::display(s.bytes),
+        };
+        vec![
+            name,
+            s.spans.to_string(),
+            s.traces.to_string(),
+            stored,
+            s.oldest_unix_nano.map(instant).unwrap_or_default(),
+            s.newest_unix_nano.map(instant).unwrap_or_default(),
+            s.pruned_traces.to_string(),
+            s.sampled_out_spans.to_string(),
+            s.unindexed_spans.to_string(),
+        ]
+    };
+    t.add_row(row("all".into(), &stats.total));
+    if stats.shards.len() > 1 {
+        for (i, shard) in stats.shards.iter().enumerate() {
+            t.add_row(row(format!("shard {i}"), shard));
+        }
+    }
+    t.to_string()
+}
+
+/// `client attributes`.
+pub fn attribute_table(keys: &[AttributeKey]) -> String {
+    if keys.is_empty() {
+        return "no attributes yet: spans are summarized for search a moment after they arrive"
+            .into();
+    }
+    let mut t = table(&["Key", "Scope", "Types", "Spans"]);
+    for key in keys {
+        t.add_row(vec![
+            key.key.clone(),
+            key.scope.clone(),
+            key.types.join(", "),
+            key.count.to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// `client attributes KEY`.
+pub fn value_table(key: &str, values: &[AttributeValue]) -> String {
+    if values.is_empty() {
+        return format!("no values of {key} seen");
+    }
+    let mut t = table(&["Value", "Spans"]);
+    for value in values {
+        t.add_row(vec![value.value.clone(), value.count.to_string()]);
     }
     t.to_string()
 }

@@ -686,6 +686,33 @@ fn search_flags_services_stats_and_retention_from_the_terminal() {
         services.contains("user-service") && services.contains("frontend"),
         "{services}"
     );
+    let stats: serde_json::Value = serde_json::from_str(&client(&["--json", "stats"])).unwrap();
+    assert_eq!(
+        (stats["spans"].as_u64(), stats["traces"].as_u64()),
+        (Some(17), Some(4))
+    );
+    let table = client(&["stats"]);
+    assert!(
+        table.contains("Not indexed yet") && table.contains(" 17 "),
+        "{table}"
+    );
+    // Attribute discovery reads the search summaries, built a moment after ingest.
+    let mut keys = String::new();
+    for _ in 0..50 {
+        keys = client(&["attributes", "--service", "user-service"]);
+        if keys.contains("process.pid") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        keys.contains("process.pid") && keys.contains("int"),
+        "{keys}"
+    );
+    let values = client(&["attributes", "process.pid", "--prefix", "42"]);
+    assert!(values.contains("4242"), "{values}");
+    let none = client(&["attributes", "process.pid", "--prefix", "9"]);
+    assert!(none.contains("no values of process.pid"), "{none}");
     let bad = client_at(&url, token, &["traces", "list", "--min-duration", "soon"]);
     assert!(!bad.status.success());
     assert!(

@@ -55,6 +55,14 @@ async fn send(server: &TestServer, service: &str, resource: Vec<KeyValue>, spans
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// A random instant past `from`, far in the future, so this run's traces have a time
+/// window of their own on a shared server.
+fn private_time(from: u64) -> u64 {
+    from + u64::from(u32::from_le_bytes(
+        random_span_id()[..4].try_into().unwrap(),
+    )) * MS
+}
+
 /// Three traces in a private time window, with names made unique by `run`.
 struct Fixture {
     run: String,
@@ -70,10 +78,7 @@ struct Fixture {
 async fn fixture(server: &TestServer) -> Fixture {
     let run = hex::encode(random_span_id());
     // Far in the future, in a window of its own.
-    let base = 5_000_000_000_000_000_000u64
-        + u64::from(u32::from_le_bytes(
-            random_span_id()[..4].try_into().unwrap(),
-        )) * MS;
+    let base = private_time(5_000_000_000_000_000_000);
     let window = format!("start={base}&end={}", base + 10_000 * MS);
     let shop = format!("shop-{run}");
 
@@ -292,10 +297,7 @@ async fn the_time_range_is_on_the_trace_start() {
 async fn pages_follow_the_cursor_without_gaps_or_duplicates() {
     let server = TestServer::start();
     let run = hex::encode(random_span_id());
-    let base = 6_000_000_000_000_000_000u64
-        + u64::from(u32::from_le_bytes(
-            random_span_id()[..4].try_into().unwrap(),
-        )) * MS;
+    let base = private_time(6_000_000_000_000_000_000);
     // 23 traces, several starting in the very same nanosecond.
     let mut expected = Vec::new();
     for i in 0..23u64 {
@@ -338,6 +340,70 @@ async fn pages_follow_the_cursor_without_gaps_or_duplicates() {
         "duplicates"
     );
     assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_200_byte_text_search_and_40_attribute_filters_find_their_span() {
+    // Sizes past D1's per-query limits if they were bound one by one or matched with LIKE
+    // (50-byte patterns, 100 parameters): both homes must answer them exactly.
+    let server = TestServer::start();
+    let run = hex::encode(random_span_id());
+    let base = private_time(7_000_000_000_000_000_000);
+    let window = format!("start={base}&end={}", base + 10_000 * MS);
+    let long_text = format!("{run} {}", "Lorem ipsum dolor sit amet. ".repeat(7));
+    let mut attributes: Vec<KeyValue> = (0..40)
+        .map(|i| {
+            kv(
+                &format!("key.{i}"),
+                V::StringValue(format!("value {i} {run}")),
+            )
+        })
+        .collect();
+    attributes.push(kv("story", V::StringValue(long_text.clone())));
+    let wanted = random_trace_id();
+    let other = random_trace_id();
+    send(
+        &server,
+        &format!("big-{run}"),
+        vec![],
+        vec![
+            span_with(&wanted, None, "wanted", base + MS, MS, 0, attributes),
+            span_with(&other, None, "other", base + 2 * MS, MS, 0, vec![]),
+        ],
+    )
+    .await;
+    let find = |filters: String| {
+        let server = &server;
+        let window = &window;
+        async move {
+            let (status, body) = get_json(server, &format!("/v1/traces?{window}&{filters}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["traceId"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let q = long_text.to_uppercase();
+    assert!(q.len() >= 200);
+    let encoded = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    assert_eq!(
+        find(format!("q={}", encoded(&q))).await,
+        [hex::encode(&wanted)]
+    );
+    assert_eq!(
+        find(format!("q={}", encoded(&format!("{q}!")))).await,
+        Vec::<String>::new()
+    );
+    let all: Vec<String> = (0..40)
+        .map(|i| format!("attr={}", encoded(&format!("key.{i}=value {i} {run}"))))
+        .collect();
+    assert_eq!(find(all.join("&")).await, [hex::encode(&wanted)]);
+    let mut one_wrong = all.clone();
+    one_wrong[39] = format!("attr={}", encoded(&format!("key.39=value 38 {run}")));
+    assert_eq!(find(one_wrong.join("&")).await, Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::ingest::{Encoding, ExportReply};
-use crate::models::{ErrorBody, ServiceList, Span, TraceDetail, TraceList};
+use crate::models::{
+    AttributeList, AttributeValues, ErrorBody, ServiceList, Span, Stats, TraceDetail, TraceList,
+};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,39 @@ impl Client {
     /// `GET /v1/services`.
     pub async fn services(&self) -> Result<ServiceList, ClientError> {
         self.get("/v1/services").await
+    }
+
+    /// `GET /v1/stats`.
+    pub async fn stats(&self) -> Result<Stats, ClientError> {
+        self.get("/v1/stats").await
+    }
+
+    /// `GET /v1/attributes`, optionally of one service's spans.
+    pub async fn attributes(&self, service: Option<&str>) -> Result<AttributeList, ClientError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(service) = service {
+            query.append_pair("service", service);
+        }
+        self.get(&format!("/v1/attributes?{}", query.finish()))
+            .await
+    }
+
+    /// `GET /v1/attributes/{key}/values`: the most frequent values of `key`.
+    pub async fn attribute_values(
+        &self,
+        key: &str,
+        service: Option<&str>,
+        prefix: Option<&str>,
+    ) -> Result<AttributeValues, ClientError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [("service", service), ("prefix", prefix)] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        let key = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+        self.get(&format!("/v1/attributes/{key}/values?{}", query.finish()))
+            .await
     }
 
     /// `GET /v1/traces/{id}`, with every page of a large trace's spans.

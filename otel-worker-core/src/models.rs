@@ -248,6 +248,10 @@ pub struct StoreStats {
     pub pruned_traces: u64,
     /// Spans left out by sampling, ever.
     pub sampled_out_spans: u64,
+    /// Spans not yet in the search summaries (counted by row, so a span sent again
+    /// counts twice until then): searches find them, probing each of their traces.
+    #[serde(default)]
+    pub unindexed_spans: u64,
 }
 
 /// Body of `GET /v1/attributes`.

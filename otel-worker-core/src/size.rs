@@ -26,9 +26,36 @@ pub fn parse(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A size in the decimal units [`parse`] reads: `512 B`, `12.3 MB`, `9.00 GB`.
+pub fn display(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} KB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.2} GB", b / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_display_in_units_that_parse_back() {
+        for (bytes, text) in [
+            (512, "512 B"),
+            (12_345_678, "12.3 MB"),
+            (9_000_000_000, "9.00 GB"),
+        ] {
+            assert_eq!(display(bytes), text);
+            let back = parse(&text.replace(' ', "")).unwrap() as f64;
+            assert!(
+                (back - bytes as f64).abs() / (bytes as f64) < 0.01,
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn sizes_read_as_people_write_them() {

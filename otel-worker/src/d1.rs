@@ -17,12 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use otel_worker_core::store::{Database, Param, Row, Statement, StoreError};
+use otel_worker_core::store::{Database, Param, Rows, Statement, StoreError};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::js_sys::{self, Array, Reflect};
 use worker::send::SendFuture;
-use worker::serde_wasm_bindgen;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::types::{
     D1Database as Binding, D1PreparedStatement as Prepared, D1Result as Answer,
@@ -123,7 +122,7 @@ impl D1 {
         }
     }
 
-    async fn run_query(&self, statement: &Statement) -> Result<Vec<Row>, D1Failure> {
+    async fn run_query(&self, statement: &Statement) -> Result<Rows, D1Failure> {
         let Statement::One { sql, params } = statement else {
             return Err(D1Failure::Permanent("a query is one statement".into()));
         };
@@ -137,23 +136,17 @@ impl D1 {
             .map_err(|e| D1Failure::classify(message(&e)))?
             .unchecked_into();
         self.remember_size(&answer);
-        let results = answer
-            .results()
-            .map_err(|e| D1Failure::Permanent(message(&e)))?
-            .unwrap_or_default();
-        results
-            .iter()
-            .map(|row| {
-                let value: Value = serde_wasm_bindgen::from_value(row)
-                    .map_err(|e| D1Failure::Permanent(format!("a row does not read: {e}")))?;
-                match whole_numbers(value) {
-                    Value::Object(map) => Ok(map),
-                    other => Err(D1Failure::Permanent(format!(
-                        "a row is not an object: {other}"
-                    ))),
-                }
-            })
-            .collect()
+        // D1 hands numbers to JavaScript as doubles; JSON prints the whole ones without
+        // a fraction, so they decode into integer fields (counts stay below 2^53, and
+        // nanosecond times come back as text).
+        let results = Reflect::get(&answer, &JsValue::from_str("results"))
+            .map_err(|e| D1Failure::Permanent(message(&e)))?;
+        if results.is_undefined() || results.is_null() {
+            return Ok(Rows("[]".into()));
+        }
+        let text = js_sys::JSON::stringify(&results)
+            .map_err(|e| D1Failure::Permanent(format!("rows do not print: {}", message(&e))))?;
+        Ok(Rows(String::from(text)))
     }
 
     async fn run_batch(&self, statements: &[Statement]) -> Result<Vec<u64>, D1Failure> {
@@ -191,7 +184,7 @@ impl D1 {
 
 #[async_trait]
 impl Database for D1 {
-    async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+    async fn query(&self, statement: Statement) -> Result<Rows, StoreError> {
         retrying_once(|| self.run_query(&statement)).await
     }
 
@@ -259,26 +252,6 @@ fn meta_number(meta: &js_sys::Object, name: &str) -> Option<f64> {
     Reflect::get(meta, &JsValue::from_str(name))
         .ok()
         .and_then(|v| v.as_f64())
-}
-
-/// D1 hands every number to JavaScript as a double: whole ones go back to integers, so
-/// rows decode into integer fields.
-fn whole_numbers(value: Value) -> Value {
-    match value {
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
-                Value::from(f as i64)
-            }
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, whole_numbers(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// The text of a JavaScript error: its message, and its cause's (where D1 puts the

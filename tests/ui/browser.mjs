@@ -158,6 +158,29 @@ try {
   await page.locator(".live.on").waitFor();
   await page.screenshot({ path: `${shots}/traces.png` });
 
+  // The header tells how much is stored.
+  await page.waitForFunction(() => /[\d,]+ spans · [\d.]+ [KMG]?B/.test(document.querySelector("#usage").textContent));
+
+  // Typing in the attribute box offers the keys seen, then that key's values; the
+  // summaries behind them are built a moment after ingest, so typing again may be needed.
+  const attr = page.getByTestId("attr");
+  const offered = async (typed, wanted) => {
+    for (let i = 0; i < 50; i++) {
+      await attr.fill("");
+      await attr.pressSequentially(typed);
+      try {
+        await page.waitForFunction((v) => [...document.querySelectorAll("#attr-suggestions option")]
+          .some((o) => o.value === v), wanted, { timeout: 500 });
+        return;
+      } catch { /* not summarized yet */ }
+    }
+    throw new Error(`UI test failed: typing ${typed} never offered ${wanted}`);
+  };
+  await offered("process.p", "process.pid=");
+  await offered("http.route=/ap", "http.route=/api/orders");
+  await offered("http.route=/api/orders, process.pid=4", "http.route=/api/orders, process.pid=4242");
+  await attr.fill("");
+
   // 3. Filter by service: only traces with a user-service span remain.
   await page.getByTestId("service").selectOption("user-service");
   await page.getByRole("button", { name: "Search" }).click();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use otel_worker_core::store::{Batch, Database, Row, Statement, StoreError};
+use otel_worker_core::store::{Batch, Database, Rows, Statement, StoreError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use serde_json::Value;
@@ -255,39 +255,60 @@ fn measure_size(conn: &Connection, path: Option<&Path>) -> rusqlite::Result<u64>
     Ok(used + wal)
 }
 
-/// The rows of a query as column name to JSON value.
-fn query_rows(conn: &Connection, statement: &Statement) -> rusqlite::Result<Vec<Row>> {
+/// The rows of a query as the JSON text of an array of objects, written straight from
+/// SQLite's values (no map per row).
+fn query_rows(conn: &Connection, statement: &Statement) -> rusqlite::Result<Rows> {
     let Statement::One { sql, params } = statement else {
         return Err(rusqlite::Error::InvalidQuery);
     };
     let mut prepared = conn.prepare_cached(sql)?;
-    let names: Vec<String> = prepared
+    // Each column's name, already written as a JSON key.
+    let keys: Vec<String> = prepared
         .column_names()
         .into_iter()
-        .map(str::to_owned)
+        .map(|name| format!("{}:", Value::from(name)))
         .collect();
     let mut rows = prepared.query(rusqlite::params_from_iter(params.iter().map(Bind)))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(256);
+    out.push(b'[');
+    let mut first = true;
     while let Some(row) = rows.next()? {
-        let mut map = Row::new();
-        for (i, name) in names.iter().enumerate() {
-            let value = match row.get_ref(i)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(n) => Value::from(n),
-                ValueRef::Real(r) => Value::from(r),
-                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Value::String(hex::encode(b)),
-            };
-            map.insert(name.clone(), value);
+        if !first {
+            out.push(b',');
         }
-        out.push(map);
+        first = false;
+        out.push(b'{');
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key.as_bytes());
+            match row.get_ref(i)? {
+                ValueRef::Null => out.extend_from_slice(b"null"),
+                ValueRef::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                ValueRef::Real(r) => match serde_json::Number::from_f64(r) {
+                    Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                    None => out.extend_from_slice(b"null"),
+                },
+                ValueRef::Text(t) => {
+                    let text = String::from_utf8_lossy(t);
+                    let _ = serde_json::to_writer(&mut out, text.as_ref());
+                }
+                ValueRef::Blob(b) => {
+                    let _ = serde_json::to_writer(&mut out, &hex::encode(b));
+                }
+            }
+        }
+        out.push(b'}');
     }
-    Ok(out)
+    out.push(b']');
+    // Only strings from SQLite (made valid above) and JSON punctuation went in.
+    Ok(Rows(String::from_utf8_lossy(&out).into_owned()))
 }
 
 #[async_trait]
 impl Database for SqliteDatabase {
-    async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+    async fn query(&self, statement: Statement) -> Result<Rows, StoreError> {
         self.read(move |conn| query_rows(conn, &statement)).await
     }
 

@@ -835,7 +835,15 @@ fn every_read_query_is_served_by_an_index() {
         ("stats".into(), statement(sql::STATS.into(), vec![])),
         (
             "unsummarized traces".into(),
-            statement(sql::UNSUMMARIZED_TRACES.into(), vec![text("10")]),
+            statement(sql::UNSUMMARIZED_TRACES.into(), vec![text("5"), text("10")]),
+        ),
+        (
+            "rows above a mark".into(),
+            statement(sql::ROWS_ABOVE.into(), vec![text("5")]),
+        ),
+        (
+            "search blocks and mark".into(),
+            statement(sql::SEARCH_BLOCKS_AND_MARK.into(), vec![text("1")]),
         ),
         (
             "rows to summarize".into(),
@@ -1115,7 +1123,12 @@ async fn the_wal_is_emptied_once_ingest_pauses() {
 /// three spans each (a root of service `svc-<t % 3>` named `op <t % 7>`, two children),
 /// attribute `n` = `t % 97` on every span, every 13th trace failing.
 async fn many_traces(store: &Store, n: u32) {
-    let traces: Vec<u32> = (0..n).collect();
+    traces_in(store, 0..n).await;
+}
+
+/// [`many_traces`] with ids (and starts) from `range`.
+async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
+    let traces: Vec<u32> = range.collect();
     for chunk in traces.chunks(1_000) {
         let mut all = Vec::new();
         for &t in chunk {
@@ -1271,6 +1284,27 @@ async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_search_finds_new_spans_while_the_summaries_lag_far_behind() {
+    // More unsummarized spans than a search lists one by one: it must stop skipping
+    // blocks, not miss the newest traces.
+    let (_dir, _path, store) = temp_store();
+    many_traces(&store, 1_000).await;
+    store.summarize(now_ms(), 100).await.unwrap();
+    let lagging = otel_worker_core::store::search::TAIL_LIMIT / 3 + 100;
+    traces_in(&store, 1_000..1_000 + lagging).await;
+    let newest = format!("{:032x}", 1_000_000u32);
+    let mut span = record(0, 1, None, 2_000_000_000, 2_000_000_100);
+    span.trace_id = newest.clone();
+    store
+        .insert(batch(vec![with_service(span, Some("svc-newest"))]))
+        .await
+        .unwrap();
+    let mut q = query(20, None);
+    q.span.service = Some("svc-newest".into());
+    assert_eq!(all_pages(&store, &q).await, [newest]);
 }
 
 #[tokio::test]

@@ -175,6 +175,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
             newest_unix_nano: held.newest_ns,
             pruned_traces: held.pruned_traces,
             sampled_out_spans: held.sampled_out_spans,
+            unindexed_spans: held.unindexed_spans,
         });
     }
     let total = StoreStats {
@@ -186,6 +187,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
         newest_unix_nano: shards.iter().filter_map(|s| s.newest_unix_nano).max(),
         pruned_traces: shards.iter().map(|s| s.pruned_traces).sum(),
         sampled_out_spans: shards.iter().map(|s| s.sampled_out_spans).sum(),
+        unindexed_spans: shards.iter().map(|s| s.unindexed_spans).sum(),
     };
     Ok(Json(Stats { total, shards }))
 }

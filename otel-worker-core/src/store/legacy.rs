@@ -18,18 +18,15 @@ impl Store {
             .db
             .query(Statement::new(sql::ANY_LEGACY, vec![]))
             .await?;
-        Ok(rows
-            .first()
-            .and_then(|row| row.get("any"))
-            .and_then(super::number::<i64>)
-            .is_some_and(|any| any != 0))
+        Ok(super::first_number::<i64>(&rows, "any").is_some_and(|any| any != 0))
     }
 
     /// Moves the spans of up to [`TRACES_PER_STEP`] traces; returns how many spans
     /// moved (0: none are left).
     pub async fn move_legacy_step(&self) -> Result<u64, StoreError> {
         let rows: Vec<SpanRow> = decode(
-            self.db
+            &self
+                .db
                 .query(Statement::new(
                     sql::LEGACY_ROWS,
                     vec![super::Param::Int(i64::from(TRACES_PER_STEP))],

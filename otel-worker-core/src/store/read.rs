@@ -33,6 +33,8 @@ pub struct Holdings {
     pub newest_ns: Option<u64>,
     pub pruned_traces: u64,
     pub sampled_out_spans: u64,
+    /// Span rows written after the search summaries' mark.
+    pub unindexed_spans: u64,
     /// Bytes on disk (or in D1), as the home measures them.
     pub bytes: u64,
 }
@@ -132,6 +134,7 @@ impl Store {
             newest_ns: number(&row.newest),
             pruned_traces: number(&row.pruned_traces).unwrap_or(0),
             sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
+            unindexed_spans: number(&row.unindexed_spans).unwrap_or(0),
             bytes: self.db.size().await?,
         })
     }
@@ -251,6 +254,7 @@ struct HoldingsRow {
     newest: Option<String>,
     pruned_traces: Option<String>,
     sampled_out_spans: Option<String>,
+    unindexed_spans: Option<String>,
 }
 
 /// One row of [`sql::SERVICES`].

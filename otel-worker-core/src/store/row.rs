@@ -11,8 +11,8 @@
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::StoreError;
 use crate::models::{self, Attributes, SpanKind, StatusCode};
@@ -254,17 +254,6 @@ impl SpanRow {
         ))
     }
 
-    /// The span's attributes as a map, for code that reads them (the search summaries).
-    pub fn attributes(&self) -> Result<Attributes, StoreError> {
-        let body: BodyRef =
-            serde_json::from_str(&self.body).map_err(|e| self.corrupt("body", e))?;
-        let text = self.attribute_json(&body)?;
-        match text {
-            None => Ok(Map::new()),
-            Some(text) => serde_json::from_str(&text).map_err(|e| self.corrupt("attributes", e)),
-        }
-    }
-
     /// The attribute object's JSON text: the shape's keys zipped with the body's values
     /// (or a legacy row's whole object); `None` when there are none.
     fn attribute_json(&self, body: &BodyRef) -> Result<Option<String>, StoreError> {
@@ -350,6 +339,17 @@ impl SpanRow {
     }
 }
 
+/// The attribute values of a body of the current layout, in shape order (the search
+/// summaries zip them with the shape's keys themselves).
+pub(crate) fn attribute_values(body: &str) -> Result<Vec<Value>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Values {
+        #[serde(default, rename = "v")]
+        values: Vec<Value>,
+    }
+    serde_json::from_str::<Values>(body).map(|b| b.values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,7 +395,12 @@ mod tests {
             scope: None,
             shape: Some(shape.keys),
         };
-        assert_eq!(row.attributes().unwrap(), attributes);
+        let keys: Vec<String> = serde_json::from_str(row.shape.as_deref().unwrap()).unwrap();
+        let zipped: Attributes = keys
+            .into_iter()
+            .zip(attribute_values(&row.body).unwrap())
+            .collect();
+        assert_eq!(zipped, attributes);
         let span: models::Span = serde_json::from_str(row.into_json().unwrap().get()).unwrap();
         assert_eq!(span.attributes, attributes);
     }

@@ -394,19 +394,40 @@ pub const SEARCH_BLOCKS: &str = "\
 SELECT block_id, CAST(start_lo AS TEXT) AS start_lo, spans, CAST(max_start_ns AS TEXT) AS max_start
 FROM search_blocks WHERE signal = ?1 ORDER BY start_lo DESC";
 
+/// [`SEARCH_BLOCKS`] with the summary mark as of the same read (`mark`, on every row): a
+/// search takes the spans above that mark as unsummarized, so a step that folds them
+/// while it runs cannot hide them (the filters it reads later only gain terms).
+pub const SEARCH_BLOCKS_AND_MARK: &str = "\
+SELECT block_id, CAST(start_lo AS TEXT) AS start_lo, spans, CAST(max_start_ns AS TEXT) AS max_start,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0) AS TEXT) AS mark
+FROM search_blocks WHERE signal = ?1 ORDER BY start_lo DESC";
+
 /// The Bloom filters of some blocks: `?1` = a JSON array of block ids.
 pub const BLOCK_BLOOMS: &str = "\
 SELECT block_id, hex(bloom) AS bloom FROM search_blocks
 WHERE block_id IN (SELECT value FROM json_each(?1))";
 
-/// Traces with spans not yet in the blocks' summaries (at most `?1`), which a search must
-/// check whatever the summaries say.
+/// How many span rows lie above the summary mark (rows deleted since count too, so it
+/// may say more than there are, never fewer): one read of each end of the table.
+macro_rules! unsummarized_rows {
+    () => {
+        "CAST(max(0, coalesce((SELECT max(span_row) FROM spans), 0)
+  - coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0)) AS TEXT)"
+    };
+}
+
+/// How many span rows lie above mark `?1` (rows deleted since count too: it may say more
+/// than there are, never fewer).
+pub const ROWS_ABOVE: &str = "\
+SELECT CAST(max(0, coalesce((SELECT max(span_row) FROM spans), 0) - CAST(?1 AS INTEGER)) AS TEXT) AS rows";
+
+/// Traces with spans above mark `?1` (spans not in the blocks' summaries when the mark
+/// was read), of the first `?2` such spans: a search checks them whatever the summaries
+/// say.
 pub const UNSUMMARIZED_TRACES: &str = "\
 SELECT lower(hex(t.trace_id)) AS trace_id, CAST(t.start_ns AS TEXT) AS start_ns
 FROM traces t WHERE t.trace_id IN (
-  SELECT trace_id FROM spans
-  WHERE span_row > coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0)
-  LIMIT CAST(?1 AS INTEGER))";
+  SELECT trace_id FROM spans WHERE span_row > CAST(?1 AS INTEGER) LIMIT CAST(?2 AS INTEGER))";
 
 // ---- the summarizer -------------------------------------------------------------------
 
@@ -665,7 +686,8 @@ ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 /// What is stored, from the counters every write keeps: spans (plus any still waiting in
 /// `legacy_spans`), traces, oldest start, newest span end (every service's latest), and
 /// what was pruned or sampled out.
-pub const STATS: &str = "\
+pub const STATS: &str = concat!(
+    "
 SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS TEXT) AS traces,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'spans'), 0)
          + CASE WHEN EXISTS (SELECT 1 FROM legacy_spans) THEN (SELECT count(*) FROM legacy_spans) ELSE 0 END
@@ -673,7 +695,11 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
        CAST((SELECT min(start_ns) FROM traces) AS TEXT) AS oldest,
        CAST((SELECT max(last_seen_ns) FROM services) AS TEXT) AS newest,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'pruned_traces'), 0) AS TEXT) AS pruned_traces,
-       CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans";
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans,
+       ",
+    unsummarized_rows!(),
+    " AS unindexed_spans"
+);
 
 // ---- moving legacy spans ------------------------------------------------------------------
 

@@ -17,13 +17,15 @@
 //!   `#` and Rust's shortest form);
 //! - every 3-byte window of the lower-cased name and string values, for text search.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::bloom::{self, Bloom, Term};
-use super::{Param, SpanFilter, SpanRow, Statement, Store, StoreError, sql};
+use super::{Param, SpanFilter, Statement, Store, StoreError, row, sql};
 use crate::models::Attributes;
 
 /// The signal of span blocks in `search_blocks` (logs and metrics get their own).
@@ -42,7 +44,7 @@ pub const LEASE_MS: u64 = 60_000;
 /// Values longer than this are not counted for attribute discovery.
 const MAX_VALUE_CHARS: usize = 128;
 
-/// What the filter and the statistics need of one span.
+/// What the filter needs of one span.
 #[derive(Debug)]
 pub struct SpanView<'a> {
     pub service: Option<&'a str>,
@@ -50,8 +52,8 @@ pub struct SpanView<'a> {
     pub root: bool,
     pub status_code: i32,
     pub duration_ns: u64,
-    pub attributes: &'a Attributes,
-    pub resource_attributes: &'a Attributes,
+    pub attributes: &'a [(&'a str, &'a Value)],
+    pub resource_attributes: &'a [(&'a str, &'a Value)],
 }
 
 /// The bit length of a duration: spans whose durations fall in `[2^(b-1), 2^b)` share it.
@@ -100,18 +102,26 @@ fn trigram_term(window: &[u8]) -> Term {
 
 /// The text an attribute value matches, as filters and discovery spell it: `None` for
 /// arrays and maps, which no filter matches.
-pub fn value_text(value: &Value) -> Option<String> {
+pub fn value_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) if n.is_f64() => n.as_f64().map(|d| format!("#{d}")),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Number(n) if n.is_f64() => n.as_f64().map(|d| Cow::Owned(format!("#{d}"))),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
-/// Calls `add` with every term of one span (see the module doc).
+/// Calls `add` with every term of one span (see the module doc). The summarizer calls
+/// the three parts itself, the resource's once per block, to the same effect.
 pub fn span_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
+    operation_terms(span, add);
+    attribute_terms(span.attributes, add);
+    attribute_terms(span.resource_attributes, add);
+}
+
+/// The terms of a span's service, name, root, status and duration.
+fn operation_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
     let bucket = duration_bucket(span.duration_ns);
     let service = span.service.unwrap_or("");
     for mask in 0..16u8 {
@@ -133,17 +143,32 @@ pub fn span_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
             Some(bucket),
         ));
     }
-    for attributes in [span.attributes, span.resource_attributes] {
-        for (key, value) in attributes {
-            if let Some(text) = value_text(value) {
-                add(attribute_term(key, &text));
-            }
-            if let Value::String(text) = value {
-                trigrams(text, add);
-            }
+    trigrams(span.name, add);
+}
+
+/// The terms of some attributes: key and value, and the value's trigrams.
+fn attribute_terms(attributes: &[(&str, &Value)], add: &mut impl FnMut(Term)) {
+    for (key, value) in attributes {
+        if let Some(text) = value_text(value) {
+            add(attribute_term(key, &text));
+        }
+        if let Value::String(text) = value {
+            trigrams(text, add);
         }
     }
-    trigrams(span.name, add);
+}
+
+/// What a span's operation terms depend on, as one key: a block adds them once.
+fn operation_key(span: &SpanView, into: &mut Vec<u8>) {
+    into.clear();
+    into.extend_from_slice(span.service.unwrap_or("").as_bytes());
+    into.push(0xff);
+    into.extend_from_slice(span.name.as_bytes());
+    into.push(0xff);
+    into.push(u8::from(span.service.is_some()));
+    into.push(u8::from(span.root));
+    into.extend_from_slice(&span.status_code.to_le_bytes());
+    into.push(duration_bucket(span.duration_ns));
 }
 
 fn trigrams(text: &str, add: &mut impl FnMut(Term)) {
@@ -274,10 +299,19 @@ struct ShapeRow {
 }
 
 /// A resource as the summarizer needs it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Resource {
     service: Option<String>,
     attributes: Attributes,
+}
+
+impl Resource {
+    fn pairs(&self) -> Vec<(&str, &Value)> {
+        self.attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect()
+    }
 }
 
 /// A block being updated by one step.
@@ -288,17 +322,53 @@ struct Folding {
     added: i64,
     max_start: u64,
     traces: HashSet<String>,
+    /// Operations whose terms are in the filter already.
+    operations: HashSet<Vec<u8>>,
+    /// Spans folded per resource id: a resource's terms and counts are added once.
+    resources: HashMap<String, i64>,
 }
 
-/// Counts of one block's attribute keys and values, by service.
+/// Strings numbered once, so counting looks them up without allocating.
+#[derive(Debug, Default)]
+struct Strings {
+    ids: HashMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Strings {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.ids.get(text) {
+            return *id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push(text.to_owned());
+        self.ids.insert(text.to_owned(), id);
+        id
+    }
+
+    fn find(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+
+    fn text(&self, id: u32) -> &str {
+        &self.texts[id as usize]
+    }
+}
+
+/// The scopes of `block_attributes`.
+const SCOPES: [&str; 2] = ["span", "resource"];
+
+/// Counts of one step's attribute keys and values, by block and service; services, keys
+/// and values are [`Strings`] ids.
 #[derive(Debug, Default)]
 struct Statistics {
+    strings: Strings,
     /// (block, service, scope, key) → (types, count)
-    keys: BTreeMap<(i64, String, &'static str, String), (i64, i64)>,
+    keys: HashMap<(i64, u32, u8, u32), (i64, i64)>,
     /// (block, service, key, value) → count
-    values: BTreeMap<(i64, String, String, String), i64>,
+    values: HashMap<(i64, u32, u32, u32), i64>,
     /// (block, service, key) → distinct values kept, stored before and added now
-    distinct: HashMap<(i64, String, String), usize>,
+    distinct: HashMap<(i64, u32, u32), usize>,
 }
 
 /// The type bit of a value, as `block_attributes.types` ORs them.
@@ -332,41 +402,57 @@ pub fn type_names(types: i64) -> Vec<&'static str> {
 }
 
 impl Statistics {
-    fn count(&mut self, block: i64, service: &str, scope: &'static str, attributes: &Attributes) {
+    /// Counts `attributes` as seen on `times` spans of `block`.
+    fn count(
+        &mut self,
+        block: i64,
+        service: &str,
+        scope: u8,
+        attributes: &[(&str, &Value)],
+        times: i64,
+    ) {
+        let service = self.strings.id(service);
         for (key, value) in attributes {
-            let entry = self
-                .keys
-                .entry((block, service.to_owned(), scope, key.clone()))
-                .or_default();
+            let key = self.strings.id(key);
+            let entry = self.keys.entry((block, service, scope, key)).or_default();
             entry.0 |= type_bit(value);
-            entry.1 += 1;
+            entry.1 += times;
             let Some(text) = value_text(value).filter(|t| t.chars().count() <= MAX_VALUE_CHARS)
             else {
                 continue;
             };
-            let value_key = (block, service.to_owned(), key.clone(), text);
-            if let Some(count) = self.values.get_mut(&value_key) {
-                *count += 1;
+            if let Some(count) = self
+                .strings
+                .find(&text)
+                .and_then(|value| self.values.get_mut(&(block, service, key, value)))
+            {
+                *count += times;
                 continue;
             }
-            let distinct = self
-                .distinct
-                .entry((block, service.to_owned(), key.clone()))
-                .or_default();
+            let distinct = self.distinct.entry((block, service, key)).or_default();
             if *distinct < sql::MAX_VALUES_PER_KEY {
                 *distinct += 1;
-                self.values.insert(value_key, 1);
+                let value = self.strings.id(&text);
+                self.values.insert((block, service, key, value), times);
             }
         }
     }
 
     fn statements(&self) -> Vec<Statement> {
+        let text = |id: u32| self.strings.text(id);
         let mut statements = Vec::new();
         let keys: Vec<Value> = self
             .keys
             .iter()
             .map(|((block, service, scope, key), (types, count))| {
-                serde_json::json!([block, service, scope, key, types, count])
+                serde_json::json!([
+                    block,
+                    text(*service),
+                    SCOPES[usize::from(*scope)],
+                    text(*key),
+                    types,
+                    count
+                ])
             })
             .collect();
         for chunk in keys.chunks(2_000) {
@@ -379,7 +465,7 @@ impl Statistics {
             .values
             .iter()
             .map(|((block, service, key, value), count)| {
-                serde_json::json!([block, service, key, value, count])
+                serde_json::json!([block, text(*service), text(*key), text(*value), count])
             })
             .collect();
         for chunk in values.chunks(2_000) {
@@ -395,8 +481,8 @@ impl Statistics {
 /// Resources and attribute key sets already read, by id: they never change.
 #[derive(Debug, Default)]
 pub struct Dictionary {
-    resources: std::sync::Mutex<HashMap<String, Resource>>,
-    shapes: std::sync::Mutex<HashMap<String, Vec<String>>>,
+    resources: std::sync::Mutex<HashMap<String, Arc<Resource>>>,
+    shapes: std::sync::Mutex<HashMap<String, Arc<Vec<String>>>>,
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -553,16 +639,22 @@ impl Store {
             ))
             .await?;
         for k in kept {
+            let service = statistics.strings.id(&k.service_name);
+            let key = statistics.strings.id(&k.key);
             statistics
                 .distinct
-                .insert((k.block_id, k.service_name, k.key), k.kept as usize);
+                .insert((k.block_id, service, key), k.kept as usize);
         }
+        let mut scratch = Vec::new();
         for row in &all_rows {
             let block_id = block_of(row.trace_start.parse().unwrap_or(0));
             let Some(block) = folding.get_mut(&block_id) else {
                 continue;
             };
-            self.fold_row(row, block, block_id, &mut statistics)?;
+            self.fold_row(row, block, block_id, &mut statistics, &mut scratch)?;
+        }
+        for (block_id, block) in &mut folding {
+            self.fold_resources(block, *block_id, &mut statistics);
         }
         let mut statements = Vec::new();
         for block in folding
@@ -606,50 +698,80 @@ impl Store {
         block: &mut Folding,
         block_id: i64,
         statistics: &mut Statistics,
+        scratch: &mut Vec<u8>,
     ) -> Result<(), StoreError> {
         let resource = row
             .resource_id
             .as_ref()
-            .and_then(|id| lock(&self.dictionary.resources).get(id).cloned())
-            .unwrap_or_default();
-        let shape = row
-            .shape_id
-            .as_ref()
-            .and_then(|id| lock(&self.dictionary.shapes).get(id).cloned());
-        let span_row = SpanRow {
-            trace_id: row.trace_id.clone(),
-            span_id: String::new(),
-            parent_span_id: None,
-            name: row.name.clone(),
-            kind: 0,
-            status_code: row.status_code,
-            start_ns: row.start_ns.clone(),
-            end_ns: row.end_ns.clone(),
-            body: row.body.clone(),
-            resource: None,
-            scope: None,
-            shape: shape.map(|keys| serde_json::to_string(&keys).unwrap_or_default()),
+            .and_then(|id| lock(&self.dictionary.resources).get(id).cloned());
+        let values = row::attribute_values(&row.body).map_err(|e| {
+            StoreError::Other(format!(
+                "stored span row {} has a broken body: {e}",
+                row.span_row
+            ))
+        })?;
+        let shape = match &row.shape_id {
+            Some(id) => lock(&self.dictionary.shapes).get(id).cloned(),
+            None => None,
         };
-        let attributes = span_row.attributes()?;
+        let keys = shape.as_deref().map(Vec::as_slice).unwrap_or_default();
+        if keys.len() != values.len() {
+            return Err(StoreError::Other(format!(
+                "stored span row {} has {} attribute keys for {} values",
+                row.span_row,
+                keys.len(),
+                values.len()
+            )));
+        }
+        let attributes: Vec<(&str, &Value)> =
+            keys.iter().map(String::as_str).zip(&values).collect();
         let start: u64 = row.start_ns.parse().unwrap_or(0);
         let end: u64 = row.end_ns.parse().unwrap_or(0);
+        let service = resource.as_ref().and_then(|r| r.service.as_deref());
         let view = SpanView {
-            service: resource.service.as_deref(),
+            service,
             name: &row.name,
             root: row.root != 0,
             status_code: row.status_code,
             duration_ns: end.saturating_sub(start),
             attributes: &attributes,
-            resource_attributes: &resource.attributes,
+            resource_attributes: &[],
         };
-        span_terms(&view, &mut |term| block.bloom.insert(term));
+        operation_key(&view, scratch);
+        if !block.operations.contains(scratch.as_slice()) {
+            operation_terms(&view, &mut |term| block.bloom.insert(term));
+            block.operations.insert(scratch.clone());
+        }
+        attribute_terms(&attributes, &mut |term| block.bloom.insert(term));
+        statistics.count(block_id, service.unwrap_or(""), 0, &attributes, 1);
+        if let Some(id) = &row.resource_id {
+            match block.resources.get_mut(id) {
+                Some(spans) => *spans += 1,
+                None => {
+                    block.resources.insert(id.clone(), 1);
+                }
+            }
+        }
         block.added += 1;
         block.max_start = block.max_start.max(row.trace_start.parse().unwrap_or(0));
-        block.traces.insert(row.trace_id.clone());
-        let service = resource.service.as_deref().unwrap_or("");
-        statistics.count(block_id, service, "span", &attributes);
-        statistics.count(block_id, service, "resource", &resource.attributes);
+        if !block.traces.contains(&row.trace_id) {
+            block.traces.insert(row.trace_id.clone());
+        }
         Ok(())
+    }
+
+    /// Adds the terms and counts of the resources `block` folded spans of.
+    fn fold_resources(&self, block: &mut Folding, block_id: i64, statistics: &mut Statistics) {
+        let known = lock(&self.dictionary.resources);
+        for (id, spans) in &block.resources {
+            let Some(resource) = known.get(id) else {
+                continue;
+            };
+            let pairs = resource.pairs();
+            attribute_terms(&pairs, &mut |term| block.bloom.insert(term));
+            let service = resource.service.as_deref().unwrap_or("");
+            statistics.count(block_id, service, 1, &pairs, *spans);
+        }
     }
 
     /// Reads the resources and shapes of `rows` that are not known yet.
@@ -682,10 +804,10 @@ impl Store {
                     .unwrap_or_default();
                 known.insert(
                     row.resource_id,
-                    Resource {
+                    Arc::new(Resource {
                         service: row.service_name,
                         attributes,
-                    },
+                    }),
                 );
             }
         }
@@ -710,7 +832,7 @@ impl Store {
             let mut known = lock(&self.dictionary.shapes);
             for row in found {
                 let keys: Vec<String> = serde_json::from_str(&row.keys).unwrap_or_default();
-                known.insert(row.shape_id, keys);
+                known.insert(row.shape_id, Arc::new(keys));
             }
         }
         Ok(())
@@ -748,6 +870,8 @@ impl Folding {
             added: 0,
             max_start,
             traces: HashSet::new(),
+            operations: HashSet::new(),
+            resources: HashMap::new(),
         }
     }
 }
@@ -756,11 +880,8 @@ impl Folding {
 mod tests {
     use super::*;
 
-    fn attributes(pairs: &[(&str, Value)]) -> Attributes {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
+    fn attributes<'a>(pairs: &'a [(&'a str, Value)]) -> Vec<(&'a str, &'a Value)> {
+        pairs.iter().map(|(k, v)| (*k, v)).collect()
     }
 
     fn filter_of(f: impl FnOnce(&mut SpanFilter)) -> SpanFilter {
@@ -771,13 +892,15 @@ mod tests {
 
     #[test]
     fn a_block_holding_a_span_may_match_every_filter_that_span_matches() {
-        let span_attributes = attributes(&[
+        let span_attributes = [
             ("http.route", Value::from("/users/:id")),
             ("http.response.status_code", Value::from(500)),
             ("ratio", Value::from(1.5)),
             ("cached", Value::from(true)),
-        ]);
-        let resource = attributes(&[("host.name", Value::from("Web-7"))]);
+        ];
+        let span_attributes = attributes(&span_attributes);
+        let resource = [("host.name", Value::from("Web-7"))];
+        let resource = attributes(&resource);
         let span = SpanView {
             service: Some("checkout"),
             name: "GET /users/:id",
