@@ -903,9 +903,11 @@ fn every_read_query_is_served_by_an_index() {
             // Small tables read whole are fine: `resources` (a row per resource),
             // `attribute_shapes` (a row per key set), `services`, `counters`,
             // `replaced_spans` (empty between transactions), `search_blocks` (a row per
-            // 16,384 spans); so are `json_each` walks of one JSON value, and the new rows
-            // of an export (a range above the ingest mark).
+            // 16,384 spans), a search's `attribute_filters` (`f`, a row per filter); so
+            // are `json_each` walks of one JSON value, and the new rows of an export (a
+            // range above the ingest mark).
             let small = [
+                "SCAN f",
                 "SCAN r",
                 "SCAN resources",
                 "SCAN sh",

@@ -396,10 +396,9 @@ pub fn span_conditions(b: &mut sql::Builder, filter: &SpanFilter) -> Vec<String>
             })
             .collect();
         let list = b.bind(serde_json::Value::from(list).to_string().into());
-        all.push(format!(
-            "NOT EXISTS (SELECT 1 FROM json_each({list}) f WHERE NOT {})",
-            sql::has_attribute("f.value")
-        ));
+        b.with(sql::attribute_filters(&list));
+        b.with(sql::attribute_resources());
+        all.push(sql::has_attributes());
     }
     if let Some(text) = &filter.text {
         let text = b.bind(text.to_ascii_lowercase().into());

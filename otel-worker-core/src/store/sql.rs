@@ -312,6 +312,8 @@ FROM services WHERE span_count > 0 ORDER BY service_name";
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     params: Vec<Param>,
+    /// Common table expressions the statement starts with.
+    ctes: Vec<String>,
 }
 
 impl Builder {
@@ -321,9 +323,17 @@ impl Builder {
         format!("?{}", self.params.len())
     }
 
+    /// Puts `cte` (`name AS (...)`) in the statement's `WITH` clause.
+    pub fn with(&mut self, cte: String) {
+        self.ctes.push(cte);
+    }
+
     /// The statement: `sql` with the placeholders bound so far.
     pub fn finish(self, sql: String) -> Statement {
-        Statement::new(sql, self.params)
+        if self.ctes.is_empty() {
+            return Statement::new(sql, self.params);
+        }
+        Statement::new(format!("WITH {} {sql}", self.ctes.join(", ")), self.params)
     }
 }
 
@@ -351,28 +361,59 @@ pub fn some_span(conditions: &[String]) -> String {
     )
 }
 
-/// "Span `m` carries the attribute of filter `f` (`[key, text, number]`), itself or
-/// through its resource". A value matches by its JSON value: a string with that text, an
-/// integer or bool that reads the same, a double equal to the number.
-pub fn has_attribute(filter: &str) -> String {
-    let matches = |ty: &str, value: &str| {
-        format!(
-            "CASE {ty} WHEN 'text' THEN {value} = {filter} ->> 1
-             WHEN 'integer' THEN CAST({value} AS TEXT) = {filter} ->> 1
-             WHEN 'real' THEN {value} = CAST({filter} ->> 2 AS REAL)
-             WHEN 'true' THEN {filter} ->> 1 = 'true' WHEN 'false' THEN {filter} ->> 1 = 'false'
-             ELSE 0 END"
-        )
-    };
+/// How an attribute value (`value`, of JSON type `ty`) matches filter `f` (a row of
+/// [`attribute_filters`]): by its JSON value, a string with that text, an integer or bool
+/// that reads the same, a double equal to the number.
+fn value_matches(ty: &str, value: &str, f: &str) -> String {
     format!(
-        "(m.resource_id IN (SELECT r.resource_id FROM resources r, json_each(r.resource, '$.attributes') a
-                            WHERE a.key = {filter} ->> 0 AND {resource})
-          OR ((({filter} ->> 3) IS NULL OR instr(m.body, {filter} ->> 3))
+        "CASE {ty} WHEN 'text' THEN {value} = {f}.text
+             WHEN 'integer' THEN CAST({value} AS TEXT) = {f}.text
+             WHEN 'real' THEN {value} = CAST({f}.number AS REAL)
+             WHEN 'true' THEN {f}.text = 'true' WHEN 'false' THEN {f}.text = 'false'
+             ELSE 0 END"
+    )
+}
+
+/// The name of the table [`attribute_filters`] defines.
+pub const ATTRIBUTE_FILTERS: &str = "attribute_filters";
+/// The name of the table [`attribute_resources`] defines.
+pub const ATTRIBUTE_RESOURCES: &str = "attribute_resources";
+
+/// A common table expression of the attribute filters in the JSON list `list` (each
+/// `[key, text, number, needle]`), one row each with its position (`i`), read once per
+/// statement rather than once per span probed.
+pub fn attribute_filters(list: &str) -> String {
+    format!(
+        "{ATTRIBUTE_FILTERS} AS MATERIALIZED (
+  SELECT key AS i, value ->> 0 AS key, value ->> 1 AS text, value ->> 2 AS number,
+         value ->> 3 AS needle FROM json_each({list}))"
+    )
+}
+
+/// A common table expression of the resources each attribute filter matches (`filter` =
+/// its `i`, `resource_id`), computed once per statement: resources are few, but reading
+/// their attributes for every span probed took most of a search's time. Follows
+/// [`attribute_filters`].
+pub fn attribute_resources() -> String {
+    format!(
+        "{ATTRIBUTE_RESOURCES} AS MATERIALIZED (
+  SELECT f.i AS filter, r.resource_id FROM {ATTRIBUTE_FILTERS} f, resources r,
+         json_each(r.resource, '$.attributes') a
+  WHERE a.key = f.key AND {})",
+        value_matches("a.type", "a.value", "f")
+    )
+}
+
+/// "Span `m` carries every attribute filter", itself or through its resource.
+pub fn has_attributes() -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {ATTRIBUTE_FILTERS} f WHERE NOT (
+          m.resource_id IN (SELECT resource_id FROM {ATTRIBUTE_RESOURCES} WHERE filter = f.i)
+          OR ((f.needle IS NULL OR instr(m.body, f.needle))
               AND EXISTS (SELECT 1 FROM attribute_shapes sh, json_each(sh.keys) k, json_each(m.body, '$.v') v
-                          WHERE sh.shape_id = m.shape_id AND k.value = {filter} ->> 0
-                            AND v.key = k.key AND {span})))",
-        resource = matches("a.type", "a.value"),
-        span = matches("v.type", "v.value"),
+                          WHERE sh.shape_id = m.shape_id AND k.value = f.key
+                            AND v.key = k.key AND {span}))))",
+        span = value_matches("v.type", "v.value", "f"),
     )
 }
 
