@@ -4,7 +4,7 @@
 -- random place of that key's B-tree, which capped ingest and cost a fifth of the disk.
 -- Spans are now appended in arrival order (`span_row`), and each trace's row in `traces`
 -- keeps its summary and where its spans are (`parts`: [first, last] span_row ranges).
--- Searches skip whole ranges of traces with the summaries of `search_blocks`.
+-- Searches skip whole blocks of span rows with the summaries of `search_blocks`.
 --
 -- Written to run in bounded time on a full 10 GB database (docs/architecture.md,
 -- "Migrations"): it renames and adds, and copies nothing. Existing spans stay in
@@ -60,22 +60,22 @@ ALTER TABLE traces ADD COLUMN error_count INTEGER;
 ALTER TABLE traces ADD COLUMN root_span_name TEXT;
 ALTER TABLE traces ADD COLUMN service_name TEXT;
 ALTER TABLE traces ADD COLUMN parts TEXT;
--- The search block whose summary holds this trace's spans (NULL: none yet).
-ALTER TABLE traces ADD COLUMN summary_block INTEGER;
 
--- Consecutive ranges of trace start times, each with a Bloom filter of what its traces'
--- spans contain (names, services, attribute values, text trigrams). A search walks the
--- traces newest first and skips every range whose filter says it cannot match.
--- `start_lo` is the range's first instant; it ends where the next one starts.
+-- Consecutive blocks of span rows (arrival order), each with a Bloom filter of what its
+-- spans contain (names, services, attribute values, text trigrams) and the latest start
+-- of a trace with a span in it. A search probes blocks in order of that start, newest
+-- first, and skips every block whose filter says it cannot match. Rows above the
+-- `summary_mark` counter are in no block yet.
 CREATE TABLE search_blocks (
-    block_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    signal   INTEGER NOT NULL,
-    start_lo INTEGER NOT NULL,
-    spans    INTEGER NOT NULL,
+    block_id     INTEGER PRIMARY KEY,
+    signal       INTEGER NOT NULL,
+    first_row    INTEGER NOT NULL,
+    last_row     INTEGER NOT NULL,
+    spans        INTEGER NOT NULL,
     max_start_ns INTEGER NOT NULL,
-    bloom    BLOB    NOT NULL
+    bloom        BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX search_blocks_by_start ON search_blocks (signal, start_lo);
+CREATE INDEX search_blocks_by_start ON search_blocks (signal, max_start_ns);
 
 -- Attribute keys per block and service, and their most frequent values: what
 -- `GET /v1/attributes` adds up.

@@ -1,6 +1,6 @@
 //! Request-to-rows conversion on everything either decoder accepts: every span is either
 //! stored or counted as rejected, each stored span reads back as valid JSON with its ids,
-//! and its resource is in the batch.
+//! and its resource and attribute shape are in the batch.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,7 +27,15 @@ fuzz_target!(|body: &[u8]| {
                 .iter()
                 .find(|r| r.id == row.resource_id);
             assert!(resource.is_some(), "every span's resource is written");
-            let json = SpanRow::from_record(row, resource)
+            let shape = row
+                .shape_id
+                .and_then(|id| rows.batch.shapes.iter().find(|s| s.id == id));
+            assert_eq!(
+                shape.is_some(),
+                row.shape_id.is_some(),
+                "every span's attribute shape is written"
+            );
+            let json = SpanRow::from_record(row, resource, shape)
                 .into_json()
                 .expect("stored span reads back");
             let span: serde_json::Value =

@@ -795,7 +795,7 @@ fn searches() -> Vec<(&'static str, TraceListQuery)> {
 
 #[test]
 fn every_read_query_is_served_by_an_index() {
-    use otel_worker_core::store::search::probe_statement;
+    use otel_worker_core::store::search::{dense_statement, probe_statement};
 
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("plan.db");
@@ -807,11 +807,22 @@ fn every_read_query_is_served_by_an_index() {
     for (what, query) in searches() {
         queries.push((
             format!("probe a block: {what}"),
-            probe_statement(&query, 5, Some(10), None, 21),
+            probe_statement(&query, 5, Some(10), 21),
         ));
         queries.push((
-            format!("probe some traces: {what}"),
-            probe_statement(&query, 0, None, Some(&[&"01".repeat(16)]), 21),
+            format!("probe the rows not summarized: {what}"),
+            probe_statement(&query, 11, None, 21),
+        ));
+        queries.push((
+            format!("walk the newest traces: {what}"),
+            dense_statement(
+                &query,
+                Some(&otel_worker_core::store::Cursor {
+                    start_ns: 5,
+                    trace_id: Some("01".repeat(16)),
+                }),
+                21,
+            ),
         ));
     }
     let statement = |sql: String, params| Statement::new(sql, params);
@@ -834,12 +845,8 @@ fn every_read_query_is_served_by_an_index() {
         ("services".into(), statement(sql::SERVICES.into(), vec![])),
         ("stats".into(), statement(sql::STATS.into(), vec![])),
         (
-            "unsummarized traces".into(),
-            statement(sql::UNSUMMARIZED_TRACES.into(), vec![text("5"), text("10")]),
-        ),
-        (
-            "rows above a mark".into(),
-            statement(sql::ROWS_ABOVE.into(), vec![text("5")]),
+            "newest block".into(),
+            statement(sql::NEWEST_BLOCK.into(), vec![text("1")]),
         ),
         (
             "search blocks and mark".into(),
@@ -1290,13 +1297,12 @@ async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are
 
 #[tokio::test]
 async fn a_search_finds_new_spans_while_the_summaries_lag_far_behind() {
-    // More unsummarized spans than a search lists one by one: it must stop skipping
-    // blocks, not miss the newest traces.
+    // Many more spans than one block holds arrive after the last summary: the newest
+    // trace among them is found.
     let (_dir, _path, store) = temp_store();
     many_traces(&store, 1_000).await;
     store.summarize(now_ms(), 100).await.unwrap();
-    let lagging = otel_worker_core::store::search::TAIL_LIMIT / 3 + 100;
-    traces_in(&store, 1_000..1_000 + lagging).await;
+    traces_in(&store, 1_000..21_000).await;
     let newest = format!("{:032x}", 1_000_000u32);
     let mut span = record(0, 1, None, 2_000_000_000, 2_000_000_100);
     span.trace_id = newest.clone();

@@ -19,6 +19,9 @@ use super::{Param, Statement};
 pub const INGEST_MARK: &str = "ingest_mark";
 /// The last span_row folded into the search blocks' summaries.
 pub const SUMMARY_MARK: &str = "summary_mark";
+
+/// The counter of the last search block id given out: ids are never reused.
+pub const LAST_BLOCK_ID: &str = "last_block_id";
 /// Traces deleted by retention or the storage budget, ever.
 pub const PRUNED_TRACES: &str = "pruned_traces";
 /// Spans dropped by sampling, ever.
@@ -353,10 +356,34 @@ pub fn traces_where(mut b: Builder, conditions: Vec<String>, limit: u32) -> Stat
 
 /// "One span of trace `t` meets `conditions`" (on span `m`), reached through the trace's
 /// parts.
-pub fn some_span(conditions: &[String]) -> String {
+pub fn some_own_span(conditions: &[String]) -> String {
     format!(
         "EXISTS (SELECT 1 FROM {} WHERE {})",
         own_spans!("m"),
+        conditions.join(" AND ")
+    )
+}
+
+/// The position (`start_ns`, `trace_id`) of the `n`-th newest trace with `conditions` on
+/// `t` (each already bound in `b`).
+pub fn trace_at(mut b: Builder, conditions: Vec<String>, n: u32) -> Statement {
+    let offset = b.bind(Param::Int(i64::from(n.saturating_sub(1))));
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    b.finish(format!(
+        "SELECT CAST(t.start_ns AS TEXT) AS start_ns, lower(hex(t.trace_id)) AS trace_id
+FROM traces t{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT 1 OFFSET {offset}"
+    ))
+}
+
+/// "A span of trace `t` meets `conditions`" (on span `m`, which include a range of
+/// rows): the matching rows' traces, found once per statement.
+pub fn some_span_in_rows(conditions: &[String]) -> String {
+    format!(
+        "t.trace_id IN (SELECT m.trace_id FROM spans m WHERE {})",
         conditions.join(" AND ")
     )
 }
@@ -430,18 +457,30 @@ pub fn has_text(text: &str) -> String {
     )
 }
 
-/// The search blocks, newest range first: `?1` = the signal.
-pub const SEARCH_BLOCKS: &str = "\
-SELECT block_id, CAST(start_lo AS TEXT) AS start_lo, spans, CAST(max_start_ns AS TEXT) AS max_start
-FROM search_blocks WHERE signal = ?1 ORDER BY start_lo DESC";
+/// The columns of a search block, as `BlockRow` reads them.
+macro_rules! block_columns {
+    () => {
+        "block_id, first_row, last_row, spans, CAST(max_start_ns AS TEXT) AS max_start"
+    };
+}
 
-/// [`SEARCH_BLOCKS`] with the summary mark as of the same read (`mark`, on every row): a
-/// search takes the spans above that mark as unsummarized, so a step that folds them
-/// while it runs cannot hide them (the filters it reads later only gain terms).
-pub const SEARCH_BLOCKS_AND_MARK: &str = "\
-SELECT block_id, CAST(start_lo AS TEXT) AS start_lo, spans, CAST(max_start_ns AS TEXT) AS max_start,
-       CAST(coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0) AS TEXT) AS mark
-FROM search_blocks WHERE signal = ?1 ORDER BY start_lo DESC";
+/// The newest search block (by rows) of signal `?1`: the one the summarizer adds to.
+pub const NEWEST_BLOCK: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    " FROM search_blocks WHERE signal = ?1 ORDER BY block_id DESC LIMIT 1"
+);
+
+/// The search blocks of signal `?1`, latest trace start first, with the summary mark as
+/// of the same read (`mark`, on every row): a search takes the spans above that mark as
+/// unsummarized, so a step that folds them while it runs cannot hide them (the filters
+/// it reads later only gain terms).
+pub const SEARCH_BLOCKS_AND_MARK: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    ", CAST(coalesce((SELECT value FROM counters WHERE name = 'summary_mark'), 0) AS TEXT) AS mark
+FROM search_blocks WHERE signal = ?1 ORDER BY max_start_ns DESC"
+);
 
 /// The Bloom filters of some blocks: `?1` = a JSON array of block ids.
 pub const BLOCK_BLOOMS: &str = "\
@@ -457,45 +496,17 @@ macro_rules! unsummarized_rows {
     };
 }
 
-/// How many span rows lie above mark `?1` (rows deleted since count too: it may say more
-/// than there are, never fewer).
-pub const ROWS_ABOVE: &str = "\
-SELECT CAST(max(0, coalesce((SELECT max(span_row) FROM spans), 0) - CAST(?1 AS INTEGER)) AS TEXT) AS rows";
-
-/// Traces with spans above mark `?1` (spans not in the blocks' summaries when the mark
-/// was read), of the first `?2` such spans: a search checks them whatever the summaries
-/// say.
-pub const UNSUMMARIZED_TRACES: &str = "\
-SELECT lower(hex(t.trace_id)) AS trace_id, CAST(t.start_ns AS TEXT) AS start_ns
-FROM traces t WHERE t.trace_id IN (
-  SELECT trace_id FROM spans WHERE span_row > CAST(?1 AS INTEGER) LIMIT CAST(?2 AS INTEGER))";
-
 // ---- the summarizer -------------------------------------------------------------------
 
-/// Rows above the summary mark with their trace's start and block: `?1` = the mark as
+/// Rows above the summary mark, in order, with their trace's start: `?1` = the mark as
 /// text, `?2` = the most rows.
 pub const ROWS_TO_SUMMARIZE: &str = "\
-SELECT s.span_row, lower(hex(s.trace_id)) AS trace_id, s.name, s.kind,
-       s.parent_span_id IS NULL AS root, s.status_code, CAST(s.start_ns AS TEXT) AS start_ns,
-       CAST(s.end_ns AS TEXT) AS end_ns, CAST(s.resource_id AS TEXT) AS resource_id,
-       CAST(s.shape_id AS TEXT) AS shape_id, s.body, CAST(t.start_ns AS TEXT) AS trace_start,
-       t.summary_block
+SELECT s.span_row, s.name, s.parent_span_id IS NULL AS root, s.status_code,
+       CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
+       CAST(s.resource_id AS TEXT) AS resource_id, CAST(s.shape_id AS TEXT) AS shape_id,
+       s.body, CAST(t.start_ns AS TEXT) AS trace_start
 FROM spans s JOIN traces t ON t.trace_id = s.trace_id
 WHERE s.span_row > CAST(?1 AS INTEGER) ORDER BY s.span_row LIMIT CAST(?2 AS INTEGER)";
-
-/// All earlier rows of some traces, for traces whose summary moves to another block:
-/// `?1` = a JSON array of trace ids, `?2` = the mark as text (rows at or below it).
-pub const EARLIER_ROWS_OF: &str = concat!(
-    "SELECT s.span_row, lower(hex(s.trace_id)) AS trace_id, s.name, s.kind,
-       s.parent_span_id IS NULL AS root, s.status_code, CAST(s.start_ns AS TEXT) AS start_ns,
-       CAST(s.end_ns AS TEXT) AS end_ns, CAST(s.resource_id AS TEXT) AS resource_id,
-       CAST(s.shape_id AS TEXT) AS shape_id, s.body, CAST(t.start_ns AS TEXT) AS trace_start,
-       t.summary_block
-FROM traces t JOIN ",
-    own_spans!("s"),
-    " WHERE t.trace_id IN (SELECT unhex(value) FROM json_each(?1))
-  AND s.span_row <= CAST(?2 AS INTEGER)"
-);
 
 /// Resources by id: `?1` = a JSON array of ids as text.
 pub const RESOURCES_BY_ID: &str = "\
@@ -517,12 +528,13 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE value < CAST(?1 AS
 pub const RETURN_SUMMARY_LEASE: &str =
     "UPDATE counters SET value = 0 WHERE name = 'summary_lease' AND value = CAST(?1 AS INTEGER)";
 
-/// Creates or replaces a block's summary: `?1` = block id (NULL for a new block), `?2` =
-/// signal, `?3` = start_lo, `?4` = spans, `?5` = max start, `?6` = the Bloom filter as hex.
+/// Creates or replaces a block's summary: `?1` = block id, `?2` = signal, `?3` = first
+/// row, `?4` = last row, `?5` = spans, `?6` = max start, `?7` = the Bloom filter as hex.
 pub const WRITE_BLOCK: &str = "\
-INSERT INTO search_blocks (block_id, signal, start_lo, spans, max_start_ns, bloom)
-VALUES (CAST(?1 AS INTEGER), ?2, CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), CAST(?5 AS INTEGER), unhex(?6))
-ON CONFLICT (block_id) DO UPDATE SET spans = excluded.spans,
+INSERT INTO search_blocks (block_id, signal, first_row, last_row, spans, max_start_ns, bloom)
+VALUES (CAST(?1 AS INTEGER), ?2, CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), CAST(?5 AS INTEGER),
+        CAST(?6 AS INTEGER), unhex(?7))
+ON CONFLICT (block_id) DO UPDATE SET last_row = excluded.last_row, spans = excluded.spans,
     max_start_ns = excluded.max_start_ns, bloom = excluded.bloom";
 
 /// Adds attribute key counts of one block: `?1` = a JSON array of
@@ -538,12 +550,6 @@ pub const ADD_BLOCK_VALUES: &str = "\
 INSERT INTO block_values (block_id, service_name, key, value, count)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1) WHERE true
 ON CONFLICT (key, value, service_name, block_id) DO UPDATE SET count = count + excluded.count";
-
-/// Records that a block holds the summary of some traces: `?1` = block id, `?2` = a JSON
-/// array of trace ids.
-pub const SET_SUMMARY_BLOCK: &str = "\
-UPDATE traces SET summary_block = CAST(?1 AS INTEGER)
-WHERE trace_id IN (SELECT unhex(value) FROM json_each(?2))";
 
 /// The distinct values kept per block, service and attribute key: the discovery API
 /// shows the most frequent, and past this many a key (an id, a URL) stops collecting new
@@ -647,18 +653,32 @@ pub const COUNT_PRUNED: &str = concat!(
     ") WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 );
 
-/// Deletes the search blocks whose whole range is older than every trace left, with
-/// their attribute counts: a block ends where the next one starts.
+/// The blocks none of whose span rows is left (after a prune), with their attribute
+/// counts.
+macro_rules! empty_blocks {
+    () => {
+        "SELECT b.block_id FROM search_blocks b
+  WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.span_row BETWEEN b.first_row AND b.last_row)"
+    };
+}
+
+/// Deletes the search blocks whose span rows are all gone, with their attribute counts.
 pub const FORGET_EMPTY_BLOCKS: &[&str] = &[
-    "DELETE FROM block_attributes WHERE block_id IN (SELECT b.block_id FROM search_blocks b
-  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
-        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
-    "DELETE FROM block_values WHERE block_id IN (SELECT b.block_id FROM search_blocks b
-  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
-        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
-    "DELETE FROM search_blocks WHERE block_id IN (SELECT b.block_id FROM search_blocks b
-  WHERE (SELECT min(n.start_lo) FROM search_blocks n WHERE n.signal = b.signal AND n.start_lo > b.start_lo)
-        <= coalesce((SELECT min(start_ns) FROM traces), 9223372036854775807))",
+    concat!(
+        "DELETE FROM block_attributes WHERE block_id IN (",
+        empty_blocks!(),
+        ")"
+    ),
+    concat!(
+        "DELETE FROM block_values WHERE block_id IN (",
+        empty_blocks!(),
+        ")"
+    ),
+    concat!(
+        "DELETE FROM search_blocks WHERE block_id IN (",
+        empty_blocks!(),
+        ")"
+    ),
 ];
 
 /// Deletes one trace: `?1` = trace id. The change count of the last statement says

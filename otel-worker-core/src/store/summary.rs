@@ -1,12 +1,13 @@
-//! Search blocks: consecutive ranges of trace start times, each summarized by a
-//! [`Bloom`] filter of its traces' spans and by counts of their attribute keys and values.
+//! Search blocks: consecutive runs of span rows in arrival order, each summarized by a
+//! [`Bloom`] filter of its spans, the latest start of a trace with a span in it, and
+//! counts of attribute keys and values.
 //!
-//! The summarizer folds new span rows (those above the summary mark) into the block
-//! that holds their trace's start, in bounded steps, off the ingest path: a background
-//! task locally, the cron trigger and idle moments on the Worker. A search must still
-//! probe the traces of rows not yet folded; it learns them from the mark. A trace whose
-//! start moves into another block (its root arrived late) is folded again, whole, into
-//! the new one, so a block's filter always covers every span of every trace it holds.
+//! The summarizer folds new span rows (those above the summary mark) into the newest
+//! block, in bounded steps, off the ingest path: a background thread locally, the cron
+//! trigger and idle moments on the Worker. A block closes at [`BLOCK_SPANS`] spans (or a
+//! [`bloom::FULL`] filter) and the next row starts a new one, so probing a block costs
+//! at most that many spans however out of order trace starts arrive. A search must still
+//! probe the rows not yet folded; it learns them from the mark.
 //!
 //! What a filter holds for each span ([`span_terms`]), and what a search tests
 //! ([`Plan`]), are defined together here, so they cannot disagree:
@@ -18,7 +19,7 @@
 //! - every 3-byte window of the lower-cased name and string values, for text search.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -31,8 +32,8 @@ use crate::models::Attributes;
 /// The signal of span blocks in `search_blocks` (logs and metrics get their own).
 pub const SPANS: i64 = 1;
 
-/// A block takes no new traces past this many spans (or once its filter is
-/// [`bloom::FULL`]): probing one block costs at most about this many spans.
+/// A block closes at this many spans (or once its filter is [`bloom::FULL`]): probing
+/// one block costs at most this many spans.
 pub const BLOCK_SPANS: i64 = 16_384;
 
 /// Rows folded per summarizer step.
@@ -243,21 +244,21 @@ impl Plan {
     }
 }
 
-/// One block as [`sql::SEARCH_BLOCKS`] lists it.
+/// One block as [`sql::NEWEST_BLOCK`] and [`sql::SEARCH_BLOCKS_AND_MARK`] list it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BlockRow {
     pub block_id: i64,
-    pub start_lo: String,
+    /// Its span rows, `first_row..=last_row`.
+    pub first_row: i64,
+    pub last_row: i64,
     pub spans: i64,
+    /// No trace with a span in the block started later (a trace's start only moves
+    /// earlier as its spans arrive).
     pub max_start: String,
 }
 
 impl BlockRow {
-    pub fn start_lo(&self) -> u64 {
-        self.start_lo.parse().unwrap_or(0)
-    }
-
-    fn max_start(&self) -> u64 {
+    pub fn max_start(&self) -> u64 {
         self.max_start.parse().unwrap_or(0)
     }
 }
@@ -272,7 +273,6 @@ struct BloomRow {
 #[derive(Debug, Clone, Deserialize)]
 struct RowToFold {
     span_row: i64,
-    trace_id: String,
     name: String,
     root: i64,
     status_code: i32,
@@ -282,7 +282,6 @@ struct RowToFold {
     shape_id: Option<String>,
     body: String,
     trace_start: String,
-    summary_block: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,7 +320,6 @@ struct Folding {
     bloom: Bloom,
     added: i64,
     max_start: u64,
-    traces: HashSet<String>,
     /// Operations whose terms are in the filter already.
     operations: HashSet<Vec<u8>>,
     /// Spans folded per resource id: a resource's terms and counts are added once.
@@ -543,86 +541,25 @@ impl Store {
             ))
             .await?;
         let release = Statement::new(sql::RETURN_SUMMARY_LEASE, vec![lease.to_string().into()]);
-        let Some(last_row) = rows.iter().map(|r| r.span_row).max() else {
+        let Some(last_row) = rows.last().map(|r| r.span_row) else {
             self.db.transaction(vec![release]).await?;
             return Ok(0);
         };
-        let mut blocks: Vec<BlockRow> = self
-            .rows(Statement::new(sql::SEARCH_BLOCKS, vec![Param::Int(SPANS)]))
-            .await?;
-        // Oldest first from here on.
-        blocks.reverse();
-        let mut folding: BTreeMap<i64, Folding> = BTreeMap::new();
-        if blocks.is_empty() {
-            blocks.push(BlockRow {
-                block_id: 1,
-                start_lo: "0".into(),
-                spans: 0,
-                max_start: "0".into(),
-            });
-        }
-        // A full newest block takes no new traces: a new one starts after its latest.
-        if let Some(newest) = blocks.last().cloned() {
+        let newest: Option<BlockRow> = self
+            .rows(Statement::new(sql::NEWEST_BLOCK, vec![Param::Int(SPANS)]))
+            .await?
+            .pop();
+        // Block ids are never reused (a cached filter is known by its block's id).
+        let mut next_id = self.counter(sql::LAST_BLOCK_ID).await? as i64 + 1;
+        let mut blocks: Vec<Folding> = Vec::new();
+        if let Some(newest) = newest {
             let bloom = self.blooms(&[newest.block_id]).await?.pop();
-            let full = newest.spans >= BLOCK_SPANS
-                || bloom.as_ref().is_some_and(|b| b.fill() >= bloom::FULL);
-            folding.insert(newest.block_id, Folding::new(newest.clone(), bloom));
-            let later = rows
-                .iter()
-                .any(|r| r.trace_start.parse::<u64>().unwrap_or(0) > newest.max_start());
-            if full && later {
-                let row = BlockRow {
-                    block_id: newest.block_id + 1,
-                    start_lo: (newest.max_start() + 1).to_string(),
-                    spans: 0,
-                    max_start: newest.max_start.clone(),
-                };
-                folding.insert(row.block_id, Folding::new(row.clone(), None));
-                blocks.push(row);
+            let open = Folding::new(newest, bloom);
+            if !open.is_full() {
+                blocks.push(open);
             }
         }
-        let block_of = |start: u64| -> i64 {
-            let i = blocks.partition_point(|b| b.start_lo() <= start);
-            blocks[i.saturating_sub(1)].block_id
-        };
-        // Traces that moved to another block are folded again, whole.
-        let moved: Vec<String> = rows
-            .iter()
-            .filter(|r| {
-                r.summary_block
-                    .is_some_and(|b| b != block_of(r.trace_start.parse().unwrap_or(0)))
-            })
-            .map(|r| r.trace_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut all_rows = rows;
-        if !moved.is_empty() {
-            let earlier: Vec<RowToFold> = self
-                .rows(Statement::new(
-                    sql::EARLIER_ROWS_OF,
-                    vec![
-                        serde_json::to_string(&moved).unwrap_or_default().into(),
-                        mark.to_string().into(),
-                    ],
-                ))
-                .await?;
-            all_rows.extend(earlier);
-        }
-        let needed: Vec<i64> = all_rows
-            .iter()
-            .map(|r| block_of(r.trace_start.parse().unwrap_or(0)))
-            .filter(|b| !folding.contains_key(b))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let blooms = self.blooms(&needed).await?;
-        for (id, bloom) in needed.iter().zip(blooms) {
-            if let Some(row) = blocks.iter().find(|b| b.block_id == *id) {
-                folding.insert(*id, Folding::new(row.clone(), Some(bloom)));
-            }
-        }
-        self.learn_dictionary(&all_rows).await?;
+        self.learn_dictionary(&rows).await?;
         let mut statistics = Statistics::default();
         #[derive(Deserialize)]
         struct Kept {
@@ -631,7 +568,7 @@ impl Store {
             key: String,
             kept: i64,
         }
-        let ids: Vec<i64> = folding.keys().copied().collect();
+        let ids: Vec<i64> = blocks.iter().map(|b| b.row.block_id).collect();
         let kept: Vec<Kept> = self
             .rows(Statement::new(
                 sql::VALUES_KEPT,
@@ -646,38 +583,44 @@ impl Store {
                 .insert((k.block_id, service, key), k.kept as usize);
         }
         let mut scratch = Vec::new();
-        for row in &all_rows {
-            let block_id = block_of(row.trace_start.parse().unwrap_or(0));
-            let Some(block) = folding.get_mut(&block_id) else {
-                continue;
+        for row in &rows {
+            let open = match blocks.last_mut() {
+                Some(block) if !block.is_full() => block,
+                _ => {
+                    blocks.push(Folding::new(
+                        BlockRow {
+                            block_id: next_id,
+                            first_row: row.span_row,
+                            last_row: row.span_row,
+                            spans: 0,
+                            max_start: "0".into(),
+                        },
+                        None,
+                    ));
+                    next_id += 1;
+                    let Some(block) = blocks.last_mut() else {
+                        unreachable!("a block was just pushed")
+                    };
+                    block
+                }
             };
-            self.fold_row(row, block, block_id, &mut statistics, &mut scratch)?;
-        }
-        for (block_id, block) in &mut folding {
-            self.fold_resources(block, *block_id, &mut statistics);
+            let block_id = open.row.block_id;
+            self.fold_row(row, open, block_id, &mut statistics, &mut scratch)?;
         }
         let mut statements = Vec::new();
-        for block in folding
-            .values()
-            .filter(|b| b.added > 0 || !b.traces.is_empty())
-        {
+        for block in &mut blocks {
+            let block_id = block.row.block_id;
+            self.fold_resources(block, block_id, &mut statistics);
             statements.push(Statement::new(
                 sql::WRITE_BLOCK,
                 vec![
-                    block.row.block_id.to_string().into(),
+                    block_id.to_string().into(),
                     Param::Int(SPANS),
-                    block.row.start_lo.as_str().into(),
+                    block.row.first_row.to_string().into(),
+                    block.row.last_row.to_string().into(),
                     (block.row.spans + block.added).to_string().into(),
                     block.max_start.to_string().into(),
                     block.bloom.to_hex().into(),
-                ],
-            ));
-            let traces: Vec<&String> = block.traces.iter().collect();
-            statements.push(Statement::new(
-                sql::SET_SUMMARY_BLOCK,
-                vec![
-                    block.row.block_id.to_string().into(),
-                    serde_json::to_string(&traces).unwrap_or_default().into(),
                 ],
             ));
         }
@@ -686,10 +629,19 @@ impl Store {
             sql::SET_COUNTER,
             vec![sql::SUMMARY_MARK.into(), last_row.to_string().into()],
         ));
+        statements.push(Statement::new(
+            sql::SET_COUNTER,
+            vec![sql::LAST_BLOCK_ID.into(), (next_id - 1).to_string().into()],
+        ));
         statements.push(release);
         self.db.transaction(statements).await?;
-        self.cache.forget(folding.keys().copied());
-        Ok(all_rows.len() as u64)
+        // Searches here need not read back what was just written.
+        for block in blocks {
+            let spans = block.row.spans + block.added;
+            self.cache
+                .put(block.row.block_id, spans, Arc::new(block.bloom));
+        }
+        Ok(rows.len() as u64)
     }
 
     fn fold_row(
@@ -753,10 +705,8 @@ impl Store {
             }
         }
         block.added += 1;
+        block.row.last_row = row.span_row;
         block.max_start = block.max_start.max(row.trace_start.parse().unwrap_or(0));
-        if !block.traces.contains(&row.trace_id) {
-            block.traces.insert(row.trace_id.clone());
-        }
         Ok(())
     }
 
@@ -869,10 +819,14 @@ impl Folding {
             bloom: bloom.unwrap_or_default(),
             added: 0,
             max_start,
-            traces: HashSet::new(),
             operations: HashSet::new(),
             resources: HashMap::new(),
         }
+    }
+
+    /// Whether the block takes no more spans.
+    fn is_full(&self) -> bool {
+        self.row.spans + self.added >= BLOCK_SPANS || self.bloom.fill() >= bloom::FULL
     }
 }
 
