@@ -68,3 +68,7 @@ bash scripts/fuzz.sh 60
 
 step "the Cloudflare Worker: build, local D1, wrangler dev, the same black-box suite"
 bash scripts/test-worker.sh
+
+step "storage budgets under sustained load, both homes: nothing lost, every database within its budget"
+bash scripts/check-capacity.sh local 30 3000 4
+bash scripts/check-capacity.sh worker 90 1000 4 3

@@ -17,7 +17,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("service=payments", "/v1/traces?limit=20&service=payments"),
     ("status=error", "/v1/traces?limit=20&status=error"),
     (
-        "root name, min duration",
+        "no match, each part common: name, root, min duration",
         "/v1/traces?limit=20&name=POST%20%2Fcheckout&root=true&minDuration=500ms",
     ),
     (

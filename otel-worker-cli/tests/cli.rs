@@ -605,7 +605,57 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
         (report["spansAccepted"].as_u64(), report["errors"].as_u64()),
         (Some(0), Some(1))
     );
+    assert_eq!(
+        report["retries"], 0,
+        "a refused token is not worth retrying"
+    );
     assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn generate_sends_again_until_a_server_that_was_down_answers_and_loses_nothing() {
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // The load starts while nothing listens on the port, as after a server restart.
+    let load = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args(["generate", "--endpoint", &endpoint, "--auth-token", "t"])
+        .args(["--traces", "20", "--spans-per-request", "50", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let server = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--auth-token", "t", "--in-memory"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let out = load.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["spansAccepted"].as_u64(), report["errors"].as_u64()),
+        (Some(200), Some(0)),
+        "{report}"
+    );
+    assert!(report["retries"].as_u64().unwrap() >= 1, "{report}");
+    let asked = cli(&[
+        "client",
+        "--base-url",
+        &endpoint,
+        "--auth-token",
+        "t",
+        "--json",
+        "stats",
+    ]);
+    drop(server);
+    let stats: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
+    assert_eq!(stats["spans"], 200, "every span stored once: {stats}");
 }
 
 #[test]

@@ -42,12 +42,34 @@ pub struct D1Usage {
     pub calls: AtomicUsize,
     /// Statements run, a batch counting each of its statements.
     pub statements: AtomicUsize,
+    /// Rows read and written as D1 reports them (`meta.rows_read`, `meta.rows_written`):
+    /// what D1 bills.
+    pub rows_read: AtomicUsize,
+    pub rows_written: AtomicUsize,
 }
 
 impl D1Usage {
     fn record(&self, statements: usize) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.statements.fetch_add(statements, Ordering::Relaxed);
+    }
+
+    fn record_rows(&self, answer: &Answer) {
+        if let Ok(meta) = answer.meta() {
+            let count = |name| meta_number(&meta, name).unwrap_or(0.0) as usize;
+            self.rows_read
+                .fetch_add(count("rows_read"), Ordering::Relaxed);
+            self.rows_written
+                .fetch_add(count("rows_written"), Ordering::Relaxed);
+        }
+    }
+
+    /// (rows read, rows written) so far.
+    pub fn rows(&self) -> (usize, usize) {
+        (
+            self.rows_read.load(Ordering::Relaxed),
+            self.rows_written.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -136,6 +158,7 @@ impl D1 {
             .map_err(|e| D1Failure::classify(message(&e)))?
             .unchecked_into();
         self.remember_size(&answer);
+        self.usage.record_rows(&answer);
         // D1 hands numbers to JavaScript as doubles; JSON prints the whole ones without
         // a fraction, so they decode into integer fields (counts stay below 2^53, and
         // nanosecond times come back as text).
@@ -165,6 +188,7 @@ impl D1 {
             .map(|answer| {
                 let answer: Answer = answer.unchecked_into();
                 self.remember_size(&answer);
+                self.usage.record_rows(&answer);
                 answer
                     .meta()
                     .ok()
@@ -189,6 +213,10 @@ impl Database for D1 {
     }
 
     async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
+        // D1 refuses an empty batch ("No SQL statements detected"); SQLite commits nothing.
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
         retrying_once(|| self.run_batch(&statements)).await
     }
 

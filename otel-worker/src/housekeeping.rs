@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 
+use crate::d1::D1Usage;
 use otel_worker_core::retention;
 use otel_worker_core::store::Shards;
 use serde_json::json;
@@ -52,13 +53,18 @@ pub fn due_after_request() -> bool {
 }
 
 /// One run over every database; failures are logged (the next run retries).
-pub async fn run(shards: &Shards, effort: Effort, retention_days: Option<u64>) {
+/// `usage` counts the D1 work of `shards`; each shard's line says what its run read and
+/// wrote.
+pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_days: Option<u64>) {
     let now_ms = Date::now().as_millis();
     for (index, store) in shards.all().iter().enumerate() {
+        let started = Date::now().as_millis();
+        let (read_before, written_before) = usage.rows();
         let mut line = json!({"event": "housekeeping", "shard": index});
         match store.keep_within_budget(effort.budget_steps).await {
             Ok(kept) => {
                 line["budgetDeletedTraces"] = kept.traces_deleted.into();
+                line["budgetDeletedSpans"] = kept.spans_deleted.into();
                 line["bytes"] = kept.bytes.into();
             }
             Err(e) => console_error!("keeping shard {index} within its budget failed: {e}"),
@@ -93,6 +99,10 @@ pub async fn run(shards: &Shards, effort: Effort, retention_days: Option<u64>) {
                 }
             }
         }
+        line["durationMs"] = Date::now().as_millis().saturating_sub(started).into();
+        let (read, written) = usage.rows();
+        line["d1RowsRead"] = read.saturating_sub(read_before).into();
+        line["d1RowsWritten"] = written.saturating_sub(written_before).into();
         console_log!("{line}");
     }
 }

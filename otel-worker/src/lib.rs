@@ -58,6 +58,8 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         "durationMs": Date::now().as_millis().saturating_sub(started),
         "d1Calls": usage.calls.load(Ordering::Relaxed),
         "d1Statements": usage.statements.load(Ordering::Relaxed),
+        "d1RowsRead": usage.rows().0,
+        "d1RowsWritten": usage.rows().1,
     });
     if let Some(exported) = response.extensions().get::<Exported>() {
         line["spans"] = exported.spans.into();
@@ -79,7 +81,7 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         && housekeeping::due_after_request()
     {
         context.wait_until(async move {
-            housekeeping::run(&shards, housekeeping::AFTER_REQUEST, None).await;
+            housekeeping::run(&shards, &usage, housekeeping::AFTER_REQUEST, None).await;
         });
     }
     Ok(response)
@@ -93,6 +95,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
         Ok(shards) => {
             housekeeping::run(
                 &shards,
+                &usage,
                 housekeeping::FROM_CRON,
                 config::retention_days(&env),
             )

@@ -4,7 +4,8 @@
 //! Built to drive 100,000+ spans/s from one core: each request is encoded once
 //! ([`Template`]) and every send only patches fresh ids and timestamps into a copy.
 //! Counting is strict: a span is accepted only when its request got a 200 without a
-//! partial rejection.
+//! partial rejection. Like an OTLP exporter, it sends an export again after an answer that
+//! asks for it (429, 502, 503, 504) or none at all, waiting what `Retry-After` says.
 
 mod scenario;
 mod template;
@@ -32,6 +33,13 @@ pub const DEFAULT_SPANS_PER_TRACE: usize = 10;
 pub const DEFAULT_SPANS_PER_REQUEST: usize = 100;
 /// Attributes on each span.
 pub const DEFAULT_ATTRIBUTES: usize = 10;
+/// Tries after the first for an export answered 429, 502, 503 or 504, or not answered.
+pub const MAX_RETRIES: u32 = 5;
+/// The wait before the first retry when the answer gives no `Retry-After`; doubled after
+/// each try.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between tries (a longer `Retry-After` is cut to this).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// `otel-worker-cli generate`: what to send and how hard.
 #[derive(clap::Args, Debug, Clone)]
@@ -85,8 +93,10 @@ pub struct Report {
     /// Spans of requests that failed outright (non-200 or no answer).
     pub spans_failed: u64,
     pub requests: u64,
-    /// Requests that did not get a 200.
+    /// Requests that did not get a 200, after their retries.
     pub errors: u64,
+    /// Tries sent again after a retryable answer (or none).
+    pub retries: u64,
     pub seconds: f64,
     pub spans_per_second: f64,
     pub requests_per_second: f64,
@@ -108,6 +118,7 @@ struct Totals {
     failed: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
+    retries: AtomicU64,
     bytes: AtomicU64,
     first_error: std::sync::Mutex<Option<String>>,
 }
@@ -322,7 +333,7 @@ impl Sender {
                 .bytes
                 .fetch_add(payload.len() as u64, Ordering::Relaxed);
             let started = Instant::now();
-            let outcome = self.send(payload).await;
+            let outcome = self.send_until_answered(&payload).await;
             latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
             self.totals.requests.fetch_add(1, Ordering::Relaxed);
             match outcome {
@@ -334,9 +345,9 @@ impl Sender {
                 Ok(rejected) => {
                     self.totals.rejected.fetch_add(rejected, Ordering::Relaxed);
                 }
-                Err((message, unreachable)) => {
-                    self.totals.error(template.spans, message);
-                    if unreachable {
+                Err(failure) => {
+                    self.totals.error(template.spans, failure.message);
+                    if failure.unreachable {
                         // Don't spin while the server is down or restarting.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
@@ -346,14 +357,32 @@ impl Sender {
         latencies
     }
 
-    /// Sends one export; `Ok(rejected spans)` on a 200, else the error and whether the
-    /// server could not be reached at all.
-    async fn send(&self, payload: Vec<u8>) -> Result<u64, (String, bool)> {
+    /// Sends one export, again after each retryable failure, at most [`MAX_RETRIES`]
+    /// times; `Ok(rejected spans)` on a 200.
+    async fn send_until_answered(&self, payload: &[u8]) -> Result<u64, Failure> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut tries = 0;
+        loop {
+            match self.send(payload).await {
+                Err(failure) if failure.retryable && tries < MAX_RETRIES => {
+                    tries += 1;
+                    self.totals.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(failure.retry_after.unwrap_or(backoff).min(MAX_BACKOFF))
+                        .await;
+                    backoff *= 2;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Sends one export once; `Ok(rejected spans)` on a 200.
+    async fn send(&self, payload: &[u8]) -> Result<u64, Failure> {
         let mut request = self
             .http
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
-            .body(payload);
+            .body(payload.to_vec());
         if self.gzip {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
@@ -363,19 +392,58 @@ impl Sender {
         let response = request
             .send()
             .await
-            .map_err(|e| (format!("could not reach {}: {e}", self.url), true))?;
+            .map_err(|e| Failure::unreachable(format!("could not reach {}: {e}", self.url)))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let body = response
             .bytes()
             .await
-            .map_err(|e| (format!("reading the answer failed: {e}"), true))?;
+            .map_err(|e| Failure::unreachable(format!("reading the answer failed: {e}")))?;
         if status != reqwest::StatusCode::OK {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            return Err((format!("{status}: {text}"), false));
+            return Err(Failure {
+                message: format!("{status}: {text}"),
+                unreachable: false,
+                // The codes OTLP/HTTP exporters retry.
+                retryable: matches!(status.as_u16(), 429 | 502 | 503 | 504),
+                retry_after,
+            });
         }
         ExportReply::decode(self.encoding, &body)
             .map(|reply| reply.rejected_spans)
-            .map_err(|e| (format!("the 200 answer is unreadable: {e}"), false))
+            .map_err(|e| Failure {
+                message: format!("the 200 answer is unreadable: {e}"),
+                unreachable: false,
+                retryable: false,
+                retry_after: None,
+            })
+    }
+}
+
+/// Why an export did not get its 200.
+struct Failure {
+    message: String,
+    /// No answer at all: the server is down or restarting.
+    unreachable: bool,
+    /// Worth sending again, as an OTLP exporter would.
+    retryable: bool,
+    /// What the answer's `Retry-After` asked for.
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn unreachable(message: String) -> Self {
+        Self {
+            message,
+            unreachable: true,
+            retryable: true,
+            retry_after: None,
+        }
     }
 }
 
@@ -424,6 +492,7 @@ fn report(totals: &Totals, mut latencies: Vec<u32>, seconds: f64) -> Report {
         spans_failed: totals.failed.load(Ordering::Relaxed),
         requests,
         errors: totals.errors.load(Ordering::Relaxed),
+        retries: totals.retries.load(Ordering::Relaxed),
         seconds,
         spans_per_second: accepted as f64 / seconds,
         requests_per_second: requests as f64 / seconds,
@@ -452,10 +521,11 @@ fn print_summary(r: &Report) {
         thousands(r.spans_failed)
     );
     println!(
-        "{} requests in {:.1} s ({} failed), {} bytes each",
+        "{} requests in {:.1} s ({} failed, {} retries), {} bytes each",
         thousands(r.requests),
         r.seconds,
         thousands(r.errors),
+        thousands(r.retries),
         thousands(r.bytes_per_request)
     );
     println!(

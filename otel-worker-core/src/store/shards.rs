@@ -84,7 +84,10 @@ impl Shards {
             }
             part.spans.push(span);
         }
-        parts.entry(0).or_default().sampled_out = batch.sampled_out;
+        // Only stores with something to write are called: D1 refuses an empty batch.
+        if batch.sampled_out > 0 {
+            parts.entry(0).or_default().sampled_out = batch.sampled_out;
+        }
         let writes = parts
             .into_iter()
             .map(|(i, part)| self.stores[i].insert(part));
