@@ -32,6 +32,11 @@ pub struct Settings {
 /// Runs until the process ends.
 pub async fn run(settings: Settings) {
     let store = settings.store;
+    // The first search after a start would otherwise read every block's filter itself.
+    match store.warm_filters().await {
+        Ok(read) => tracing::debug!(read, "search filters read into memory"),
+        Err(e) => tracing::warn!("reading the search filters into memory failed: {e}"),
+    }
     let mut last_retention: Option<Instant> = None;
     let mut warned_at = 0;
     let mut legacy_left = match store.has_legacy_spans().await {

@@ -12,7 +12,7 @@
 //! ends early with a cursor that continues the walk. Several stores (D1 shards) are
 //! searched side by side and merged newest first, with the same cursor rules.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::bloom::Bloom;
@@ -57,46 +57,41 @@ enum End {
     Stopped(u64),
 }
 
-/// The most filters a store keeps in memory (64 KiB each: 32 MiB), enough for the blocks
-/// of 8,000,000 spans; past it the ones cached first make room.
-pub const CACHED_FILTERS: usize = 512;
+/// The most filters a store keeps in memory (64 KiB each: 64 MiB), enough for the blocks
+/// of 16,000,000 spans. Past it the newest blocks stay cached: searches start there, and
+/// a walk over more blocks than fit must not evict the ones every search reads first.
+pub const CACHED_FILTERS: usize = 1_024;
 
 /// Block filters already read or written here, by block and its span count (a filter
 /// changes only as spans are folded in, which moves the count).
 #[derive(Debug, Default)]
 pub struct BlockCache {
-    filters: Mutex<CachedFilters>,
-}
-
-#[derive(Debug, Default)]
-struct CachedFilters {
-    by_block: HashMap<i64, (i64, Arc<Bloom>)>,
-    /// Block ids in the order they were cached, for eviction.
-    order: std::collections::VecDeque<i64>,
+    filters: Mutex<BTreeMap<i64, (i64, Arc<Bloom>)>>,
 }
 
 impl BlockCache {
     fn get(&self, block: &BlockRow) -> Option<Arc<Bloom>> {
         let filters = self.filters.lock().unwrap_or_else(|p| p.into_inner());
         filters
-            .by_block
             .get(&block.block_id)
             .filter(|(spans, _)| *spans == block.spans)
             .map(|(_, bloom)| bloom.clone())
     }
 
-    /// Keeps the filter of `block_id` as it is with `spans` spans.
+    /// Keeps the filter of `block_id` as it is with `spans` spans, unless the cache is
+    /// full of newer blocks (ids grow with arrival).
     pub fn put(&self, block_id: i64, spans: i64, bloom: Arc<Bloom>) {
         let mut filters = self.filters.lock().unwrap_or_else(|p| p.into_inner());
-        if filters.by_block.insert(block_id, (spans, bloom)).is_none() {
-            filters.order.push_back(block_id);
+        if filters.len() >= CACHED_FILTERS && !filters.contains_key(&block_id) {
+            match filters.first_key_value() {
+                Some((oldest, _)) if *oldest < block_id => {
+                    let oldest = *oldest;
+                    filters.remove(&oldest);
+                }
+                _ => return,
+            }
         }
-        while filters.by_block.len() > CACHED_FILTERS {
-            let Some(oldest) = filters.order.pop_front() else {
-                break;
-            };
-            filters.by_block.remove(&oldest);
-        }
+        filters.insert(block_id, (spans, bloom));
     }
 }
 
@@ -278,6 +273,29 @@ impl Store {
 }
 
 impl Store {
+    /// Reads the filters of the newest blocks (as many as the cache keeps) into the cache,
+    /// so that the first search after a start need not: a long-running home calls it once,
+    /// in the background. Returns how many were read.
+    pub async fn warm_filters(&self) -> Result<usize, StoreError> {
+        let listed: Vec<ListedBlock> = self
+            .rows(Statement::new(
+                sql::SEARCH_BLOCKS_AND_MARK,
+                vec![Param::Int(SPANS)],
+            ))
+            .await?;
+        let mut blocks: Vec<BlockRow> = listed.into_iter().map(|b| b.block).collect();
+        blocks.sort_by_key(|b| std::cmp::Reverse(b.block_id));
+        blocks.truncate(CACHED_FILTERS);
+        blocks.retain(|b| self.cache.get(b).is_none());
+        for chunk in blocks.chunks(8) {
+            let ids: Vec<i64> = chunk.iter().map(|b| b.block_id).collect();
+            for (row, bloom) in chunk.iter().zip(self.blooms(&ids).await?) {
+                self.cache.put(row.block_id, row.spans, Arc::new(bloom));
+            }
+        }
+        Ok(blocks.len())
+    }
+
     /// The filter of `blocks[i]`, from the cache or read with the next few uncached ones
     /// (counted in `filters`); `None` when the budget allows no more reads.
     async fn filter_of(
@@ -470,6 +488,44 @@ fn needle(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walk_over_more_blocks_than_fit_keeps_the_newest_cached() {
+        let cache = BlockCache::default();
+        let row = |block_id| BlockRow {
+            block_id,
+            first_row: 0,
+            last_row: 0,
+            spans: 1,
+            max_start: "0".into(),
+        };
+        let bloom = Arc::new(Bloom::default());
+        let blocks = CACHED_FILTERS as i64 + 100;
+        // Written as they fill, oldest first.
+        for id in 1..=blocks {
+            cache.put(id, 1, bloom.clone());
+        }
+        // Then a search reads every filter, newest first, and must not thrash.
+        for id in (1..=blocks).rev() {
+            if cache.get(&row(id)).is_none() {
+                cache.put(id, 1, bloom.clone());
+            }
+        }
+        let cached: Vec<i64> = (1..=blocks)
+            .filter(|id| cache.get(&row(*id)).is_some())
+            .collect();
+        assert_eq!(cached.len(), CACHED_FILTERS);
+        assert_eq!(cached.first(), Some(&101), "the 100 oldest are left out");
+        assert!(
+            cache
+                .get(&BlockRow {
+                    spans: 2,
+                    ..row(blocks)
+                })
+                .is_none(),
+            "a filter that grew is read again"
+        );
+    }
 
     #[test]
     fn a_needle_is_only_given_when_the_body_must_contain_it() {
