@@ -1,10 +1,13 @@
 //! The Worker's settings, from its secret, vars and bindings (`wrangler.toml`).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use otel_worker_core::api::{ApiError, parse_origin};
 use otel_worker_core::ingest::Sampling;
+use otel_worker_core::store::search::BlockCache;
 use otel_worker_core::store::{Shards, Store};
 use worker::{Env, console_error};
 
@@ -67,16 +70,50 @@ pub fn budget(env: &Env) -> Result<Option<u64>, ApiError> {
     Ok((mb > 0).then(|| mb * 1_000_000))
 }
 
+/// Search filters one isolate keeps between requests, over all its databases: 16 MiB of
+/// the isolate's 128 MB.
+pub const CACHED_FILTERS_PER_ISOLATE: usize = 256;
+
+thread_local! {
+    /// The filter cache of each database, by binding name: stores are built per request,
+    /// the isolate (and this) lives on between them.
+    static BLOCK_CACHES: RefCell<HashMap<String, Arc<BlockCache>>> = RefCell::new(HashMap::new());
+}
+
+/// The filter cache of the database bound as `name`, one of `databases`.
+fn block_cache(name: &str, databases: usize) -> Arc<BlockCache> {
+    BLOCK_CACHES.with(|caches| {
+        caches
+            .borrow_mut()
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let capacity = (CACHED_FILTERS_PER_ISOLATE / databases.max(1)).max(16);
+                Arc::new(BlockCache::with_capacity(capacity))
+            })
+            .clone()
+    })
+}
+
 /// The stores of the D1 bindings in `D1_SHARDS` (or `DB` alone), with the budget.
 pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
     let budget = budget(env)?;
     let names = var(env, D1_SHARDS_VAR).unwrap_or_else(|| D1_BINDING.to_owned());
+    let names: Vec<&str> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
     let mut stores = Vec::new();
-    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for name in names.iter().copied() {
         let db = D1::new(env, name, usage.clone()).map_err(|e| {
             ApiError::Misconfigured(format!("the D1 binding {name} is missing: {e}"))
         })?;
-        stores.push(Store::new(Arc::new(db)).with_budget(budget));
+        let cache = block_cache(name, names.len());
+        stores.push(
+            Store::new(Arc::new(db))
+                .with_budget(budget)
+                .with_block_cache(cache),
+        );
     }
     Shards::new(stores)
         .ok_or_else(|| ApiError::Misconfigured(format!("{D1_SHARDS_VAR} names no D1 binding")))

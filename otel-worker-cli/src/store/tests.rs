@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use otel_worker_core::models::TraceSummary;
-use otel_worker_core::store::search::{Page, search};
+use otel_worker_core::store::search::{BlockCache, Page, search};
 use otel_worker_core::store::{
     Batch, Body, Cursor, ResourceRecord, ShapeRecord, SpanFilter, SpanRecord, Statement, Store,
     StoreError, TraceListQuery, sql,
@@ -1247,6 +1247,12 @@ async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are
     );
     for (q, ids) in searches.iter().zip(&expected) {
         assert_eq!(&all_pages(&store, q).await, ids, "summarized: {q:?}");
+    }
+    // A filter cache smaller than the block list (the Worker's, or past 1,024 blocks
+    // locally) changes nothing either.
+    let small = open(&path).with_block_cache(Arc::new(BlockCache::with_capacity(1)));
+    for (q, ids) in searches.iter().zip(&expected) {
+        assert_eq!(&all_pages(&small, q).await, ids, "a cache of one: {q:?}");
     }
     // A late root moves its trace into an older block: it is still found there.
     store

@@ -199,6 +199,13 @@ impl Store {
         }
     }
 
+    /// Keeps search filters in `cache`, which may outlive this store (a home that builds
+    /// its stores per request shares one cache per database between them).
+    pub fn with_block_cache(mut self, cache: Arc<search::BlockCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
     pub fn database(&self) -> &dyn Database {
         self.db.as_ref()
     }

@@ -64,12 +64,27 @@ pub const CACHED_FILTERS: usize = 1_024;
 
 /// Block filters already read or written here, by block and its span count (a filter
 /// changes only as spans are folded in, which moves the count).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BlockCache {
     filters: Mutex<BTreeMap<i64, (i64, Arc<Bloom>)>>,
+    capacity: usize,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        Self::with_capacity(CACHED_FILTERS)
+    }
 }
 
 impl BlockCache {
+    /// A cache of at most `capacity` filters (64 KiB each).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            filters: Mutex::default(),
+            capacity,
+        }
+    }
+
     fn get(&self, block: &BlockRow) -> Option<Arc<Bloom>> {
         let filters = self.filters.lock().unwrap_or_else(|p| p.into_inner());
         filters
@@ -82,7 +97,7 @@ impl BlockCache {
     /// full of newer blocks (ids grow with arrival).
     pub fn put(&self, block_id: i64, spans: i64, bloom: Arc<Bloom>) {
         let mut filters = self.filters.lock().unwrap_or_else(|p| p.into_inner());
-        if filters.len() >= CACHED_FILTERS && !filters.contains_key(&block_id) {
+        if filters.len() >= self.capacity && !filters.contains_key(&block_id) {
             match filters.first_key_value() {
                 Some((oldest, _)) if *oldest < block_id => {
                     let oldest = *oldest;
@@ -318,10 +333,16 @@ impl Store {
             .collect();
         let ids: Vec<i64> = pending.iter().map(|b| b.block_id).collect();
         *filters += ids.len();
+        let mut wanted = None;
         for (row, bloom) in pending.iter().zip(self.blooms(&ids).await?) {
-            self.cache.put(row.block_id, row.spans, Arc::new(bloom));
+            let bloom = Arc::new(bloom);
+            if row.block_id == blocks[i].block_id {
+                wanted = Some(bloom.clone());
+            }
+            // A full cache may keep newer blocks instead: this one is used all the same.
+            self.cache.put(row.block_id, row.spans, bloom);
         }
-        Ok(Some(self.cache.get(&blocks[i]).unwrap_or_default()))
+        Ok(Some(wanted.unwrap_or_default()))
     }
 
     /// The position of the `n`-th newest trace of the query's range (`None` when it has
