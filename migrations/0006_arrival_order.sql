@@ -63,7 +63,7 @@ ALTER TABLE traces ADD COLUMN parts TEXT;
 
 -- Consecutive blocks of span rows (arrival order), each with a Bloom filter of what its
 -- spans contain (names, services, attribute values, text trigrams) and the latest start
--- of a trace with a span in it. A search probes blocks in order of that start, newest
+-- of a span in it (no trace with a span in the block started later). A search probes blocks in order of that start, newest
 -- first, and skips every block whose filter says it cannot match. Rows above the
 -- `summary_mark` counter are in no block yet.
 CREATE TABLE search_blocks (

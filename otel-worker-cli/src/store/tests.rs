@@ -1302,6 +1302,69 @@ async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are
 }
 
 #[tokio::test]
+async fn a_trace_whose_first_span_is_deleted_is_still_found_in_its_block() {
+    let (_dir, _path, store) = temp_store();
+    // The trace arrives first, so its rows are in the oldest block; its root starts
+    // before everything, its child as late as trace 10,000.
+    let id = format!("{:032x}", 999_999);
+    let late = 10_000_500;
+    let span = |span_id: &str, parent: Option<&str>, start: u64| {
+        with_service(
+            SpanRecord {
+                trace_id: id.clone(),
+                span_id: span_id.into(),
+                parent_span_id: parent.map(str::to_owned),
+                name: "needle".into(),
+                kind: 2,
+                service_name: None,
+                status_code: 0,
+                start_ns: start,
+                end_ns: start + 10,
+                resource_id: 0,
+                shape_id: Some(shape().id),
+                body: serde_json::to_string(&Body {
+                    values: vec![Value::from(42)],
+                    ..Body::default()
+                })
+                .unwrap(),
+            },
+            Some("svc-needle"),
+        )
+    };
+    let (root, child) = ("00000000000000a1", "00000000000000a2");
+    store
+        .insert(batch(vec![
+            span(root, None, 1),
+            span(child, Some(root), late),
+        ]))
+        .await
+        .unwrap();
+    traces_in(&store, 0..12_000).await;
+    store.summarize(now_ms(), 100).await.unwrap();
+    // Deleting the root moves the trace's start to its child's, past the start of every
+    // other trace of the oldest block.
+    assert!(store.delete_span(&id, root).await.unwrap());
+    let mut q = query(30, None);
+    q.span.attributes = vec![("n".into(), "42".into())];
+    let mut expected: Vec<(u64, String)> = (0..12_000u32)
+        .filter(|t| t % 97 == 42)
+        .map(|t| (u64::from(t) * 1_000 + 1, format!("{t:032x}")))
+        .chain([(late, id.clone())])
+        .collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().take(30).map(|(_, id)| id).collect();
+    assert!(
+        expected.contains(&id),
+        "the trace belongs on the first page"
+    );
+    let page: Page = search(std::slice::from_ref(&store), &q, None)
+        .await
+        .unwrap();
+    let found: Vec<String> = page.traces.iter().map(|t| t.trace_id.clone()).collect();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
 async fn a_search_finds_new_spans_while_the_summaries_lag_far_behind() {
     // Many more spans than one block holds arrive after the last summary: the newest
     // trace among them is found.

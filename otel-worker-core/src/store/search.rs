@@ -1,7 +1,7 @@
 //! Finding traces, in two phases. First the newest [`DENSE_TRACES`] traces are walked
 //! newest first, each through its own spans, stopping when the page is full: a filter
 //! that matches often is answered there. Past them, the spans not yet summarized are
-//! checked, then the search blocks, latest trace start first: a block whose filter says
+//! checked, then the search blocks, latest start first: a block whose filter says
 //! no span in it can match is skipped whole; in the others, every span row is checked
 //! and the traces of the matching ones are ranked newest first. The walk stops once the
 //! page is full and no block left can hold a newer trace than its last one (a block

@@ -471,7 +471,7 @@ pub const NEWEST_BLOCK: &str = concat!(
     " FROM search_blocks WHERE signal = ?1 ORDER BY block_id DESC LIMIT 1"
 );
 
-/// The search blocks of signal `?1`, latest trace start first, with the summary mark as
+/// The search blocks of signal `?1`, latest start first, with the summary mark as
 /// of the same read (`mark`, on every row): a search takes the spans above that mark as
 /// unsummarized, so a step that folds them while it runs cannot hide them (the filters
 /// it reads later only gain terms).
@@ -498,14 +498,13 @@ macro_rules! unsummarized_rows {
 
 // ---- the summarizer -------------------------------------------------------------------
 
-/// Rows above the summary mark, in order, with their trace's start: `?1` = the mark as
-/// text, `?2` = the most rows.
+/// Rows above the summary mark, in order: `?1` = the mark as text, `?2` = the most rows.
 pub const ROWS_TO_SUMMARIZE: &str = "\
 SELECT s.span_row, s.name, s.parent_span_id IS NULL AS root, s.status_code,
        CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
        CAST(s.resource_id AS TEXT) AS resource_id, CAST(s.shape_id AS TEXT) AS shape_id,
-       s.body, CAST(t.start_ns AS TEXT) AS trace_start
-FROM spans s JOIN traces t ON t.trace_id = s.trace_id
+       s.body
+FROM spans s
 WHERE s.span_row > CAST(?1 AS INTEGER) ORDER BY s.span_row LIMIT CAST(?2 AS INTEGER)";
 
 /// Resources by id: `?1` = a JSON array of ids as text.

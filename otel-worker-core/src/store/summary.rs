@@ -1,5 +1,5 @@
 //! Search blocks: consecutive runs of span rows in arrival order, each summarized by a
-//! [`Bloom`] filter of its spans, the latest start of a trace with a span in it, and
+//! [`Bloom`] filter of its spans, the latest start of one of its spans, and
 //! counts of attribute keys and values.
 //!
 //! The summarizer folds new span rows (those above the summary mark) into the newest
@@ -252,8 +252,8 @@ pub struct BlockRow {
     pub first_row: i64,
     pub last_row: i64,
     pub spans: i64,
-    /// No trace with a span in the block started later (a trace's start only moves
-    /// earlier as its spans arrive).
+    /// The latest start of a span in the block: no trace with a span in it started later,
+    /// whatever is later added to or deleted from the trace.
     pub max_start: String,
 }
 
@@ -281,7 +281,6 @@ struct RowToFold {
     resource_id: Option<String>,
     shape_id: Option<String>,
     body: String,
-    trace_start: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -706,7 +705,9 @@ impl Store {
         }
         block.added += 1;
         block.row.last_row = row.span_row;
-        block.max_start = block.max_start.max(row.trace_start.parse().unwrap_or(0));
+        // A trace's start is never later than any of its spans', whatever is added to or
+        // deleted from it later: the latest span start bounds every trace in the block.
+        block.max_start = block.max_start.max(row.start_ns.parse().unwrap_or(0));
         Ok(())
     }
 
