@@ -165,18 +165,7 @@ pub(crate) async fn delete_span(
 pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats>> {
     let mut shards = Vec::new();
     for store in state.shards.all() {
-        let held = store.holdings().await?;
-        shards.push(StoreStats {
-            spans: held.spans,
-            traces: held.traces,
-            bytes: held.bytes,
-            budget_bytes: store.budget(),
-            oldest_unix_nano: held.oldest_ns,
-            newest_unix_nano: held.newest_ns,
-            pruned_traces: held.pruned_traces,
-            sampled_out_spans: held.sampled_out_spans,
-            unindexed_spans: held.unindexed_spans,
-        });
+        shards.push(store.holdings().await?);
     }
     let total = StoreStats {
         spans: shards.iter().map(|s| s.spans).sum(),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{Param, SpanRow, Statement, Store, StoreError, TraceListQuery, ns_param, sql};
-use crate::models::{AttributeKey, AttributeValue, Service, TraceSummary};
+use crate::models::{AttributeKey, AttributeValue, Service, StoreStats, TraceSummary};
 
 /// The most spans of one trace read at once, unless a page asks for fewer.
 pub const DEFAULT_SPAN_PAGE: u32 = 1_000;
@@ -22,21 +22,6 @@ pub struct SpanCursor {
 pub struct SpanPage {
     pub spans: Vec<Box<RawValue>>,
     pub next: Option<SpanCursor>,
-}
-
-/// What a store holds, as `GET /v1/stats` reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holdings {
-    pub spans: u64,
-    pub traces: u64,
-    pub oldest_ns: Option<u64>,
-    pub newest_ns: Option<u64>,
-    pub pruned_traces: u64,
-    pub sampled_out_spans: u64,
-    /// Span rows written after the search summaries' mark.
-    pub unindexed_spans: u64,
-    /// Bytes on disk (or in D1), as the home measures them.
-    pub bytes: u64,
 }
 
 impl Store {
@@ -122,20 +107,21 @@ impl Store {
         rows.into_iter().map(ServiceRow::into_service).collect()
     }
 
-    /// What this store holds.
-    pub async fn holdings(&self) -> Result<Holdings, StoreError> {
+    /// What this store holds, against its budget.
+    pub async fn holdings(&self) -> Result<StoreStats, StoreError> {
         let rows: Vec<HoldingsRow> = self.rows(Statement::new(sql::STATS, vec![])).await?;
         let row = rows.into_iter().next().unwrap_or_default();
         let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
-        Ok(Holdings {
+        Ok(StoreStats {
             spans: number(&row.spans).unwrap_or(0),
             traces: number(&row.traces).unwrap_or(0),
-            oldest_ns: number(&row.oldest),
-            newest_ns: number(&row.newest),
+            bytes: self.db.size().await?,
+            budget_bytes: self.budget(),
+            oldest_unix_nano: number(&row.oldest),
+            newest_unix_nano: number(&row.newest),
             pruned_traces: number(&row.pruned_traces).unwrap_or(0),
             sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
             unindexed_spans: number(&row.unindexed_spans).unwrap_or(0),
-            bytes: self.db.size().await?,
         })
     }
 }

@@ -57,6 +57,9 @@ enum End {
     Stopped(u64),
 }
 
+/// Filters read from the database in one statement.
+const FILTERS_PER_READ: usize = 8;
+
 /// The most filters a store keeps in memory (64 KiB each: 64 MiB), enough for the blocks
 /// of 16,000,000 spans. Past it the newest blocks stay cached: searches start there, and
 /// a walk over more blocks than fit must not evict the ones every search reads first.
@@ -193,17 +196,7 @@ impl Store {
             return Ok((traces, end));
         }
         let plan = Plan::of(&query.span);
-        let listed: Vec<ListedBlock> = self
-            .rows(Statement::new(
-                sql::SEARCH_BLOCKS_AND_MARK,
-                vec![Param::Int(SPANS)],
-            ))
-            .await?;
-        let mark: i64 = listed
-            .first()
-            .and_then(|b| b.mark.parse().ok())
-            .unwrap_or(0);
-        let blocks: Vec<BlockRow> = listed.into_iter().map(|b| b.block).collect();
+        let (blocks, mark) = self.blocks_and_mark().await?;
         let (mut probes, mut filters) = (0, 0);
         // Phase one, the newest traces one by one, when matches may be common: when the
         // newest block may hold one.
@@ -292,23 +285,47 @@ impl Store {
     /// so that the first search after a start need not: a long-running home calls it once,
     /// in the background. Returns how many were read.
     pub async fn warm_filters(&self) -> Result<usize, StoreError> {
+        let (mut blocks, _) = self.blocks_and_mark().await?;
+        blocks.sort_by_key(|b| std::cmp::Reverse(b.block_id));
+        blocks.truncate(CACHED_FILTERS);
+        let pending: Vec<&BlockRow> = blocks
+            .iter()
+            .filter(|b| self.cache.get(b).is_none())
+            .collect();
+        for chunk in pending.chunks(FILTERS_PER_READ) {
+            self.read_filters(chunk).await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// The search blocks, latest start first, and the summary mark, read together (a
+    /// summarizer step committing between two reads could hide rows from a search).
+    async fn blocks_and_mark(&self) -> Result<(Vec<BlockRow>, i64), StoreError> {
         let listed: Vec<ListedBlock> = self
             .rows(Statement::new(
                 sql::SEARCH_BLOCKS_AND_MARK,
                 vec![Param::Int(SPANS)],
             ))
             .await?;
-        let mut blocks: Vec<BlockRow> = listed.into_iter().map(|b| b.block).collect();
-        blocks.sort_by_key(|b| std::cmp::Reverse(b.block_id));
-        blocks.truncate(CACHED_FILTERS);
-        blocks.retain(|b| self.cache.get(b).is_none());
-        for chunk in blocks.chunks(8) {
-            let ids: Vec<i64> = chunk.iter().map(|b| b.block_id).collect();
-            for (row, bloom) in chunk.iter().zip(self.blooms(&ids).await?) {
-                self.cache.put(row.block_id, row.spans, Arc::new(bloom));
-            }
+        let mark = listed
+            .first()
+            .and_then(|b| b.mark.parse().ok())
+            .unwrap_or(0);
+        Ok((listed.into_iter().map(|b| b.block).collect(), mark))
+    }
+
+    /// Reads the filters of `blocks` in one statement, in their order, and offers them to
+    /// the cache (a full cache may keep newer blocks instead: they are returned all the
+    /// same).
+    async fn read_filters(&self, blocks: &[&BlockRow]) -> Result<Vec<Arc<Bloom>>, StoreError> {
+        let ids: Vec<i64> = blocks.iter().map(|b| b.block_id).collect();
+        let mut read = Vec::with_capacity(blocks.len());
+        for (row, bloom) in blocks.iter().zip(self.blooms(&ids).await?) {
+            let bloom = Arc::new(bloom);
+            self.cache.put(row.block_id, row.spans, bloom.clone());
+            read.push(bloom);
         }
-        Ok(blocks.len())
+        Ok(read)
     }
 
     /// The filter of `blocks[i]`, from the cache or read with the next few uncached ones
@@ -326,23 +343,20 @@ impl Store {
         if budget.is_some_and(|b| *filters >= b.filters) {
             return Ok(None);
         }
+        // `blocks[i]` is not cached, so it comes first.
         let pending: Vec<&BlockRow> = blocks[i..]
             .iter()
             .filter(|b| self.cache.get(b).is_none())
-            .take(8)
+            .take(FILTERS_PER_READ)
             .collect();
-        let ids: Vec<i64> = pending.iter().map(|b| b.block_id).collect();
-        *filters += ids.len();
-        let mut wanted = None;
-        for (row, bloom) in pending.iter().zip(self.blooms(&ids).await?) {
-            let bloom = Arc::new(bloom);
-            if row.block_id == blocks[i].block_id {
-                wanted = Some(bloom.clone());
-            }
-            // A full cache may keep newer blocks instead: this one is used all the same.
-            self.cache.put(row.block_id, row.spans, bloom);
-        }
-        Ok(Some(wanted.unwrap_or_default()))
+        *filters += pending.len();
+        Ok(Some(
+            self.read_filters(&pending)
+                .await?
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+        ))
     }
 
     /// The position of the `n`-th newest trace of the query's range (`None` when it has
