@@ -354,11 +354,11 @@ async fn send(client: &Client, json: bool, file: &std::path::Path) -> anyhow::Re
         .map(|s| s.spans.len())
         .sum::<usize>();
     let outcome = client.send_otlp_json(body).await?;
-    let accepted = spans as u64 - outcome.rejected_spans.min(spans as u64);
+    let accepted = spans as u64 - outcome.rejected.min(spans as u64);
     if json {
         print_json(&serde_json::json!({
             "acceptedSpans": accepted,
-            "rejectedSpans": outcome.rejected_spans,
+            "rejectedSpans": outcome.rejected,
             "errorMessage": outcome.error_message,
         }))?;
     } else {
@@ -367,10 +367,10 @@ async fn send(client: &Client, json: bool, file: &std::path::Path) -> anyhow::Re
             file.display(),
             client.base_url()
         );
-        if outcome.rejected_spans > 0 {
+        if outcome.rejected > 0 {
             println!(
                 "{} spans rejected: {}",
-                outcome.rejected_spans,
+                outcome.rejected,
                 outcome.error_message.unwrap_or_default()
             );
         }

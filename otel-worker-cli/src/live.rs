@@ -80,18 +80,24 @@ async fn serve(
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = flush.tick(), if !pending.is_empty() => {
-                let (message, missed) = pending.take();
+                let (messages, missed) = pending.take();
                 if missed > 0 {
-                    tracing::warn!(missed, "a live client is too slow and missed spans");
+                    tracing::warn!(missed, "a live client is too slow and missed spans or logs");
                 }
-                let Some(message) = message else { continue };
-                match serde_json::to_string(&message) {
-                    Ok(text) => {
-                        if socket.send(Message::Text(text.into())).await.is_err() {
-                            break;
+                let mut gone = false;
+                for message in messages {
+                    match serde_json::to_string(&message) {
+                        Ok(text) => {
+                            if socket.send(Message::Text(text.into())).await.is_err() {
+                                gone = true;
+                                break;
+                            }
                         }
+                        Err(e) => tracing::error!(error = %e, "could not encode a live message"),
                     }
-                    Err(e) => tracing::error!(error = %e, "could not encode a live message"),
+                }
+                if gone {
+                    break;
                 }
             },
             incoming = socket.recv() => match incoming {

@@ -26,16 +26,7 @@ async fn post(
     encoding: Option<&str>,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    let mut request = server
-        .http()
-        .post(server.url("/v1/traces"))
-        .header("authorization", server.auth())
-        .header("content-type", content_type)
-        .body(body);
-    if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
-    }
-    request.send().await.expect("the server answers")
+    post_to(server, "/v1/traces", content_type, encoding, body).await
 }
 
 async fn assert_still_serving(server: &TestServer) {

@@ -4,9 +4,10 @@
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::ingest::{Encoding, ExportReply};
+use crate::ingest::{Encoding, ExportReply, Signal};
 use crate::models::{
-    AttributeList, AttributeValues, ErrorBody, ServiceList, Span, Stats, TraceDetail, TraceList,
+    AttributeList, AttributeValues, ErrorBody, Log, LogList, ServiceList, Span, Stats, TraceDetail,
+    TraceList,
 };
 
 /// Why a call failed.
@@ -123,6 +124,28 @@ impl Client {
         Ok(self.trace(trace_id).await?.spans)
     }
 
+    /// `GET /v1/logs` with a search.
+    pub async fn logs(&self, search: &LogSearch) -> Result<LogList, ClientError> {
+        self.get(&search.path()).await
+    }
+
+    /// Every log record of a trace, in time order (all pages).
+    pub async fn trace_logs(&self, trace_id: &str) -> Result<Vec<Log>, ClientError> {
+        let path = format!("/v1/traces/{trace_id}/logs");
+        let mut page: LogList = self.get(&path).await?;
+        let mut logs = std::mem::take(&mut page.logs);
+        while let Some(cursor) = page.next_cursor.take() {
+            page = self
+                .get(&format!(
+                    "{path}?limit={}&cursor={cursor}",
+                    crate::query::MAX_SPAN_PAGE
+                ))
+                .await?;
+            logs.append(&mut page.logs);
+        }
+        Ok(logs)
+    }
+
     /// `GET /v1/traces/{id}/spans/{id}`.
     pub async fn span(&self, trace_id: &str, span_id: &str) -> Result<Span, ClientError> {
         self.get(&format!("/v1/traces/{trace_id}/spans/{span_id}"))
@@ -145,7 +168,7 @@ impl Client {
     /// `POST /v1/traces` with an OTLP/JSON body.
     pub async fn send_otlp_json(&self, body: Vec<u8>) -> Result<ExportReply, ClientError> {
         let text = self.send(Method::POST, "/v1/traces", Some(body)).await?;
-        ExportReply::decode(Encoding::Json, text.as_bytes()).map_err(|detail| {
+        ExportReply::decode(Signal::Traces, Encoding::Json, text.as_bytes()).map_err(|detail| {
             ClientError::Protocol {
                 url: format!("{}/v1/traces", self.base_url),
                 detail,
@@ -240,7 +263,6 @@ pub struct TraceSearch {
 impl TraceSearch {
     /// The path with its query string.
     pub fn path(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
         let limit = self.limit.map(|n| n.to_string());
         let root = self.root.then(|| "true".to_owned());
         let pairs = [
@@ -256,19 +278,60 @@ impl TraceSearch {
             ("maxDuration", &self.max_duration),
             ("q", &self.text),
         ];
-        for (key, value) in pairs {
-            if let Some(value) = value {
-                query.append_pair(key, value);
-            }
+        path_with_query("/v1/traces", &pairs, &self.attributes)
+    }
+}
+
+/// `path` with the given parameters (those set) and one `attr` per attribute.
+fn path_with_query(path: &str, pairs: &[(&str, &Option<String>)], attributes: &[String]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            query.append_pair(key, value);
         }
-        for attribute in &self.attributes {
-            query.append_pair("attr", attribute);
-        }
-        let query = query.finish();
-        if query.is_empty() {
-            "/v1/traces".to_owned()
-        } else {
-            format!("/v1/traces?{query}")
-        }
+    }
+    for attribute in attributes {
+        query.append_pair("attr", attribute);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// A log search as `GET /v1/logs` takes it; values are sent as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSearch {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub service: Option<String>,
+    pub severity: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// `key=value` each.
+    pub attributes: Vec<String>,
+    pub text: Option<String>,
+}
+
+impl LogSearch {
+    /// The path with its query string.
+    pub fn path(&self) -> String {
+        let limit = self.limit.map(|n| n.to_string());
+        let pairs = [
+            ("limit", &limit),
+            ("before", &self.before),
+            ("start", &self.start),
+            ("end", &self.end),
+            ("service", &self.service),
+            ("severity", &self.severity),
+            ("traceId", &self.trace_id),
+            ("spanId", &self.span_id),
+            ("q", &self.text),
+        ];
+        path_with_query("/v1/logs", &pairs, &self.attributes)
     }
 }

@@ -7,7 +7,7 @@
 //! listing everything that arrived since its last one ([`Coalescer`]), so a browser keeps
 //! up with any ingest rate.
 
-use crate::models::{LiveSpan, ServerMessage};
+use crate::models::{LiveLog, LiveSpan, ServerMessage};
 
 /// The shortest time between two messages to one client: about ten a second.
 pub const COALESCE_INTERVAL_MS: u64 = 100;
@@ -30,40 +30,52 @@ pub trait ServerEvents: Send + Sync + 'static {
 pub struct Coalescer {
     new_spans: Vec<(String, String)>,
     spans: Vec<LiveSpan>,
-    missed_spans: u64,
+    logs: Vec<LiveLog>,
+    missed: u64,
 }
 
 impl Coalescer {
-    /// Adds a message; spans past [`MAX_PENDING_SPANS`] are counted as missed.
+    /// Adds a message; spans or log records past [`MAX_PENDING_SPANS`] are counted as
+    /// missed.
     pub fn push(&mut self, message: ServerMessage) {
         match message {
             ServerMessage::SpanAdded { new_spans, spans } => {
                 let room = MAX_PENDING_SPANS.saturating_sub(self.new_spans.len());
                 let missed = new_spans.len().saturating_sub(room);
-                self.missed_spans += missed as u64;
+                self.missed += missed as u64;
                 self.new_spans.extend(new_spans.into_iter().take(room));
                 let room = MAX_PENDING_SPANS.saturating_sub(self.spans.len());
                 self.spans.extend(spans.into_iter().take(room));
+            }
+            ServerMessage::LogAdded { logs } => {
+                let room = MAX_PENDING_SPANS.saturating_sub(self.logs.len());
+                self.missed += logs.len().saturating_sub(room) as u64;
+                self.logs.extend(logs.into_iter().take(room));
             }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.new_spans.is_empty() && self.spans.is_empty()
+        self.new_spans.is_empty() && self.spans.is_empty() && self.logs.is_empty()
     }
 
-    /// The merged message (`None` when nothing arrived) and how many spans did not fit;
-    /// the coalescer is empty afterwards.
-    pub fn take(&mut self) -> (Option<ServerMessage>, u64) {
-        let missed = std::mem::take(&mut self.missed_spans);
-        if self.is_empty() {
-            return (None, missed);
+    /// The merged messages (spans first, then log records; none when nothing arrived)
+    /// and how many items did not fit; the coalescer is empty afterwards.
+    pub fn take(&mut self) -> (Vec<ServerMessage>, u64) {
+        let missed = std::mem::take(&mut self.missed);
+        let mut messages = Vec::new();
+        if !self.new_spans.is_empty() || !self.spans.is_empty() {
+            messages.push(ServerMessage::SpanAdded {
+                new_spans: std::mem::take(&mut self.new_spans),
+                spans: std::mem::take(&mut self.spans),
+            });
         }
-        let message = ServerMessage::SpanAdded {
-            new_spans: std::mem::take(&mut self.new_spans),
-            spans: std::mem::take(&mut self.spans),
-        };
-        (Some(message), missed)
+        if !self.logs.is_empty() {
+            messages.push(ServerMessage::LogAdded {
+                logs: std::mem::take(&mut self.logs),
+            });
+        }
+        (messages, missed)
     }
 }
 
@@ -98,10 +110,13 @@ mod tests {
     #[test]
     fn messages_merge_in_arrival_order_and_the_rest_is_counted_as_missed() {
         let mut pending = Coalescer::default();
-        assert_eq!(pending.take(), (None, 0));
+        assert_eq!(pending.take(), (vec![], 0));
         pending.push(added(2, "a"));
         pending.push(added(1, "b"));
-        let (Some(ServerMessage::SpanAdded { new_spans, spans }), 0) = pending.take() else {
+        let (messages, 0) = pending.take() else {
+            panic!("nothing missed expected");
+        };
+        let [ServerMessage::SpanAdded { new_spans, spans }] = &messages[..] else {
             panic!("one merged message expected");
         };
         let ids: Vec<&str> = new_spans.iter().map(|(_, s)| s.as_str()).collect();
@@ -111,10 +126,45 @@ mod tests {
 
         pending.push(added(MAX_PENDING_SPANS - 1, "c"));
         pending.push(added(5, "d"));
-        let (Some(ServerMessage::SpanAdded { new_spans, .. }), missed) = pending.take() else {
+        let (messages, missed) = pending.take();
+        let [ServerMessage::SpanAdded { new_spans, .. }] = &messages[..] else {
             panic!("one merged message expected");
         };
         assert_eq!(new_spans.len(), MAX_PENDING_SPANS);
         assert_eq!(missed, 4);
+    }
+
+    #[test]
+    fn log_records_merge_into_their_own_message_after_the_spans() {
+        let log = |body: &str| LiveLog {
+            time_unix_nano: 1,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: body.into(),
+            service_name: None,
+            trace_id: None,
+            span_id: None,
+        };
+        let mut pending = Coalescer::default();
+        pending.push(ServerMessage::LogAdded {
+            logs: vec![log("a")],
+        });
+        pending.push(added(1, "s"));
+        pending.push(ServerMessage::LogAdded {
+            logs: vec![log("b")],
+        });
+        let (messages, 0) = pending.take() else {
+            panic!("nothing missed expected");
+        };
+        let [
+            ServerMessage::SpanAdded { .. },
+            ServerMessage::LogAdded { logs },
+        ] = &messages[..]
+        else {
+            panic!("a span message, then a log message: {messages:?}");
+        };
+        let bodies: Vec<&serde_json::Value> = logs.iter().map(|l| &l.body).collect();
+        assert_eq!(bodies, ["a", "b"]);
+        assert!(pending.is_empty());
     }
 }

@@ -236,6 +236,9 @@ pub struct Stats {
 pub struct StoreStats {
     pub spans: u64,
     pub traces: u64,
+    /// Log records.
+    #[serde(default)]
+    pub logs: u64,
     /// Bytes on disk (locally: the database file and its WAL) or in D1.
     pub bytes: u64,
     /// The storage budget; `None` when unlimited.
@@ -252,6 +255,61 @@ pub struct StoreStats {
     /// counts twice until then): searches find them, probing each of their traces.
     #[serde(default)]
     pub unindexed_spans: u64,
+}
+
+/// A stored log record in the API's JSON form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Log {
+    /// When the event happened; 0 when the record did not say.
+    #[serde(with = "u64_string")]
+    pub time_unix_nano: u64,
+    /// When the SDK saw it; 0 when the record did not say.
+    #[serde(with = "u64_string")]
+    pub observed_time_unix_nano: u64,
+    /// OTLP's 1 (TRACE) to 24 (FATAL4); 0 when unspecified.
+    pub severity_number: i32,
+    pub severity_text: String,
+    /// Any OTLP value as plain JSON (string, number, bool, base64 bytes, array, map).
+    pub body: Value,
+    pub attributes: Attributes,
+    pub resource: Resource,
+    pub scope: Scope,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub flags: u32,
+    pub event_name: String,
+    pub dropped_attributes_count: u32,
+    /// The resource's `service.name`, when it is a string.
+    pub service_name: Option<String>,
+}
+
+/// Body of `GET /v1/logs` and `GET /v1/traces/{traceId}/logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogList {
+    pub logs: Vec<Log>,
+    /// Pass as `before` to get the next page; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// The server stopped looking before the page was full (it bounds the work of one
+    /// request): older records may still match; continue with `nextCursor`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// A stored log record as the live feed announces it: one line of a tail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveLog {
+    #[serde(with = "u64_string")]
+    pub time_unix_nano: u64,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: Value,
+    pub service_name: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
 }
 
 /// Body of `GET /v1/attributes`.
@@ -304,6 +362,8 @@ pub enum ServerMessage {
         #[serde(default)]
         spans: Vec<LiveSpan>,
     },
+    /// Log records were stored.
+    LogAdded { logs: Vec<LiveLog> },
 }
 
 /// A stored span as the live feed announces it: one line of a tail.

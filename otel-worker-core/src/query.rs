@@ -1,4 +1,5 @@
-//! Parsing what a reader asks for: ids in paths and the trace list's parameters.
+//! Parsing what a reader asks for: ids in paths and the parameters of the trace and log
+//! lists.
 //! Every mistake is a [`QueryError`] that says what was wrong and where; the API answers
 //! it with a 400, the CLI prints it.
 
@@ -6,6 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::models::StatusCode;
+use crate::store::logs::{LogCursor, LogQuery};
 use crate::store::read::{DEFAULT_SPAN_PAGE, SpanCursor};
 use crate::store::{Cursor, TraceListQuery};
 
@@ -300,6 +302,138 @@ pub fn parameters(
         }
     }
     Ok(found)
+}
+
+/// The parameters `GET /v1/logs` understands.
+pub const LOG_PARAMETERS: &[&str] = &[
+    "limit", "before", "start", "end", "service", "severity", "traceId", "spanId", "attr", "q",
+];
+
+/// The parameters of `GET /v1/traces/{traceId}/logs`.
+pub const TRACE_LOG_PARAMETERS: &[&str] = &["limit", "cursor"];
+
+/// Log records per page when `limit` is not given; a trace's records per page.
+pub const DEFAULT_LOG_LIMIT: u32 = 100;
+pub const DEFAULT_TRACE_LOG_LIMIT: u32 = 1_000;
+
+/// Reads the query string of `GET /v1/logs` into a [`LogQuery`].
+pub fn log_list(raw: Option<&str>) -> Result<LogQuery, QueryError> {
+    let mut query = LogQuery {
+        limit: DEFAULT_LOG_LIMIT,
+        ..LogQuery::default()
+    };
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !LOG_PARAMETERS.contains(&key.as_ref()) {
+            return Err(QueryError::UnknownParameter {
+                name: key.into_owned(),
+                known: LOG_PARAMETERS,
+            });
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let value = value.into_owned();
+        match key.as_ref() {
+            "limit" => query.limit = limit(&value)?,
+            "before" => query.cursor = Some(log_cursor("before", &value)?),
+            "start" => query.start_ns = Some(instant("start", &value)?),
+            "end" => query.end_ns = Some(instant("end", &value)?),
+            "service" => query.service = Some(value),
+            "severity" => query.min_severity = Some(severity(&value)?),
+            "traceId" => query.trace_id = Some(trace_id(&value)?),
+            "spanId" => query.span_id = Some(span_id(&value)?),
+            "attr" => query.attributes.push(attribute(&value)?),
+            _ => query.text = Some(value),
+        }
+    }
+    Ok(query)
+}
+
+/// A page of a trace's log records: `limit` (1 to [`MAX_SPAN_PAGE`], default
+/// [`DEFAULT_TRACE_LOG_LIMIT`]) and `cursor` (a `nextCursor`).
+pub fn trace_log_page(raw: Option<&str>) -> Result<(Option<LogCursor>, u32), QueryError> {
+    let params = parameters(raw, TRACE_LOG_PARAMETERS)?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_TRACE_LOG_LIMIT,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_SPAN_PAGE).contains(&n) => n,
+            _ => {
+                return Err(invalid(
+                    "limit",
+                    format!("limit {text:?} must be a whole number from 1 to {MAX_SPAN_PAGE}"),
+                ));
+            }
+        },
+    };
+    let cursor = params
+        .get("cursor")
+        .map(|text| log_cursor("cursor", text))
+        .transpose()?;
+    Ok((cursor, limit))
+}
+
+/// The OTLP severity numbers where each named level starts.
+pub const SEVERITY_LEVELS: &[(&str, i32)] = &[
+    ("trace", 1),
+    ("debug", 5),
+    ("info", 9),
+    ("warn", 13),
+    ("error", 17),
+    ("fatal", 21),
+];
+
+/// `severity`: a level name (that level and above) or a severity number from 1 to 24.
+pub fn severity(text: &str) -> Result<i32, QueryError> {
+    let lower = text.to_ascii_lowercase();
+    let named = match lower.as_str() {
+        "warning" => Some(13),
+        name => SEVERITY_LEVELS
+            .iter()
+            .find(|(level, _)| *level == name)
+            .map(|(_, n)| *n),
+    };
+    named
+        .or_else(|| text.parse::<i32>().ok().filter(|n| (1..=24).contains(n)))
+        .ok_or_else(|| {
+            invalid(
+                "severity",
+                format!(
+                    "severity {text:?} must be trace, debug, info, warn, error, fatal or a \
+                     number from 1 to 24"
+                ),
+            )
+        })
+}
+
+/// The name of the level a severity number belongs to (`None` for 0, unspecified).
+pub fn severity_name(number: i32) -> Option<&'static str> {
+    SEVERITY_LEVELS
+        .iter()
+        .rev()
+        .find(|(_, start)| number >= *start && number <= 24)
+        .map(|(name, _)| *name)
+}
+
+/// A log cursor: `<timeNs>_<identity>`.
+fn log_cursor(name: &'static str, text: &str) -> Result<LogCursor, QueryError> {
+    text.split_once(CURSOR_SEPARATOR)
+        .and_then(|(time, identity)| {
+            Some(LogCursor {
+                time_ns: time.parse().ok()?,
+                identity: identity.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            invalid(
+                name,
+                format!("{name} {text:?} is not a cursor from nextCursor"),
+            )
+        })
+}
+
+/// The text of a log cursor, as `nextCursor` carries it.
+pub fn log_cursor_text(cursor: &LogCursor) -> String {
+    format!("{}{CURSOR_SEPARATOR}{}", cursor.time_ns, cursor.identity)
 }
 
 /// The `scope` of attribute discovery: `span` or `resource`.

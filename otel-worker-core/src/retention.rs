@@ -18,7 +18,8 @@ pub fn cutoff(now_ns: u64, keep: Duration) -> u64 {
     now_ns.saturating_sub(u64::try_from(keep.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Deletes every trace that started before `cutoff_ns`, one step after another, until
+/// Deletes every trace that started before `cutoff_ns` (and every log record of before
+/// it), one step after another, until
 /// none is left or `max_steps` steps ran (`None`: no limit).
 pub async fn prune_before(
     store: &Store,
@@ -32,7 +33,11 @@ pub async fn prune_before(
         steps += 1;
         total.traces += step.traces;
         total.spans += step.spans;
-        if step.traces < u64::from(DEFAULT_BATCH_TRACES) {
+        total.logs += step.logs;
+        // A full step of traces or of log records: more may be left.
+        if step.traces < u64::from(DEFAULT_BATCH_TRACES)
+            && step.logs < u64::from(DEFAULT_BATCH_TRACES) * 10
+        {
             break;
         }
     }

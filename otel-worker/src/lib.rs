@@ -21,6 +21,7 @@ use axum::http::Response;
 use axum::response::IntoResponse;
 use otel_worker_core::api::auth::Auth;
 use otel_worker_core::api::{ApiError, Exported, FailureCause};
+use otel_worker_core::ingest::Signal;
 use otel_worker_core::store::Shards;
 use otel_worker_core::store::search::Budget;
 use otel_worker_core::{Builder, DEFAULT_MAX_BODY_BYTES};
@@ -62,8 +63,13 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         "d1RowsWritten": usage.rows().1,
     });
     if let Some(exported) = response.extensions().get::<Exported>() {
-        line["spans"] = exported.spans.into();
-        line["rejectedSpans"] = exported.rejected_spans.into();
+        let stored = match exported.signal {
+            Signal::Traces => "spans",
+            Signal::Logs => "logs",
+            Signal::Metrics => "dataPoints",
+        };
+        line[stored] = exported.stored.into();
+        line[exported.signal.rejected_field()] = exported.rejected.into();
     }
     match response.extensions().get::<FailureCause>() {
         Some(cause) if response.status().is_server_error() => {

@@ -230,20 +230,21 @@ impl LiveFeed {
         let (merged, missed) = self.pending.borrow_mut().take();
         self.flushing.set(false);
         if missed > 0 {
-            console_warn!("the live feed dropped {missed} spans of a burst");
+            console_warn!("the live feed dropped {missed} spans or log records of a burst");
         }
-        let Some(merged) = merged else {
-            return WorkerResponse::ok(listeners.to_string());
-        };
-        let text = serde_json::to_string(&merged)?;
-        let mut delivered = 0;
-        for socket in self.state.get_websockets() {
-            match socket.send_with_str(&text) {
-                Ok(()) => delivered += 1,
-                // One broken client must not keep the message from the others.
-                Err(e) => {
-                    console_warn!("dropping a live client that could not be sent to: {e}");
-                    let _ = socket.close(Some(1011), Some("send failed"));
+        // Nothing merged (already sent by another request): the listeners are still there.
+        let mut delivered = listeners;
+        for message in merged {
+            let text = serde_json::to_string(&message)?;
+            delivered = 0;
+            for socket in self.state.get_websockets() {
+                match socket.send_with_str(&text) {
+                    Ok(()) => delivered += 1,
+                    // One broken client must not keep the message from the others.
+                    Err(e) => {
+                        console_warn!("dropping a live client that could not be sent to: {e}");
+                        let _ = socket.close(Some(1011), Some("send failed"));
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use otel_worker_core::ingest::{Encoding, ExportReply};
+use otel_worker_core::ingest::{Encoding, ExportReply, Signal};
 use rand::SeedableRng;
 use serde::Serialize;
 
@@ -414,8 +414,8 @@ impl Sender {
                 retry_after,
             });
         }
-        ExportReply::decode(self.encoding, &body)
-            .map(|reply| reply.rejected_spans)
+        ExportReply::decode(Signal::Traces, self.encoding, &body)
+            .map(|reply| reply.rejected)
             .map_err(|e| Failure {
                 message: format!("the 200 answer is unreadable: {e}"),
                 unreachable: false,

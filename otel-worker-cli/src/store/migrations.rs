@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_arrival_order.sql",
         include_str!("../../../migrations/0006_arrival_order.sql"),
     ),
+    (
+        "0007_logs.sql",
+        include_str!("../../../migrations/0007_logs.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

@@ -83,8 +83,52 @@ fn batch(spans: Vec<SpanRecord>) -> Batch {
         resources,
         shapes: vec![shape()],
         spans,
+        logs: Vec::new(),
         sampled_out: 0,
     }
+}
+
+/// An export of log records through the real conversion: `(time_ns, severity, body,
+/// trace byte)` each, in service `logs`; a trace byte `t` means the trace id of
+/// [`record`]'s trace `t`.
+fn log_batch(records: &[(u64, i32, &str, Option<u8>)]) -> Batch {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    let string = |text: &str| AnyValue {
+        value: Some(any_value::Value::StringValue(text.into())),
+    };
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(string("logs")),
+                    key_strindex: 0,
+                }],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records
+                    .iter()
+                    .map(|(time, severity, body, trace)| LogRecord {
+                        time_unix_nano: *time,
+                        severity_number: *severity,
+                        body: Some(string(body)),
+                        trace_id: trace.map(|t| vec![t; 16]).unwrap_or_default(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    let rows = otel_worker_core::ingest::to_log_rows(request, None);
+    assert_eq!(rows.rejected, 0);
+    rows.batch
 }
 
 fn open(path: &Path) -> Store {
@@ -185,6 +229,9 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "counters",
             "d1_migrations",
             "legacy_spans",
+            "logs",
+            "logs_by_time",
+            "logs_by_trace",
             "replaced_spans",
             "resources",
             "search_blocks",
@@ -474,6 +521,7 @@ fn dump(path: &Path) -> Vec<Vec<String>> {
         "SELECT * FROM attribute_shapes",
         "SELECT * FROM services ORDER BY service_name",
         "SELECT * FROM counters ORDER BY name",
+        "SELECT * FROM logs ORDER BY log_row",
     ] {
         let mut stmt = conn.prepare(table).unwrap();
         let columns = stmt.column_count();
@@ -504,16 +552,21 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
         ),
         record(2, 3, Some(7), 5, 6),
     ];
+    let logs = [
+        (1_700_000_000_123_456_789, 9, "in trace 1", Some(1)),
+        (i64::MAX as u64 + 1, 17, "past 2262", None),
+    ];
+    let export = || Batch::merge([batch(sent.clone()), log_batch(&logs)]);
     let (_native_dir, native_path, native) = temp_store();
-    native.insert(batch(sent.clone())).await.unwrap();
+    native.insert(export()).await.unwrap();
     // Sent twice, as a retried export would be: the second pass replaces, adds nothing.
-    native.insert(batch(sent.clone())).await.unwrap();
+    native.insert(export()).await.unwrap();
 
     // The same export through the statements' JSON form, as D1 runs them, one JSON
     // array per statement.
     let (_json_dir, json_path, json) = temp_store();
     for _ in 0..2 {
-        let as_d1: Vec<Statement> = export_statements(batch(sent.clone()))
+        let as_d1: Vec<Statement> = export_statements(export())
             .into_iter()
             .map(|statement| match statement {
                 Statement::Rows { as_json, rows, .. } => {
@@ -541,8 +594,8 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        3 + 2 + 2 + 1 + 2 + 3,
-        "3 spans, 2 traces, 2 resources, 1 shape, 2 services, 3 counters"
+        3 + 2 + 3 + 1 + 2 + 5 + 2,
+        "3 spans, 2 traces, 3 resources, 1 shape, 2 services, 5 counters, 2 log records"
     );
     assert_eq!(dump(&json_path), native_rows);
 }
@@ -869,6 +922,79 @@ fn every_read_query_is_served_by_an_index() {
             ),
         ),
     ]);
+    {
+        use otel_worker_core::store::logs::{
+            LogCursor, LogQuery, list_statement, window_edge_statement,
+        };
+        let cursor = Some(LogCursor {
+            time_ns: 5,
+            identity: 7,
+        });
+        let log_queries = [
+            ("newest", LogQuery::default()),
+            (
+                "a trace's",
+                LogQuery {
+                    trace_id: Some("01".repeat(16)),
+                    cursor,
+                    ..LogQuery::default()
+                },
+            ),
+            (
+                "every filter",
+                LogQuery {
+                    cursor,
+                    start_ns: Some(1),
+                    end_ns: Some(9),
+                    service: Some("api".into()),
+                    min_severity: Some(13),
+                    span_id: Some("01".repeat(8)),
+                    attributes: vec![("k".into(), "v".into())],
+                    text: Some("boom".into()),
+                    ..LogQuery::default()
+                },
+            ),
+        ];
+        for (what, query) in log_queries {
+            queries.push((
+                format!("log window edge: {what}"),
+                window_edge_statement(&query),
+            ));
+            queries.push((
+                format!("log list: {what}"),
+                list_statement(&query, None, 10),
+            ));
+            queries.push((
+                format!("log list in a window: {what}"),
+                list_statement(&query, cursor, 10),
+            ));
+        }
+        queries.push((
+            "a trace's logs".into(),
+            statement(
+                sql::TRACE_LOGS.into(),
+                vec![id.clone(), text("5"), text("7"), text("10")],
+            ),
+        ));
+        for (i, sql) in sql::PRUNE_LOGS.iter().enumerate() {
+            queries.push((
+                format!("log prune statement {i}"),
+                statement((*sql).into(), vec![text("5"), text("10")]),
+            ));
+        }
+        for (i, sql) in sql::DELETE_TRACE_LOGS.iter().enumerate() {
+            queries.push((
+                format!("delete a trace's logs, statement {i}"),
+                statement((*sql).into(), vec![id.clone()]),
+            ));
+        }
+        for (what, sql) in [
+            ("mark logs", sql::MARK_LOGS),
+            ("count new logs", sql::COUNT_NEW_LOGS),
+        ] {
+            queries.push((what.into(), statement(sql.into(), vec![])));
+        }
+    }
     for (i, prune) in sql::PRUNE.iter().enumerate() {
         queries.push((
             format!("prune statement {i}"),
@@ -1484,4 +1610,117 @@ async fn a_store_with_a_budget_deletes_its_oldest_traces_to_stay_under_it() {
     assert!(held.pruned_traces > 30_000, "{held:?}");
     assert_eq!(held.traces, 90_000 - held.pruned_traces);
     assert_eq!(held.spans, held.traces * 3);
+}
+
+#[tokio::test]
+async fn prune_steps_delete_log_records_with_the_traces_of_their_time() {
+    let (_dir, _path, store) = temp_store();
+    // Traces 1..=4 start at 100, 200, 300, 400; log records at 50 to 450.
+    let spans: Vec<SpanRecord> = (1..=4u8)
+        .map(|t| record(t, t, None, u64::from(t) * 100, u64::from(t) * 100 + 5))
+        .collect();
+    store.insert(batch(spans)).await.unwrap();
+    let logs: Vec<(u64, i32, &str, Option<u8>)> =
+        (0..9u64).map(|i| (50 + i * 50, 9, "line", None)).collect();
+    store.insert(log_batch(&logs)).await.unwrap();
+    assert_eq!(store.holdings().await.unwrap().logs, 9);
+
+    // Retention at 250: traces 1 and 2 go, and the records before 250 (50 to 200).
+    let pruned = store.prune(250, 1_000).await.unwrap();
+    assert_eq!((pruned.traces, pruned.logs), (2, 4));
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.traces, held.logs), (2, 5));
+
+    // A budget step of one trace (cutoff: none) takes trace 3 and records before its
+    // start only, never newer ones.
+    let pruned = store.prune(u64::MAX, 1).await.unwrap();
+    assert_eq!(
+        (pruned.traces, pruned.logs),
+        (1, 1),
+        "250 is before 300, 300 is not"
+    );
+    let pruned = store.prune(u64::MAX, 1).await.unwrap();
+    assert_eq!(
+        (pruned.traces, pruned.logs),
+        (1, 2),
+        "300 and 350 are before 400"
+    );
+
+    // With no trace left, records go oldest first, ten per trace the step may take.
+    let many: Vec<(u64, i32, &str, Option<u8>)> =
+        (0..25u64).map(|i| (1_000 + i, 9, "more", None)).collect();
+    store.insert(log_batch(&many)).await.unwrap();
+    let pruned = store.prune(u64::MAX, 1).await.unwrap();
+    assert_eq!((pruned.traces, pruned.logs), (0, 10));
+    let held = store.holdings().await.unwrap();
+    assert_eq!(held.logs, 2 + 25 - 10, "400, 450 and 1,000 to 1,007 went");
+    let query = otel_worker_core::store::logs::LogQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let left = store.logs(&query, None).await.unwrap();
+    let oldest = left.logs.last().unwrap().1.time_unix_nano;
+    assert_eq!(oldest, 1_008);
+}
+
+#[tokio::test]
+async fn a_filtered_log_list_reads_in_windows_and_a_bounded_one_says_where_it_stopped() {
+    use otel_worker_core::store::logs::{LOG_WINDOW, LogQuery};
+
+    let (_dir, _path, store) = temp_store();
+    // Two and a half windows of records; only the oldest and one in the middle match.
+    let n = u64::from(LOG_WINDOW) * 5 / 2;
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            if i == 0 || i == n / 2 {
+                format!("needle {i}")
+            } else {
+                format!("hay {i}")
+            }
+        })
+        .collect();
+    let logs: Vec<(u64, i32, &str, Option<u8>)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| (1_000 + i as u64, 9, line.as_str(), None))
+        .collect();
+    for chunk in logs.chunks(5_000) {
+        store.insert(log_batch(chunk)).await.unwrap();
+    }
+    let mut query = LogQuery {
+        limit: 10,
+        text: Some("needle".into()),
+        ..Default::default()
+    };
+    let all = store.logs(&query, None).await.unwrap();
+    let found: Vec<&serde_json::Value> = all.logs.iter().map(|(_, l)| &l.body).collect();
+    assert_eq!(
+        found,
+        [
+            &Value::from(format!("needle {}", n / 2)),
+            &Value::from("needle 0")
+        ]
+    );
+    assert_eq!(all.next, None, "everything was looked at");
+
+    // One window at a time: the first finds nothing and says where to go on.
+    let mut seen = Vec::new();
+    let mut requests = 0;
+    loop {
+        let page = store.logs(&query, Some(1)).await.unwrap();
+        requests += 1;
+        seen.extend(page.logs.into_iter().map(|(_, l)| l.body));
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(requests, 3);
+    assert_eq!(
+        seen,
+        [
+            Value::from(format!("needle {}", n / 2)),
+            Value::from("needle 0")
+        ]
+    );
 }

@@ -253,6 +253,26 @@ pub async fn post_protobuf(server: &TestServer, body: Vec<u8>) -> reqwest::Respo
         .expect("the server answers")
 }
 
+/// `POST path` with the token, a content type and maybe a content encoding.
+pub async fn post_to(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = server
+        .http()
+        .post(server.url(path))
+        .header("authorization", server.auth())
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(encoding) = encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    request.send().await.expect("the server answers")
+}
+
 /// `GET path` with the token.
 pub async fn get(server: &TestServer, path: &str) -> reqwest::Response {
     server

@@ -10,6 +10,7 @@ mod cors;
 mod error;
 mod export;
 mod extract;
+mod logs;
 mod traces;
 
 use std::sync::Arc;
@@ -17,12 +18,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use cors::parse_origin;
 pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS, retry_after_seconds};
 pub use export::Exported;
+pub use logs::MAX_LOG_WINDOWS;
 
 use crate::ingest::Sampling;
 use crate::live::ServerEvents;
@@ -135,6 +137,9 @@ impl Builder {
                 get(traces::get_trace).delete(traces::delete_trace),
             )
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
+            .route("/v1/traces/{trace_id}/logs", get(logs::trace_logs))
+            .route("/v1/logs", get(logs::list_logs).post(export::export_logs))
+            .route("/v1/metrics", post(export::export_metrics))
             .route("/v1/services", get(traces::list_services))
             .route("/v1/stats", get(traces::stats))
             .route("/v1/attributes", get(traces::attributes))

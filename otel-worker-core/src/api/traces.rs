@@ -170,6 +170,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
     let total = StoreStats {
         spans: shards.iter().map(|s| s.spans).sum(),
         traces: shards.iter().map(|s| s.traces).sum(),
+        logs: shards.iter().map(|s| s.logs).sum(),
         bytes: shards.iter().map(|s| s.bytes).sum(),
         budget_bytes: shards.iter().map(|s| s.budget_bytes).sum(),
         oldest_unix_nano: shards.iter().filter_map(|s| s.oldest_unix_nano).min(),

@@ -5,7 +5,8 @@
 
 use base64::Engine;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 use serde_json::{Map, Number, Value};
 
@@ -26,34 +27,19 @@ pub struct Rows {
 pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>) -> Rows {
     let mut rows = Rows::default();
     for resource_spans in request.resource_spans {
-        let resource = resource_spans.resource.unwrap_or_default();
-        let service_name = resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "service.name")
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(s) => Some(s.clone()),
-                _ => None,
-            });
-        let resource_json = json_text(&models::Resource {
-            attributes: attributes(&resource.attributes),
-            dropped_attributes_count: resource.dropped_attributes_count,
-            schema_url: resource_spans.schema_url,
-        });
+        let resource = ResourceText::of(
+            &resource_spans.resource.unwrap_or_default(),
+            resource_spans.schema_url,
+        );
         for scope_spans in resource_spans.scope_spans {
-            let scope = scope_spans.scope.unwrap_or_default();
-            let scope_json = json_text(&models::Scope {
-                name: scope.name,
-                version: scope.version,
-                attributes: attributes(&scope.attributes),
-                dropped_attributes_count: scope.dropped_attributes_count,
-                schema_url: scope_spans.schema_url,
-            });
-            let pair = ResourceRecord::new(resource_json.clone(), scope_json, service_name.clone());
+            let pair = resource.with_scope(
+                scope_spans.scope.unwrap_or_default(),
+                scope_spans.schema_url,
+            );
             let resource_id = pair.id;
             let mut used = false;
             for span in scope_spans.spans {
-                match span_record(span, resource_id, &service_name, max_span_bytes) {
+                match span_record(span, resource_id, &resource.service_name, max_span_bytes) {
                     Ok((record, shape)) => {
                         used = true;
                         if let Some(shape) =
@@ -75,6 +61,47 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
         }
     }
     rows
+}
+
+/// A resource as stored: its JSON and its `service.name`, when that is a string.
+pub(super) struct ResourceText {
+    json: String,
+    service_name: Option<String>,
+}
+
+impl ResourceText {
+    pub(super) fn of(resource: &Resource, schema_url: String) -> Self {
+        let service_name = resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            });
+        let json = json_text(&models::Resource {
+            attributes: attributes(&resource.attributes),
+            dropped_attributes_count: resource.dropped_attributes_count,
+            schema_url,
+        });
+        Self { json, service_name }
+    }
+
+    /// The stored pair of this resource and `scope`.
+    pub(super) fn with_scope(
+        &self,
+        scope: InstrumentationScope,
+        schema_url: String,
+    ) -> ResourceRecord {
+        let scope_json = json_text(&models::Scope {
+            name: scope.name,
+            version: scope.version,
+            attributes: attributes(&scope.attributes),
+            dropped_attributes_count: scope.dropped_attributes_count,
+            schema_url,
+        });
+        ResourceRecord::new(self.json.clone(), scope_json, self.service_name.clone())
+    }
 }
 
 /// Resource and scope models always serialize (string keys, finite numbers).

@@ -1,15 +1,19 @@
-//! OTLP trace ingest, free of any transport: from an export's bytes (or an already decoded
+//! OTLP ingest, free of any transport: from an export's bytes (or an already decoded
 //! message) to stored rows and the reply OTLP clients expect.
 //!
-//! Every transport (`api::export` for OTLP/HTTP, later gRPC) calls the same two steps:
-//! [`read_request`] turns a body into an `ExportTraceServiceRequest` under the size limit,
-//! and [`store_traces`] validates, converts and stores it in one transaction. Split by
+//! Every transport (`api::export` for OTLP/HTTP, the local server's gRPC) calls the same
+//! two steps: [`read_request`] turns a body into the signal's request under the size
+//! limit, and [`store_traces`] / [`store_logs`] validate, convert and store it in one
+//! transaction ([`metrics::refuse`] answers metrics, which are not stored yet). Split by
 //! concern: [`json`] holds every OTLP/JSON leniency, [`convert`] validates spans and
-//! renders rows, [`reply`] is the success answer and [`error`] the refusals.
+//! renders rows, [`logs`] does the same for log records, [`reply`] is the success answer
+//! and [`error`] the refusals.
 
 pub mod convert;
 pub mod error;
 pub mod json;
+pub mod logs;
+pub mod metrics;
 pub mod reply;
 
 #[cfg(test)]
@@ -18,14 +22,72 @@ mod tests;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 pub use convert::{Rows, to_rows};
 pub use error::IngestError;
+pub use logs::{store_logs, to_log_rows};
 pub use reply::ExportReply;
 
 use crate::models::{LiveSpan, ServerMessage, StatusCode};
 use crate::store::{Batch, Shards, SpanRecord};
+
+/// The OTLP signals, each with its own export path (`/v1/traces`, `/v1/logs`,
+/// `/v1/metrics`) and its own word for what an export carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl Signal {
+    /// The `partialSuccess` member that counts what was rejected, in OTLP/JSON.
+    pub fn rejected_field(self) -> &'static str {
+        match self {
+            Self::Traces => "rejectedSpans",
+            Self::Logs => "rejectedLogRecords",
+            Self::Metrics => "rejectedDataPoints",
+        }
+    }
+
+    /// The request message's name, for error messages.
+    pub fn request_name(self) -> &'static str {
+        match self {
+            Self::Traces => "ExportTraceServiceRequest",
+            Self::Logs => "ExportLogsServiceRequest",
+            Self::Metrics => "ExportMetricsServiceRequest",
+        }
+    }
+}
+
+/// An export request as one signal decodes it, from either encoding.
+pub trait Export: Sized {
+    const SIGNAL: Signal;
+    fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError>;
+    fn from_json(body: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+impl Export for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
+        prost::Message::decode(body)
+    }
+    fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        json::decode(body)
+    }
+}
+
+impl Export for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
+        prost::Message::decode(body)
+    }
+    fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        json::logs::decode(body)
+    }
+}
 
 /// The two OTLP/HTTP body encodings; a response always uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,45 +159,47 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
     Ok(out)
 }
 
-/// Decodes an export body (already decompressed) in the given encoding.
+/// Decodes a trace export body (already decompressed) in the given encoding.
 pub fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    decode_export(encoding, body)
+}
+
+/// Decodes any signal's export body (already decompressed) in the given encoding.
+pub fn decode_export<T: Export>(encoding: Encoding, body: &[u8]) -> Result<T, IngestError> {
+    let name = T::SIGNAL.request_name();
     match encoding {
-        Encoding::Protobuf => prost::Message::decode(body).map_err(|e| {
-            IngestError::InvalidBody(format!(
-                "the body is not a valid OTLP protobuf ExportTraceServiceRequest: {e}"
-            ))
+        Encoding::Protobuf => T::from_protobuf(body).map_err(|e| {
+            IngestError::InvalidBody(format!("the body is not a valid OTLP protobuf {name}: {e}"))
         }),
-        Encoding::Json => json::decode(body).map_err(|e| {
-            IngestError::InvalidBody(format!(
-                "the body is not a valid OTLP/JSON ExportTraceServiceRequest: {e}"
-            ))
+        Encoding::Json => T::from_json(body).map_err(|e| {
+            IngestError::InvalidBody(format!("the body is not a valid OTLP/JSON {name}: {e}"))
         }),
     }
 }
 
 /// A whole export body as a transport received it: checked against `limit` bytes before
 /// and after decompression, then decoded.
-pub fn read_request(
+pub fn read_request<T: Export>(
     encoding: Encoding,
     gzip: bool,
     body: &[u8],
     limit: usize,
-) -> Result<ExportTraceServiceRequest, IngestError> {
+) -> Result<T, IngestError> {
     if body.len() > limit {
         return Err(IngestError::TooLarge { limit });
     }
     if gzip {
-        decode(encoding, &gunzip(body, limit)?)
+        decode_export(encoding, &gunzip(body, limit)?)
     } else {
-        decode(encoding, body)
+        decode_export(encoding, body)
     }
 }
 
 /// What became of an export that was not refused as a whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
-    /// How many spans were stored.
-    pub spans: usize,
+    /// How many spans or log records were stored.
+    pub stored: usize,
     /// The reply for the exporter: how many spans were rejected, and why.
     pub reply: ExportReply,
     /// What the live feed should announce, when anything was stored. The transport sends
@@ -174,6 +238,13 @@ impl Sampling {
         u64::from_str_radix(tail, 16).is_ok_and(|value| value < self.threshold)
     }
 
+    /// Whether a log record is kept: with its trace's decision, keeping errors (severity
+    /// ERROR and above); a record outside any trace always is.
+    pub fn keeps_log(&self, trace_id: Option<&str>, severity_number: i32) -> bool {
+        const ERROR: i32 = 17;
+        trace_id.is_none_or(|id| severity_number >= ERROR || self.keeps(id, 0))
+    }
+
     /// Leaves out the spans this sampling drops, counting them, and the resources and
     /// shapes no kept span uses.
     pub fn apply(&self, batch: &mut Batch) {
@@ -206,7 +277,7 @@ pub async fn store_traces(
         sampling.apply(&mut rows.batch);
     }
     let reply = ExportReply {
-        rejected_spans: rows.rejected,
+        rejected: rows.rejected,
         error_message: rows.first_error,
     };
     let spans = rows.batch.spans.len();
@@ -223,7 +294,7 @@ pub async fn store_traces(
         shards.insert(rows.batch).await?;
     }
     Ok(Stored {
-        spans,
+        stored: spans,
         reply,
         announcement,
     })

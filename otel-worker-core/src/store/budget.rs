@@ -17,6 +17,7 @@ pub const TRACES_PER_STEP: u32 = 1_000;
 pub struct Kept {
     pub traces_deleted: u64,
     pub spans_deleted: u64,
+    pub logs_deleted: u64,
     /// The size measured last.
     pub bytes: u64,
     /// Whether the store is still over its budget (more steps are needed).
@@ -59,8 +60,9 @@ impl Store {
             let pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
             kept.traces_deleted += pruned.traces;
             kept.spans_deleted += pruned.spans;
+            kept.logs_deleted += pruned.logs;
             kept.bytes = self.db.size().await?;
-            if pruned.traces == 0 || kept.bytes as f64 <= target {
+            if (pruned.traces == 0 && pruned.logs == 0) || kept.bytes as f64 <= target {
                 break;
             }
         }

@@ -12,6 +12,7 @@
 pub mod bloom;
 pub mod budget;
 pub mod legacy;
+pub mod logs;
 pub mod prune;
 pub mod read;
 pub mod row;
@@ -21,8 +22,9 @@ pub mod sql;
 pub mod summary;
 pub mod write;
 
-pub use row::{Body, ResourceRecord, ShapeRecord, SpanRow};
+pub use row::{Body, ResourceRecord, ShapeRecord, SpanRow, content_id};
 
+pub use logs::LogRecord;
 pub use shards::Shards;
 
 use std::borrow::Cow;
@@ -255,7 +257,8 @@ pub struct SpanRecord {
     pub body: String,
 }
 
-/// What one export writes: its spans and the resources and shapes they refer to.
+/// What one export writes: its spans or log records and the resources and shapes they
+/// refer to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// Distinct resource and scope pairs; already stored ones are left as they are.
@@ -263,6 +266,7 @@ pub struct Batch {
     /// Distinct attribute key sets; already stored ones are left as they are.
     pub shapes: Vec<ShapeRecord>,
     pub spans: Vec<SpanRecord>,
+    pub logs: Vec<LogRecord>,
     /// Spans left out by sampling, counted with the export.
     pub sampled_out: u64,
 }
@@ -325,4 +329,5 @@ impl SpanFilter {
 pub struct Pruned {
     pub traces: u64,
     pub spans: u64,
+    pub logs: u64,
 }

@@ -5,7 +5,8 @@ use super::{Param, Pruned, Statement, Store, StoreError, ns_param, sql};
 
 impl Store {
     /// Deletes the oldest traces (at most `max_traces`, all of their spans) that started
-    /// before `cutoff_ns`, in one short transaction; see [`crate::retention`].
+    /// before `cutoff_ns`, and the log records of their time (at most ten per trace), in
+    /// one short transaction; see [`crate::retention`].
     pub async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError> {
         let params = || vec![ns_param(cutoff_ns), Param::Int(i64::from(max_traces))];
         let mut statements: Vec<Statement> = sql::PRUNE
@@ -13,6 +14,9 @@ impl Store {
             .map(|sql| Statement::new(*sql, params()))
             .collect();
         statements.insert(5, Statement::new(sql::COUNT_PRUNED, params()));
+        for (i, sql) in sql::PRUNE_LOGS.iter().enumerate() {
+            statements.insert(5 + i, Statement::new(*sql, params()));
+        }
         statements.extend(
             sql::FORGET_EMPTY_BLOCKS
                 .iter()
@@ -22,18 +26,20 @@ impl Store {
         let count = |i: usize| changes.get(i).copied().unwrap_or(0);
         Ok(Pruned {
             spans: count(3) + count(4),
-            traces: count(6),
+            logs: count(6),
+            traces: count(8),
         })
     }
 
-    /// Deletes every span of a trace; `false` when there was none.
+    /// Deletes every span and log record of a trace; `false` when there was none.
     pub async fn delete_trace(&self, trace_id: &str) -> Result<bool, StoreError> {
-        let statements = sql::DELETE_TRACE
+        let statements = sql::DELETE_TRACE_LOGS
             .iter()
+            .chain(sql::DELETE_TRACE.iter())
             .map(|sql| Statement::new(*sql, vec![trace_id.into()]))
             .collect();
         let changes = self.db.transaction(statements).await?;
-        Ok(changes.last().is_some_and(|n| *n > 0))
+        Ok(changes.get(1).is_some_and(|n| *n > 0) || changes.last().is_some_and(|n| *n > 0))
     }
 
     /// Deletes one span; `false` when it did not exist.

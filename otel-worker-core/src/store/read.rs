@@ -115,6 +115,7 @@ impl Store {
         Ok(StoreStats {
             spans: number(&row.spans).unwrap_or(0),
             traces: number(&row.traces).unwrap_or(0),
+            logs: number(&row.logs).unwrap_or(0),
             bytes: self.db.size().await?,
             budget_bytes: self.budget(),
             oldest_unix_nano: number(&row.oldest),
@@ -236,6 +237,7 @@ pub fn range_conditions(b: &mut sql::Builder, query: &TraceListQuery) -> Vec<Str
 struct HoldingsRow {
     spans: Option<String>,
     traces: Option<String>,
+    logs: Option<String>,
     oldest: Option<String>,
     newest: Option<String>,
     pruned_traces: Option<String>,

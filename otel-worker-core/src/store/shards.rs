@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Batch, Store, StoreError};
+use super::{Batch, LogRecord, ResourceRecord, Store, StoreError};
 
 /// The stores of one home, in a fixed order (the placement of traces depends on it).
 #[derive(Clone)]
@@ -39,6 +39,15 @@ impl Shards {
         jump_hash(key, self.stores.len())
     }
 
+    /// The index of the store a log record belongs to: its trace's, or one picked from
+    /// its identity when it has no trace.
+    pub fn index_of_log(&self, log: &LogRecord) -> usize {
+        match &log.trace_id {
+            Some(trace_id) => self.index_of(trace_id),
+            None => jump_hash(log.identity as u64, self.stores.len()),
+        }
+    }
+
     /// The store a trace belongs to.
     pub fn of(&self, trace_id: &str) -> &Store {
         &self.stores[self.index_of(trace_id)]
@@ -69,13 +78,21 @@ impl Shards {
             return self.stores[0].insert(batch).await;
         }
         let mut parts: HashMap<usize, Batch> = HashMap::new();
+        let add_resource = |part: &mut Batch, id: i64| {
+            if !part.resources.iter().any(|r| r.id == id)
+                && let Some(resource) = batch.resources.iter().find(|r| r.id == id)
+            {
+                part.resources.push(ResourceRecord::clone(resource));
+            }
+        };
+        for log in batch.logs {
+            let part = parts.entry(self.index_of_log(&log)).or_default();
+            add_resource(part, log.resource_id);
+            part.logs.push(log);
+        }
         for span in batch.spans {
             let part = parts.entry(self.index_of(&span.trace_id)).or_default();
-            if !part.resources.iter().any(|r| r.id == span.resource_id)
-                && let Some(resource) = batch.resources.iter().find(|r| r.id == span.resource_id)
-            {
-                part.resources.push(resource.clone());
-            }
+            add_resource(part, span.resource_id);
             if let Some(shape_id) = span.shape_id
                 && !part.shapes.iter().any(|s| s.id == shape_id)
                 && let Some(shape) = batch.shapes.iter().find(|s| s.id == shape_id)

@@ -79,6 +79,71 @@ pub const INSERT_SPANS_JSON: &str = insert_spans!(
 FROM json_each(?1) ORDER BY key"
 );
 
+// ---- log records ---------------------------------------------------------------------------
+
+/// Notes the newest log row before an export's records are added, so
+/// [`COUNT_NEW_LOGS`] counts only those stored (copies of stored records are not).
+pub const MARK_LOGS: &str = "\
+INSERT INTO counters (name, value) SELECT 'log_mark', coalesce(max(log_row), 0) FROM logs WHERE true
+ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+/// `INSERT INTO logs` with every column from `$rows`; a record already stored (same time
+/// and identity: a retried export) is left as it is.
+macro_rules! insert_logs {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO logs (time_ns, identity, severity_number, trace_id, span_id, resource_id,
+    message, body)
+",
+            $rows,
+            "
+ON CONFLICT DO NOTHING"
+        )
+    };
+}
+
+/// Stores one log record (`?1`..`?8` as [`super::logs`] binds them).
+pub const INSERT_LOG: &str = insert_logs!(
+    "VALUES (CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), ?3, unhex(?4), unhex(?5),
+        CAST(?6 AS INTEGER), ?7, ?8)"
+);
+
+/// [`INSERT_LOG`] for many rows: `?1` = a JSON array of the same rows.
+pub const INSERT_LOGS_JSON: &str = insert_logs!(
+    "SELECT CAST(value ->> 0 AS INTEGER), CAST(value ->> 1 AS INTEGER), value ->> 2,
+       unhex(value ->> 3), unhex(value ->> 4), CAST(value ->> 5 AS INTEGER), value ->> 6,
+       value ->> 7
+FROM json_each(?1) WHERE true ORDER BY key"
+);
+
+/// Adds the records stored since [`MARK_LOGS`] to the `logs` counter.
+pub const COUNT_NEW_LOGS: &str = "\
+INSERT INTO counters (name, value)
+SELECT 'logs', count(*) FROM logs
+WHERE log_row > (SELECT value FROM counters WHERE name = 'log_mark')
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// The columns every log read returns, from `l` (logs) and `r` (resources).
+pub const LOG_COLUMNS: &str = "\
+SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
+       l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
+       nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
+       r.resource AS resource, r.scope AS scope, r.service_name AS service_name";
+
+/// A trace's records in time order: `?1` = trace id, after (`?2` time, `?3` identity)
+/// when `?2` is not NULL, at most `?4`.
+pub const TRACE_LOGS: &str = concat!(
+    "SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
+       l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
+       nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
+       r.resource AS resource, r.scope AS scope, r.service_name AS service_name",
+    "
+FROM logs l LEFT JOIN resources r ON r.resource_id = l.resource_id
+WHERE l.trace_id = unhex(?1)
+  AND (?2 IS NULL OR (l.time_ns, l.identity) > (CAST(?2 AS INTEGER), CAST(?3 AS INTEGER)))
+ORDER BY l.time_ns, l.identity LIMIT ?4"
+);
+
 /// Writes one resource and scope pair unless it is already stored.
 pub const INSERT_RESOURCE: &str = "\
 INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
@@ -652,6 +717,53 @@ pub const COUNT_PRUNED: &str = concat!(
     ") WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 );
 
+/// How far a prune step deletes log records: up to its cutoff (`?1`) when it deletes
+/// every trace left before it, else up to the start of the newest trace it deletes, so
+/// records go with the traces of their time.
+macro_rules! log_horizon {
+    () => {
+        concat!(
+            "CASE WHEN (SELECT count(*) FROM (",
+            pruned!(),
+            ")) < CAST(?2 AS INTEGER) THEN CAST(?1 AS INTEGER)
+  ELSE (SELECT max(start_ns) FROM traces WHERE trace_id IN (",
+            pruned!(),
+            ")) END"
+        )
+    };
+}
+
+/// The log rows one prune step deletes: the oldest before its horizon, at most ten per
+/// trace the step may delete.
+macro_rules! pruned_logs {
+    () => {
+        concat!(
+            "SELECT log_row FROM logs WHERE time_ns < (",
+            log_horizon!(),
+            ") ORDER BY time_ns, identity LIMIT CAST(?2 AS INTEGER) * 10"
+        )
+    };
+}
+
+/// Uncounts, then deletes, the log records of a prune step (before its traces go);
+/// the second's change count says how many.
+pub const PRUNE_LOGS: [&str; 2] = [
+    concat!(
+        "INSERT INTO counters (name, value) SELECT 'logs', -count(*) FROM (",
+        pruned_logs!(),
+        ") WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    ),
+    concat!("DELETE FROM logs WHERE log_row IN (", pruned_logs!(), ")"),
+];
+
+/// Uncounts, then deletes, the log records of one trace: `?1` = trace id.
+pub const DELETE_TRACE_LOGS: [&str; 2] = [
+    "INSERT INTO counters (name, value)
+SELECT 'logs', -count(*) FROM logs WHERE trace_id = unhex(?1)
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+    "DELETE FROM logs WHERE trace_id = unhex(?1)",
+];
+
 /// The blocks none of whose span rows is left (after a prune), with their attribute
 /// counts.
 macro_rules! empty_blocks {
@@ -754,6 +866,7 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
          AS TEXT) AS spans,
        CAST((SELECT min(start_ns) FROM traces) AS TEXT) AS oldest,
        CAST((SELECT max(last_seen_ns) FROM services) AS TEXT) AS newest,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'logs'), 0) AS TEXT) AS logs,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'pruned_traces'), 0) AS TEXT) AS pruned_traces,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans,
        ",

@@ -30,6 +30,7 @@ impl Batch {
                 }
             }
             merged.spans.extend(batch.spans);
+            merged.logs.extend(batch.logs);
             merged.sampled_out += batch.sampled_out;
         }
         merged
@@ -48,10 +49,9 @@ pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
             ],
         ));
     }
-    if batch.spans.is_empty() {
+    if batch.spans.is_empty() && batch.logs.is_empty() {
         return statements;
     }
-    statements.push(Statement::new(sql::MARK_INGEST, vec![]));
     if !batch.resources.is_empty() {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_RESOURCE,
@@ -81,6 +81,19 @@ pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
                 .collect(),
         });
     }
+    if !batch.logs.is_empty() {
+        statements.push(Statement::new(sql::MARK_LOGS, vec![]));
+        statements.push(Statement::Rows {
+            per_row: sql::INSERT_LOG,
+            as_json: sql::INSERT_LOGS_JSON,
+            rows: batch.logs.iter().map(super::logs::log_params).collect(),
+        });
+        statements.push(Statement::new(sql::COUNT_NEW_LOGS, vec![]));
+    }
+    if batch.spans.is_empty() {
+        return statements;
+    }
+    statements.push(Statement::new(sql::MARK_INGEST, vec![]));
     // A span sent twice in one export is stored once: the later copy wins.
     let mut seen = HashSet::new();
     let mut spans: Vec<SpanRecord> = batch

@@ -16,6 +16,9 @@
 //! The result is the same prost message the protobuf path produces, so everything after
 //! decoding has one path.
 
+pub mod logs;
+pub mod metrics;
+
 use std::fmt;
 
 use base64::Engine;
@@ -28,13 +31,18 @@ use serde::de::{self, Deserializer, Visitor};
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
 pub fn decode(body: &[u8]) -> Result<collector::ExportTraceServiceRequest, serde_json::Error> {
-    // serde would read a JSON array as the message's fields in order; OTLP/JSON is an object.
+    let request: ExportRequest = object(body)?;
+    Ok(request.into())
+}
+
+/// Reads a JSON object (serde would read a JSON array as a message's fields in order;
+/// OTLP/JSON is an object).
+fn object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, serde_json::Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
         return Err(de::Error::custom("expected a JSON object"));
     }
-    let request: ExportRequest = serde_json::from_slice(body)?;
-    Ok(request.into())
+    serde_json::from_slice(body)
 }
 
 #[derive(Deserialize, Default)]
@@ -217,14 +225,31 @@ impl From<ExportRequest> for collector::ExportTraceServiceRequest {
     }
 }
 
+impl From<Resource> for resource::Resource {
+    fn from(res: Resource) -> Self {
+        Self {
+            attributes: key_values(res.attributes),
+            dropped_attributes_count: res.dropped_attributes_count,
+            entity_refs: Vec::new(),
+        }
+    }
+}
+
+impl From<Scope> for common::InstrumentationScope {
+    fn from(scope: Scope) -> Self {
+        Self {
+            name: scope.name,
+            version: scope.version,
+            attributes: key_values(scope.attributes),
+            dropped_attributes_count: scope.dropped_attributes_count,
+        }
+    }
+}
+
 impl From<ResourceSpans> for trace::ResourceSpans {
     fn from(r: ResourceSpans) -> Self {
         Self {
-            resource: r.resource.map(|res| resource::Resource {
-                attributes: key_values(res.attributes),
-                dropped_attributes_count: res.dropped_attributes_count,
-                entity_refs: Vec::new(),
-            }),
+            resource: r.resource.map(Into::into),
             scope_spans: r.scope_spans.into_iter().map(Into::into).collect(),
             schema_url: r.schema_url,
         }
@@ -234,12 +259,7 @@ impl From<ResourceSpans> for trace::ResourceSpans {
 impl From<ScopeSpans> for trace::ScopeSpans {
     fn from(s: ScopeSpans) -> Self {
         Self {
-            scope: s.scope.map(|scope| common::InstrumentationScope {
-                name: scope.name,
-                version: scope.version,
-                attributes: key_values(scope.attributes),
-                dropped_attributes_count: scope.dropped_attributes_count,
-            }),
+            scope: s.scope.map(Into::into),
             spans: s.spans.into_iter().map(Into::into).collect(),
             schema_url: s.schema_url,
         }

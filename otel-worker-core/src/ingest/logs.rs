@@ -1,0 +1,177 @@
+//! Log records: validated one by one, rendered as rows, and stored in one transaction
+//! per export, like spans.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLog;
+
+use super::convert::{ResourceText, any_value, attributes};
+use super::{ExportReply, IngestError, Sampling, Stored};
+use crate::models::{LiveLog, ServerMessage};
+use crate::store::logs::{LogBody, time_column};
+use crate::store::{Batch, LogRecord, Shards, content_id};
+
+/// What a log export turns into: the rows to store and what was rejected.
+#[derive(Debug, Default)]
+pub struct LogRows {
+    pub batch: Batch,
+    pub rejected: u64,
+    /// The first rejection, for the response's `error_message`.
+    pub first_error: Option<String>,
+}
+
+/// Validates and converts every record of an export; records larger than
+/// `max_record_bytes` as stored are rejected.
+pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<usize>) -> LogRows {
+    let mut rows = LogRows::default();
+    for resource_logs in request.resource_logs {
+        let resource = ResourceText::of(
+            &resource_logs.resource.unwrap_or_default(),
+            resource_logs.schema_url,
+        );
+        for scope_logs in resource_logs.scope_logs {
+            let pair =
+                resource.with_scope(scope_logs.scope.unwrap_or_default(), scope_logs.schema_url);
+            let mut used = false;
+            for log in scope_logs.log_records {
+                match log_record(log, &pair, max_record_bytes) {
+                    Ok(record) => {
+                        used = true;
+                        rows.batch.logs.push(record);
+                    }
+                    Err(problem) => {
+                        rows.rejected += 1;
+                        rows.first_error.get_or_insert(problem);
+                    }
+                }
+            }
+            if used && !rows.batch.resources.iter().any(|r| r.id == pair.id) {
+                rows.batch.resources.push(pair);
+            }
+        }
+    }
+    rows
+}
+
+/// An id of `len` bytes as hex, `None` when empty or all zeros (how SDKs say "none").
+fn optional_id(what: &str, id: &[u8], len: usize) -> Result<Option<String>, String> {
+    if id.is_empty() || id.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    if id.len() != len {
+        return Err(format!(
+            "{what} must be empty or {len} bytes ({} hex characters), got {} bytes",
+            len * 2,
+            id.len()
+        ));
+    }
+    Ok(Some(hex::encode(id)))
+}
+
+fn log_record(
+    log: OtlpLog,
+    resource: &crate::store::ResourceRecord,
+    max_record_bytes: Option<usize>,
+) -> Result<LogRecord, String> {
+    let describe = |problem: String| format!("log record at {}: {problem}", log.time_unix_nano);
+    let trace_id = optional_id("trace id", &log.trace_id, 16).map_err(describe)?;
+    let span_id = optional_id("span id", &log.span_id, 8).map_err(describe)?;
+    let value = any_value(log.body.as_ref());
+    let (message, body_is_json) = match &value {
+        serde_json::Value::Null => (None, false),
+        serde_json::Value::String(text) => (Some(text.clone()), false),
+        other => (Some(other.to_string()), true),
+    };
+    let body = LogBody {
+        time_unix_nano: log.time_unix_nano,
+        observed_time_unix_nano: log.observed_time_unix_nano,
+        severity_text: log.severity_text,
+        body_is_json,
+        attributes: attributes(&log.attributes),
+        flags: log.flags,
+        event_name: log.event_name,
+        dropped_attributes_count: log.dropped_attributes_count,
+    };
+    let body = serde_json::to_string(&body)
+        .map_err(|e| describe(format!("cannot be written as JSON: {e}")))?;
+    let size = body.len() + message.as_ref().map_or(0, String::len);
+    if let Some(limit) = max_record_bytes.filter(|limit| size > *limit) {
+        return Err(describe(format!(
+            "it is {size} bytes as stored, more than this server's limit of {limit}"
+        )));
+    }
+    let severity = log.severity_number.to_string();
+    let identity = content_id(&[
+        &resource.id.to_string(),
+        &severity,
+        trace_id.as_deref().unwrap_or(""),
+        span_id.as_deref().unwrap_or(""),
+        message.as_deref().unwrap_or(""),
+        &body,
+    ]);
+    Ok(LogRecord {
+        time_ns: time_column(log.time_unix_nano, log.observed_time_unix_nano),
+        identity,
+        severity_number: log.severity_number,
+        trace_id,
+        span_id,
+        resource_id: resource.id,
+        service_name: resource.service_name.clone(),
+        message,
+        body,
+    })
+}
+
+/// Validates and converts every record of `request` and stores the kept ones in one
+/// transaction per store; as [`super::store_traces`] does for spans.
+pub async fn store_logs(
+    shards: &Shards,
+    request: ExportLogsServiceRequest,
+    sampling: Option<Sampling>,
+) -> Result<Stored, IngestError> {
+    let mut rows = to_log_rows(request, shards.max_span_bytes());
+    if let Some(sampling) = sampling {
+        let batch = &mut rows.batch;
+        batch
+            .logs
+            .retain(|l| sampling.keeps_log(l.trace_id.as_deref(), l.severity_number));
+        let logs = &batch.logs;
+        batch
+            .resources
+            .retain(|r| logs.iter().any(|l| l.resource_id == r.id));
+    }
+    let reply = ExportReply {
+        rejected: rows.rejected,
+        error_message: rows.first_error,
+    };
+    let stored = rows.batch.logs.len();
+    let announcement = (stored > 0).then(|| ServerMessage::LogAdded {
+        logs: rows.batch.logs.iter().map(live_log).collect(),
+    });
+    if stored > 0 {
+        shards.insert(rows.batch).await?;
+    }
+    Ok(Stored {
+        stored,
+        reply,
+        announcement,
+    })
+}
+
+/// What the live feed says about a stored record.
+fn live_log(log: &LogRecord) -> LiveLog {
+    let body: LogBody = serde_json::from_str(&log.body).unwrap_or_default();
+    let value = match (&log.message, body.body_is_json) {
+        (None, _) => serde_json::Value::Null,
+        (Some(text), true) => serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
+        (Some(text), false) => serde_json::Value::String(text.clone()),
+    };
+    LiveLog {
+        time_unix_nano: log.time_ns,
+        severity_number: log.severity_number,
+        severity_text: body.severity_text,
+        body: value,
+        service_name: log.service_name.clone(),
+        trace_id: log.trace_id.clone(),
+        span_id: log.span_id.clone(),
+    }
+}

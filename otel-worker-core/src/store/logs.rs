@@ -1,0 +1,424 @@
+//! Log records: appended in the transaction of the export that carries them, listed
+//! newest first, read per trace, and deleted oldest first with the traces of their time.
+//!
+//! A list with filters reads the newest records in windows of [`LOG_WINDOW`] rows (the
+//! `(time_ns, identity)` index, newest first) and filters each window, so one statement
+//! never scans more than a window; a home that bounds a request's work stops after a few
+//! windows and answers with a cursor that continues.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Param, Statement, Store, StoreError, ns_param, sql};
+use crate::models::{self, Attributes};
+
+/// Rows one filtered list statement looks at, newest first.
+pub const LOG_WINDOW: u32 = 10_000;
+
+/// One log record ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    /// The record's time, or its observed time when it has none.
+    pub time_ns: u64,
+    /// A 53-bit hash of everything the record holds: a retried export's copy has the
+    /// same, and is stored once.
+    pub identity: i64,
+    pub severity_number: i32,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// [`super::ResourceRecord::id`] of its resource and scope.
+    pub resource_id: i64,
+    /// The resource's `service.name` (stored with the resource).
+    pub service_name: Option<String>,
+    /// The body as text: a string as it is, any other value as JSON; `None` without one.
+    pub message: Option<String>,
+    /// [`LogBody`] JSON.
+    pub body: String,
+}
+
+/// What `logs.body` holds: the record minus its columns, resource and scope.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LogBody {
+    pub time_unix_nano: u64,
+    pub observed_time_unix_nano: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub severity_text: String,
+    /// `message` is the JSON of a value that is not a string.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_is_json: bool,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: Attributes,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flags: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub event_name: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_attributes_count: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A position in the newest-first log list: records sort by time, then identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogCursor {
+    pub time_ns: u64,
+    pub identity: i64,
+}
+
+/// Which log records to list, and which page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    pub limit: u32,
+    /// Where the previous page ended (newest first), or where the next starts (a trace's
+    /// records, oldest first).
+    pub cursor: Option<LogCursor>,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    pub service: Option<String>,
+    /// This severity number and above.
+    pub min_severity: Option<i32>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// `key = value` pairs the record or its resource must all carry, as for spans.
+    pub attributes: Vec<(String, String)>,
+    /// Text contained in the body or an attribute, ignoring ASCII case.
+    pub text: Option<String>,
+}
+
+impl LogQuery {
+    /// Whether rows must be read and filtered, rather than taken from an index in order.
+    fn filters_rows(&self) -> bool {
+        self.service.is_some()
+            || self.min_severity.is_some()
+            || self.span_id.is_some()
+            || !self.attributes.is_empty()
+            || self.text.is_some()
+    }
+}
+
+/// One store's page of log records.
+#[derive(Debug, Default)]
+pub struct LogPage {
+    /// Newest first (a trace's records: oldest first), each with its position.
+    pub logs: Vec<(LogCursor, models::Log)>,
+    /// The position after the last record looked at: the last returned one when the
+    /// page is full, or the end of the last window when the page stopped early.
+    /// `None`: nothing is left.
+    pub next: Option<LogCursor>,
+}
+
+/// A row of the log queries, named as they name their columns.
+#[derive(Debug, Deserialize)]
+struct LogRow {
+    time_ns: String,
+    identity: String,
+    severity_number: i32,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    message: Option<String>,
+    body: String,
+    resource: Option<String>,
+    scope: Option<String>,
+    service_name: Option<String>,
+}
+
+impl LogRow {
+    fn cursor(&self) -> LogCursor {
+        LogCursor {
+            time_ns: self.time_ns.parse().unwrap_or(0),
+            identity: self.identity.parse().unwrap_or(0),
+        }
+    }
+
+    fn into_log(self) -> Result<models::Log, StoreError> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Other(format!("a stored log record has a broken {what}: {e}"))
+        };
+        let body: LogBody = serde_json::from_str(&self.body).map_err(|e| corrupt("body", e))?;
+        let value = match (self.message, body.body_is_json) {
+            (None, _) => Value::Null,
+            (Some(text), true) => serde_json::from_str(&text).map_err(|e| corrupt("value", e))?,
+            (Some(text), false) => Value::String(text),
+        };
+        // A record whose resource row went missing is still shown, with an empty one.
+        fn parsed<T: serde::de::DeserializeOwned + Default>(
+            text: Option<&str>,
+        ) -> serde_json::Result<T> {
+            text.map_or(Ok(T::default()), serde_json::from_str)
+        }
+        let resource = parsed(self.resource.as_deref()).map_err(|e| corrupt("resource", e))?;
+        let scope = parsed(self.scope.as_deref()).map_err(|e| corrupt("scope", e))?;
+        Ok(models::Log {
+            time_unix_nano: body.time_unix_nano,
+            observed_time_unix_nano: body.observed_time_unix_nano,
+            severity_number: self.severity_number,
+            severity_text: body.severity_text,
+            body: value,
+            attributes: body.attributes,
+            resource,
+            scope,
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            flags: body.flags,
+            event_name: body.event_name,
+            dropped_attributes_count: body.dropped_attributes_count,
+            service_name: self.service_name,
+        })
+    }
+}
+
+/// The parameters of [`sql::INSERT_LOG`] for one record.
+pub(super) fn log_params(log: &LogRecord) -> Vec<Param> {
+    vec![
+        ns_param(log.time_ns),
+        Param::Text(log.identity.to_string()),
+        Param::Int(i64::from(log.severity_number)),
+        log.trace_id.as_deref().into(),
+        log.span_id.as_deref().into(),
+        Param::Text(log.resource_id.to_string()),
+        log.message.as_deref().into(),
+        log.body.as_str().into(),
+    ]
+}
+
+/// Conditions of `query` on `l` (logs) and `r` (resources), bound in `b`; `window_rows`
+/// are conditions on the position only (used inside a window).
+fn conditions(b: &mut sql::Builder, query: &LogQuery) -> (Vec<String>, Vec<String>) {
+    let mut position = Vec::new();
+    if let Some(start) = query.start_ns {
+        position.push(format!(
+            "time_ns >= CAST({} AS INTEGER)",
+            b.bind(ns_param(start))
+        ));
+    }
+    if let Some(end) = query.end_ns {
+        position.push(format!(
+            "time_ns < CAST({} AS INTEGER)",
+            b.bind(ns_param(end))
+        ));
+    }
+    if let Some(trace_id) = &query.trace_id {
+        position.push(format!(
+            "trace_id = unhex({})",
+            b.bind(trace_id.as_str().into())
+        ));
+    }
+    if let Some(cursor) = query.cursor {
+        let time = b.bind(ns_param(cursor.time_ns));
+        let identity = b.bind(Param::Text(cursor.identity.to_string()));
+        position.push(format!(
+            "(time_ns, identity) < (CAST({time} AS INTEGER), CAST({identity} AS INTEGER))"
+        ));
+    }
+    let mut filters = Vec::new();
+    if let Some(service) = &query.service {
+        filters.push(format!(
+            "r.service_name = {}",
+            b.bind(service.as_str().into())
+        ));
+    }
+    if let Some(severity) = query.min_severity {
+        filters.push(format!(
+            "l.severity_number >= {}",
+            b.bind(Param::Int(i64::from(severity)))
+        ));
+    }
+    if let Some(span_id) = &query.span_id {
+        filters.push(format!(
+            "l.span_id = unhex({})",
+            b.bind(span_id.as_str().into())
+        ));
+    }
+    for (key, value) in &query.attributes {
+        let key = b.bind(key.as_str().into());
+        let value = b.bind(value.as_str().into());
+        let matches = |source: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM json_each({source}, '$.attributes') a WHERE a.key = {key}
+                 AND ((a.type = 'text' AND a.value = {value})
+                   OR (a.type IN ('integer', 'real') AND CAST(a.value AS TEXT) = {value})
+                   OR (a.type IN ('true', 'false') AND a.type = {value})))"
+            )
+        };
+        filters.push(format!(
+            "({} OR {})",
+            matches("l.body"),
+            matches("r.resource")
+        ));
+    }
+    if let Some(text) = &query.text {
+        let text = b.bind(text.to_ascii_lowercase().into());
+        filters.push(format!(
+            "(instr(lower(coalesce(l.message, '')), {text}) > 0 OR instr(lower(l.body), {text}) > 0)"
+        ));
+    }
+    (position, filters)
+}
+
+/// The position [`LOG_WINDOW`] rows below the query's cursor, in its time range.
+pub fn window_edge_statement(query: &LogQuery) -> Statement {
+    let mut b = sql::Builder::default();
+    let (position, _) = conditions(
+        &mut b,
+        &LogQuery {
+            cursor: query.cursor,
+            start_ns: query.start_ns,
+            end_ns: query.end_ns,
+            trace_id: query.trace_id.clone(),
+            ..LogQuery::default()
+        },
+    );
+    let offset = b.bind(Param::Int(i64::from(LOG_WINDOW) - 1));
+    b.finish(format!(
+        // Named apart from the columns: `ORDER BY time_ns` would sort by a text alias.
+        "SELECT CAST(time_ns AS TEXT) AS edge_time, CAST(identity AS TEXT) AS edge_identity
+FROM logs{} ORDER BY time_ns DESC, identity DESC LIMIT 1 OFFSET {offset}",
+        and(&position)
+    ))
+}
+
+/// The newest records matching `query`, down to `edge` (inclusive) when given, at most
+/// `limit`.
+pub fn list_statement(query: &LogQuery, edge: Option<LogCursor>, limit: u32) -> Statement {
+    let mut b = sql::Builder::default();
+    let (mut position, filters) = conditions(&mut b, query);
+    if let Some(edge) = edge {
+        let time = b.bind(ns_param(edge.time_ns));
+        let identity = b.bind(Param::Text(edge.identity.to_string()));
+        position.push(format!(
+            "(time_ns, identity) >= (CAST({time} AS INTEGER), CAST({identity} AS INTEGER))"
+        ));
+    }
+    let limit = b.bind(Param::Int(i64::from(limit)));
+    b.finish(format!(
+        "{} FROM (SELECT * FROM logs{} ORDER BY time_ns DESC, identity DESC) l
+LEFT JOIN resources r ON r.resource_id = l.resource_id{}
+ORDER BY l.time_ns DESC, l.identity DESC LIMIT {limit}",
+        sql::LOG_COLUMNS,
+        and(&position),
+        and(&filters),
+    ))
+}
+
+fn and(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+impl Store {
+    /// Stored log records newest first, at most `query.limit`, looking at no more than
+    /// `max_windows` windows of [`LOG_WINDOW`] rows (`None`: as many as it takes).
+    pub async fn logs(
+        &self,
+        query: &LogQuery,
+        max_windows: Option<u32>,
+    ) -> Result<LogPage, StoreError> {
+        let limit = query.limit.max(1);
+        let mut query = query.clone();
+        let mut page = LogPage::default();
+        // Without row filters the index gives the page directly (one more: is there a next?).
+        if !query.filters_rows() {
+            return page_of(self.log_rows(&query, None, limit + 1).await?, limit);
+        }
+        let mut windows = 0;
+        loop {
+            let wanted = limit - page.logs.len() as u32;
+            let edge = self.window_edge(&query).await?;
+            let rows = self.log_rows(&query, edge, wanted).await?;
+            windows += 1;
+            let full = rows.len() as u32 == wanted;
+            for row in rows {
+                let cursor = row.cursor();
+                page.next = Some(cursor);
+                page.logs.push((cursor, row.into_log()?));
+            }
+            if full {
+                return Ok(page);
+            }
+            let Some(edge) = edge else {
+                page.next = None;
+                return Ok(page);
+            };
+            page.next = Some(edge);
+            query.cursor = Some(edge);
+            if max_windows.is_some_and(|max| windows >= max) {
+                return Ok(page);
+            }
+        }
+    }
+
+    /// The oldest position of the next window, when there are more rows than a window.
+    async fn window_edge(&self, query: &LogQuery) -> Result<Option<LogCursor>, StoreError> {
+        #[derive(Deserialize)]
+        struct Edge {
+            edge_time: String,
+            edge_identity: String,
+        }
+        let edges: Vec<Edge> = self.rows(window_edge_statement(query)).await?;
+        Ok(edges.into_iter().next().map(|e| LogCursor {
+            time_ns: e.edge_time.parse().unwrap_or(0),
+            identity: e.edge_identity.parse().unwrap_or(0),
+        }))
+    }
+
+    /// The newest rows matching `query` down to `edge` (inclusive), at most `limit`.
+    async fn log_rows(
+        &self,
+        query: &LogQuery,
+        edge: Option<LogCursor>,
+        limit: u32,
+    ) -> Result<Vec<LogRow>, StoreError> {
+        self.rows(list_statement(query, edge, limit)).await
+    }
+
+    /// A trace's log records in time order: at most `limit`, after `after`.
+    pub async fn trace_logs(
+        &self,
+        trace_id: &str,
+        after: Option<LogCursor>,
+        limit: u32,
+    ) -> Result<LogPage, StoreError> {
+        let limit = limit.max(1);
+        let rows: Vec<LogRow> = self
+            .rows(Statement::new(
+                sql::TRACE_LOGS,
+                vec![
+                    trace_id.into(),
+                    after.map(|c| ns_param(c.time_ns)).unwrap_or(Param::Null),
+                    after
+                        .map(|c| Param::Text(c.identity.to_string()))
+                        .unwrap_or(Param::Null),
+                    Param::Int(i64::from(limit) + 1),
+                ],
+            ))
+            .await?;
+        page_of(rows, limit)
+    }
+}
+
+/// A page of at most `limit` of `rows` (read with one more, which says whether a next
+/// page exists).
+fn page_of(rows: Vec<LogRow>, limit: u32) -> Result<LogPage, StoreError> {
+    let more = rows.len() > limit as usize;
+    let mut page = LogPage::default();
+    for row in rows.into_iter().take(limit as usize) {
+        let cursor = row.cursor();
+        page.next = Some(cursor);
+        page.logs.push((cursor, row.into_log()?));
+    }
+    if !more {
+        page.next = None;
+    }
+    Ok(page)
+}
+
+/// The time column of a record: its time, or its observed time when it has none.
+pub fn time_column(time_ns: u64, observed_ns: u64) -> u64 {
+    if time_ns == 0 { observed_ns } else { time_ns }
+}
