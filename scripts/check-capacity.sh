@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 if [ "$home" = local ]; then
     databases=1
-    setsid "$cli" dev --listen "127.0.0.1:$port" --auth-token "$token" --db "$state/store.db" \
+    setsid "$cli" dev --listen "127.0.0.1:$port" --grpc-listen off --auth-token "$token" --db "$state/store.db" \
         --max-storage "${budget_mb}MB" >"$state/server.log" 2>&1 &
     server_pid=$!
 else

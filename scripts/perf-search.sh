@@ -20,7 +20,7 @@ out="$target_dir/perf-search"
 rm -rf "$out" && mkdir -p "$out"
 token="perf-$RANDOM$RANDOM"
 url="http://127.0.0.1:4392"
-RUST_LOG=warn "$bin" dev --listen 127.0.0.1:4392 --auth-token "$token" --db "$out/store.db" &
+RUST_LOG=warn "$bin" dev --listen 127.0.0.1:4392 --grpc-listen off --auth-token "$token" --db "$out/store.db" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done

@@ -27,7 +27,7 @@ server_pid=""
 start_server() { # <db path or "memory">
     local storage=(--db "$1")
     [ "$1" = memory ] && storage=(--in-memory)
-    RUST_LOG=warn "$bin" dev --listen "127.0.0.1:$port" --auth-token "$token" "${storage[@]}" &
+    RUST_LOG=warn "$bin" dev --listen "127.0.0.1:$port" --grpc-listen off --auth-token "$token" "${storage[@]}" &
     server_pid=$!
     for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && return; sleep 0.1; done
     echo "server did not start" >&2; exit 1

@@ -34,7 +34,7 @@ cargo test --workspace
 # Starts `otel-worker-cli dev` on a free port with a fresh database in $1 and token $2;
 # sets $server_pid and $server_url.
 start_local_server() {
-    "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --auth-token "$2" \
+    "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 --auth-token "$2" \
         --db "$1/test.db" 2>"$1/server.log" &
     server_pid=$!
     server_url=""

@@ -14,6 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use otel_worker_core::Builder;
 use otel_worker_core::api::FailureCause;
+use otel_worker_core::api::grpc::{self, DEFAULT_GRPC_LISTEN};
 use otel_worker_core::ingest::Sampling;
 use otel_worker_core::store::{Shards, Store};
 use tokio::sync::watch;
@@ -24,9 +25,14 @@ use crate::store::SqliteDatabase;
 /// `otel-worker-cli dev`: what to serve, where, and how long to keep it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DevArgs {
-    /// Address to listen on. Non-loopback addresses require a token.
+    /// Address to listen on (HTTP: the API, OTLP/HTTP and the web UI). Non-loopback
+    /// addresses require a token.
     #[arg(long, default_value = otel_worker_core::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Address for OTLP/gRPC, where SDKs send by default; `off` serves none.
+    /// Non-loopback addresses require a token.
+    #[arg(long, value_name = "ADDR|off", default_value = DEFAULT_GRPC_LISTEN, value_parser = parse_grpc_listen)]
+    pub grpc_listen: GrpcListen,
     /// SQLite database file, created on first run.
     #[arg(long, default_value = crate::DEFAULT_DB_PATH, conflicts_with = "in_memory")]
     pub db: PathBuf,
@@ -57,6 +63,22 @@ pub struct DevArgs {
     pub sample_rate: Option<f64>,
 }
 
+/// `--grpc-listen`: an address, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcListen {
+    At(SocketAddr),
+    Off,
+}
+
+fn parse_grpc_listen(text: &str) -> Result<GrpcListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(GrpcListen::Off);
+    }
+    text.parse()
+        .map(GrpcListen::At)
+        .map_err(|_| format!("{text:?} is neither an address (127.0.0.1:4317) nor off"))
+}
+
 fn parse_sample_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 1.0 => Ok(rate),
@@ -79,12 +101,18 @@ pub const SIZE_WARNING_BYTES: u64 = 1 << 30;
 
 pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     let auth_token = crate::token::resolve(options.auth_token.clone());
-    if auth_token.is_none() && !options.listen.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {} without a token: anyone on the network could read and \
-             delete your traces. Pass --auth-token, set AUTH_TOKEN, or listen on 127.0.0.1",
-            options.listen
-        );
+    let grpc_address = match options.grpc_listen {
+        GrpcListen::At(address) => Some(address),
+        GrpcListen::Off => None,
+    };
+    for address in std::iter::once(options.listen).chain(grpc_address) {
+        if auth_token.is_none() && !address.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {address} without a token: anyone on the network \
+                 could read and delete your traces. Pass --auth-token, set AUTH_TOKEN, or \
+                 listen on 127.0.0.1",
+            );
+        }
     }
     let database = options.database().map(Path::to_owned);
     let (db, where_) = match &database {
@@ -104,20 +132,40 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         warn_past_each: (options.max_storage.is_none() && options.retention.is_none())
             .then_some(SIZE_WARNING_BYTES),
     });
+    let sampling = options.sample_rate.and_then(Sampling::new);
+    let grpc = grpc::Builder::new(Shards::one(store.clone()), hub.clone())
+        .auth_token(auth_token.clone())
+        .max_message_bytes(options.max_body_bytes)
+        .sampling(sampling)
+        .router();
     let app = app(
         store,
         &hub,
         auth_token,
         options.max_body_bytes,
         options.cors_origins,
-        options.sample_rate.and_then(Sampling::new),
+        sampling,
     );
 
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let grpc_listener =
+        match grpc_address {
+            Some(address) => Some(tokio::net::TcpListener::bind(address).await.with_context(
+                || {
+                    format!(
+                        "cannot listen on {address} for OTLP/gRPC (--grpc-listen off turns it off)"
+                    )
+                },
+            )?),
+            None => None,
+        };
     let address = listener.local_addr()?;
     tracing::info!("listening on http://{address} (database: {where_})");
+    if let Some(grpc_listener) = &grpc_listener {
+        tracing::info!("OTLP/gRPC on {}", grpc_listener.local_addr()?);
+    }
     tracing::info!("web UI: http://{address}/");
     if let Some(keep) = options.retention {
         tracing::info!(
@@ -150,14 +198,32 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             }
         })
         .map_err(|e| anyhow::anyhow!("starting the housekeeper thread: {e}"))?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing requests in flight");
-            let _ = stop_sockets.send(true);
-        })
-        .await
-        .context("the server failed")?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_sockets.send(true);
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let http = axum::serve(listener, app).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let grpc = async move {
+        let Some(grpc_listener) = grpc_listener else {
+            return Ok(());
+        };
+        tonic::transport::Server::builder()
+            .add_routes(grpc.into())
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(grpc_listener),
+                until_stopped(stopped),
+            )
+            .await
+    };
+    let (http, grpc) = tokio::join!(http, grpc);
+    http.context("the server failed")?;
+    grpc.context("the OTLP/gRPC server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -177,6 +177,26 @@ fn an_open_server_only_listens_on_loopback() {
         "{}",
         text(&refused.stderr)
     );
+    let grpc = cli(&[
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--grpc-listen",
+        "0.0.0.0:0",
+        "--in-memory",
+    ]);
+    assert!(!grpc.status.success());
+    assert!(
+        text(&grpc.stderr).contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{}",
+        text(&grpc.stderr)
+    );
+    let typo = cli(&["dev", "--grpc-listen", "nowhere", "--in-memory"]);
+    assert!(
+        text(&typo.stderr).contains("neither an address"),
+        "{}",
+        text(&typo.stderr)
+    );
 }
 
 #[test]
@@ -267,6 +287,8 @@ fn traces_tail_prints_a_line_per_span_and_reconnects_after_a_restart() {
                 &format!("127.0.0.1:{port}"),
                 "--auth-token",
                 "tail-token",
+                "--grpc-listen",
+                "off",
             ])
             .arg("--db")
             .arg(&db)
@@ -285,6 +307,8 @@ fn traces_tail_prints_a_line_per_span_and_reconnects_after_a_restart() {
                 &base_url,
                 "--auth-token",
                 "tail-token",
+                "--grpc-listen",
+                "off",
             ])
             .args(["traces", "tail", "--status", "error"])
             .stdout(Stdio::piped())
@@ -628,7 +652,7 @@ fn generate_sends_again_until_a_server_that_was_down_answers_and_loses_nothing()
     let server = Reaped(
         Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
             .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--auth-token", "t", "--in-memory"])
+            .args(["--auth-token", "t", "--in-memory", "--grpc-listen", "off"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -152,6 +152,8 @@ pub struct TestServer {
     pub token: String,
     /// Which server this is, for the test log.
     pub label: String,
+    /// Where OTLP/gRPC is served (`127.0.0.1:port`); `None` for a server without it.
+    pub grpc_address: Option<String>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -167,6 +169,7 @@ impl TestServer {
                 base_url: base_url.trim_end_matches('/').into(),
                 token,
                 label,
+                grpc_address: None,
                 child: None,
                 _dir: None,
             };
@@ -174,12 +177,16 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let token = format!("token-{}", hex::encode(random_span_id()));
         let db = dir.path().join("blackbox.db");
-        let (child, base_url, lines) = spawn_dev(&[
+        let (child, base_url, mut lines) = spawn_dev(&[
             "--auth-token".as_ref(),
             token.as_ref(),
             "--db".as_ref(),
             db.as_os_str(),
         ]);
+        let grpc_address = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let rest = line.split("OTLP/gRPC on ").nth(1)?;
+            rest.split_whitespace().next().map(str::to_owned)
+        });
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let label = format!("otel-worker-cli dev at {base_url}");
@@ -188,6 +195,7 @@ impl TestServer {
             base_url,
             token,
             label,
+            grpc_address,
             child: Some(child),
             _dir: Some(dir),
         }
@@ -305,8 +313,15 @@ pub fn spawn_dev_logging(
     args: &[&OsStr],
     level: &str,
 ) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    // OTLP/gRPC on a free port too, unless the test chooses: 4317 is one per machine.
+    let grpc: &[&str] = if args.iter().any(|a| a.to_str() == Some("--grpc-listen")) {
+        &[]
+    } else {
+        &["--grpc-listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
         .args(["dev", "--listen", "127.0.0.1:0"])
+        .args(grpc)
         .args(args)
         .env("RUST_LOG", level)
         .env_remove("AUTH_TOKEN")

@@ -10,6 +10,8 @@ mod cors;
 mod error;
 mod export;
 mod extract;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod logs;
 mod traces;
 

@@ -1,0 +1,329 @@
+//! OTLP/gRPC: the trace, logs and metrics collector services (tonic, with the service
+//! definitions of `opentelemetry-proto`) over the same transport-free ingest as
+//! OTLP/HTTP, for the local server (the Worker cannot serve gRPC).
+//!
+//! The OTLP rules a server keeps: gzip-compressed messages accepted; a message larger
+//! than the limit answered `RESOURCE_EXHAUSTED` (tonic alone says `OUT_OF_RANGE`, which
+//! exporters would retry forever); partial success as over
+//! HTTP; a busy or full store `UNAVAILABLE` with a `RetryInfo`, so exporters retry;
+//! invalid data `INVALID_ARGUMENT`; with a token, `authorization: Bearer <token>`
+//! metadata or `UNAUTHENTICATED`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Code, Request, Status};
+
+use super::auth::constant_time_eq;
+use super::retry_after_seconds;
+use crate::ingest::metrics::{MetricsExport, refuse};
+use crate::ingest::{self, IngestError, Sampling, Stored};
+use crate::live::ServerEvents;
+use crate::store::Shards;
+
+/// Where `otel-worker-cli dev` serves OTLP/gRPC unless told otherwise: the standard port.
+pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:4317";
+
+/// The metadata key under which some exporters (Python's) look for a `RetryInfo`.
+const RETRY_INFO_KEY: &str = "google.rpc.retryinfo-bin";
+
+/// Assembles the three OTLP services of one home.
+pub struct Builder {
+    /// Where spans and log records are stored.
+    shards: Shards,
+    /// Who hears about what was stored.
+    events: Arc<dyn ServerEvents>,
+    /// The token every call must carry; `None` leaves the services open.
+    auth_token: Option<String>,
+    /// The largest message accepted, after decompression.
+    max_message_bytes: usize,
+    /// Which traces to keep; `None` keeps all.
+    sampling: Option<Sampling>,
+}
+
+impl Builder {
+    pub fn new(shards: Shards, events: Arc<dyn ServerEvents>) -> Self {
+        Self {
+            shards,
+            events,
+            auth_token: None,
+            max_message_bytes: super::DEFAULT_MAX_BODY_BYTES,
+            sampling: None,
+        }
+    }
+
+    pub fn auth_token(mut self, token: Option<String>) -> Self {
+        self.auth_token = token;
+        self
+    }
+
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    pub fn sampling(mut self, sampling: Option<Sampling>) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// The services as one router, to be served over HTTP/2.
+    pub fn router(self) -> axum::Router {
+        let limit = self.max_message_bytes;
+        let otlp = Otlp {
+            inner: Arc::new(Inner {
+                shards: self.shards,
+                events: self.events,
+                token: self.auth_token.map(|t| Arc::from(t.as_bytes())),
+                sampling: self.sampling,
+            }),
+        };
+        tonic::service::Routes::new(
+            TraceServiceServer::new(otlp.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            LogsServiceServer::new(otlp.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            MetricsServiceServer::new(otlp)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit),
+        )
+        .prepare()
+        .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(limit, bounded_message))
+    }
+}
+
+/// The gRPC frame header: a compression flag and the message length.
+const FRAME_HEADER_BYTES: usize = 5;
+
+/// Reads a call's body within the limit before tonic does: tonic refuses an
+/// uncompressed message over its limit with `OUT_OF_RANGE`, which OTLP lists as
+/// retryable, so an exporter would send it again and again. `RESOURCE_EXHAUSTED` without
+/// a `RetryInfo` tells it to drop the message. (Decompressed messages over the limit tonic
+/// itself answers `RESOURCE_EXHAUSTED`.)
+async fn bounded_message(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, limit + FRAME_HEADER_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let status = if e.downcast_ref::<LengthLimitError>().is_some() {
+                Status::resource_exhausted(format!(
+                    "the message is larger than {limit} bytes (--max-body-bytes)"
+                ))
+            } else {
+                Status::invalid_argument(format!("the message could not be read: {e}"))
+            };
+            tracing::info!(code = ?status.code(), "export refused: {}", status.message());
+            return status.into_http();
+        }
+    };
+    next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+        .await
+}
+
+struct Inner {
+    shards: Shards,
+    events: Arc<dyn ServerEvents>,
+    token: Option<Arc<[u8]>>,
+    sampling: Option<Sampling>,
+}
+
+/// The three services, sharing one state.
+#[derive(Clone)]
+struct Otlp {
+    inner: Arc<Inner>,
+}
+
+impl Otlp {
+    /// The bearer token of the call's metadata, when the services want one.
+    fn authenticate(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let Some(expected) = self.inner.token.as_deref() else {
+            return Ok(());
+        };
+        let given = metadata
+            .get("authorization")
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        if given.is_some_and(|given| constant_time_eq(given, expected)) {
+            return Ok(());
+        }
+        let status = Status::unauthenticated(
+            "send the token as `authorization: Bearer <token>` metadata \
+             (OTEL_EXPORTER_OTLP_HEADERS=\"authorization=Bearer <token>\")",
+        );
+        tracing::info!(signal = "grpc", "export refused: {}", status.message());
+        Err(status)
+    }
+
+    /// The answer once stored: the live feed hears about it after the reply is built.
+    fn stored(&self, stored: Stored) -> crate::ingest::ExportReply {
+        if let Some(announcement) = stored.announcement {
+            self.inner.events.announce(announcement);
+        }
+        stored.reply
+    }
+}
+
+/// A refused export as a gRPC status, logged once with its cause.
+fn refusal(signal: &'static str, error: IngestError) -> Status {
+    let message = error.to_string();
+    let status = match &error {
+        IngestError::Storage(
+            crate::store::StoreError::Busy(_) | crate::store::StoreError::Full(_),
+        ) => retry_later(message),
+        IngestError::Storage(crate::store::StoreError::Other(_)) => Status::internal(message),
+        IngestError::TooLarge { .. } => Status::resource_exhausted(message),
+        _ => Status::invalid_argument(message),
+    };
+    if status.code() == Code::Internal {
+        tracing::error!(signal, "export failed: {error}");
+    } else {
+        tracing::info!(signal, code = ?status.code(), "export refused: {error}");
+    }
+    status
+}
+
+/// `google.rpc.RetryInfo`: how long to wait before retrying.
+#[derive(Clone, PartialEq, Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.Status` with its details, as `grpc-status-details-bin` carries it.
+#[derive(Clone, PartialEq, Message)]
+struct RichStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+/// `UNAVAILABLE` with a `RetryInfo` of the same jittered delay HTTP's `Retry-After` gives,
+/// in the status details and in the metadata key some exporters read.
+fn retry_later(message: String) -> Status {
+    let delay = Duration::from_secs(u64::from(retry_after_seconds()));
+    let info = RetryInfo {
+        retry_delay: Some(ProtoDuration {
+            seconds: delay.as_secs() as i64,
+            nanos: 0,
+        }),
+    }
+    .encode_to_vec();
+    let details = RichStatus {
+        code: Code::Unavailable as i32,
+        message: message.clone(),
+        details: vec![Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.clone(),
+        }],
+    }
+    .encode_to_vec();
+    let mut status = Status::with_details(Code::Unavailable, message, details.into());
+    status
+        .metadata_mut()
+        .insert_bin(RETRY_INFO_KEY, MetadataValue::from_bytes(&info));
+    status
+}
+
+#[tonic::async_trait]
+impl TraceService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        self.authenticate(request.metadata())?;
+        let inner = &self.inner;
+        let stored = ingest::store_traces(&inner.shards, request.into_inner(), inner.sampling)
+            .await
+            .map_err(|e| refusal("traces", e))?;
+        Ok(tonic::Response::new(
+            self.stored(stored).to_traces_message(),
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
+        self.authenticate(request.metadata())?;
+        let inner = &self.inner;
+        let stored = ingest::store_logs(&inner.shards, request.into_inner(), inner.sampling)
+            .await
+            .map_err(|e| refusal("logs", e))?;
+        Ok(tonic::Response::new(self.stored(stored).to_logs_message()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
+        self.authenticate(request.metadata())?;
+        let reply = refuse(MetricsExport::of(request.get_ref()));
+        Ok(tonic::Response::new(reply.to_metrics_message()))
+    }
+}
