@@ -78,7 +78,7 @@ PY
 
 for run in $(seq "$runs"); do
     ingest_run "protobuf-$run" --duration "${seconds}s"
-    ingest_run "json-$run" --duration "${seconds}s" --encoding json
+    ingest_run "json-$run" --duration "${seconds}s" --protocol http/json
 done
 
 # The same protobuf load with no disk at all: what the server does when SQLite never

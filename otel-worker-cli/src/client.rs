@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use otel_worker_core::client::{Client, TraceSearch};
+use otel_worker_core::client::{Client, LogSearch, TraceSearch};
 use otel_worker_core::models::StatusCode;
 use otel_worker_core::query;
 use serde_json::Value;
@@ -54,6 +54,11 @@ pub enum ClientCommand {
     Spans {
         #[command(subcommand)]
         command: SpansCommand,
+    },
+    /// Log records: list with filters, or follow as they arrive.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
     },
     /// Services seen, with span counts and when each was last seen.
     Services,
@@ -186,6 +191,77 @@ impl StatusArg {
 }
 
 #[derive(Subcommand)]
+pub enum LogsCommand {
+    /// The newest log records first, optionally only those matching every filter.
+    List(LogListArgs),
+    /// Print each log record as it arrives (time, severity, service, body, trace id).
+    Tail {
+        /// Only records of this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only records of this severity and above (trace, debug, info, warn, error,
+        /// fatal, or a number from 1 to 24).
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<i32>,
+    },
+}
+
+fn parse_severity(text: &str) -> Result<i32, String> {
+    query::severity(text).map_err(|e| e.to_string())
+}
+
+#[derive(clap::Args)]
+pub struct LogListArgs {
+    /// How many records (1 to 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Where to continue: the cursor printed under the previous page.
+    #[arg(long)]
+    before: Option<String>,
+    /// Only records from within this long before now (`30m`, `1h`, `7d`).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    since: Option<std::time::Duration>,
+    /// Only records of this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// Only records of this severity and above (trace, debug, info, warn, error, fatal,
+    /// or a number from 1 to 24).
+    #[arg(long)]
+    severity: Option<String>,
+    /// Only records of this trace.
+    #[arg(long = "trace", value_name = "TRACE_ID")]
+    trace_id: Option<String>,
+    /// Only records of this span.
+    #[arg(long = "span", value_name = "SPAN_ID")]
+    span_id: Option<String>,
+    /// `key=value`: the record (or its resource) has this attribute. Repeat for several.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// Text in the body or an attribute (ignoring case).
+    #[arg(long, short)]
+    query: Option<String>,
+}
+
+impl LogListArgs {
+    fn search(self) -> LogSearch {
+        LogSearch {
+            limit: self.limit,
+            before: self.before,
+            start: self
+                .since
+                .map(|since| crate::unix_nanos_ago(since).to_string()),
+            end: None,
+            service: self.service,
+            severity: self.severity,
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            attributes: self.attributes,
+            text: self.query,
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum SpansCommand {
     /// Every span of a trace.
     List { trace_id: String },
@@ -200,6 +276,7 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
     match args.command {
         ClientCommand::Traces { command } => traces(&client, json, command).await,
         ClientCommand::Spans { command } => spans(&client, json, command).await,
+        ClientCommand::Logs { command } => logs(&client, json, command).await,
         ClientCommand::Services => {
             if json {
                 print_json(&client.get("/v1/services").await?)
@@ -275,24 +352,28 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
             }
         }
         TracesCommand::Tail { service, status } => {
-            let filter = tail::TailFilter {
+            let follow = tail::Follow::Spans {
                 service,
                 status: status.map(StatusArg::code),
             };
             tail::run(
                 client.base_url(),
                 client.token().map(str::to_owned),
-                filter,
+                follow,
                 json,
             )
             .await
         }
         TracesCommand::Get { trace_id: id } => {
             let id = trace_id(&id)?;
+            let trace = client.trace(&id).await?;
+            let logs = client.trace_logs(&id).await?;
             if json {
-                print_json(&serde_json::to_value(client.trace(&id).await?)?)
+                let mut value = serde_json::to_value(trace)?;
+                value["logs"] = serde_json::to_value(logs)?;
+                print_json(&value)
             } else {
-                print!("{}", view::trace_tree(&client.trace(&id).await?));
+                print!("{}", view::trace_tree(&trace, &logs));
                 Ok(())
             }
         }
@@ -376,4 +457,34 @@ async fn send(client: &Client, json: bool, file: &std::path::Path) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+async fn logs(client: &Client, json: bool, command: LogsCommand) -> anyhow::Result<()> {
+    match command {
+        LogsCommand::List(args) => {
+            let search = args.search();
+            if json {
+                return print_json(&client.get(&search.path()).await?);
+            }
+            let list = client.logs(&search).await?;
+            println!("{}", view::log_table(&list.logs));
+            if let Some(cursor) = list.next_cursor {
+                println!("more: add --before {cursor}");
+            }
+            Ok(())
+        }
+        LogsCommand::Tail { service, severity } => {
+            let follow = tail::Follow::Logs {
+                service,
+                min_severity: severity,
+            };
+            tail::run(
+                client.base_url(),
+                client.token().map(str::to_owned),
+                follow,
+                json,
+            )
+            .await
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! `otel-worker-cli client traces tail`: one line per span as the server stores it, read
+//! `otel-worker-cli client traces tail` and `client logs tail`: one line per span or log
+//! record as the server stores it, read
 //! from the live feed (`/api/ws`), reconnecting with backoff when the server goes away.
 
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use otel_worker_core::api::auth::{WEBSOCKET_PROTOCOL, bearer_protocol};
-use otel_worker_core::models::{LiveSpan, ServerMessage, StatusCode};
+use otel_worker_core::models::{LiveLog, LiveSpan, ServerMessage, StatusCode};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -18,20 +19,59 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Which spans to print.
-#[derive(Debug, Clone, Default)]
-pub struct TailFilter {
-    pub service: Option<String>,
-    pub status: Option<StatusCode>,
+/// What to print: spans or log records, and which.
+#[derive(Debug, Clone)]
+pub enum Follow {
+    Spans {
+        service: Option<String>,
+        status: Option<StatusCode>,
+    },
+    Logs {
+        service: Option<String>,
+        /// This severity number and above.
+        min_severity: Option<i32>,
+    },
 }
 
-impl TailFilter {
-    fn matches(&self, span: &LiveSpan) -> bool {
-        self.service
-            .as_ref()
-            .is_none_or(|s| span.service_name.as_ref() == Some(s))
-            && self.status.is_none_or(|s| span.status == s)
+impl Follow {
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Spans { .. } => "spans",
+            Self::Logs { .. } => "log records",
+        }
     }
+
+    /// The lines to print for one live message (JSON lines with `json`).
+    fn lines(&self, message: ServerMessage, json: bool) -> Vec<String> {
+        let same_service =
+            |wanted: &Option<String>, got: &Option<String>| wanted.is_none() || wanted == got;
+        match (self, message) {
+            (Self::Spans { service, status }, ServerMessage::SpanAdded { spans, .. }) => spans
+                .iter()
+                .filter(|s| same_service(service, &s.service_name))
+                .filter(|s| status.is_none_or(|wanted| s.status == wanted))
+                .map(|s| if json { json_line(s) } else { line(s) })
+                .collect(),
+            (
+                Self::Logs {
+                    service,
+                    min_severity,
+                },
+                ServerMessage::LogAdded { logs },
+            ) => logs
+                .iter()
+                .filter(|l| same_service(service, &l.service_name))
+                .filter(|l| min_severity.is_none_or(|min| l.severity_number >= min))
+                .map(|l| if json { json_line(l) } else { log_line(l) })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What the feed announced about one span or record, as one JSON line.
+fn json_line<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// The WebSocket URL of the live feed of the server at `base_url`.
@@ -53,7 +93,7 @@ pub fn live_url(base_url: &str) -> String {
 pub async fn run(
     base_url: &str,
     token: Option<String>,
-    filter: TailFilter,
+    follow: Follow,
     json: bool,
 ) -> anyhow::Result<()> {
     let url = live_url(base_url);
@@ -77,17 +117,18 @@ pub async fn run(
             Ok((mut socket, _)) => {
                 backoff = INITIAL_BACKOFF;
                 eprintln!(
-                    "{} {url}; waiting for spans (Ctrl-C to stop)",
+                    "{} {url}; waiting for {} (Ctrl-C to stop)",
                     if connected_before {
                         "reconnected to"
                     } else {
                         "connected to"
-                    }
+                    },
+                    follow.what()
                 );
                 connected_before = true;
                 loop {
                     match socket.next().await {
-                        Some(Ok(Message::Text(text))) => print_message(&text, &filter, json),
+                        Some(Ok(Message::Text(text))) => print_message(&text, &follow, json),
                         Some(Ok(Message::Close(frame))) => {
                             break frame
                                 .map(|f| format!("the server closed the feed: {}", f.reason))
@@ -110,19 +151,13 @@ pub async fn run(
     }
 }
 
-fn print_message(text: &str, filter: &TailFilter, json: bool) {
-    let Ok(ServerMessage::SpanAdded { spans, .. }) = serde_json::from_str(text) else {
+fn print_message(text: &str, follow: &Follow, json: bool) {
+    let Ok(message) = serde_json::from_str::<ServerMessage>(text) else {
         tracing::debug!("ignoring a live message this client does not know: {text}");
         return;
     };
-    for span in spans.iter().filter(|s| filter.matches(s)) {
-        if json {
-            if let Ok(line) = serde_json::to_string(span) {
-                println!("{line}");
-            }
-        } else {
-            println!("{}", line(span));
-        }
+    for line in follow.lines(message, json) {
+        println!("{line}");
     }
 }
 
@@ -146,5 +181,20 @@ pub fn line(span: &LiveSpan) -> String {
         } else {
             ""
         },
+    )
+}
+
+/// One log record as a tail line: time, severity, service, body, trace id.
+pub fn log_line(log: &LiveLog) -> String {
+    format!(
+        "{}  {:<5}  {:<16}  {}{}",
+        view::instant(log.time_unix_nano),
+        view::severity(log.severity_number, &log.severity_text),
+        log.service_name.as_deref().unwrap_or("(no service)"),
+        view::one_line(&log.body, 120),
+        log.trace_id
+            .as_deref()
+            .map(|id| format!("  {id}"))
+            .unwrap_or_default(),
     )
 }

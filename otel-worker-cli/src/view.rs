@@ -1,14 +1,16 @@
-//! How the CLI shows traces and spans to a person: tables, trees, readable times.
+//! How the CLI shows traces, spans and log records to a person: tables, trees, readable
+//! times.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use otel_worker_core::models::{
-    AttributeKey, AttributeValue, Service, Span, Stats, StatusCode, StoreStats, TraceDetail,
+    AttributeKey, AttributeValue, Log, Service, Span, Stats, StatusCode, StoreStats, TraceDetail,
     TraceSummary,
 };
 use otel_worker_core::size;
+use otel_worker_core::store::logs::time_column;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -105,6 +107,7 @@ pub fn stats(stats: &Stats) -> String {
         "Store",
         "Spans",
         "Traces",
+        "Logs",
         "Stored",
         "Oldest",
         "Newest",
@@ -126,6 +129,7 @@ pub fn stats(stats: &Stats) -> String {
             name,
             s.spans.to_string(),
             s.traces.to_string(),
+            s.logs.to_string(),
             stored,
             s.oldest_unix_nano.map(instant).unwrap_or_default(),
             s.newest_unix_nano.map(instant).unwrap_or_default(),
@@ -207,9 +211,10 @@ fn service(span: &Span) -> String {
         .to_owned()
 }
 
-/// `client traces get`: the summary, then the spans as an indented tree. Spans whose
-/// parent is missing are shown as roots.
-pub fn trace_tree(trace: &TraceDetail) -> String {
+/// `client traces get`: the summary, then the spans as an indented tree, each followed by
+/// the log records it emitted. Spans whose parent is missing are shown as roots; records
+/// of no stored span come last.
+pub fn trace_tree(trace: &TraceDetail, logs: &[Log]) -> String {
     let summary = &trace.summary;
     let mut out = format!(
         "trace {}  {}  {}  {}, {}\n",
@@ -220,6 +225,14 @@ pub fn trace_tree(trace: &TraceDetail) -> String {
         count(summary.error_count, "error"),
     );
     let ids: HashSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut logs_of: HashMap<&str, Vec<&Log>> = HashMap::new();
+    let mut loose = Vec::new();
+    for log in logs {
+        match log.span_id.as_deref().filter(|id| ids.contains(id)) {
+            Some(span) => logs_of.entry(span).or_default().push(log),
+            None => loose.push(log),
+        }
+    }
     let mut children: HashMap<&str, Vec<&Span>> = HashMap::new();
     let mut roots = Vec::new();
     for span in &trace.spans {
@@ -253,11 +266,78 @@ pub fn trace_tree(trace: &TraceDetail) -> String {
             duration(span.duration_ns),
             span.span_id,
         );
+        for log in logs_of.get(span.span_id.as_str()).into_iter().flatten() {
+            let _ = writeln!(out, "{}{}", "  ".repeat(depth + 2), log_entry(log));
+        }
         if let Some(kids) = children.get(span.span_id.as_str()) {
             stack.extend(kids.iter().rev().map(|kid| (*kid, depth + 1)));
         }
     }
+    if !loose.is_empty() {
+        let _ = writeln!(out, "  logs of no span shown above");
+        for log in loose {
+            let _ = writeln!(out, "    {}", log_entry(log));
+        }
+    }
     out
+}
+
+/// A log record inside a trace tree: `log  WARN  body`.
+fn log_entry(log: &Log) -> String {
+    format!(
+        "log  {:<5}  {}",
+        severity(log.severity_number, &log.severity_text),
+        one_line(&log.body, 100)
+    )
+}
+
+/// A severity as a short upper-case word: the record's own text when it has one, else
+/// the level of its number (`-` when unspecified).
+pub fn severity(number: i32, text: &str) -> String {
+    if !text.is_empty() {
+        return text.to_ascii_uppercase();
+    }
+    otel_worker_core::query::severity_name(number)
+        .map_or_else(|| "-".to_owned(), str::to_ascii_uppercase)
+}
+
+/// A body as one line of at most `max` characters: a string as it is, anything else as
+/// JSON; line breaks become spaces.
+pub fn one_line(body: &Value, max: usize) -> String {
+    let text = match body {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+/// `client logs list`.
+pub fn log_table(logs: &[Log]) -> String {
+    if logs.is_empty() {
+        return "no log records match: SDKs send them to /v1/logs (OTLP/HTTP) or LogsService \
+                (OTLP/gRPC)"
+            .into();
+    }
+    let mut t = table(&["Time", "Severity", "Service", "Body", "Trace"]);
+    for log in logs {
+        t.add_row(vec![
+            instant(time_column(log.time_unix_nano, log.observed_time_unix_nano)),
+            severity(log.severity_number, &log.severity_text),
+            log.service_name.clone().unwrap_or_default(),
+            one_line(&log.body, 80),
+            log.trace_id.clone().unwrap_or_default(),
+        ]);
+    }
+    t.to_string()
 }
 
 /// `client spans get`: the span's fields, then its attributes, events and links.

@@ -307,8 +307,6 @@ fn traces_tail_prints_a_line_per_span_and_reconnects_after_a_restart() {
                 &base_url,
                 "--auth-token",
                 "tail-token",
-                "--grpc-listen",
-                "off",
             ])
             .args(["traces", "tail", "--status", "error"])
             .stdout(Stdio::piped())
@@ -554,11 +552,19 @@ async fn the_token_never_shows_in_answers_or_logs() {
 #[test]
 fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
     let server = TestServer::start();
-    for encoding in ["protobuf", "json"] {
+    let grpc_url = format!(
+        "http://{}",
+        server.grpc_address.as_deref().expect("OTLP/gRPC served")
+    );
+    for (protocol, endpoint) in [
+        ("http/protobuf", &server.base_url),
+        ("http/json", &server.base_url),
+        ("grpc", &grpc_url),
+    ] {
         let out = cli(&[
             "generate",
             "--endpoint",
-            &server.base_url,
+            endpoint,
             "--auth-token",
             &server.token,
             "--traces",
@@ -567,14 +573,14 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
             "4",
             "--spans-per-request",
             "40",
-            "--encoding",
-            encoding,
+            "--protocol",
+            protocol,
             "--gzip",
             "--json",
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["spansAccepted"], 108, "{report}");
+        assert_eq!(report["spansAccepted"], 108, "{protocol}: {report}");
         assert_eq!(report["requests"], 3, "10 + 10 + 7 traces: {report}");
         assert_eq!(
             (report["errors"].as_u64(), report["spansRejected"].as_u64()),
@@ -599,7 +605,7 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
     let traces = list["traces"].as_array().unwrap();
     assert_eq!(
         traces.len(),
-        54,
+        81,
         "fresh ids for every trace, nothing deduplicated"
     );
     assert!(traces.iter().all(|t| t["spanCount"] == 4));
@@ -634,6 +640,30 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
         "a refused token is not worth retrying"
     );
     assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+    let out = cli(&[
+        "generate",
+        "--protocol",
+        "grpc",
+        "--endpoint",
+        &grpc_url,
+        "--auth-token",
+        "wrong",
+        "--traces",
+        "10",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["errors"].as_u64(), report["retries"].as_u64()),
+        (Some(1), Some(0)),
+        "UNAUTHENTICATED is not retried: {report}"
+    );
+    assert!(
+        text(&out.stderr).contains("Unauthenticated"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -848,4 +878,103 @@ fn client_at(url: &str, token: &str, args: &[&str]) -> Output {
 fn client_send(url: &str, token: &str) {
     let sent = client_at(url, token, &["send", &example_path()]);
     assert!(sent.status.success(), "{}", text(&sent.stderr));
+}
+
+#[test]
+fn logs_are_listed_followed_and_shown_under_their_span_from_the_terminal() {
+    let server = TestServer::start();
+    let conn = [
+        "client",
+        "--base-url",
+        &server.base_url,
+        "--auth-token",
+        &server.token,
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = conn.iter().chain(extra).copied().collect();
+        cli(&args)
+    };
+    assert!(run(&["send", &example_path()]).status.success());
+    let mut tail = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args(conn)
+            .args(["logs", "tail", "--severity", "warn"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = std::io::BufReader::new(tail.0.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("waiting for log records"), "{line}");
+
+    let logs = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "frontend"}}]},
+    "scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "1739872800300000000", "severityNumber": 13,
+         "body": {"stringValue": "cache miss, asking redis"},
+         "traceId": EXAMPLE_TRACE_ID, "spanId": "b7ad6b7169203331"},
+        {"timeUnixNano": "1739872800400000000", "severityNumber": 9,
+         "body": {"stringValue": "request done\nin two lines"}, "traceId": EXAMPLE_TRACE_ID},
+        {"timeUnixNano": "1739872800500000000", "severityNumber": 17, "severityText": "Error",
+         "body": {"kvlistValue": {"values": [{"key": "code", "value": {"intValue": "7"}}]}}}
+    ]}]}]});
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let response = runtime.block_on(post_to(
+        &server,
+        "/v1/logs",
+        "application/json",
+        None,
+        logs.to_string().into_bytes(),
+    ));
+    assert_eq!(response.status(), 200);
+
+    let tree = text(&run(&["traces", "get", EXAMPLE_TRACE_ID]).stdout);
+    let lines: Vec<&str> = tree.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in\n{tree}"))
+    };
+    let span = at("b7ad6b7169203331");
+    let log = at("cache miss, asking redis");
+    assert_eq!(log, span + 1, "the record is right under its span:\n{tree}");
+    assert!(lines[log].contains("WARN"), "{tree}");
+    assert!(
+        lines[at("request done in two lines")].contains("INFO"),
+        "a record of no span, on one line:\n{tree}"
+    );
+    assert!(at("logs of no span") < at("request done"), "{tree}");
+
+    let table = text(&run(&["logs", "list", "--severity", "warn"]).stdout);
+    assert!(
+        table.contains("cache miss, asking redis") && table.contains(r#"{"code":7}"#),
+        "{table}"
+    );
+    assert!(!table.contains("request done"), "{table}");
+    let json = run(&["--json", "logs", "list", "--trace", EXAMPLE_TRACE_ID]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["logs"].as_array().unwrap().len(), 2, "{value}");
+    let trace_json = run(&["--json", "traces", "get", EXAMPLE_TRACE_ID]);
+    let value: serde_json::Value = serde_json::from_slice(&trace_json.stdout).unwrap();
+    assert_eq!(value["logs"][0]["body"], "cache miss, asking redis");
+
+    // The tail printed the two records of warn and above, not the info one.
+    let mut stdout = std::io::BufReader::new(tail.0.stdout.take().unwrap());
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        printed.push(line);
+    }
+    assert!(
+        printed[0].contains("WARN") && printed[0].contains("cache miss"),
+        "{printed:?}"
+    );
+    assert!(
+        printed[1].contains("ERROR") && printed[1].contains(r#"{"code":7}"#),
+        "{printed:?}"
+    );
 }

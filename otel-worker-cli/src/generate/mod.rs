@@ -7,6 +7,7 @@
 //! partial rejection. Like an OTLP exporter, it sends an export again after an answer that
 //! asks for it (429, 502, 503, 504) or none at all, waiting what `Retry-After` says.
 
+mod grpc;
 mod scenario;
 mod template;
 
@@ -44,9 +45,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// `otel-worker-cli generate`: what to send and how hard.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Options {
-    /// Base URL of the OTLP/HTTP receiver; exports go to `<endpoint>/v1/traces`.
-    #[arg(long, default_value = otel_worker_core::DEFAULT_BASE_URL)]
-    pub endpoint: String,
+    /// Where to send: the OTLP/HTTP base URL (exports go to `<endpoint>/v1/traces`;
+    /// default http://127.0.0.1:4318), or the OTLP/gRPC server (default
+    /// http://127.0.0.1:4317).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// The OTLP transport, spelled as OTEL_EXPORTER_OTLP_PROTOCOL spells it.
+    #[arg(long, value_enum, default_value = "http/protobuf")]
+    pub protocol: Protocol,
     /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
     #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
@@ -71,15 +77,43 @@ pub struct Options {
     /// Attributes on each span, of mixed types.
     #[arg(long, default_value_t = DEFAULT_ATTRIBUTES)]
     pub attributes: usize,
-    /// Body encoding: protobuf or json.
-    #[arg(long, default_value = "protobuf")]
-    pub encoding: Encoding,
     /// Compress each request with gzip.
     #[arg(long)]
     pub gzip: bool,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How exports travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// OTLP/gRPC.
+    #[value(name = "grpc")]
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies.
+    #[value(name = "http/json")]
+    HttpJson,
+}
+
+impl Protocol {
+    /// The encoding of the rendered exports.
+    fn encoding(self) -> Encoding {
+        match self {
+            Self::HttpJson => Encoding::Json,
+            Self::Grpc | Self::HttpProtobuf => Encoding::Protobuf,
+        }
+    }
+
+    fn default_endpoint(self) -> &'static str {
+        match self {
+            Self::Grpc => "http://127.0.0.1:4317",
+            Self::HttpProtobuf | Self::HttpJson => otel_worker_core::DEFAULT_BASE_URL,
+        }
+    }
 }
 
 /// The outcome of a run, as `--json` prints it.
@@ -209,7 +243,7 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
         spans_per_trace: options.spans_per_trace,
         attributes: options.attributes,
     };
-    let encoding = options.encoding;
+    let encoding = options.protocol.encoding();
     let full = Arc::new(Template::new(
         shape(traces_per_request),
         encoding,
@@ -245,21 +279,33 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
         stop: AtomicBool::new(false),
     });
     let totals = Arc::new(Totals::default());
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.concurrency)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
-    let url = format!("{}/v1/traces", options.endpoint.trim_end_matches('/'));
+    let endpoint = options
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| options.protocol.default_endpoint().to_owned());
+    let transport = match options.protocol {
+        Protocol::Grpc => Transport::Grpc(grpc::GrpcSender::new(
+            &endpoint,
+            options.auth_token.as_deref(),
+            options.gzip,
+        )?),
+        Protocol::HttpProtobuf | Protocol::HttpJson => Transport::Http {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(options.concurrency)
+                .tcp_nodelay(true)
+                .build()
+                .context("cannot build the HTTP client")?,
+            url: format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+            token: options.auth_token.clone(),
+            encoding,
+        },
+    };
 
     let mut senders = Vec::new();
     for _ in 0..options.concurrency {
         let sender = Sender {
-            http: http.clone(),
-            url: url.clone(),
-            token: options.auth_token.clone(),
+            transport: transport.clone(),
             gzip: options.gzip,
-            encoding,
             full: full.clone(),
             last: last.clone(),
             schedule: schedule.clone(),
@@ -289,12 +335,22 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
     Ok(report(&totals, latencies, seconds))
 }
 
+/// Where a sender's exports go.
+#[derive(Clone)]
+enum Transport {
+    Http {
+        http: reqwest::Client,
+        url: String,
+        token: Option<String>,
+        encoding: Encoding,
+    },
+    Grpc(grpc::GrpcSender),
+}
+
 struct Sender {
-    http: reqwest::Client,
-    url: String,
-    token: Option<String>,
+    transport: Transport,
+    /// Compress each export (over gRPC, tonic compresses the message).
     gzip: bool,
-    encoding: Encoding,
     full: Arc<Template>,
     last: Option<Arc<Template>>,
     schedule: Arc<Schedule>,
@@ -316,7 +372,8 @@ impl Sender {
             };
             let mut body = Vec::new();
             template.render(&mut rng, now_ns(), &mut body);
-            let payload = if self.gzip {
+            let http_gzip = self.gzip && matches!(self.transport, Transport::Http { .. });
+            let payload = if http_gzip {
                 let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
                 match encoder.write_all(&body).and_then(|()| encoder.finish()) {
                     Ok(compressed) => compressed,
@@ -376,23 +433,31 @@ impl Sender {
         }
     }
 
-    /// Sends one export once; `Ok(rejected spans)` on a 200.
+    /// Sends one export once; `Ok(rejected spans)` on success.
     async fn send(&self, payload: &[u8]) -> Result<u64, Failure> {
-        let mut request = self
-            .http
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
+        let (http, url, token, encoding) = match &self.transport {
+            Transport::Grpc(grpc) => return grpc.send(payload).await,
+            Transport::Http {
+                http,
+                url,
+                token,
+                encoding,
+            } => (http, url, token, *encoding),
+        };
+        let mut request = http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, encoding.content_type())
             .body(payload.to_vec());
         if self.gzip {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         let response = request
             .send()
             .await
-            .map_err(|e| Failure::unreachable(format!("could not reach {}: {e}", self.url)))?;
+            .map_err(|e| Failure::unreachable(format!("could not reach {url}: {e}")))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -414,7 +479,7 @@ impl Sender {
                 retry_after,
             });
         }
-        ExportReply::decode(Signal::Traces, self.encoding, &body)
+        ExportReply::decode(Signal::Traces, encoding, &body)
             .map(|reply| reply.rejected)
             .map_err(|e| Failure {
                 message: format!("the 200 answer is unreadable: {e}"),
@@ -426,7 +491,7 @@ impl Sender {
 }
 
 /// Why an export did not get its 200.
-struct Failure {
+pub(crate) struct Failure {
     message: String,
     /// No answer at all: the server is down or restarting.
     unreachable: bool,

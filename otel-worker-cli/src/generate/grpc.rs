@@ -1,0 +1,170 @@
+//! `generate --protocol grpc`: the rendered protobuf export sent as an OTLP/gRPC
+//! `TraceService/Export` call as it is, without decoding it into a message first (a
+//! pass-through codec), so the generator stays as cheap per request as over HTTP.
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut};
+use otel_worker_core::ingest::{Encoding, ExportReply, Signal};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use super::Failure;
+
+/// The method every OTLP/gRPC trace export calls.
+const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// A gRPC client of one server's TraceService.
+#[derive(Clone)]
+pub struct GrpcSender {
+    grpc: tonic::client::Grpc<Channel>,
+    endpoint: String,
+    authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl GrpcSender {
+    /// A client of `endpoint` (`http://host:port`); it connects on first use.
+    pub fn new(endpoint: &str, token: Option<&str>, gzip: bool) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|e| anyhow::anyhow!("{endpoint:?} is not a gRPC endpoint: {e}"))?
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(usize::MAX);
+        if gzip {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
+        let authorization = token
+            .map(|t| format!("Bearer {t}").parse())
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("the token cannot be sent as gRPC metadata"))?;
+        Ok(Self {
+            grpc,
+            endpoint: endpoint.to_owned(),
+            authorization,
+        })
+    }
+
+    /// Sends one export (uncompressed protobuf: tonic compresses the frame); `Ok(rejected
+    /// spans)` on success.
+    pub async fn send(&self, payload: &[u8]) -> Result<u64, Failure> {
+        let mut grpc = self.grpc.clone();
+        grpc.ready()
+            .await
+            .map_err(|e| Failure::unreachable(format!("could not reach {}: {e}", self.endpoint)))?;
+        let mut request = tonic::Request::new(payload.to_vec());
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT);
+        match grpc.unary(request, path, RawCodec).await {
+            Ok(response) => {
+                ExportReply::decode(Signal::Traces, Encoding::Protobuf, &response.into_inner())
+                    .map(|reply| reply.rejected)
+                    .map_err(|e| Failure {
+                        message: format!("the answer is unreadable: {e}"),
+                        unreachable: false,
+                        retryable: false,
+                        retry_after: None,
+                    })
+            }
+            Err(status) => Err(failure(&status)),
+        }
+    }
+}
+
+/// An OTLP/gRPC refusal as the generator counts it: retryable as OTLP says (with a
+/// `RetryInfo` for `RESOURCE_EXHAUSTED`), waiting what the `RetryInfo` asks.
+fn failure(status: &Status) -> Failure {
+    let has_retry_info = status
+        .metadata()
+        .get_bin("google.rpc.retryinfo-bin")
+        .is_some()
+        || !status.details().is_empty();
+    let retryable = match status.code() {
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => true,
+        Code::ResourceExhausted => has_retry_info,
+        _ => false,
+    };
+    let retry_after = status
+        .metadata()
+        .get_bin("google.rpc.retryinfo-bin")
+        .and_then(|value| value.to_bytes().ok())
+        .and_then(|bytes| retry_delay(&bytes));
+    Failure {
+        message: format!("{:?}: {}", status.code(), status.message()),
+        unreachable: false,
+        retryable,
+        retry_after,
+    }
+}
+
+/// The delay of an encoded `google.rpc.RetryInfo`.
+fn retry_delay(bytes: &[u8]) -> Option<Duration> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<ProtoDuration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ProtoDuration {
+        #[prost(int64, tag = "1")]
+        seconds: i64,
+        #[prost(int32, tag = "2")]
+        nanos: i32,
+    }
+    let info: RetryInfo = prost::Message::decode(bytes).ok()?;
+    let delay = info.retry_delay?;
+    Some(Duration::new(
+        u64::try_from(delay.seconds).ok()?,
+        u32::try_from(delay.nanos).ok()?,
+    ))
+}
+
+/// Sends bytes that already are an encoded message, and hands back the answer's bytes.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
