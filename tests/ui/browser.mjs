@@ -5,8 +5,8 @@
 //   node tests/ui/browser.mjs <base-url> <token> [screenshot-dir]
 //
 // It does what a user does: opens the page, enters the token, sees the example trace,
-// filters by service, opens the waterfall, reads a span's attribute, watches a new trace
-// arrive without reloading, and opens a 5,000-span trace.
+// filters by service, opens the waterfall, reads a span's attribute and log records,
+// watches a new trace arrive without reloading, and opens a 5,000-span trace.
 import { readFileSync, mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
@@ -86,8 +86,30 @@ async function seed() {
   }
 }
 
+// Log records of the example trace: two from its failing cache span, one from no span.
+async function postLogs() {
+  const record = (ms, severity, body, spanId, attributes = []) => ({
+    timeUnixNano: String(1739872800000000000n + BigInt(ms) * 1000000n), severityNumber: severity,
+    body: { stringValue: body }, traceId: EXAMPLE_TRACE, spanId, attributes,
+  });
+  const response = await fetch(base + "/v1/logs", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify({ resourceLogs: [{
+      resource: { attributes: [str("service.name", "user-service")] },
+      scopeLogs: [{ logRecords: [
+        record(40, 13, `redis timeout ${run}`, "b7ad6b7169203331", [int("retry.attempt", 1)]),
+        record(60, 17, `redis gave up ${run}`, "b7ad6b7169203331"),
+        record(240, 9, `request finished ${run}`, ""),
+      ] }],
+    }] }),
+  });
+  check(response.status === 200, `log export answered ${response.status}: ${await response.text()}`);
+}
+
 const started = Date.now();
 await post(readFileSync(EXAMPLE, "utf8"));
+await postLogs();
 await seed();
 // The big trace: 5,000 spans, a root with 50 steps of 99 spans each, and a last span.
 const bigSpans = [{ name: `big-root-${run}`, service: `big-${run}`, parent: null, offset: 0, duration: 5000 }];
@@ -197,6 +219,24 @@ try {
   check(await page.locator("#rows .row .bar.error").count() === 1, "one error bar");
   const cache = page.locator('.row[data-span-id="b7ad6b7169203331"]');
   check((await cache.locator(".err").count()) === 1, "the failing span is marked");
+
+  // 4b. The trace's log records: counted on the span that emitted them, listed in its
+  // detail, and all of them one click from the waterfall, each linking to its span.
+  check((await cache.getByTestId("log-count").innerText()).includes("2 logs"), "two records on the cache span");
+  check(await page.locator('.row[data-span-id="2f3e4d5c6b7a8190"]').getByTestId("log-count").count() === 0,
+    "no count on a span without records");
+  await cache.click();
+  const cacheDetail = page.getByTestId("span-detail");
+  await cacheDetail.getByText(`redis timeout ${run}`).waitFor();
+  check((await cacheDetail.innerText()).includes("retry.attempt"), "a record's attributes are shown");
+  await page.getByTestId("trace-logs").click();
+  await page.waitForFunction(() => location.hash.endsWith("&logs"));
+  const allLogs = page.getByTestId("span-detail");
+  await allLogs.getByText(`request finished ${run}`).waitFor();
+  check((await allLogs.locator(".log").count()) === 3, "all three records of the trace are listed");
+  await allLogs.locator(".log", { hasText: `redis timeout ${run}` }).locator("a").click();
+  await page.waitForFunction(() => location.hash.includes("span=b7ad6b7169203331"));
+  await page.screenshot({ path: `${shots}/logs.png` });
 
   // 5. A span's attributes, resource and status.
   await page.locator('.row[data-span-id="2f3e4d5c6b7a8190"]').click();
