@@ -1,5 +1,6 @@
-"""Writes the fuzz corpus seeds from the test fixture examples/send-trace/trace.json: the
-JSON as it is, and the same export as protobuf (via the opentelemetry-proto package).
+"""Writes the fuzz corpus seeds from the test fixtures examples/send-trace/trace.json and
+logs.json: the JSON as it is, and the same exports as protobuf (via the opentelemetry-proto
+package).
 
     python fuzz/make_seeds.py <output-dir>
 """
@@ -10,6 +11,7 @@ import pathlib
 import sys
 
 from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 root = pathlib.Path(__file__).resolve().parent.parent
@@ -38,4 +40,9 @@ for target in ("decode_json", "to_rows"):
 for target in ("decode_protobuf", "to_rows"):
     (out / target).mkdir(parents=True, exist_ok=True)
     (out / target / "example.pb").write_bytes(request.SerializeToString())
+logs = (root / "examples/send-trace/logs.json").read_text()
+logs_request = json_format.ParseDict(ids_to_base64(json.loads(logs)), ExportLogsServiceRequest())
+(out / "logs").mkdir(parents=True, exist_ok=True)
+(out / "logs" / "example.json").write_text(logs)
+(out / "logs" / "example.pb").write_bytes(logs_request.SerializeToString())
 print(f"seeds written to {out}")

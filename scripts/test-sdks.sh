@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
-# Real OpenTelemetry SDKs against a running otel-worker: Python (protobuf, protobuf+gzip,
-# JSON) and Node (JSON, protobuf, protobuf+gzip) export a rich trace, and each checks that
-# the API returns every field exactly as its SDK recorded it (tests/sdk/).
+# Real OpenTelemetry SDKs against a running otel-worker (tests/sdk/), each checking that the API
+# returns every field exactly as its SDK recorded it:
+#   - traces: Python (protobuf, protobuf+gzip, JSON) and Node (JSON, protobuf, protobuf+gzip)
+#     export a rich trace (roundtrip.py, roundtrip.mjs);
+#   - logs: Python (stdlib logging through the SDK's handler; protobuf, protobuf+gzip, JSON) and
+#     Node (sdk-logs; JSON, protobuf, protobuf+gzip) export log records in and outside a span,
+#     read back by trace and by service (logs.py, logs.mjs);
+#   - defaults: the Python SDK configured only from OTEL_* environment variables, with the OTLP
+#     span, log and metric exporters built with no arguments, over http/protobuf (defaults.py):
+#     every export succeeds (metrics get a partial success), the SDK logs no warning or error,
+#     and the span and its log are stored and linked.
 #
-#   scripts/test-sdks.sh <base-url> <token> [<sqlite-db>]
+#   scripts/test-sdks.sh <base-url> <token> [<sqlite-db> [<grpc-url>]]
 #
-# With a SQLite database path (local server only), one more Python export runs while the
-# database is locked, so the exporter's retry after a 503 must deliver every span once.
+# With a SQLite database path (local server only; '' for none), one more Python export runs
+# while the database is locked, so the exporter's retry after a 503 must deliver every span once.
+# With an OTLP/gRPC URL (local server only, e.g. http://127.0.0.1:4317; the Cloudflare Worker has
+# no gRPC), the Python trace and log tests also run over gRPC (plain and gzip), defaults.py runs
+# with the SDK's default protocol (grpc), and with a database the locked-database retry runs over
+# gRPC too (UNAVAILABLE with a RetryInfo).
 # Python packages go into virtualenvs under ~/.cache/otel-worker/venvs (pinned in
 # tests/sdk/requirements-*.txt); Node packages come from package-lock.json (npm ci).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-base_url="$1" token="$2" lock_db="${3:-}"
+base_url="$1" token="$2" lock_db="${3:-}" grpc_url="${4:-}"
 proto_python="$(bash "$root/scripts/venv.sh" proto)"
 json_python="$(bash "$root/scripts/venv.sh" json)"
-if [ ! -d "$root/node_modules/@opentelemetry/sdk-trace-base" ]; then
+if [ ! -d "$root/node_modules/@opentelemetry/exporter-logs-otlp-proto" ]; then
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 passed=0 failed=0
 run() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+# defaults <protocol> <endpoint>: defaults.py configured by the environment alone (protocol ''
+# leaves OTEL_EXPORTER_OTLP_PROTOCOL unset: the SDK's default, grpc); the header value is
+# percent-encoded as OTEL_EXPORTER_OTLP_HEADERS requires (W3C baggage format).
+defaults() {
+    local protocol="$1" endpoint="$2" header protocol_env=(-u OTEL_EXPORTER_OTLP_PROTOCOL)
+    [ -n "$protocol" ] && protocol_env=(OTEL_EXPORTER_OTLP_PROTOCOL="$protocol")
+    header="authorization=$("$proto_python" -c 'import sys, urllib.parse; print(urllib.parse.quote("Bearer " + sys.argv[1], safe=""))' "$token")"
+    run env "${protocol_env[@]}" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_HEADERS="$header" \
+        OTEL_SERVICE_NAME="python-defaults-$(echo "${protocol:-default}" | tr / -)-$$-$RANDOM" \
+        "$proto_python" defaults.py --base-url "$base_url" --token "$token"
 }
 cd "$root/tests/sdk"
 run "$proto_python" roundtrip.py --base-url "$base_url" --token "$token" --exporter proto
@@ -29,8 +52,26 @@ run "$json_python" roundtrip.py --base-url "$base_url" --token "$token" --export
 run node roundtrip.mjs --base-url "$base_url" --token "$token" --exporter json
 run node roundtrip.mjs --base-url "$base_url" --token "$token" --exporter proto
 run node roundtrip.mjs --base-url "$base_url" --token "$token" --exporter proto-gzip
+run "$proto_python" logs.py --base-url "$base_url" --token "$token" --exporter proto
+run "$proto_python" logs.py --base-url "$base_url" --token "$token" --exporter proto-gzip
+run "$json_python" logs.py --base-url "$base_url" --token "$token" --exporter json
+run node logs.mjs --base-url "$base_url" --token "$token" --exporter json
+run node logs.mjs --base-url "$base_url" --token "$token" --exporter proto
+run node logs.mjs --base-url "$base_url" --token "$token" --exporter proto-gzip
+defaults http/protobuf "$base_url"
+if [ -n "$grpc_url" ]; then
+    for exporter in grpc grpc-gzip; do
+        run "$proto_python" roundtrip.py --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
+        run "$proto_python" logs.py --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
+    done
+    defaults "" "$grpc_url"
+fi
 if [ -n "$lock_db" ]; then
     run "$proto_python" roundtrip.py --base-url "$base_url" --token "$token" --exporter proto --lock-db "$lock_db"
+    if [ -n "$grpc_url" ]; then
+        run "$proto_python" roundtrip.py --base-url "$base_url" --token "$token" --exporter grpc \
+            --grpc-endpoint "$grpc_url" --lock-db "$lock_db"
+    fi
 fi
 echo "sdk: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -31,16 +31,20 @@ fi
 step "tests: unit, in-process handlers, CLI and the black-box API suite on the local server"
 cargo test --workspace
 
-# Starts `otel-worker-cli dev` on a free port with a fresh database in $1 and token $2;
-# sets $server_pid and $server_url.
+# Starts `otel-worker-cli dev` on free ports with a fresh database in $1 and token $2;
+# sets $server_pid, $server_url and $server_grpc_url (http://127.0.0.1:PORT).
 start_local_server() {
     "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 --auth-token "$2" \
         --db "$1/test.db" 2>"$1/server.log" &
     server_pid=$!
-    server_url=""
+    server_url="" server_grpc_url=""
     for _ in $(seq 1 100); do
         server_url="$(grep -o 'listening on http://[0-9.:]*' "$1/server.log" | cut -d' ' -f3 || true)"
-        [ -n "$server_url" ] && return 0
+        server_grpc_url="$(grep -o 'OTLP/gRPC on [0-9.:]*' "$1/server.log" | cut -d' ' -f3 || true)"
+        if [ -n "$server_url" ] && [ -n "$server_grpc_url" ]; then
+            server_grpc_url="http://$server_grpc_url"
+            return 0
+        fi
         sleep 0.1
     done
     cat "$1/server.log"; echo "the local server did not start" >&2; exit 1
@@ -51,10 +55,10 @@ server_pid=""
 trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -rf "$state"' EXIT
 new_token() { echo "test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; }
 
-step "real OpenTelemetry SDKs (Python, Node) against the local server, and a retry through a locked database"
+step "real OpenTelemetry SDKs (Python, Node: traces, logs, env-configured defaults; HTTP and gRPC) against the local server, and a retry through a locked database"
 mkdir -p "$state/sdk"; token="$(new_token)"
 start_local_server "$state/sdk" "$token"
-bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db"
+bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db" "$server_grpc_url"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "the web UI in headless Chromium (Debian's chromium, playwright-core) against the local server"

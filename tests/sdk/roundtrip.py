@@ -6,9 +6,12 @@ JSON is derived from them, never written by hand. Any difference fails with a re
 
     python roundtrip.py --base-url URL --token T --exporter proto|proto-gzip|json
                         [--lock-db PATH]   # hold the SQLite write lock so the first try gets 503
+    python roundtrip.py --base-url URL --token T --exporter grpc|grpc-gzip
+                        --grpc-endpoint http://127.0.0.1:PORT   # OTLP/gRPC; reads back over HTTP
 """
 
 import argparse
+import importlib
 import json
 import sqlite3
 import sys
@@ -43,18 +46,49 @@ ATTRIBUTES = {
 }
 
 
-def exporter(kind, base_url, token):
-    headers = {"Authorization": f"Bearer {token}"}
-    endpoint = f"{base_url}/v1/traces"
-    if kind == "json":
-        from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
+# Where each SDK exporter class lives, per signal: (gRPC, HTTP protobuf, HTTP JSON).
+EXPORTERS = {
+    "traces": (
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter:OTLPSpanExporter",
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter:OTLPSpanExporter",
+        "opentelemetry.exporter.otlp.json.http.trace_exporter:OTLPSpanExporter",
+    ),
+    "logs": (
+        "opentelemetry.exporter.otlp.proto.grpc._log_exporter:OTLPLogExporter",
+        "opentelemetry.exporter.otlp.proto.http._log_exporter:OTLPLogExporter",
+        "opentelemetry.exporter.otlp.json.http._log_exporter:OTLPLogExporter",
+    ),
+}
 
-        return OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=30)
+
+def exporter_class(path):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def exporter(kind, base_url, token, grpc_endpoint=None, signal="traces"):
+    """The SDK's own OTLP exporter of `signal` for `kind` (proto, proto-gzip, json, grpc,
+    grpc-gzip), sending to this server with its token."""
+    grpc_path, proto_path, json_path = EXPORTERS[signal]
+    if kind in ("grpc", "grpc-gzip"):
+        import grpc
+
+        compression = grpc.Compression.Gzip if kind == "grpc-gzip" else grpc.Compression.NoCompression
+        return exporter_class(grpc_path)(
+            endpoint=grpc_endpoint,
+            insecure=True,
+            headers={"authorization": f"Bearer {token}"},  # gRPC metadata keys are lowercase
+            compression=compression,
+            timeout=30,
+        )
+    headers = {"Authorization": f"Bearer {token}"}
+    endpoint = f"{base_url}/v1/{signal}"
+    if kind == "json":
+        return exporter_class(json_path)(endpoint=endpoint, headers=headers, timeout=30)
     from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     compression = Compression.Gzip if kind == "proto-gzip" else Compression.NoCompression
-    return OTLPSpanExporter(endpoint=endpoint, headers=headers, compression=compression, timeout=30)
+    return exporter_class(proto_path)(endpoint=endpoint, headers=headers, compression=compression, timeout=30)
 
 
 def make_spans(label):
@@ -208,13 +242,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--token", required=True)
-    parser.add_argument("--exporter", choices=["proto", "proto-gzip", "json"], required=True)
+    parser.add_argument("--exporter", choices=["proto", "proto-gzip", "json", "grpc", "grpc-gzip"], required=True)
+    parser.add_argument("--grpc-endpoint", help="the OTLP/gRPC endpoint (http://HOST:PORT) for grpc exporters")
     parser.add_argument("--lock-db", help="hold this SQLite database's write lock during the first try")
     args = parser.parse_args()
+    if args.exporter.startswith("grpc") and not args.grpc_endpoint:
+        parser.error(f"--exporter {args.exporter} needs --grpc-endpoint")
     label = args.exporter + ("-retry" if args.lock_db else "")
 
     spans = make_spans(label)
-    otlp = exporter(args.exporter, args.base_url, args.token)
+    otlp = exporter(args.exporter, args.base_url, args.token, args.grpc_endpoint)
     if args.lock_db:
         locked = threading.Event()
         holder = threading.Thread(target=hold_write_lock, args=(args.lock_db, 3.0, locked))

@@ -187,7 +187,7 @@ impl Otlp {
         }
         let status = Status::unauthenticated(
             "send the token as `authorization: Bearer <token>` metadata \
-             (OTEL_EXPORTER_OTLP_HEADERS=\"authorization=Bearer <token>\")",
+             (OTEL_EXPORTER_OTLP_HEADERS=\"authorization=Bearer%20<token>\")",
         );
         tracing::info!(signal = "grpc", "export refused: {}", status.message());
         Err(status)

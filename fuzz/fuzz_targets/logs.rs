@@ -1,0 +1,40 @@
+//! Log exports through either decoder and the record-to-rows conversion: every record is
+//! either stored or counted as rejected, and each stored one has a valid body, well-formed
+//! ids and its resource in the batch. The metrics reader only counts, and never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use otel_worker_core::ingest::metrics::MetricsExport;
+use otel_worker_core::ingest::{Encoding, decode_export, to_log_rows};
+use otel_worker_core::store::logs::LogBody;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+
+fuzz_target!(|body: &[u8]| {
+    for encoding in [Encoding::Protobuf, Encoding::Json] {
+        let _ = decode_export::<MetricsExport>(encoding, body);
+        let Ok(request) = decode_export::<ExportLogsServiceRequest>(encoding, body) else {
+            continue;
+        };
+        let total: usize = request
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        let rows = to_log_rows(request, Some(64 * 1024));
+        assert_eq!(rows.batch.logs.len() as u64 + rows.rejected, total as u64);
+        for log in &rows.batch.logs {
+            assert!(
+                rows.batch.resources.iter().any(|r| r.id == log.resource_id),
+                "every record's resource is written"
+            );
+            let stored: LogBody = serde_json::from_str(&log.body).expect("the body reads back");
+            if stored.body_is_json {
+                let message = log.message.as_deref().expect("a JSON body has its text");
+                serde_json::from_str::<serde_json::Value>(message).expect("the value parses");
+            }
+            assert!(log.trace_id.as_ref().is_none_or(|id| id.len() == 32));
+            assert!(log.span_id.as_ref().is_none_or(|id| id.len() == 16));
+        }
+    }
+});
