@@ -175,6 +175,72 @@ async fn invalid_records_are_a_partial_success_and_metrics_are_refused_point_by_
 }
 
 #[tokio::test]
+async fn a_message_that_is_not_protobuf_is_invalid_argument() {
+    let server = TestServer::start();
+    let mut grpc = tonic::client::Grpc::new(channel(&server).await);
+    grpc.ready().await.unwrap();
+    let mut request = Request::new(vec![0xff_u8, 0xff, 0xff, 0x01]);
+    request
+        .metadata_mut()
+        .insert("authorization", server.auth().parse().unwrap());
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    );
+    let refused = grpc
+        .unary(request, path, BytesCodec)
+        .await
+        .expect_err("not protobuf");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+}
+
+/// Sends raw bytes as the message and hands back the answer's bytes.
+#[derive(Clone, Copy, Default)]
+struct BytesCodec;
+
+impl tonic::codec::Codec for BytesCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BytesCodec
+    }
+}
+
+impl tonic::codec::Decoder for BytesCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+impl tonic::codec::Encoder for BytesCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+#[tokio::test]
 async fn a_call_without_the_token_is_unauthenticated_and_stores_nothing() {
     let server = TestServer::start();
     let (trace_id, export) = trace(1, 1_700_000_000_000_000_000);

@@ -128,7 +128,8 @@ impl Builder {
 /// The gRPC frame header: a compression flag and the message length.
 const FRAME_HEADER_BYTES: usize = 5;
 
-/// Reads a call's body within the limit before tonic does: tonic refuses an
+/// Reads a call's body within the limit before tonic does, and names an undecodable
+/// message as OTLP does. tonic refuses an
 /// uncompressed message over its limit with `OUT_OF_RANGE`, which OTLP lists as
 /// retryable, so an exporter would send it again and again. `RESOURCE_EXHAUSTED` without
 /// a `RetryInfo` tells it to drop the message. (Decompressed messages over the limit tonic
@@ -156,8 +157,38 @@ async fn bounded_message(
             return status.into_http();
         }
     };
-    next.run(axum::extract::Request::from_parts(parts, bytes.into()))
-        .await
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, bytes.into()))
+        .await;
+    // A message that is not valid protobuf is the sender's mistake: tonic answers it
+    // `INTERNAL`, OTLP wants `INVALID_ARGUMENT`. The status travels in the headers
+    // (trailers-only answer) or in the trailers.
+    let (mut parts, body) = response.into_parts();
+    invalid_message_is_invalid_argument(&mut parts.headers);
+    let body = body.map_frame(|mut frame| {
+        if let Some(trailers) = frame.trailers_mut() {
+            invalid_message_is_invalid_argument(trailers);
+        }
+        frame
+    });
+    Response::from_parts(parts, axum::body::Body::new(body))
+}
+
+/// Renames tonic's `INTERNAL` for a message prost could not decode to `INVALID_ARGUMENT`.
+fn invalid_message_is_invalid_argument(headers: &mut axum::http::HeaderMap) {
+    let internal = headers
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == (Code::Internal as i32).to_string().as_bytes());
+    let undecodable = headers.get("grpc-message").is_some_and(|message| {
+        message.as_bytes().starts_with(b"failed%20to%20decode")
+            || message.as_bytes().starts_with(b"failed to decode")
+    });
+    if internal && undecodable {
+        headers.insert(
+            "grpc-status",
+            axum::http::HeaderValue::from(Code::InvalidArgument as i32),
+        );
+    }
 }
 
 struct Inner {
