@@ -6,7 +6,8 @@
 //
 // It does what a user does: opens the page, enters the token, sees the example trace,
 // filters by service, opens the waterfall, reads a span's attribute and log records,
-// watches a new trace arrive without reloading, and opens a 5,000-span trace.
+// searches the log list, watches a new trace and a new record arrive without reloading,
+// and opens a 5,000-span trace.
 import { readFileSync, mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
@@ -181,7 +182,7 @@ try {
   await page.screenshot({ path: `${shots}/traces.png` });
 
   // The header tells how much is stored.
-  await page.waitForFunction(() => /[\d,]+ spans · [\d.]+ [KMG]?B/.test(document.querySelector("#usage").textContent));
+  await page.waitForFunction(() => /[\d,]+ spans · [\d,]+ logs · [\d.]+ [KMG]?B/.test(document.querySelector("#usage").textContent));
 
   // Typing in the attribute box offers the keys seen, then that key's values; the
   // summaries behind them are built a moment after ingest, so typing again may be needed.
@@ -246,6 +247,34 @@ try {
   check(detailText.includes("SELECT users"), "the span's name is shown");
   check(detailText.includes("users-7d9f8"), "its resource's host.name is shown");
   await page.screenshot({ path: `${shots}/waterfall.png` });
+
+  // 5b. The log list: newest first, filtered by severity, following new records live,
+  // each one a click away from its trace and span.
+  await page.getByTestId("nav-logs").click();
+  const logRows = page.getByTestId("log-row");
+  await logRows.filter({ hasText: `redis gave up ${run}` }).waitFor();
+  await page.getByTestId("log-severity").selectOption("error");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForFunction(() => location.hash.includes("severity=error"));
+  await page.waitForFunction((r) => {
+    const rows = [...document.querySelectorAll("#logs tr")];
+    return rows.some((row) => row.innerText.includes(`redis gave up ${r}`)) &&
+      !rows.some((row) => row.innerText.includes(`redis timeout ${r}`));
+  }, run);
+  const liveLog = `live log ${run}`;
+  const logged = await fetch(base + "/v1/logs", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [str("service.name", "gateway")] },
+      scopeLogs: [{ logRecords: [{ timeUnixNano: String(BigInt(Date.now()) * 1000000n), severityNumber: 17,
+        body: { stringValue: liveLog } }] }] }] }),
+  });
+  check(logged.status === 200, "the live log export is stored");
+  await logRows.filter({ hasText: liveLog }).waitFor();
+  await page.screenshot({ path: `${shots}/log-list.png` });
+  await logRows.filter({ hasText: `redis gave up ${run}` }).locator("a").click();
+  await page.waitForFunction(() => location.hash.includes("span=b7ad6b7169203331"));
+  await page.getByTestId("span-detail").getByText(`redis gave up ${run}`).waitFor();
 
   // 6. A new trace appears in the list without a reload.
   await page.getByRole("button", { name: "Traces" }).click();
