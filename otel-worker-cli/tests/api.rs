@@ -711,20 +711,40 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
             deep_request.encode_to_vec(),
             400,
         ),
+    ];
+    // A body nested 1,000 deep where each signal reads it: a span attribute, a log body.
+    let deep_log_json = format!(
+        r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{}{{"intValue":"1"}}{}}}]}}]}}]}}"#,
+        r#"{"kvlistValue":{"values":[{"key":"k","value":"#.repeat(1000),
+        "}]}}".repeat(1000)
+    );
+    let deep = |body: &str| {
         bad(
             "kvlist nested 1,000 deep (JSON)",
             Some(JSON),
             None,
-            deep_json.into_bytes(),
+            body.as_bytes().to_vec(),
             400,
-        ),
+        )
+    };
+    let signals = [
+        ("/v1/traces", Some(deep(&deep_json))),
+        ("/v1/logs", Some(deep(&deep_log_json))),
+        // Metrics are only counted: their points are skipped, not read.
+        ("/v1/metrics", None),
     ];
-    for case in cases {
+    // The same framing rules on every signal's export path.
+    for (path, case) in signals.iter().flat_map(|(path, own)| {
+        cases
+            .iter()
+            .chain(own.iter())
+            .map(move |case| (*path, case))
+    }) {
         let mut request = server
             .http()
-            .post(server.url("/v1/traces"))
+            .post(server.url(path))
             .header("authorization", server.auth())
-            .body(case.body);
+            .body(case.body.clone());
         if let Some(content_type) = case.content_type {
             request = request.header("content-type", content_type);
         }
@@ -734,8 +754,13 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
         let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{}: no answer: {e}", case.name));
-        assert_eq!(response.status().as_u16(), case.status, "{}", case.name);
+            .unwrap_or_else(|e| panic!("{path} {}: no answer: {e}", case.name));
+        assert_eq!(
+            response.status().as_u16(),
+            case.status,
+            "{path} {}",
+            case.name
+        );
         let content_type = response.headers()["content-type"]
             .to_str()
             .unwrap()
@@ -763,6 +788,8 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
         StatusCode::NOT_FOUND,
         "nothing of a refused export is stored"
     );
+    let (_, logs) = get_json(&server, &format!("/v1/traces/{trace_id}/logs")).await;
+    assert_eq!(logs["logs"], json!([]), "nor of a refused log export");
 }
 
 #[tokio::test]

@@ -87,4 +87,16 @@ mod tests {
         assert_eq!(super::count_data_points(b"{}").unwrap(), 0);
         assert!(super::count_data_points(br#"{"resourceMetrics": 5}"#).is_err());
     }
+
+    #[test]
+    fn a_point_nested_deeper_than_any_stack_is_skipped_without_overflow() {
+        let depth = 200_000;
+        let body = format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"gauge":{{"dataPoints":[{}{}]}}}}]}}]}}]}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        // serde_json skips an ignored value without recursing: one point, no crash.
+        assert_eq!(super::count_data_points(body.as_bytes()).unwrap(), 1);
+    }
 }
