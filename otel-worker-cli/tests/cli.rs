@@ -667,6 +667,52 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
 }
 
 #[test]
+fn generate_sends_log_records_over_http_and_grpc() {
+    let server = TestServer::start();
+    let grpc_url = format!(
+        "http://{}",
+        server.grpc_address.as_deref().expect("OTLP/gRPC served")
+    );
+    for (protocol, endpoint) in [
+        ("http/protobuf", &server.base_url),
+        ("http/json", &server.base_url),
+        ("grpc", &grpc_url),
+    ] {
+        let out = cli(&[
+            "generate",
+            "--signal",
+            "logs",
+            "--protocol",
+            protocol,
+            "--endpoint",
+            endpoint,
+            "--auth-token",
+            &server.token,
+            "--traces",
+            "5",
+            "--spans-per-trace",
+            "10",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{protocol}: {}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["spansAccepted"], 50, "{protocol}: {report}");
+    }
+    let stats = cli(&[
+        "client",
+        "--base-url",
+        &server.base_url,
+        "--auth-token",
+        &server.token,
+        "--json",
+        "stats",
+    ]);
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["logs"], 150, "every record stored once: {stats}");
+    assert_eq!(stats["spans"], 0, "and no spans: {stats}");
+}
+
+#[test]
 fn generate_sends_again_until_a_server_that_was_down_answers_and_loses_nothing() {
     let port = free_port();
     let endpoint = format!("http://127.0.0.1:{port}");

@@ -1,5 +1,5 @@
-//! `generate --protocol grpc`: the rendered protobuf export sent as an OTLP/gRPC
-//! `TraceService/Export` call as it is, without decoding it into a message first (a
+//! `generate --protocol grpc`: the rendered protobuf export sent as the `Export` call of
+//! its signal's OTLP/gRPC service as it is, without decoding it into a message first (a
 //! pass-through codec), so the generator stays as cheap per request as over HTTP.
 
 use std::time::Duration;
@@ -13,20 +13,32 @@ use tonic::{Code, Status};
 
 use super::Failure;
 
-/// The method every OTLP/gRPC trace export calls.
-const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The method an OTLP/gRPC export of `signal` calls.
+fn export_method(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    }
+}
 
-/// A gRPC client of one server's TraceService.
+/// A gRPC client of one server's export service for one signal.
 #[derive(Clone)]
 pub struct GrpcSender {
     grpc: tonic::client::Grpc<Channel>,
     endpoint: String,
+    signal: Signal,
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl GrpcSender {
     /// A client of `endpoint` (`http://host:port`); it connects on first use.
-    pub fn new(endpoint: &str, token: Option<&str>, gzip: bool) -> anyhow::Result<Self> {
+    pub fn new(
+        endpoint: &str,
+        signal: Signal,
+        token: Option<&str>,
+        gzip: bool,
+    ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| anyhow::anyhow!("{endpoint:?} is not a gRPC endpoint: {e}"))?
             .tcp_nodelay(true)
@@ -42,6 +54,7 @@ impl GrpcSender {
         Ok(Self {
             grpc,
             endpoint: endpoint.to_owned(),
+            signal,
             authorization,
         })
     }
@@ -59,10 +72,10 @@ impl GrpcSender {
                 .metadata_mut()
                 .insert("authorization", authorization.clone());
         }
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT);
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(export_method(self.signal));
         match grpc.unary(request, path, RawCodec).await {
             Ok(response) => {
-                ExportReply::decode(Signal::Traces, Encoding::Protobuf, &response.into_inner())
+                ExportReply::decode(self.signal, Encoding::Protobuf, &response.into_inner())
                     .map(|reply| reply.rejected)
                     .map_err(|e| Failure {
                         message: format!("the answer is unreadable: {e}"),

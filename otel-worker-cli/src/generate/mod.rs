@@ -1,5 +1,5 @@
-//! `generate`: realistic synthetic traces for load tests and demo data, in the spirit of
-//! the OpenTelemetry Collector's telemetrygen.
+//! `generate`: realistic synthetic traces (or log records) for load tests and demo data,
+//! in the spirit of the OpenTelemetry Collector's telemetrygen.
 //!
 //! Built to drive 100,000+ spans/s from one core: each request is encoded once
 //! ([`Template`]) and every send only patches fresh ids and timestamps into a copy.
@@ -53,6 +53,10 @@ pub struct Options {
     /// The OTLP transport, spelled as OTEL_EXPORTER_OTLP_PROTOCOL spells it.
     #[arg(long, value_enum, default_value = "http/protobuf")]
     pub protocol: Protocol,
+    /// What to send: traces, or log records (one per span position of each synthetic
+    /// trace, with its trace and span ids; counted as spans in the report).
+    #[arg(long, value_enum, default_value = "traces")]
+    pub signal: SignalArg,
     /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
     #[arg(long, env = "AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
@@ -83,6 +87,30 @@ pub struct Options {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The signals `generate` can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignalArg {
+    Traces,
+    Logs,
+}
+
+impl SignalArg {
+    fn signal(self) -> Signal {
+        match self {
+            Self::Traces => Signal::Traces,
+            Self::Logs => Signal::Logs,
+        }
+    }
+
+    /// The path of its OTLP/HTTP export.
+    fn path(self) -> &'static str {
+        match self {
+            Self::Traces => "/v1/traces",
+            Self::Logs => "/v1/logs",
+        }
+    }
 }
 
 /// How exports travel.
@@ -244,8 +272,10 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
         attributes: options.attributes,
     };
     let encoding = options.protocol.encoding();
+    let signal = options.signal.signal();
     let full = Arc::new(Template::new(
         shape(traces_per_request),
+        signal,
         encoding,
         &mut rng,
     )?);
@@ -257,6 +287,7 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
             let last = if remainder > 0 {
                 Some(Arc::new(Template::new(
                     shape(remainder),
+                    signal,
                     encoding,
                     &mut rng,
                 )?))
@@ -286,6 +317,7 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
     let transport = match options.protocol {
         Protocol::Grpc => Transport::Grpc(grpc::GrpcSender::new(
             &endpoint,
+            signal,
             options.auth_token.as_deref(),
             options.gzip,
         )?),
@@ -295,9 +327,14 @@ pub async fn generate(options: Options, progress: bool) -> anyhow::Result<Report
                 .tcp_nodelay(true)
                 .build()
                 .context("cannot build the HTTP client")?,
-            url: format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+            url: format!(
+                "{}{}",
+                endpoint.trim_end_matches('/'),
+                options.signal.path()
+            ),
             token: options.auth_token.clone(),
             encoding,
+            signal,
         },
     };
 
@@ -343,6 +380,7 @@ enum Transport {
         url: String,
         token: Option<String>,
         encoding: Encoding,
+        signal: Signal,
     },
     Grpc(grpc::GrpcSender),
 }
@@ -435,14 +473,15 @@ impl Sender {
 
     /// Sends one export once; `Ok(rejected spans)` on success.
     async fn send(&self, payload: &[u8]) -> Result<u64, Failure> {
-        let (http, url, token, encoding) = match &self.transport {
+        let (http, url, token, encoding, signal) = match &self.transport {
             Transport::Grpc(grpc) => return grpc.send(payload).await,
             Transport::Http {
                 http,
                 url,
                 token,
                 encoding,
-            } => (http, url, token, *encoding),
+                signal,
+            } => (http, url, token, *encoding, *signal),
         };
         let mut request = http
             .post(url)
@@ -479,7 +518,7 @@ impl Sender {
                 retry_after,
             });
         }
-        ExportReply::decode(Signal::Traces, encoding, &body)
+        ExportReply::decode(signal, encoding, &body)
             .map(|reply| reply.rejected)
             .map_err(|e| Failure {
                 message: format!("the 200 answer is unreadable: {e}"),

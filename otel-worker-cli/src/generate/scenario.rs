@@ -3,10 +3,12 @@
 //! value type. Ids and timestamps come from [`Sentinels`], which records each use so the
 //! template can patch them per send.
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use rand::Rng;
@@ -140,18 +142,103 @@ pub fn synthetic_request(
             .map(|(spans, service)| ResourceSpans {
                 resource: Some(resource(service.name)),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "otel-worker-generate".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        attributes: vec![kv("generator.kind", string("synthetic"))],
-                        ..Default::default()
-                    }),
+                    scope: Some(scope()),
                     spans,
                     ..Default::default()
                 }],
                 ..Default::default()
             })
             .collect(),
+    }
+}
+
+/// Log records as the same shop's services write them: `spans_per_trace` records per
+/// trace, each from the span in that position (its trace and span ids), mostly INFO, a
+/// WARN every few, and ERROR records with an exception in failing traces; grouped into
+/// one `ResourceLogs` per service.
+pub fn synthetic_logs(
+    shape: Shape,
+    sentinels: &mut Sentinels,
+    rng: &mut impl Rng,
+) -> ExportLogsServiceRequest {
+    let mut by_service: Vec<Vec<LogRecord>> = vec![Vec::new(); SERVICES.len()];
+    for t in 0..shape.traces {
+        let trace = sentinels.trace(rng);
+        let failed = t % ERROR_EVERY == ERROR_EVERY - 3;
+        let root_ns = ROOT_MS[t % ROOT_MS.len()] * 1_000_000;
+        for i in 0..shape.spans_per_trace {
+            let service_index = if i == 0 {
+                0
+            } else {
+                1 + (i - 1) % (SERVICES.len() - 1)
+            };
+            let service = &SERVICES[service_index];
+            let operation = service.operations[(t + i) % service.operations.len()];
+            let number = t * shape.spans_per_trace + i;
+            let at = root_ns * i as u64 / shape.spans_per_trace as u64;
+            let deepest = i == shape.spans_per_trace - 1;
+            let (severity, text, body) = if failed && deepest {
+                (
+                    17,
+                    "ERROR",
+                    format!("{operation} failed: {} hung up", service.name),
+                )
+            } else if number % 7 == 3 {
+                (13, "WARN", format!("{operation} took longer than expected"))
+            } else {
+                (
+                    9,
+                    "INFO",
+                    format!("{operation} handled for user-{}", number % 97),
+                )
+            };
+            let mut attributes =
+                span_attributes(shape.attributes, service, operation, number, failed);
+            if failed && deepest {
+                attributes.push(kv("exception.type", string("ConnectionReset")));
+            }
+            let span = sentinels.span(rng);
+            by_service[service_index].push(LogRecord {
+                time_unix_nano: sentinels.time(trace, at, rng),
+                observed_time_unix_nano: sentinels.time(trace, at + 50_000, rng),
+                severity_number: severity,
+                severity_text: text.into(),
+                body: Some(AnyValue {
+                    value: Some(string(body)),
+                }),
+                attributes,
+                flags: 1,
+                trace_id: sentinels.trace_id(trace),
+                span_id: sentinels.span_id(span),
+                ..Default::default()
+            });
+        }
+    }
+    ExportLogsServiceRequest {
+        resource_logs: by_service
+            .into_iter()
+            .zip(SERVICES)
+            .filter(|(records, _)| !records.is_empty())
+            .map(|(log_records, service)| ResourceLogs {
+                resource: Some(resource(service.name)),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope()),
+                    log_records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// The generator's instrumentation scope.
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "otel-worker-generate".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        attributes: vec![kv("generator.kind", string("synthetic"))],
+        ..Default::default()
     }
 }
 

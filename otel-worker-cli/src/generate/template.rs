@@ -10,7 +10,8 @@ use prost::Message;
 use rand::Rng;
 
 use super::Encoding;
-use super::scenario::{Shape, synthetic_request};
+use super::scenario::{Shape, synthetic_logs, synthetic_request};
+use otel_worker_core::ingest::Signal;
 
 /// What to overwrite at an offset of the encoded body.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +30,7 @@ struct Patch {
     field: Field,
 }
 
-/// A ready-to-send export of `traces` traces with `spans` spans in all.
+/// A ready-to-send export of `traces` traces with `spans` spans (or log records) in all.
 #[derive(Debug, Clone)]
 pub struct Template {
     body: Vec<u8>,
@@ -39,12 +40,28 @@ pub struct Template {
     pub spans: usize,
 }
 
+/// A message in the request's encoding.
+fn encoded<M: Message + serde::Serialize>(
+    message: &M,
+    encoding: Encoding,
+) -> anyhow::Result<Vec<u8>> {
+    Ok(match encoding {
+        Encoding::Protobuf => message.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(message).context("encoding OTLP/JSON")?,
+    })
+}
+
 impl Template {
     /// Builds and encodes the export, retrying in the astronomically unlikely case that a
     /// random sentinel also occurs somewhere else in the body.
-    pub fn new(shape: Shape, encoding: Encoding, rng: &mut impl Rng) -> anyhow::Result<Self> {
+    pub fn new(
+        shape: Shape,
+        signal: Signal,
+        encoding: Encoding,
+        rng: &mut impl Rng,
+    ) -> anyhow::Result<Self> {
         for _ in 0..8 {
-            if let Some(template) = Self::attempt(shape, encoding, rng)? {
+            if let Some(template) = Self::attempt(shape, signal, encoding, rng)? {
                 return Ok(template);
             }
         }
@@ -53,14 +70,16 @@ impl Template {
 
     fn attempt(
         shape: Shape,
+        signal: Signal,
         encoding: Encoding,
         rng: &mut impl Rng,
     ) -> anyhow::Result<Option<Self>> {
         let mut sentinels = Sentinels::default();
-        let request = synthetic_request(shape, &mut sentinels, rng);
-        let body = match encoding {
-            Encoding::Protobuf => request.encode_to_vec(),
-            Encoding::Json => serde_json::to_vec(&request).context("encoding OTLP/JSON")?,
+        let body = match signal {
+            Signal::Logs => encoded(&synthetic_logs(shape, &mut sentinels, rng), encoding)?,
+            Signal::Traces | Signal::Metrics => {
+                encoded(&synthetic_request(shape, &mut sentinels, rng), encoding)?
+            }
         };
         let mut patches = Vec::new();
         for (bytes, uses, field) in sentinels.encoded(encoding) {
@@ -250,7 +269,7 @@ mod tests {
             attributes: 12,
         };
         for encoding in [Encoding::Protobuf, Encoding::Json] {
-            let template = Template::new(shape, encoding, &mut rng).unwrap();
+            let template = Template::new(shape, Signal::Traces, encoding, &mut rng).unwrap();
             let first = decoded(&template, &mut rng);
             let second = decoded(&template, &mut rng);
             let spans = |r: &ExportTraceServiceRequest| -> Vec<Span> {
@@ -291,6 +310,55 @@ mod tests {
                 .filter(|s| s.status.as_ref().unwrap().code == 2)
                 .count();
             assert_eq!(errors, 2, "one failing trace: its root and deepest span");
+        }
+    }
+
+    #[test]
+    fn log_records_get_fresh_ids_and_current_times_too() {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let shape = Shape {
+            traces: 10,
+            spans_per_trace: 10,
+            attributes: 5,
+        };
+        for encoding in [Encoding::Protobuf, Encoding::Json] {
+            let template = Template::new(shape, Signal::Logs, encoding, &mut rng).unwrap();
+            let now = 1_800_000_000_000_000_000;
+            let mut records = Vec::new();
+            for _ in 0..2 {
+                let mut body = Vec::new();
+                template.render(&mut rng, now, &mut body);
+                let request: ExportLogsServiceRequest = match encoding {
+                    Encoding::Protobuf => {
+                        ExportLogsServiceRequest::decode(body.as_slice()).unwrap()
+                    }
+                    Encoding::Json => otel_worker_core::ingest::json::logs::decode(&body).unwrap(),
+                };
+                records.push(
+                    request
+                        .resource_logs
+                        .into_iter()
+                        .flat_map(|r| r.scope_logs)
+                        .flat_map(|s| s.log_records)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            let (a, b) = (&records[0], &records[1]);
+            assert_eq!(a.len(), 100, "{encoding:?}");
+            let traces: std::collections::HashSet<_> = a.iter().map(|r| &r.trace_id).collect();
+            assert_eq!(traces.len(), 10);
+            assert!(a.iter().all(|r| !b.iter().any(|o| o.span_id == r.span_id)));
+            for record in a {
+                assert!(
+                    record.time_unix_nano > now - 2_000_000_000
+                        && record.time_unix_nano < now + 2_000_000_000
+                );
+                assert!(record.observed_time_unix_nano > record.time_unix_nano);
+                assert_eq!(record.attributes.len() >= 5, true);
+            }
+            assert_eq!(a.iter().filter(|r| r.severity_number == 17).count(), 1);
         }
     }
 }
