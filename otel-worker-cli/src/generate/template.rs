@@ -356,7 +356,7 @@ mod tests {
                         && record.time_unix_nano < now + 2_000_000_000
                 );
                 assert!(record.observed_time_unix_nano > record.time_unix_nano);
-                assert_eq!(record.attributes.len() >= 5, true);
+                assert!(record.attributes.len() >= 5);
             }
             assert_eq!(a.iter().filter(|r| r.severity_number == 17).count(), 1);
         }
