@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use otel_worker_cli::generate::{Shape, Template};
 use otel_worker_cli::store::SqliteDatabase;
-use otel_worker_core::ingest::{self, Encoding, to_rows};
+use otel_worker_core::ingest::{self, Encoding, Signal, to_rows};
 use otel_worker_core::store::{Store, TraceListQuery};
 use rand::SeedableRng;
 
@@ -29,7 +29,7 @@ fn now_ns() -> u64 {
 }
 
 fn body(encoding: Encoding, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
-    let template = Template::new(SHAPE, encoding, rng).expect("template");
+    let template = Template::new(SHAPE, Signal::Traces, encoding, rng).expect("template");
     let mut body = Vec::new();
     template.render(rng, now_ns(), &mut body);
     body
@@ -67,7 +67,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn template() -> (Template, rand::rngs::StdRng) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let template = Template::new(SHAPE, Encoding::Protobuf, &mut rng).expect("template");
+    let template =
+        Template::new(SHAPE, Signal::Traces, Encoding::Protobuf, &mut rng).expect("template");
     (template, rng)
 }
 
