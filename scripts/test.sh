@@ -31,10 +31,11 @@ fi
 step "tests: unit, in-process handlers, CLI and the black-box API suite on the local server"
 cargo test --workspace
 
-# Starts `otel-worker-cli dev` on free ports with a fresh database in $1 and token $2;
-# sets $server_pid, $server_url and $server_grpc_url (http://127.0.0.1:PORT).
+# Starts `otel-worker-cli dev` on free ports with a fresh database in $1 and token $2, OTLP/gRPC
+# on $3 if given (else a free port); sets $server_pid, $server_url and $server_grpc_url
+# (http://127.0.0.1:PORT).
 start_local_server() {
-    "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --grpc-listen 127.0.0.1:0 --auth-token "$2" \
+    "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --grpc-listen "${3:-127.0.0.1:0}" --auth-token "$2" \
         --db "$1/test.db" 2>"$1/server.log" &
     server_pid=$!
     server_url="" server_grpc_url=""
@@ -54,11 +55,27 @@ state="$(mktemp -d)"
 server_pid=""
 trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -rf "$state"' EXIT
 new_token() { echo "test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; }
+# Exits unless port $1 is free on the loopback addresses `localhost` may resolve to (127.0.0.1
+# and ::1): a connection that succeeds means something listens there.
+require_free_port() {
+    local host address
+    for host in 127.0.0.1 ::1; do
+        if timeout 5 bash -c ": <>/dev/tcp/$host/$1" 2>/dev/null; then
+            address="$host:$1"; [[ "$host" == *:* ]] && address="[$host]:$1"
+            echo "port $1 is taken: something listens on $address (see: ss -ltnp 'sport = $1')." \
+                "The SDK step needs it free, for its server's OTLP/gRPC on the SDKs' default port;" \
+                "stop that program and run again." >&2
+            exit 1
+        fi
+    done
+}
 
-step "real OpenTelemetry SDKs (Python, Node: traces, logs, env-configured defaults; HTTP and gRPC) against the local server, and a retry through a locked database"
+step "real OpenTelemetry SDKs (Python, Node: traces, logs, gRPC refusals, env-configured defaults, zero configuration on the default port 4317; HTTP and gRPC) against the local server, and a retry through a locked database"
+# The zero-configuration check needs the server where the SDK sends by default: 127.0.0.1:4317.
+require_free_port 4317
 mkdir -p "$state/sdk"; token="$(new_token)"
-start_local_server "$state/sdk" "$token"
-bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db" "$server_grpc_url"
+start_local_server "$state/sdk" "$token" 127.0.0.1:4317
+bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db" "$server_grpc_url" zero-config
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "the web UI in headless Chromium (Debian's chromium, playwright-core) against the local server"

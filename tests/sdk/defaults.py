@@ -27,6 +27,17 @@ record inside it and one counter increment, then flushes and shuts everything do
     span ids.
 
     python defaults.py --base-url URL --token T    # reads back over HTTP
+
+The true zero-configuration case, --zero-config: OTEL_EXPORTER_OTLP_HEADERS is the program's
+only OpenTelemetry setting (any other OTEL_* variable is refused): no endpoint, no protocol, no
+service name. The SDK then uses its defaults, the gRPC exporters and the endpoint
+http://localhost:4317, so the server must listen for OTLP/gRPC on the default port, 127.0.0.1:4317
+(gRPC's resolver may list ::1 first: its channel tries each address in turn, so a refused [::1]:4317
+is passed over); the service name is the SDK's fallback, unknown_service (anything
+starting with it is accepted, as the specification allows unknown_service:<executable>). The same
+checks apply, the span and the record found by the span's trace id.
+
+    python defaults.py --base-url URL --token T --zero-config
 """
 
 import argparse
@@ -46,6 +57,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from roundtrip import get, hex_id
 
 REQUIRED = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME")
+# The one setting of --zero-config: without the token the server refuses everything.
+ZERO_CONFIG = "OTEL_EXPORTER_OTLP_HEADERS"
+# The SDK's service.name when none is configured (the specification allows a ":<executable>" suffix).
+UNKNOWN_SERVICE = "unknown_service"
 
 
 def exporter_classes(protocol):
@@ -117,13 +132,23 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True, help="the HTTP API, to read back what was stored")
     parser.add_argument("--token", required=True)
+    parser.add_argument(
+        "--zero-config",
+        action="store_true",
+        help=f"{ZERO_CONFIG} is the only OpenTelemetry setting (the server on localhost:4317)",
+    )
     args = parser.parse_args()
-    missing = [name for name in REQUIRED if not os.environ.get(name)]
-    if missing:
-        parser.error(f"set {', '.join(missing)} in the environment")
+    if args.zero_config:
+        others = sorted(name for name in os.environ if name.startswith("OTEL_") and name != ZERO_CONFIG)
+        if others or not os.environ.get(ZERO_CONFIG):
+            parser.error(f"--zero-config: set {ZERO_CONFIG} and no other OTEL_* variable (set: {', '.join(others)})")
+    else:
+        missing = [name for name in REQUIRED if not os.environ.get(name)]
+        if missing:
+            parser.error(f"set {', '.join(missing)} in the environment")
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    service = os.environ["OTEL_SERVICE_NAME"]
-    label = f"python-defaults/{protocol}"
+    service = None if args.zero_config else os.environ["OTEL_SERVICE_NAME"]
+    label = "python-defaults/zero-config" if args.zero_config else f"python-defaults/{protocol}"
 
     capture = Capture()
     sdk_logger = logging.getLogger("opentelemetry")
@@ -195,6 +220,10 @@ def main():
     if len(spans) != 1 or len(logs) != 1:
         problems.append(f"the SDK exported {len(spans)} spans and {len(logs)} log records, expected one of each")
     else:
+        if service is None:
+            service = spans[0].resource.attributes.get("service.name")
+            if not str(service).startswith(UNKNOWN_SERVICE):
+                problems.append(f"the SDK took service.name {service!r}, expected its fallback {UNKNOWN_SERVICE}")
         try:
             problems += stored_problems(args.base_url, args.token, service, spans[0], logs[0])
         except urllib.error.HTTPError as error:
@@ -209,8 +238,9 @@ def main():
             print("    the SDK logged:", line)
         return 1
     logged = "the SDK logged: " + " | ".join(said) if said else "the SDK logged nothing"
+    configured = f"{ZERO_CONFIG} alone (the SDK's default endpoint)" if args.zero_config else "the environment alone"
     print(
-        f"ok {label}: {service} exported through exporters configured by the environment alone; "
+        f"ok {label}: {service} exported through exporters configured by {configured}; "
         f"span and log stored and linked in trace {hex_id(spans[0].context.trace_id, 32)}; exports reported "
         f"success (traces {len(span_exports)}, logs {len(log_exports)}, metrics {len(metric_exports)}); {logged}"
     )

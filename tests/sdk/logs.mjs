@@ -12,6 +12,8 @@
 // severity=warn. Each run has its own service.name, so runs can share a server.
 //
 //   node logs.mjs --base-url URL --token T --exporter json|proto|proto-gzip
+//   node logs.mjs --base-url URL --token T --exporter grpc|grpc-gzip --grpc-endpoint http://HOST:PORT
+//                 (OTLP/gRPC, the token as `authorization` metadata; reads back over HTTP)
 
 import { randomUUID } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
@@ -19,8 +21,10 @@ import { SeverityNumber } from '@opentelemetry/api-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { OTLPLogExporter as GrpcExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPLogExporter as JsonExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { Metadata } from '@grpc/grpc-js';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, arg, i, all) => {
@@ -28,9 +32,13 @@ const args = Object.fromEntries(
     return pairs;
   }, []),
 );
-const { 'base-url': baseUrl, token, exporter: kind } = args;
-if (!baseUrl || !token || !['json', 'proto', 'proto-gzip'].includes(kind)) {
-  console.error('usage: node logs.mjs --base-url URL --token T --exporter json|proto|proto-gzip');
+const { 'base-url': baseUrl, token, exporter: kind, 'grpc-endpoint': grpcEndpoint } = args;
+const grpc = kind === 'grpc' || kind === 'grpc-gzip';
+if (!baseUrl || !token || !['json', 'proto', 'proto-gzip', 'grpc', 'grpc-gzip'].includes(kind) || (grpc && !grpcEndpoint)) {
+  console.error(
+    'usage: node logs.mjs --base-url URL --token T --exporter json|proto|proto-gzip|grpc|grpc-gzip' +
+      ' [--grpc-endpoint http://HOST:PORT, for grpc and grpc-gzip]',
+  );
   process.exit(2);
 }
 const label = `node-logs/${kind}`;
@@ -188,10 +196,21 @@ function compare(what, wants, got, newestFirst) {
   return problems;
 }
 
+// The SDK's own OTLP log exporter for `kind`, sending to this server with its token (over gRPC
+// as `authorization` metadata: gRPC metadata keys are lowercase).
+function makeExporter() {
+  if (grpc) {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return new GrpcExporter({ url: grpcEndpoint, metadata, compression: kind === 'grpc-gzip' ? 'gzip' : 'none', timeoutMillis: 30000 });
+  }
+  const options = { url: `${baseUrl}/v1/logs`, headers: { Authorization: `Bearer ${token}` }, timeoutMillis: 30000 };
+  if (kind === 'json') return new JsonExporter(options);
+  return new ProtoExporter({ ...options, compression: kind === 'proto-gzip' ? 'gzip' : 'none' });
+}
+
 const { records, traceId } = await makeRecords();
-const options = { url: `${baseUrl}/v1/logs`, headers: { Authorization: `Bearer ${token}` }, timeoutMillis: 30000 };
-const exporter =
-  kind === 'json' ? new JsonExporter(options) : new ProtoExporter({ ...options, compression: kind === 'proto-gzip' ? 'gzip' : 'none' });
+const exporter = makeExporter();
 const result = await new Promise((resolve) => exporter.export(records, resolve));
 await exporter.shutdown();
 if (result.code !== 0) {

@@ -3,6 +3,8 @@
 // ReadableSpan objects (the same ones handed to the OTLP exporter), never written by hand.
 //
 //   node roundtrip.mjs --base-url URL --token T --exporter json|proto|proto-gzip
+//   node roundtrip.mjs --base-url URL --token T --exporter grpc|grpc-gzip --grpc-endpoint http://HOST:PORT
+//                     (OTLP/gRPC, the token as `authorization` metadata; reads back over HTTP)
 
 import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -11,8 +13,10 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { Metadata } from '@grpc/grpc-js';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, arg, i, all) => {
@@ -20,9 +24,13 @@ const args = Object.fromEntries(
     return pairs;
   }, []),
 );
-const { 'base-url': baseUrl, token, exporter: kind } = args;
-if (!baseUrl || !token || !['json', 'proto', 'proto-gzip'].includes(kind)) {
-  console.error('usage: node roundtrip.mjs --base-url URL --token T --exporter json|proto|proto-gzip');
+const { 'base-url': baseUrl, token, exporter: kind, 'grpc-endpoint': grpcEndpoint } = args;
+const grpc = kind === 'grpc' || kind === 'grpc-gzip';
+if (!baseUrl || !token || !['json', 'proto', 'proto-gzip', 'grpc', 'grpc-gzip'].includes(kind) || (grpc && !grpcEndpoint)) {
+  console.error(
+    'usage: node roundtrip.mjs --base-url URL --token T --exporter json|proto|proto-gzip|grpc|grpc-gzip' +
+      ' [--grpc-endpoint http://HOST:PORT, for grpc and grpc-gzip]',
+  );
   process.exit(2);
 }
 
@@ -127,10 +135,21 @@ function differences(want, got, path = '$') {
   return [];
 }
 
+// The SDK's own OTLP trace exporter for `kind`, sending to this server with its token (over gRPC
+// as `authorization` metadata: gRPC metadata keys are lowercase).
+function makeExporter() {
+  if (grpc) {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    return new GrpcExporter({ url: grpcEndpoint, metadata, compression: kind === 'grpc-gzip' ? 'gzip' : 'none', timeoutMillis: 30000 });
+  }
+  const options = { url: `${baseUrl}/v1/traces`, headers: { Authorization: `Bearer ${token}` }, timeoutMillis: 30000 };
+  if (kind === 'json') return new JsonExporter(options);
+  return new ProtoExporter({ ...options, compression: kind === 'proto-gzip' ? 'gzip' : 'none' });
+}
+
 const spans = makeSpans();
-const options = { url: `${baseUrl}/v1/traces`, headers: { Authorization: `Bearer ${token}` }, timeoutMillis: 30000 };
-const exporter =
-  kind === 'json' ? new JsonExporter(options) : new ProtoExporter({ ...options, compression: kind === 'proto-gzip' ? 'gzip' : 'none' });
+const exporter = makeExporter();
 const result = await new Promise((resolve) => exporter.export(spans, resolve));
 await exporter.shutdown();
 if (result.code !== 0) {
