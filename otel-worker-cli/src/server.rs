@@ -216,7 +216,9 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         tonic::transport::Server::builder()
             .add_routes(grpc.into())
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc_listener),
+                // Without TCP_NODELAY a small answer waits for the client's delayed ACK:
+                // 44 ms per export was measured (scripts/perf-signals.sh).
+                tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
                 until_stopped(stopped),
             )
             .await
