@@ -115,6 +115,23 @@ mod counted {
     }
 }
 
+/// The environment variable that turns an SDK's metrics exporter off.
+pub const EXPORTER_OFF: &str = "OTEL_METRICS_EXPORTER=none";
+
+/// The answer to a metrics export: every data point rejected, and why.
+pub fn refuse(export: MetricsExport) -> ExportReply {
+    ExportReply {
+        rejected: export.data_points,
+        error_message: (export.data_points > 0).then(|| {
+            format!(
+                "otel-worker does not store metrics yet: {} data points were dropped; set \
+                 {EXPORTER_OFF} in the application's environment to stop sending them",
+                export.data_points
+            )
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -164,22 +181,5 @@ mod tests {
         let counted = MetricsExport::from_protobuf(&request.encode_to_vec()).unwrap();
         assert_eq!(counted.data_points, 15);
         assert!(MetricsExport::from_protobuf(&[0x0a, 0x05, 0x12]).is_err());
-    }
-}
-
-/// The environment variable that turns an SDK's metrics exporter off.
-pub const EXPORTER_OFF: &str = "OTEL_METRICS_EXPORTER=none";
-
-/// The answer to a metrics export: every data point rejected, and why.
-pub fn refuse(export: MetricsExport) -> ExportReply {
-    ExportReply {
-        rejected: export.data_points,
-        error_message: (export.data_points > 0).then(|| {
-            format!(
-                "otel-worker does not store metrics yet: {} data points were dropped; set \
-                 {EXPORTER_OFF} in the application's environment to stop sending them",
-                export.data_points
-            )
-        }),
     }
 }
