@@ -15,9 +15,13 @@ CREATE TABLE logs (
     trace_id        BLOB,
     span_id         BLOB,
     resource_id     INTEGER NOT NULL,
+    -- The record's attribute keys, stored once per distinct set as for spans; NULL
+    -- without attributes.
+    shape_id        INTEGER,
     -- The body as text (a string as it is, any other value as JSON), for `q`.
     message         TEXT    NOT NULL,
-    -- Everything else, as the API's JSON without resource and scope.
+    -- Everything else, as the API's JSON without resource, scope and attribute keys (the
+    -- attribute values are `"v"`, in the order of the shape's keys).
     body            TEXT    NOT NULL
 );
 CREATE UNIQUE INDEX logs_by_time ON logs (time_ns, identity);

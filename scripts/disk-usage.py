@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Where a database's bytes go: pages per table and index, and bytes per stored span.
+"""Where a database's bytes go: pages per table and index, and bytes per stored span (and
+per log record, when there are any).
 
     python3 scripts/disk-usage.py <database file> [--without-rowid-copy]
 
@@ -33,7 +34,14 @@ def breakdown(path):
     ids, body = conn.execute(
         "SELECT AVG(LENGTH(trace_id) + LENGTH(span_id) + IFNULL(LENGTH(parent_span_id), 0)),"
         " AVG(LENGTH(body)) FROM spans").fetchone()
-    print(f"  per span row: ids {ids:.0f} bytes, body {body:.0f} bytes")
+    if ids is not None:
+        print(f"  per span row: ids {ids:.0f} bytes, body {body:.0f} bytes")
+    logs, message, log_body = conn.execute(
+        "SELECT COUNT(*), AVG(IFNULL(LENGTH(message), 0)), AVG(LENGTH(body)) FROM logs").fetchone()
+    if logs:
+        log_bytes = sum(pages * page for name, pages, _ in rows if name.startswith("logs"))
+        print(f"  {logs:,} log records: {log_bytes / logs:.0f} bytes each with their indexes; "
+              f"message {message:.0f} bytes, body {log_body:.0f} bytes")
 
 
 def copy(source, without_rowid):

@@ -29,6 +29,14 @@ fuzz_target!(|body: &[u8]| {
                 "every record's resource is written"
             );
             let stored: LogBody = serde_json::from_str(&log.body).expect("the body reads back");
+            let shape = log
+                .shape_id
+                .and_then(|id| rows.batch.shapes.iter().find(|s| s.id == id));
+            assert_eq!(shape.is_some(), log.shape_id.is_some(), "its key set is written");
+            let keys = shape.map_or(0, |s| {
+                serde_json::from_str::<Vec<String>>(&s.keys).expect("keys").len()
+            });
+            assert_eq!(keys, stored.values.len(), "a value per key");
             if stored.body_is_json {
                 let message = log.message.as_deref().expect("a JSON body has its text");
                 serde_json::from_str::<serde_json::Value>(message).expect("the value parses");

@@ -8,7 +8,7 @@ use super::convert::{ResourceText, any_value, attributes};
 use super::{ExportReply, IngestError, Sampling, Stored};
 use crate::models::{LiveLog, ServerMessage};
 use crate::store::logs::{LogBody, time_column};
-use crate::store::{Batch, LogRecord, Shards, content_id};
+use crate::store::{Batch, LogRecord, ShapeRecord, Shards, content_id};
 
 /// What a log export turns into: the rows to store and what was rejected.
 #[derive(Debug, Default)]
@@ -34,8 +34,13 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
             let mut used = false;
             for log in scope_logs.log_records {
                 match log_record(log, &pair, max_record_bytes) {
-                    Ok(record) => {
+                    Ok((record, shape)) => {
                         used = true;
+                        if let Some(shape) =
+                            shape.filter(|s| !rows.batch.shapes.iter().any(|b| b.id == s.id))
+                        {
+                            rows.batch.shapes.push(shape);
+                        }
                         rows.batch.logs.push(record);
                     }
                     Err(problem) => {
@@ -71,7 +76,7 @@ fn log_record(
     log: OtlpLog,
     resource: &crate::store::ResourceRecord,
     max_record_bytes: Option<usize>,
-) -> Result<LogRecord, String> {
+) -> Result<(LogRecord, Option<ShapeRecord>), String> {
     let describe = |problem: String| format!("log record at {}: {problem}", log.time_unix_nano);
     let trace_id = optional_id("trace id", &log.trace_id, 16).map_err(describe)?;
     let span_id = optional_id("span id", &log.span_id, 8).map_err(describe)?;
@@ -81,12 +86,17 @@ fn log_record(
         serde_json::Value::String(text) => (Some(text.clone()), false),
         other => (Some(other.to_string()), true),
     };
+    let record_attributes = attributes(&log.attributes);
+    let shape = (!record_attributes.is_empty()).then(|| ShapeRecord::of(&record_attributes));
     let body = LogBody {
         time_unix_nano: log.time_unix_nano,
         observed_time_unix_nano: log.observed_time_unix_nano,
         severity_text: log.severity_text,
         body_is_json,
-        attributes: attributes(&log.attributes),
+        values: record_attributes
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect(),
         flags: log.flags,
         event_name: log.event_name,
         dropped_attributes_count: log.dropped_attributes_count,
@@ -100,25 +110,29 @@ fn log_record(
         )));
     }
     let severity = log.severity_number.to_string();
+    let keys = shape.as_ref().map_or("", |s| s.keys.as_str());
     let identity = content_id(&[
         &resource.id.to_string(),
+        keys,
         &severity,
         trace_id.as_deref().unwrap_or(""),
         span_id.as_deref().unwrap_or(""),
         message.as_deref().unwrap_or(""),
         &body,
     ]);
-    Ok(LogRecord {
+    let record = LogRecord {
         time_ns: time_column(log.time_unix_nano, log.observed_time_unix_nano),
         identity,
         severity_number: log.severity_number,
         trace_id,
         span_id,
         resource_id: resource.id,
+        shape_id: shape.as_ref().map(|s| s.id),
         service_name: resource.service_name.clone(),
         message,
         body,
-    })
+    };
+    Ok((record, shape))
 }
 
 /// Validates and converts every record of `request` and stores the kept ones in one
@@ -138,6 +152,9 @@ pub async fn store_logs(
         batch
             .resources
             .retain(|r| logs.iter().any(|l| l.resource_id == r.id));
+        batch
+            .shapes
+            .retain(|s| logs.iter().any(|l| l.shape_id == Some(s.id)));
     }
     let reply = ExportReply {
         rejected: rows.rejected,

@@ -28,6 +28,8 @@ pub struct LogRecord {
     pub span_id: Option<String>,
     /// [`super::ResourceRecord::id`] of its resource and scope.
     pub resource_id: i64,
+    /// [`super::ShapeRecord::id`] of its attribute keys; `None` without attributes.
+    pub shape_id: Option<i64>,
     /// The resource's `service.name` (stored with the resource).
     pub service_name: Option<String>,
     /// The body as text: a string as it is, any other value as JSON; `None` without one.
@@ -47,8 +49,9 @@ pub struct LogBody {
     /// `message` is the JSON of a value that is not a string.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub body_is_json: bool,
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    pub attributes: Attributes,
+    /// The attribute values, in the order of the record's shape.
+    #[serde(rename = "v", skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Value>,
     #[serde(skip_serializing_if = "is_zero")]
     pub flags: u32,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -123,6 +126,8 @@ struct LogRow {
     resource: Option<String>,
     scope: Option<String>,
     service_name: Option<String>,
+    /// The JSON array of attribute keys; `None` without attributes.
+    shape: Option<String>,
 }
 
 impl LogRow {
@@ -138,6 +143,18 @@ impl LogRow {
             StoreError::Other(format!("a stored log record has a broken {what}: {e}"))
         };
         let body: LogBody = serde_json::from_str(&self.body).map_err(|e| corrupt("body", e))?;
+        let keys: Vec<String> = match &self.shape {
+            Some(keys) => serde_json::from_str(keys).map_err(|e| corrupt("shape", e))?,
+            None => Vec::new(),
+        };
+        if keys.len() != body.values.len() {
+            return Err(StoreError::Other(format!(
+                "a stored log record has {} attribute values for {} keys",
+                body.values.len(),
+                keys.len()
+            )));
+        }
+        let attributes: Attributes = keys.into_iter().zip(body.values).collect();
         let value = match (self.message, body.body_is_json) {
             (None, _) => Value::Null,
             (Some(text), true) => serde_json::from_str(&text).map_err(|e| corrupt("value", e))?,
@@ -157,7 +174,7 @@ impl LogRow {
             severity_number: self.severity_number,
             severity_text: body.severity_text,
             body: value,
-            attributes: body.attributes,
+            attributes,
             resource,
             scope,
             trace_id: self.trace_id,
@@ -179,6 +196,7 @@ pub(super) fn log_params(log: &LogRecord) -> Vec<Param> {
         log.trace_id.as_deref().into(),
         log.span_id.as_deref().into(),
         Param::Text(log.resource_id.to_string()),
+        log.shape_id.map(|id| id.to_string()).into(),
         log.message.as_deref().into(),
         log.body.as_str().into(),
     ]
@@ -235,18 +253,17 @@ fn conditions(b: &mut sql::Builder, query: &LogQuery) -> (Vec<String>, Vec<Strin
     for (key, value) in &query.attributes {
         let key = b.bind(key.as_str().into());
         let value = b.bind(value.as_str().into());
-        let matches = |source: &str| {
-            format!(
-                "EXISTS (SELECT 1 FROM json_each({source}, '$.attributes') a WHERE a.key = {key}
-                 AND ((a.type = 'text' AND a.value = {value})
-                   OR (a.type IN ('integer', 'real') AND CAST(a.value AS TEXT) = {value})
-                   OR (a.type IN ('true', 'false') AND a.type = {value})))"
-            )
-        };
+        let same = format!(
+            "((a.type = 'text' AND a.value = {value})
+               OR (a.type IN ('integer', 'real') AND CAST(a.value AS TEXT) = {value})
+               OR (a.type IN ('true', 'false') AND a.type = {value}))"
+        );
+        // A record's keys are its shape's, zipped with the body's values by position.
         filters.push(format!(
-            "({} OR {})",
-            matches("l.body"),
-            matches("r.resource")
+            "(EXISTS (SELECT 1 FROM json_each(sh.keys) k JOIN json_each(l.body, '$.v') a
+                ON a.key = k.key WHERE k.value = {key} AND {same})
+              OR EXISTS (SELECT 1 FROM json_each(r.resource, '$.attributes') a
+                WHERE a.key = {key} AND {same}))"
         ));
     }
     if let Some(text) = &query.text {
@@ -295,7 +312,8 @@ pub fn list_statement(query: &LogQuery, edge: Option<LogCursor>, limit: u32) -> 
     let limit = b.bind(Param::Int(i64::from(limit)));
     b.finish(format!(
         "{} FROM (SELECT * FROM logs{} ORDER BY time_ns DESC, identity DESC) l
-LEFT JOIN resources r ON r.resource_id = l.resource_id{}
+LEFT JOIN resources r ON r.resource_id = l.resource_id
+LEFT JOIN attribute_shapes sh ON sh.shape_id = l.shape_id{}
 ORDER BY l.time_ns DESC, l.identity DESC LIMIT {limit}",
         sql::LOG_COLUMNS,
         and(&position),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Batch, LogRecord, ResourceRecord, Store, StoreError};
+use super::{Batch, LogRecord, ResourceRecord, ShapeRecord, Store, StoreError};
 
 /// The stores of one home, in a fixed order (the placement of traces depends on it).
 #[derive(Clone)]
@@ -85,20 +85,24 @@ impl Shards {
                 part.resources.push(ResourceRecord::clone(resource));
             }
         };
+        let add_shape = |part: &mut Batch, id: Option<i64>| {
+            if let Some(id) = id
+                && !part.shapes.iter().any(|s| s.id == id)
+                && let Some(shape) = batch.shapes.iter().find(|s| s.id == id)
+            {
+                part.shapes.push(ShapeRecord::clone(shape));
+            }
+        };
         for log in batch.logs {
             let part = parts.entry(self.index_of_log(&log)).or_default();
             add_resource(part, log.resource_id);
+            add_shape(part, log.shape_id);
             part.logs.push(log);
         }
         for span in batch.spans {
             let part = parts.entry(self.index_of(&span.trace_id)).or_default();
             add_resource(part, span.resource_id);
-            if let Some(shape_id) = span.shape_id
-                && !part.shapes.iter().any(|s| s.id == shape_id)
-                && let Some(shape) = batch.shapes.iter().find(|s| s.id == shape_id)
-            {
-                part.shapes.push(shape.clone());
-            }
+            add_shape(part, span.shape_id);
             part.spans.push(span);
         }
         // Only stores with something to write are called: D1 refuses an empty batch.

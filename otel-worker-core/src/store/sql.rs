@@ -93,7 +93,7 @@ macro_rules! insert_logs {
     ($rows:literal) => {
         concat!(
             "INSERT INTO logs (time_ns, identity, severity_number, trace_id, span_id, resource_id,
-    message, body)
+    shape_id, message, body)
 ",
             $rows,
             "
@@ -102,17 +102,17 @@ ON CONFLICT DO NOTHING"
     };
 }
 
-/// Stores one log record (`?1`..`?8` as [`super::logs`] binds them).
+/// Stores one log record (`?1`..`?9` as [`super::logs`] binds them).
 pub const INSERT_LOG: &str = insert_logs!(
     "VALUES (CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), ?3, unhex(?4), unhex(?5),
-        CAST(?6 AS INTEGER), ?7, ?8)"
+        CAST(?6 AS INTEGER), CAST(?7 AS INTEGER), ?8, ?9)"
 );
 
 /// [`INSERT_LOG`] for many rows: `?1` = a JSON array of the same rows.
 pub const INSERT_LOGS_JSON: &str = insert_logs!(
     "SELECT CAST(value ->> 0 AS INTEGER), CAST(value ->> 1 AS INTEGER), value ->> 2,
-       unhex(value ->> 3), unhex(value ->> 4), CAST(value ->> 5 AS INTEGER), value ->> 6,
-       value ->> 7
+       unhex(value ->> 3), unhex(value ->> 4), CAST(value ->> 5 AS INTEGER),
+       CAST(value ->> 6 AS INTEGER), value ->> 7, value ->> 8
 FROM json_each(?1) WHERE true ORDER BY key"
 );
 
@@ -128,7 +128,8 @@ pub const LOG_COLUMNS: &str = "\
 SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
        l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
        nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
-       r.resource AS resource, r.scope AS scope, r.service_name AS service_name";
+       r.resource AS resource, r.scope AS scope, r.service_name AS service_name,
+       sh.keys AS shape";
 
 /// A trace's records in time order: `?1` = trace id, after (`?2` time, `?3` identity)
 /// when `?2` is not NULL, at most `?4`.
@@ -136,9 +137,11 @@ pub const TRACE_LOGS: &str = concat!(
     "SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
        l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
        nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
-       r.resource AS resource, r.scope AS scope, r.service_name AS service_name",
+       r.resource AS resource, r.scope AS scope, r.service_name AS service_name,
+       sh.keys AS shape",
     "
 FROM logs l LEFT JOIN resources r ON r.resource_id = l.resource_id
+LEFT JOIN attribute_shapes sh ON sh.shape_id = l.shape_id
 WHERE l.trace_id = unhex(?1)
   AND (?2 IS NULL OR (l.time_ns, l.identity) > (CAST(?2 AS INTEGER), CAST(?3 AS INTEGER)))
 ORDER BY l.time_ns, l.identity LIMIT ?4"
