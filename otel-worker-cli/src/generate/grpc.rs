@@ -2,9 +2,8 @@
 //! its signal's OTLP/gRPC service as it is, without decoding it into a message first (a
 //! pass-through codec), so the generator stays as cheap per request as over HTTP.
 
-use std::time::Duration;
-
 use bytes::{Buf, BufMut};
+use otel_worker_core::api::grpc::{RETRY_INFO_KEY, retry_delay};
 use otel_worker_core::ingest::{Encoding, ExportReply, Signal};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataValue;
@@ -92,11 +91,8 @@ impl GrpcSender {
 /// An OTLP/gRPC refusal as the generator counts it: retryable as OTLP says (with a
 /// `RetryInfo` for `RESOURCE_EXHAUSTED`), waiting what the `RetryInfo` asks.
 fn failure(status: &Status) -> Failure {
-    let has_retry_info = status
-        .metadata()
-        .get_bin("google.rpc.retryinfo-bin")
-        .is_some()
-        || !status.details().is_empty();
+    let has_retry_info =
+        status.metadata().get_bin(RETRY_INFO_KEY).is_some() || !status.details().is_empty();
     let retryable = match status.code() {
         Code::Cancelled
         | Code::DeadlineExceeded
@@ -109,7 +105,7 @@ fn failure(status: &Status) -> Failure {
     };
     let retry_after = status
         .metadata()
-        .get_bin("google.rpc.retryinfo-bin")
+        .get_bin(RETRY_INFO_KEY)
         .and_then(|value| value.to_bytes().ok())
         .and_then(|bytes| retry_delay(&bytes));
     Failure {
@@ -118,28 +114,6 @@ fn failure(status: &Status) -> Failure {
         retryable,
         retry_after,
     }
-}
-
-/// The delay of an encoded `google.rpc.RetryInfo`.
-fn retry_delay(bytes: &[u8]) -> Option<Duration> {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        retry_delay: Option<ProtoDuration>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct ProtoDuration {
-        #[prost(int64, tag = "1")]
-        seconds: i64,
-        #[prost(int32, tag = "2")]
-        nanos: i32,
-    }
-    let info: RetryInfo = prost::Message::decode(bytes).ok()?;
-    let delay = info.retry_delay?;
-    Some(Duration::new(
-        u64::try_from(delay.seconds).ok()?,
-        u32::try_from(delay.nanos).ok()?,
-    ))
 }
 
 /// Sends bytes that already are an encoded message, and hands back the answer's bytes.

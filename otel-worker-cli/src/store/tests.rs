@@ -8,8 +8,8 @@ use std::sync::Arc;
 use otel_worker_core::models::TraceSummary;
 use otel_worker_core::store::search::{BlockCache, Page, search};
 use otel_worker_core::store::{
-    Batch, Body, Cursor, ResourceRecord, ShapeRecord, SpanFilter, SpanRecord, Statement, Store,
-    StoreError, TraceListQuery, sql,
+    Batch, Body, Cursor, ResourceRecord, ShapeRecord, Shards, SpanFilter, SpanRecord, Statement,
+    Store, StoreError, TraceListQuery, sql,
 };
 use rusqlite::Connection;
 use serde_json::Value;
@@ -1723,4 +1723,49 @@ async fn a_filtered_log_list_reads_in_windows_and_a_bounded_one_says_where_it_st
             Value::from("needle 0")
         ]
     );
+}
+
+#[tokio::test]
+async fn sampled_out_log_records_are_neither_stored_nor_announced() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use otel_worker_core::ingest::{Sampling, store_logs};
+    use otel_worker_core::models::ServerMessage;
+
+    let (_dir, _path, store) = temp_store();
+    let record = |body: &str, severity: i32, trace: Option<u8>| LogRecord {
+        time_unix_nano: 1_000,
+        severity_number: severity,
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
+        // A trace id ending in 0xff…: far above any small sampling threshold.
+        trace_id: trace.map(|t| vec![t; 16]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    record("dropped with its trace", 9, Some(0xff)),
+                    record("kept: an error", 17, Some(0xff)),
+                    record("kept: no trace", 9, None),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let sampling = Sampling::new(0.001).unwrap();
+    let stored = store_logs(&Shards::one(store.clone()), request, Some(sampling))
+        .await
+        .unwrap();
+    assert_eq!(stored.stored, 2);
+    let Some(ServerMessage::LogAdded { logs }) = stored.announcement else {
+        panic!("the kept records are announced");
+    };
+    let announced: Vec<&Value> = logs.iter().map(|l| &l.body).collect();
+    assert_eq!(announced, ["kept: an error", "kept: no trace"]);
+    assert_eq!(store.holdings().await.unwrap().logs, 2);
 }

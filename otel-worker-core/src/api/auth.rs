@@ -57,14 +57,23 @@ impl Auth {
             || self.carries_token(path, request.uri().query(), request.headers())
     }
 
+    /// Whether an `authorization` value (an HTTP header or gRPC metadata) is exactly
+    /// `Bearer <token>`; always true for an open server.
+    pub fn accepts_authorization(&self, value: Option<&[u8]>) -> bool {
+        let Some(expected) = self.token.as_deref() else {
+            return true;
+        };
+        value
+            .and_then(|v| v.strip_prefix(b"Bearer "))
+            .is_some_and(|given| constant_time_eq(given, expected))
+    }
+
     fn carries_token(&self, path: &str, query: Option<&str>, headers: &HeaderMap) -> bool {
         let Some(expected) = self.token.as_deref() else {
             return true;
         };
-        let from_header = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-        if from_header.is_some_and(|given| constant_time_eq(given, expected)) {
+        let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        if self.accepts_authorization(authorization) {
             return true;
         }
         if path != WEBSOCKET_PATH {

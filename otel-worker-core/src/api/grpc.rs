@@ -37,7 +37,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Request, Status};
 
-use super::auth::constant_time_eq;
+use super::auth::Auth;
 use super::retry_after_seconds;
 use crate::ingest::metrics::{MetricsExport, refuse};
 use crate::ingest::{self, IngestError, Sampling, Stored};
@@ -48,7 +48,7 @@ use crate::store::Shards;
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:4317";
 
 /// The metadata key under which some exporters (Python's) look for a `RetryInfo`.
-const RETRY_INFO_KEY: &str = "google.rpc.retryinfo-bin";
+pub const RETRY_INFO_KEY: &str = "google.rpc.retryinfo-bin";
 
 /// Assembles the three OTLP services of one home.
 pub struct Builder {
@@ -97,7 +97,7 @@ impl Builder {
             inner: Arc::new(Inner {
                 shards: self.shards,
                 events: self.events,
-                token: self.auth_token.map(|t| Arc::from(t.as_bytes())),
+                auth: Auth::new(self.auth_token.as_deref()),
                 sampling: self.sampling,
             }),
         };
@@ -194,7 +194,7 @@ fn invalid_message_is_invalid_argument(headers: &mut axum::http::HeaderMap) {
 struct Inner {
     shards: Shards,
     events: Arc<dyn ServerEvents>,
-    token: Option<Arc<[u8]>>,
+    auth: Auth,
     sampling: Option<Sampling>,
 }
 
@@ -207,13 +207,8 @@ struct Otlp {
 impl Otlp {
     /// The bearer token of the call's metadata, when the services want one.
     fn authenticate(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let Some(expected) = self.inner.token.as_deref() else {
-            return Ok(());
-        };
-        let given = metadata
-            .get("authorization")
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-        if given.is_some_and(|given| constant_time_eq(given, expected)) {
+        let authorization = metadata.get("authorization").map(|v| v.as_bytes());
+        if self.inner.auth.accepts_authorization(authorization) {
             return Ok(());
         }
         let status = Status::unauthenticated(
@@ -250,6 +245,16 @@ fn refusal(signal: &'static str, error: IngestError) -> Status {
         tracing::info!(signal, code = ?status.code(), "export refused: {error}");
     }
     status
+}
+
+/// The delay an encoded `google.rpc.RetryInfo` asks for (as a client reads it from
+/// [`RETRY_INFO_KEY`]).
+pub fn retry_delay(bytes: &[u8]) -> Option<Duration> {
+    let delay = RetryInfo::decode(bytes).ok()?.retry_delay?;
+    Some(Duration::new(
+        u64::try_from(delay.seconds).ok()?,
+        u32::try_from(delay.nanos).ok()?,
+    ))
 }
 
 /// `google.rpc.RetryInfo`: how long to wait before retrying.

@@ -14,6 +14,9 @@ use crate::store::{Batch, LogRecord, ShapeRecord, Shards, content_id};
 #[derive(Debug, Default)]
 pub struct LogRows {
     pub batch: Batch,
+    /// What the live feed says about each record of `batch.logs`, in the same order
+    /// (made from the record's values, so the stored JSON is never parsed back).
+    pub live: Vec<LiveLog>,
     pub rejected: u64,
     /// The first rejection, for the response's `error_message`.
     pub first_error: Option<String>,
@@ -34,7 +37,7 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
             let mut used = false;
             for log in scope_logs.log_records {
                 match log_record(log, &pair, max_record_bytes) {
-                    Ok((record, shape)) => {
+                    Ok((record, shape, live)) => {
                         used = true;
                         if let Some(shape) =
                             shape.filter(|s| !rows.batch.shapes.iter().any(|b| b.id == s.id))
@@ -42,6 +45,7 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
                             rows.batch.shapes.push(shape);
                         }
                         rows.batch.logs.push(record);
+                        rows.live.push(live);
                     }
                     Err(problem) => {
                         rows.rejected += 1;
@@ -76,7 +80,7 @@ fn log_record(
     log: OtlpLog,
     resource: &crate::store::ResourceRecord,
     max_record_bytes: Option<usize>,
-) -> Result<(LogRecord, Option<ShapeRecord>), String> {
+) -> Result<(LogRecord, Option<ShapeRecord>, LiveLog), String> {
     let describe = |problem: String| format!("log record at {}: {problem}", log.time_unix_nano);
     let trace_id = optional_id("trace id", &log.trace_id, 16).map_err(describe)?;
     let span_id = optional_id("span id", &log.span_id, 8).map_err(describe)?;
@@ -86,6 +90,7 @@ fn log_record(
         serde_json::Value::String(text) => (Some(text.clone()), false),
         other => (Some(other.to_string()), true),
     };
+    let live_severity_text = log.severity_text.clone();
     let record_attributes = attributes(&log.attributes);
     let shape = (!record_attributes.is_empty()).then(|| ShapeRecord::of(&record_attributes));
     let body = LogBody {
@@ -120,8 +125,17 @@ fn log_record(
         message.as_deref().unwrap_or(""),
         &body,
     ]);
+    let live = LiveLog {
+        time_unix_nano: time_column(log.time_unix_nano, log.observed_time_unix_nano),
+        severity_number: log.severity_number,
+        severity_text: live_severity_text,
+        body: value,
+        service_name: resource.service_name.clone(),
+        trace_id: trace_id.clone(),
+        span_id: span_id.clone(),
+    };
     let record = LogRecord {
-        time_ns: time_column(log.time_unix_nano, log.observed_time_unix_nano),
+        time_ns: live.time_unix_nano,
         identity,
         severity_number: log.severity_number,
         trace_id,
@@ -132,7 +146,7 @@ fn log_record(
         message,
         body,
     };
-    Ok((record, shape))
+    Ok((record, shape, live))
 }
 
 /// Validates and converts every record of `request` and stores the kept ones in one
@@ -145,9 +159,15 @@ pub async fn store_logs(
     let mut rows = to_log_rows(request, shards.max_span_bytes());
     if let Some(sampling) = sampling {
         let batch = &mut rows.batch;
-        batch
+        let kept: Vec<bool> = batch
             .logs
-            .retain(|l| sampling.keeps_log(l.trace_id.as_deref(), l.severity_number));
+            .iter()
+            .map(|l| sampling.keeps_log(l.trace_id.as_deref(), l.severity_number))
+            .collect();
+        let mut keep = kept.iter();
+        batch.logs.retain(|_| keep.next().copied().unwrap_or(false));
+        let mut keep = kept.iter();
+        rows.live.retain(|_| keep.next().copied().unwrap_or(false));
         let logs = &batch.logs;
         batch
             .resources
@@ -161,9 +181,7 @@ pub async fn store_logs(
         error_message: rows.first_error,
     };
     let stored = rows.batch.logs.len();
-    let announcement = (stored > 0).then(|| ServerMessage::LogAdded {
-        logs: rows.batch.logs.iter().map(live_log).collect(),
-    });
+    let announcement = (stored > 0).then_some(ServerMessage::LogAdded { logs: rows.live });
     if stored > 0 {
         shards.insert(rows.batch).await?;
     }
@@ -172,23 +190,4 @@ pub async fn store_logs(
         reply,
         announcement,
     })
-}
-
-/// What the live feed says about a stored record.
-fn live_log(log: &LogRecord) -> LiveLog {
-    let body: LogBody = serde_json::from_str(&log.body).unwrap_or_default();
-    let value = match (&log.message, body.body_is_json) {
-        (None, _) => serde_json::Value::Null,
-        (Some(text), true) => serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
-        (Some(text), false) => serde_json::Value::String(text.clone()),
-    };
-    LiveLog {
-        time_unix_nano: log.time_ns,
-        severity_number: log.severity_number,
-        severity_text: body.severity_text,
-        body: value,
-        service_name: log.service_name.clone(),
-        trace_id: log.trace_id.clone(),
-        span_id: log.span_id.clone(),
-    }
 }

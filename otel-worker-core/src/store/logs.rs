@@ -202,9 +202,16 @@ pub(super) fn log_params(log: &LogRecord) -> Vec<Param> {
     ]
 }
 
-/// Conditions of `query` on `l` (logs) and `r` (resources), bound in `b`; `window_rows`
-/// are conditions on the position only (used inside a window).
-fn conditions(b: &mut sql::Builder, query: &LogQuery) -> (Vec<String>, Vec<String>) {
+/// `(time_ns, identity) <op> cursor`, bound in `b`.
+fn compared(b: &mut sql::Builder, op: &str, cursor: LogCursor) -> String {
+    let time = b.bind(ns_param(cursor.time_ns));
+    let identity = b.bind(Param::Text(cursor.identity.to_string()));
+    format!("(time_ns, identity) {op} (CAST({time} AS INTEGER), CAST({identity} AS INTEGER))")
+}
+
+/// The conditions of `query` on a record's place in the `logs_by_time` and
+/// `logs_by_trace` order (time range, trace, cursor), bound in `b`.
+fn position(b: &mut sql::Builder, query: &LogQuery) -> Vec<String> {
     let mut position = Vec::new();
     if let Some(start) = query.start_ns {
         position.push(format!(
@@ -225,12 +232,14 @@ fn conditions(b: &mut sql::Builder, query: &LogQuery) -> (Vec<String>, Vec<Strin
         ));
     }
     if let Some(cursor) = query.cursor {
-        let time = b.bind(ns_param(cursor.time_ns));
-        let identity = b.bind(Param::Text(cursor.identity.to_string()));
-        position.push(format!(
-            "(time_ns, identity) < (CAST({time} AS INTEGER), CAST({identity} AS INTEGER))"
-        ));
+        position.push(compared(b, "<", cursor));
     }
+    position
+}
+
+/// The conditions of `query` that need the row, on `l` (logs), `r` (resources) and `sh`
+/// (its attribute keys), bound in `b`.
+fn filters(b: &mut sql::Builder, query: &LogQuery) -> Vec<String> {
     let mut filters = Vec::new();
     if let Some(service) = &query.service {
         filters.push(format!(
@@ -272,22 +281,13 @@ fn conditions(b: &mut sql::Builder, query: &LogQuery) -> (Vec<String>, Vec<Strin
             "(instr(lower(coalesce(l.message, '')), {text}) > 0 OR instr(lower(l.body), {text}) > 0)"
         ));
     }
-    (position, filters)
+    filters
 }
 
 /// The position [`LOG_WINDOW`] rows below the query's cursor, in its time range.
 pub fn window_edge_statement(query: &LogQuery) -> Statement {
     let mut b = sql::Builder::default();
-    let (position, _) = conditions(
-        &mut b,
-        &LogQuery {
-            cursor: query.cursor,
-            start_ns: query.start_ns,
-            end_ns: query.end_ns,
-            trace_id: query.trace_id.clone(),
-            ..LogQuery::default()
-        },
-    );
+    let position = position(&mut b, query);
     let offset = b.bind(Param::Int(i64::from(LOG_WINDOW) - 1));
     b.finish(format!(
         // Named apart from the columns: `ORDER BY time_ns` would sort by a text alias.
@@ -301,14 +301,11 @@ FROM logs{} ORDER BY time_ns DESC, identity DESC LIMIT 1 OFFSET {offset}",
 /// `limit`.
 pub fn list_statement(query: &LogQuery, edge: Option<LogCursor>, limit: u32) -> Statement {
     let mut b = sql::Builder::default();
-    let (mut position, filters) = conditions(&mut b, query);
+    let mut position = position(&mut b, query);
     if let Some(edge) = edge {
-        let time = b.bind(ns_param(edge.time_ns));
-        let identity = b.bind(Param::Text(edge.identity.to_string()));
-        position.push(format!(
-            "(time_ns, identity) >= (CAST({time} AS INTEGER), CAST({identity} AS INTEGER))"
-        ));
+        position.push(compared(&mut b, ">=", edge));
     }
+    let filters = filters(&mut b, query);
     let limit = b.bind(Param::Int(i64::from(limit)));
     b.finish(format!(
         "{} FROM (SELECT * FROM logs{} ORDER BY time_ns DESC, identity DESC) l

@@ -123,22 +123,25 @@ SELECT 'logs', count(*) FROM logs
 WHERE log_row > (SELECT value FROM counters WHERE name = 'log_mark')
 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
 
-/// The columns every log read returns, from `l` (logs) and `r` (resources).
-pub const LOG_COLUMNS: &str = "\
-SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
+/// The columns every log read returns, from `l` (logs), `r` (resources) and `sh` (the
+/// record's attribute keys).
+macro_rules! log_columns {
+    () => {
+        "SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
        l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
        nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
        r.resource AS resource, r.scope AS scope, r.service_name AS service_name,
-       sh.keys AS shape";
+       sh.keys AS shape"
+    };
+}
+
+/// The same columns, for statements built at run time.
+pub const LOG_COLUMNS: &str = log_columns!();
 
 /// A trace's records in time order: `?1` = trace id, after (`?2` time, `?3` identity)
 /// when `?2` is not NULL, at most `?4`.
 pub const TRACE_LOGS: &str = concat!(
-    "SELECT CAST(l.time_ns AS TEXT) AS time_ns, CAST(l.identity AS TEXT) AS identity,
-       l.severity_number AS severity_number, nullif(lower(hex(l.trace_id)), '') AS trace_id,
-       nullif(lower(hex(l.span_id)), '') AS span_id, l.message AS message, l.body AS body,
-       r.resource AS resource, r.scope AS scope, r.service_name AS service_name,
-       sh.keys AS shape",
+    log_columns!(),
     "
 FROM logs l LEFT JOIN resources r ON r.resource_id = l.resource_id
 LEFT JOIN attribute_shapes sh ON sh.shape_id = l.shape_id
