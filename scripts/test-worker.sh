@@ -70,11 +70,15 @@ bash scripts/test-ui.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/screenshots
 if [ "$status" = 0 ]; then
     echo "==> black-box API and search suites against the Worker under wrangler dev on $url"
     OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
-        cargo test -p otel-worker-cli --test api --test search --test live --test logs -- --test-threads=4 || status=$?
+        cargo test -p otel-worker-cli --test api --test search --test live --test logs --test mcp -- --test-threads=4 || status=$?
 fi
 if [ "$status" = 0 ]; then
     echo "==> real OpenTelemetry SDKs against the Worker"
     bash scripts/test-sdks.sh "$url" "$token" || status=$?
+fi
+if [ "$status" = 0 ]; then
+    echo "==> MCP: the official Python and TypeScript SDKs, stdio and Streamable HTTP, against the Worker (delete_trace not allowed)"
+    bash scripts/test-mcp.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/debug/otel-worker-cli" || status=$?
 fi
 if [ "$status" = 0 ]; then
     echo "==> retention: the cron handler deletes traces older than RETENTION_DAYS (7) and nothing newer"
@@ -82,12 +86,15 @@ if [ "$status" = 0 ]; then
 fi
 if [ "$status" = 0 ]; then
     # The live feed's object made slow on purpose (a test-only var): exports must not wait.
-    echo "==> exports while the live feed's Durable Object takes 6 s per broadcast"
+    # MCP_ALLOW_DELETE turns delete_trace on at /mcp.
+    echo "==> exports while the live feed's Durable Object takes 6 s per broadcast; MCP's delete_trace when allowed"
     stop_wrangler
-    start_wrangler --var LIVE_FEED_TEST_DELAY_MS:6000
+    start_wrangler --var LIVE_FEED_TEST_DELAY_MS:6000 --var MCP_ALLOW_DELETE:true
     OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" OTEL_WORKER_TEST_SLOW_LIVE_FEED_MS=6000 \
         cargo test -p otel-worker-cli --test live -- exports_are_answered_while_the_live_feed_is_slow \
         --nocapture || status=$?
+    OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" OTEL_WORKER_TEST_MCP_ALLOW_DELETE=1 \
+        cargo test -p otel-worker-cli --test mcp -- deleting || status=$?
 fi
 if [ "$status" != 0 ]; then
     echo "---- wrangler dev log (last 80 lines) ----"; tail -n 80 "$state/wrangler.log"

@@ -32,11 +32,11 @@ step "tests: unit, in-process handlers, CLI and the black-box API suite on the l
 cargo test --workspace
 
 # Starts `otel-worker-cli dev` on free ports with a fresh database in $1 and token $2, OTLP/gRPC
-# on $3 if given (else a free port); sets $server_pid, $server_url and $server_grpc_url
-# (http://127.0.0.1:PORT).
+# on $3 if given and not empty (else a free port), and the rest as more `dev` arguments; sets
+# $server_pid, $server_url and $server_grpc_url (http://127.0.0.1:PORT).
 start_local_server() {
     "$target_dir/debug/otel-worker-cli" dev --listen 127.0.0.1:0 --grpc-listen "${3:-127.0.0.1:0}" --auth-token "$2" \
-        --db "$1/test.db" 2>"$1/server.log" &
+        --db "$1/test.db" "${@:4}" 2>"$1/server.log" &
     server_pid=$!
     server_url="" server_grpc_url=""
     for _ in $(seq 1 100); do
@@ -76,6 +76,12 @@ require_free_port 4317
 mkdir -p "$state/sdk"; token="$(new_token)"
 start_local_server "$state/sdk" "$token" 127.0.0.1:4317
 bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db" "$server_grpc_url" zero-config
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+
+step "MCP: the official Python and TypeScript SDKs over stdio and Streamable HTTP against the local server (delete_trace allowed)"
+mkdir -p "$state/mcp"; token="$(new_token)"
+start_local_server "$state/mcp" "$token" "" --mcp-allow-delete
+bash scripts/test-mcp.sh "$server_url" "$token" "$target_dir/debug/otel-worker-cli" --delete
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "the web UI in headless Chromium (Debian's chromium, playwright-core) against the local server"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the python of a virtualenv built from tests/sdk/requirements-<name>.txt, creating
 # or refreshing it under ~/.cache/otel-worker/venvs when the requirements changed.
-#   scripts/venv.sh proto|json       (tests/sdk/requirements-<name>.txt)
+#   scripts/venv.sh proto|json|mcp   (tests/sdk/requirements-<name>.txt; mcp: the MCP SDK of tests/mcp/)
 #   scripts/venv.sh <name> <requirements file>
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -8,6 +8,7 @@
 //! - [`live`]: the local WebSocket feed.
 //! - [`client`], [`view`]: `client ...` commands and how they print.
 //! - [`generate`]: synthetic load and demo data.
+//! - [`mcp`]: `mcp`, the MCP server on stdio over any otel-worker's API.
 //! - [`system`]: `system database ...`.
 //! - [`tail`]: `client traces tail`, the live feed as lines.
 //! - [`token`]: where the bearer token comes from.
@@ -16,6 +17,7 @@ pub mod client;
 pub mod generate;
 pub mod housekeeping;
 pub mod live;
+pub mod mcp;
 pub mod server;
 pub mod store;
 pub mod system;

@@ -11,6 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use otel_worker_core::api::auth::WEBSOCKET_PROTOCOL;
+use otel_worker_core::api::mcp::http::McpHost;
 use otel_worker_core::live::{COALESCE_INTERVAL_MS, Coalescer, ServerEvents};
 use otel_worker_core::models::ServerMessage;
 use tokio::sync::{broadcast, watch};
@@ -34,6 +35,21 @@ impl Hub {
     /// The `/api/ws` handler, for [`otel_worker_core::Builder::live_route`].
     pub fn route(self: &Arc<Self>) -> MethodRouter {
         get(upgrade).with_state(self.clone())
+    }
+}
+
+/// What `/mcp` needs from the local server: the clock, and the live feed to wake
+/// `wait_for_traces` as soon as something is stored.
+#[async_trait::async_trait]
+impl McpHost for Hub {
+    fn now_ns(&self) -> u64 {
+        crate::unix_nanos_ago(Duration::ZERO)
+    }
+
+    async fn news(&self, at_most: Duration) {
+        let mut messages = self.sender.subscribe();
+        // Any outcome (an announcement, a lagging or closed channel, the time) means: look again.
+        let _ = tokio::time::timeout(at_most, messages.recv()).await;
     }
 }
 

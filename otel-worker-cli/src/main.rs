@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use otel_worker_cli::{client, generate, server, system};
+use otel_worker_cli::{client, generate, mcp, server, system};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,9 @@ enum Command {
     Client(client::ClientArgs),
     /// Send realistic synthetic traces to any OTLP/HTTP endpoint, for load tests and demos.
     Generate(generate::Options),
+    /// Serve MCP (Model Context Protocol) on stdio: tools for coding agents to search and
+    /// read the traces and logs of any otel-worker.
+    Mcp(mcp::McpArgs),
     /// Manage the local database.
     System {
         #[command(subcommand)]
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => server::run(args).await,
             Command::Client(args) => client::run(args).await,
             Command::Generate(options) => generate::run(options).await,
+            Command::Mcp(args) => mcp::run(args).await,
             Command::System { command } => system::run(command).await,
         }
     });

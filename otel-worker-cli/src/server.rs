@@ -15,6 +15,7 @@ use axum::response::Response;
 use otel_worker_core::Builder;
 use otel_worker_core::api::FailureCause;
 use otel_worker_core::api::grpc::{self, DEFAULT_GRPC_LISTEN};
+use otel_worker_core::api::mcp::http::McpOptions;
 use otel_worker_core::ingest::Sampling;
 use otel_worker_core::store::{Shards, Store};
 use tokio::sync::watch;
@@ -61,6 +62,9 @@ pub struct DevArgs {
     /// agrees), and every error span. By default all are kept.
     #[arg(long, value_name = "RATE", value_parser = parse_sample_rate)]
     pub sample_rate: Option<f64>,
+    /// Offer the `delete_trace` tool on `/mcp` (MCP clients may then delete traces).
+    #[arg(long)]
+    pub mcp_allow_delete: bool,
 }
 
 /// `--grpc-listen`: an address, or off.
@@ -145,6 +149,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         options.max_body_bytes,
         options.cors_origins,
         sampling,
+        options.mcp_allow_delete,
     );
 
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -238,6 +243,7 @@ pub fn app(
     max_body_bytes: usize,
     cors_origins: Vec<HeaderValue>,
     sampling: Option<Sampling>,
+    mcp_allow_delete: bool,
 ) -> Router {
     Builder::new(Shards::one(store), hub.clone())
         .auth_token(auth_token)
@@ -245,6 +251,10 @@ pub fn app(
         .cors_origins(cors_origins)
         .sampling(sampling)
         .live_route(hub.route())
+        .mcp(McpOptions {
+            host: hub.clone(),
+            allow_delete: mcp_allow_delete,
+        })
         .build()
         .layer(middleware::from_fn(log_request))
 }

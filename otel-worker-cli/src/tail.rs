@@ -173,7 +173,7 @@ pub fn line(span: &LiveSpan) -> String {
         view::instant(span.start_time_unix_nano),
         span.service_name.as_deref().unwrap_or("(no service)"),
         span.name,
-        view::duration(span.duration_ns),
+        otel_worker_core::duration::human(span.duration_ns),
         status,
         span.trace_id,
         if span.parent_span_id.is_none() {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
+use otel_worker_core::duration::human as duration;
 use otel_worker_core::models::{
     AttributeKey, AttributeValue, Log, Service, Span, Stats, StatusCode, StoreStats, TraceDetail,
     TraceSummary,
@@ -14,17 +15,6 @@ use otel_worker_core::store::logs::time_column;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
-
-/// A duration in the unit that keeps it short: `850ns`, `12.3µs`, `45.6ms`, `1.23s`.
-pub fn duration(ns: u64) -> String {
-    let ns_f = ns as f64;
-    match ns {
-        0..1_000 => format!("{ns}ns"),
-        1_000..1_000_000 => format!("{:.1}µs", ns_f / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1}ms", ns_f / 1e6),
-        _ => format!("{:.2}s", ns_f / 1e9),
-    }
-}
 
 /// `1 span`, `2 spans`.
 fn count(n: u64, noun: &str) -> String {
@@ -388,14 +378,6 @@ pub fn span_detail(span: &Span) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_pick_a_short_unit() {
-        assert_eq!(duration(850), "850ns");
-        assert_eq!(duration(12_345), "12.3µs");
-        assert_eq!(duration(45_600_000), "45.6ms");
-        assert_eq!(duration(1_234_000_000), "1.23s");
-    }
 
     #[test]
     fn instants_are_utc_milliseconds() {

@@ -32,6 +32,7 @@ fn router(path: &Path, token: Option<&str>, max_body_bytes: usize) -> Router {
         max_body_bytes,
         Vec::new(),
         None,
+        false,
     )
 }
 

@@ -154,15 +154,18 @@ impl Client {
 
     /// `DELETE /v1/traces/{id}`.
     pub async fn delete_trace(&self, trace_id: &str) -> Result<(), ClientError> {
-        self.send(Method::DELETE, &format!("/v1/traces/{trace_id}"), None)
-            .await
-            .map(drop)
+        self.delete(&format!("/v1/traces/{trace_id}")).await
     }
 
     /// `DELETE /v1/traces/{id}/spans/{id}`.
     pub async fn delete_span(&self, trace_id: &str, span_id: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/traces/{trace_id}/spans/{span_id}");
-        self.send(Method::DELETE, &path, None).await.map(drop)
+        self.delete(&format!("/v1/traces/{trace_id}/spans/{span_id}"))
+            .await
+    }
+
+    /// `DELETE` any API path.
+    pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(Method::DELETE, path, None).await.map(drop)
     }
 
     /// `POST /v1/traces` with an OTLP/JSON body.

@@ -1,5 +1,6 @@
 //! Durations as people type them (`250ms`, `1.5s`, `2m`, `7d`), shared by the API's
-//! filters and the CLI's flags so both accept exactly the same spellings.
+//! filters and the CLI's flags so both accept exactly the same spellings; and as the CLI
+//! and the MCP tools write them.
 
 use std::time::Duration;
 
@@ -15,6 +16,18 @@ const UNITS: &[(&str, f64)] = &[
     ("h", 3600e9),
     ("d", 86400e9),
 ];
+
+/// A span's length as people read it, in the unit that suits it: `850ns`, `12.3µs`,
+/// `45.6ms`, `1.23s`; each is also a spelling [`parse`] accepts.
+pub fn human(ns: u64) -> String {
+    let ns_f = ns as f64;
+    match ns {
+        0..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{:.1}µs", ns_f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", ns_f / 1e6),
+        _ => format!("{:.2}s", ns_f / 1e9),
+    }
+}
 
 /// Parses a non-negative decimal number followed by one unit: `ns`, `us`, `ms`, `s`, `m`,
 /// `h` or `d`. The error says what is accepted.
@@ -48,6 +61,19 @@ pub(crate) fn number_and_unit(text: &str) -> (Option<f64>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_written_in_a_short_unit_that_parses_back() {
+        for (ns, text) in [
+            (850, "850ns"),
+            (12_345, "12.3µs"),
+            (45_600_000, "45.6ms"),
+            (1_234_000_000, "1.23s"),
+        ] {
+            assert_eq!(human(ns), text);
+            assert!(parse(text).is_ok(), "{text}");
+        }
+    }
 
     #[test]
     fn accepts_every_unit_and_fractions() {

@@ -32,6 +32,8 @@ pub const RETENTION_DAYS_VAR: &str = "RETENTION_DAYS";
 pub const DEFAULT_RETENTION_DAYS: u64 = 7;
 /// The var listing browser origins allowed cross-origin access, comma-separated.
 pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
+/// The var that offers the MCP `delete_trace` tool at `/mcp` when `true`.
+pub const MCP_ALLOW_DELETE_VAR: &str = "MCP_ALLOW_DELETE";
 /// The Durable Object binding of the live feed.
 pub const LIVE_BINDING: &str = "LIVE";
 
@@ -148,6 +150,18 @@ pub fn retention_days(env: &Env) -> Option<u64> {
                 None
             }
         },
+    }
+}
+
+/// The `MCP_ALLOW_DELETE` var: `true` offers `delete_trace` at `/mcp`; unset or `false`
+/// does not; anything else is a misconfiguration, not a silent no.
+pub fn mcp_allow_delete(env: &Env) -> Result<bool, ApiError> {
+    match var(env, MCP_ALLOW_DELETE_VAR).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::Misconfigured(format!(
+            "{MCP_ALLOW_DELETE_VAR} = {other:?} must be true or false"
+        ))),
     }
 }
 

@@ -20,6 +20,7 @@ use axum::body::Body;
 use axum::http::Response;
 use axum::response::IntoResponse;
 use otel_worker_core::api::auth::Auth;
+use otel_worker_core::api::mcp::http::McpOptions;
 use otel_worker_core::api::{ApiError, Exported, FailureCause};
 use otel_worker_core::ingest::Signal;
 use otel_worker_core::store::Shards;
@@ -181,12 +182,17 @@ fn app(
         ))
     })?;
     let live = live::LiveEvents::new(feed, context);
+    let mcp = McpOptions {
+        host: Arc::new(live::McpClock),
+        allow_delete: config::mcp_allow_delete(env)?,
+    };
     let router = Builder::new(shards.clone(), Arc::new(live.clone()))
         .auth_token(Some(token))
         .cors_origins(config::cors_origins(env))
         .sampling(sampling)
         .search_budget(Some(SEARCH_BUDGET))
         .live_route(live.route())
+        .mcp(mcp)
         .build();
     Ok((router, shards))
 }

@@ -16,8 +16,10 @@ use axum::routing::{MethodRouter, get};
 use futures_util::future::{Either, select};
 use otel_worker_core::api::ApiError;
 use otel_worker_core::api::auth::WEBSOCKET_PROTOCOL;
+use otel_worker_core::api::mcp::http::McpHost;
 use otel_worker_core::live::{COALESCE_INTERVAL_MS, Coalescer, ServerEvents};
 use otel_worker_core::models::ServerMessage;
+use worker::send::SendFuture;
 use worker::{
     Context, Date, Delay, DurableObject, Env, Method, ObjectNamespace, Request as WorkerRequest,
     RequestInit, Response as WorkerResponse, State as ObjectState, WebSocket,
@@ -97,6 +99,22 @@ async fn upgrade(State(live): State<LiveEvents>, request: Request) -> Response<B
             response.into()
         }
         Err(e) => ApiError::LiveFeedUnavailable(e.to_string()).into_response(),
+    }
+}
+
+/// What `/mcp` needs on Cloudflare: the clock, and a pause between two looks of
+/// `wait_for_traces` (the feed lives in the Durable Object, out of this request's reach,
+/// so the tool looks again at most a second later).
+pub struct McpClock;
+
+#[async_trait::async_trait]
+impl McpHost for McpClock {
+    fn now_ns(&self) -> u64 {
+        (Date::now().as_millis()).saturating_mul(1_000_000)
+    }
+
+    async fn news(&self, at_most: Duration) {
+        SendFuture::new(Delay::from(at_most)).await
     }
 }
 

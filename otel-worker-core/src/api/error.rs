@@ -39,6 +39,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("this server requires `Authorization: Bearer <token>`")]
     Unauthorized,
+    /// The request is understood and authenticated but not allowed (a foreign `Origin`).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} is not allowed on this path")]
     MethodNotAllowed(String),
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl ApiError {
             Self::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::Store(e) | Self::Export(IngestError::Storage(e), _) => storage(e),
             Self::Export(error, _) => match error {

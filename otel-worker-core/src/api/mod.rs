@@ -13,6 +13,7 @@ mod extract;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod logs;
+pub mod mcp;
 mod traces;
 
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct Builder {
     sampling: Option<Sampling>,
     /// How much one search may do; `None`: as much as it needs (the local server).
     search_budget: Option<Budget>,
+    /// The MCP server at `/mcp`; `None` leaves the route out.
+    mcp: Option<mcp::http::McpOptions>,
 }
 
 impl Builder {
@@ -80,7 +83,14 @@ impl Builder {
             cors_origins: Vec::new(),
             sampling: None,
             search_budget: None,
+            mcp: None,
         }
+    }
+
+    /// Serves MCP's Streamable HTTP transport at `/mcp`, over this same API.
+    pub fn mcp(mut self, options: mcp::http::McpOptions) -> Self {
+        self.mcp = Some(options);
+        self
     }
 
     pub fn sampling(mut self, sampling: Option<Sampling>) -> Self {
@@ -153,6 +163,13 @@ impl Builder {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(state);
+        if let Some(options) = self.mcp {
+            let api = router.clone();
+            router = router.route(
+                "/mcp",
+                mcp::http::route(api, options, self.cors_origins.clone()),
+            );
+        }
         if let Some(live) = self.live_route {
             router = router.route(auth::WEBSOCKET_PATH, live);
         }

@@ -1,0 +1,355 @@
+//! The black-box suite for MCP's Streamable HTTP transport at `/mcp`: a real server (the
+//! local one, or the Worker with `OTEL_WORKER_TEST_URL`), plain HTTP. What the official MCP
+//! SDKs see is checked by `scripts/test-mcp.sh`; this covers what they never send: the
+//! refusals, notifications, batches and malformed messages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A service name no other test uses, so tests can share one server.
+fn fresh_service(what: &str) -> String {
+    format!("{what}-{}", hex::encode(random_span_id()))
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// `POST /mcp` with the token and `body`; extra headers as given.
+async fn post_mcp(server: &TestServer, body: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = server
+        .http()
+        .post(server.url("/mcp"))
+        .header("authorization", server.auth())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("the server answers")
+}
+
+/// One JSON-RPC request; the answer's `result`, or a panic with its error.
+async fn rpc(server: &TestServer, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+    let response = post_mcp(server, &body.to_string(), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK, "{method}");
+    let answer: Value = response.json().await.expect("a JSON answer");
+    assert_eq!(answer["id"], 7);
+    assert!(answer.get("error").is_none(), "{method}: {answer}");
+    answer["result"].clone()
+}
+
+async fn call_tool(server: &TestServer, name: &str, arguments: Value) -> Value {
+    rpc(
+        server,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+    .await
+}
+
+/// Sends a trace of `n` spans for `service`; its id.
+async fn send_trace(server: &TestServer, service: &str, n: usize) -> String {
+    let (trace_id, mut request) = trace(n, now_ns());
+    request.resource_spans[0].resource = Some(opentelemetry_proto::tonic::resource::v1::Resource {
+        attributes: vec![kv(
+            "service.name",
+            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(service.into()),
+        )],
+        ..Default::default()
+    });
+    let response = post_protobuf(server, request.encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    trace_id
+}
+
+#[tokio::test]
+async fn initialize_names_the_server_negotiates_the_version_and_tells_how_to_use_the_tools() {
+    let server = TestServer::start();
+    let result = rpc(
+        &server,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    )
+    .await;
+    assert_eq!(result["protocolVersion"], "2025-06-18");
+    assert_eq!(result["serverInfo"]["name"], "otel-worker");
+    assert!(result["capabilities"]["tools"].is_object());
+    assert!(result["capabilities"]["resources"].is_object());
+    assert!(
+        result["instructions"]
+            .as_str()
+            .is_some_and(|t| t.contains("search_traces"))
+    );
+    // A version this server does not know: it answers with the newest it speaks.
+    let result = rpc(&server, "initialize", json!({"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})).await;
+    assert_eq!(result["protocolVersion"], "2025-11-25");
+}
+
+#[tokio::test]
+async fn mcp_needs_the_token_and_refuses_pages_of_other_origins() {
+    let server = TestServer::start();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let anonymous = server
+        .http()
+        .post(server.url("/mcp"))
+        .header("content-type", "application/json")
+        .body(ping)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+
+    // A page elsewhere (or one whose host name was pointed at this server: DNS rebinding).
+    for origin in ["https://evil.example", "http://evil.example:4318", "null"] {
+        let refused = post_mcp(&server, ping, &[("origin", origin)]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin}");
+        let body: Value = refused.json().await.expect("an error body");
+        assert_eq!(body["error"], "forbidden");
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.contains("CORS")),
+            "{body}"
+        );
+    }
+    // No Origin at all (every non-browser client) is fine.
+    let answered = post_mcp(&server, ping, &[]).await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    let answer: Value = answered.json().await.expect("JSON");
+    assert_eq!(answer, json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+}
+
+#[tokio::test]
+async fn there_is_no_server_stream_or_session_to_open_or_close() {
+    let server = TestServer::start();
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let response = server
+            .http()
+            .request(method.clone(), server.url("/mcp"))
+            .header("authorization", server.auth())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn notifications_are_accepted_without_a_body_and_a_batch_gets_every_answer() {
+    let server = TestServer::start();
+    let notification = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let accepted = post_mcp(&server, notification, &[]).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    assert!(accepted.bytes().await.expect("a body").is_empty());
+
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": "a", "method": "ping"},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": "b", "method": "no/such/method"},
+    ]);
+    let answered = post_mcp(&server, &batch.to_string(), &[]).await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    let answers: Value = answered.json().await.expect("JSON");
+    assert_eq!(answers.as_array().map(Vec::len), Some(2), "{answers}");
+    assert_eq!(
+        answers[0],
+        json!({"jsonrpc": "2.0", "id": "a", "result": {}})
+    );
+    assert_eq!(answers[1]["id"], "b");
+    assert_eq!(answers[1]["error"]["code"], -32601);
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_json_or_of_an_unknown_protocol_version_is_a_bad_request() {
+    let server = TestServer::start();
+    let garbled = post_mcp(&server, "{\"jsonrpc\": \"2.0\", \"id\": 1,", &[]).await;
+    assert_eq!(garbled.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = garbled.json().await.expect("a JSON-RPC error");
+    assert_eq!(answer["error"]["code"], -32700);
+    assert_eq!(answer["id"], Value::Null);
+
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let old = post_mcp(&server, ping, &[("mcp-protocol-version", "2024-01-01")]).await;
+    assert_eq!(old.status(), StatusCode::BAD_REQUEST);
+    let body: Value = old.json().await.expect("an error body");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2025-06-18")),
+        "{body}"
+    );
+    let known = post_mcp(&server, ping, &[("mcp-protocol-version", "2025-06-18")]).await;
+    assert_eq!(known.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tools_answer_what_the_api_answers_and_explain_bad_arguments() {
+    let server = TestServer::start();
+    let service = fresh_service("mcp-tools");
+    let trace_id = send_trace(&server, &service, 4).await;
+
+    let found = call_tool(&server, "search_traces", json!({"service": service})).await;
+    assert_eq!(found["isError"], false);
+    let (_, api) = get_json(&server, &format!("/v1/traces?service={service}&limit=10")).await;
+    let traces = found["structuredContent"]["traces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(traces.len(), 1);
+    let mut without_url = traces[0].clone();
+    let url = without_url.as_object_mut().and_then(|t| t.remove("url"));
+    assert_eq!(without_url, api["traces"][0]);
+    assert!(
+        url.and_then(|u| u.as_str().map(str::to_owned))
+            .is_some_and(|u| u.ends_with(&format!("/#trace={trace_id}")))
+    );
+    assert!(
+        found["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&trace_id))
+    );
+
+    let tree = call_tool(&server, "get_trace", json!({"trace_id": trace_id})).await;
+    let spans = tree["structuredContent"]["spans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(spans.len(), 4);
+    assert_eq!(spans[0]["name"], "root");
+    assert_eq!(spans[0]["depth"], 0);
+    assert!(
+        spans[1..]
+            .iter()
+            .all(|s| s["depth"] == 1 && s["parentSpanId"] == spans[0]["spanId"])
+    );
+    // Attributes only on request (no span of this trace failed).
+    assert!(spans.iter().all(|s| s.get("attributes").is_none()));
+    let text = tree["content"][0]["text"].as_str().unwrap_or_default();
+    for name in ["root", "child 1", "child 2", "child 3"] {
+        assert!(text.contains(name), "{text}");
+    }
+
+    for (arguments, complaint) in [
+        (
+            json!({"service": service, "min_duration": "fast"}),
+            "minDuration",
+        ),
+        (json!({"servce": service}), "servce"),
+        (json!({"limit": 1000}), "limit"),
+        (json!({"since": "10m", "start": "0"}), "since or start"),
+    ] {
+        let refused = call_tool(&server, "search_traces", arguments.clone()).await;
+        assert_eq!(refused["isError"], true, "{arguments}");
+        let message = refused["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(message.contains(complaint), "{arguments}: {message}");
+    }
+    let missing = call_tool(
+        &server,
+        "get_trace",
+        json!({"trace_id": "0".repeat(31) + "1"}),
+    )
+    .await;
+    assert_eq!(missing["isError"], true);
+    assert!(
+        missing["content"][0]["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("not found"))
+    );
+}
+
+/// The local server here never allows deleting; `scripts/test-worker.sh` runs this once more
+/// against a Worker started with `MCP_ALLOW_DELETE=true`, telling it so with
+/// `OTEL_WORKER_TEST_MCP_ALLOW_DELETE=1`.
+#[tokio::test]
+async fn deleting_is_offered_and_possible_only_when_the_server_allows_it() {
+    let allowed = std::env::var("OTEL_WORKER_TEST_MCP_ALLOW_DELETE").is_ok_and(|v| v == "1");
+    let server = TestServer::start();
+    let tools = rpc(&server, "tools/list", json!({})).await;
+    let delete_tool = tools["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == "delete_trace")
+        .cloned();
+    assert_eq!(delete_tool.is_some(), allowed, "{tools}");
+    let trace_id = send_trace(&server, &fresh_service("mcp-delete"), 1).await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "delete_trace", "arguments": {"trace_id": trace_id}}});
+    let answer: Value = post_mcp(&server, &body.to_string(), &[])
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let (status, _) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    if allowed {
+        assert_eq!(
+            delete_tool.map(|t| t["annotations"]["destructiveHint"].clone()),
+            Some(json!(true))
+        );
+        assert_eq!(
+            answer["result"]["structuredContent"],
+            json!({"deleted": true, "traceId": trace_id}),
+            "{answer}"
+        );
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    } else {
+        assert_eq!(answer["error"]["code"], -32602, "{answer}");
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn wait_for_traces_returns_the_trace_sent_while_it_waits() {
+    let server = TestServer::start();
+    let service = fresh_service("mcp-wait");
+    let earlier = send_trace(&server, &service, 1).await;
+    let waiting = call_tool(
+        &server,
+        "wait_for_traces",
+        json!({"service": service, "timeout_seconds": 20}),
+    );
+    let send_later = async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        send_trace(&server, &service, 2).await
+    };
+    let (result, later) = tokio::join!(waiting, send_later);
+    assert_eq!(result["structuredContent"]["timedOut"], false, "{result}");
+    let ids: Vec<&str> = result["structuredContent"]["traces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["traceId"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [later.as_str()],
+        "the trace stored before the call ({earlier}) is not new"
+    );
+
+    let nothing = call_tool(
+        &server,
+        "wait_for_traces",
+        json!({"service": fresh_service("mcp-nobody"), "timeout_seconds": 1}),
+    )
+    .await;
+    assert_eq!(nothing["isError"], false);
+    assert_eq!(
+        nothing["structuredContent"],
+        json!({"traces": [], "timedOut": true})
+    );
+}

@@ -1,0 +1,253 @@
+//! MCP's Streamable HTTP transport at `/mcp`, served by both homes: each POST carries
+//! JSON-RPC messages and gets the answers as one JSON body. Nothing is kept between
+//! requests (no `Mcp-Session-Id`, no server-sent stream: GET answers 405), so it works
+//! where every request may meet a new isolate. The bearer token is checked before this,
+//! like on every route; this adds the `Origin` check the MCP specification requires
+//! against DNS rebinding.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower_service::Service;
+
+use super::{ApiFailure, Backend, PROTOCOL_VERSION_HEADER, PROTOCOL_VERSIONS, RpcError, Server};
+use crate::api::ApiError;
+use crate::models::ErrorBody;
+
+/// What the `/mcp` route needs from its home besides the API itself.
+#[async_trait]
+pub trait McpHost: Send + Sync + 'static {
+    /// Unix time in nanoseconds.
+    fn now_ns(&self) -> u64;
+    /// Returns once new data may have been stored (the live feed, where the home can
+    /// listen to it in process), or after `at_most`.
+    async fn news(&self, at_most: Duration);
+}
+
+/// How a home configures `/mcp`.
+#[derive(Clone)]
+pub struct McpOptions {
+    /// The home's clock and live feed.
+    pub host: Arc<dyn McpHost>,
+    /// Whether `delete_trace` is offered (`dev --mcp-allow-delete`, the Worker's
+    /// `MCP_ALLOW_DELETE`).
+    pub allow_delete: bool,
+}
+
+#[derive(Clone)]
+struct McpState {
+    api: Router,
+    options: McpOptions,
+    cors_origins: Arc<Vec<HeaderValue>>,
+}
+
+/// The `/mcp` route over `api`, the router of every other route (without the token
+/// check, which already ran for `/mcp`).
+pub(crate) fn route(
+    api: Router,
+    options: McpOptions,
+    cors_origins: Vec<HeaderValue>,
+) -> MethodRouter {
+    post(handle).with_state(McpState {
+        api,
+        options,
+        cors_origins: Arc::new(cors_origins),
+    })
+}
+
+async fn handle(
+    State(state): State<McpState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin_allowed(origin, &headers, &state.cors_origins)
+    {
+        return ApiError::Forbidden(format!(
+            "requests to /mcp from the web origin {origin:?} are refused; add it to the server's CORS origins to allow it"
+        ))
+        .into_response();
+    }
+    if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER) {
+        let known = version
+            .to_str()
+            .is_ok_and(|v| PROTOCOL_VERSIONS.contains(&v));
+        if !known {
+            return ApiError::BadRequest(
+                "unsupported-protocol-version",
+                format!(
+                    "MCP protocol version {version:?} is not supported; this server speaks {PROTOCOL_VERSIONS:?}"
+                ),
+            )
+            .into_response();
+        }
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        let answer = super::parse_error("the message is not UTF-8 text".into());
+        return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
+    };
+    let backend = InProcess {
+        api: state.api,
+        host: state.options.host,
+        ui_base: ui_base(&uri, &headers),
+    };
+    let server = Server::new(backend, state.options.allow_delete);
+    match server.handle_text(text).await {
+        // A message that could not be read is a bad request, with the JSON-RPC error as body.
+        Some(answer) if answer["error"]["code"] == RpcError::PARSE => {
+            (StatusCode::BAD_REQUEST, Json(answer)).into_response()
+        }
+        Some(answer) => Json(answer).into_response(),
+        None => StatusCode::ACCEPTED.into_response(),
+    }
+}
+
+/// An `Origin` may call `/mcp` when the server was told to allow it, or when it is the
+/// server's own loopback origin (a page served by this server on localhost). A page whose
+/// host name merely resolves to this server (DNS rebinding) has neither.
+fn origin_allowed(origin: &HeaderValue, headers: &HeaderMap, allowed: &[HeaderValue]) -> bool {
+    if allowed.contains(origin) {
+        return true;
+    }
+    let (Ok(origin), Some(host)) = (
+        origin.to_str(),
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    ) else {
+        return false;
+    };
+    let Some(origin_host) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let name = match origin_host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => origin_host,
+    };
+    origin_host.eq_ignore_ascii_case(host) && matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// The web UI's address as the client reached this server.
+fn ui_base(uri: &Uri, headers: &HeaderMap) -> String {
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return format!("{scheme}://{authority}");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+/// The tools' backend inside a server: requests go straight to the API's router.
+struct InProcess {
+    api: Router,
+    host: Arc<dyn McpHost>,
+    ui_base: String,
+}
+
+impl InProcess {
+    async fn send(&self, method: &str, path: &str) -> Result<Bytes, ApiFailure> {
+        let failure = |message: String| ApiFailure {
+            status: 500,
+            message,
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .map_err(|e| failure(format!("could not build the request for {path}: {e}")))?;
+        let response = match self.api.clone().call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failure(format!("could not read the API's answer: {e}")))?
+            .to_bytes();
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        Err(ApiFailure {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for InProcess {
+    async fn get(&self, path: &str) -> Result<Value, ApiFailure> {
+        let body = self.send("GET", path).await?;
+        serde_json::from_slice(&body).map_err(|e| ApiFailure {
+            status: 500,
+            message: format!("the API's answer to {path} is not JSON: {e}"),
+        })
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), ApiFailure> {
+        self.send("DELETE", path).await.map(drop)
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.host.now_ns()
+    }
+
+    async fn news(&self, at_most: Duration) {
+        self.host.news(at_most).await
+    }
+
+    fn ui_base(&self) -> &str {
+        &self.ui_base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_configured_and_own_loopback_origins_may_call() {
+        let allowed = [HeaderValue::from_static("https://app.example.com")];
+        let check = |origin: &str, host: &str| {
+            origin_allowed(
+                &HeaderValue::from_str(origin).unwrap(),
+                &headers(host),
+                &allowed,
+            )
+        };
+        assert!(check("https://app.example.com", "otel.example.com"));
+        assert!(check("http://127.0.0.1:4318", "127.0.0.1:4318"));
+        assert!(check("http://localhost:4318", "localhost:4318"));
+        // DNS rebinding: the attacker's name resolves to this server; Host follows it.
+        assert!(!check("http://evil.example:4318", "evil.example:4318"));
+        assert!(!check("http://localhost:3000", "localhost:4318"));
+        assert!(!check("https://evil.example", "127.0.0.1:4318"));
+        assert!(!check("null", "127.0.0.1:4318"));
+    }
+}
