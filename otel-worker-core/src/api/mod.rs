@@ -138,7 +138,6 @@ impl Builder {
             search_budget: self.search_budget,
         };
         let mut router = Router::new()
-            .route("/", get(crate::ui::index))
             .route("/health", get(traces::health))
             .route(
                 "/v1/traces",
@@ -163,6 +162,10 @@ impl Builder {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(state);
+        #[cfg(feature = "ui")]
+        {
+            router = router.route("/", get(crate::ui::index));
+        }
         if let Some(options) = self.mcp {
             let api = router.clone();
             router = router.route(
