@@ -427,10 +427,20 @@ async function resources(sent) {
   const uri = `otel-worker://traces/${sent.traceId}`;
   const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
   check(templates.length === 1 && templates[0] === TEMPLATE, `resources/templates/list: one template ${TEMPLATE} (${short(templates)})`);
-  const uris = (await client.listResources()).resources.map((r) => r.uri);
-  check(uris.includes(uri), `resources/list: has ${uri} (${uris.length} resources)`);
+  // The newest traces come first, a page at a time: other tests may have stored newer ones,
+  // so follow nextCursor (up to 50 pages) until ours appears.
+  let page = await client.listResources();
+  const firstPage = page.resources.map((r) => r.uri);
+  const uris = [...firstPage];
+  let pages = 1;
+  while (!uris.includes(uri) && page.nextCursor && pages < 50) {
+    page = await client.listResources({ cursor: page.nextCursor });
+    uris.push(...page.resources.map((r) => r.uri));
+    pages += 1;
+  }
+  check(uris.includes(uri), `resources/list: has ${uri} (on page ${pages} of ${uris.length} resources)`);
   const bad = uris.filter((u) => !/^otel-worker:\/\/traces\/[0-9a-f]{32}$/.test(u));
-  check(uris.length <= 20 && bad.length === 0, 'resources/list: at most 20, every uri otel-worker://traces/<traceId>', bad);
+  check(firstPage.length <= 20 && bad.length === 0, 'resources/list: at most 20 per page, every uri otel-worker://traces/<traceId>', bad);
   const { contents } = await client.readResource({ uri });
   const first = contents?.[0] ?? {};
   const text = typeof first.text === 'string' ? first.text : null;

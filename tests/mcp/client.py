@@ -725,11 +725,19 @@ class Session:
             [t.uri_template for t in templates] == [TEMPLATE],
             f"resources/templates/list: one template {TEMPLATE} ({[t.uri_template for t in templates]})",
         )
-        resources = (await self.client.list_resources()).resources
-        uris = [str(r.uri) for r in resources]
-        c.check(uri in uris, f"resources/list: has {uri} ({len(uris)} resources)")
+        # The newest traces come first, a page at a time: other tests may have stored newer
+        # ones, so follow nextCursor (up to 50 pages) until ours appears.
+        page = await self.client.list_resources()
+        uris = [str(r.uri) for r in page.resources]
+        first_page = list(uris)
+        pages = 1
+        while uri not in uris and page.next_cursor and pages < 50:
+            page = await self.client.list_resources(cursor=page.next_cursor)
+            uris += [str(r.uri) for r in page.resources]
+            pages += 1
+        c.check(uri in uris, f"resources/list: has {uri} (on page {pages} of {len(uris)} resources)")
         bad = [u for u in uris if not re.fullmatch(r"otel-worker://traces/[0-9a-f]{32}", u)]
-        c.check(len(uris) <= 20 and not bad, "resources/list: at most 20, every uri otel-worker://traces/<traceId>", bad)
+        c.check(len(first_page) <= 20 and not bad, "resources/list: at most 20 per page, every uri otel-worker://traces/<traceId>", bad)
         result = await self.client.read_resource(uri)
         contents = result.contents
         text = getattr(contents[0], "text", None) if contents else None
