@@ -1,5 +1,5 @@
-"""Writes the fuzz corpus seeds from the test fixtures examples/send-trace/trace.json and
-logs.json: the JSON as it is, and the same exports as protobuf (via the opentelemetry-proto
+"""Writes the fuzz corpus seeds from the test fixtures examples/send-trace/trace.json,
+logs.json and metrics.json: the JSON as it is, and the same exports as protobuf (via the opentelemetry-proto
 package).
 
     python fuzz/make_seeds.py <output-dir>
@@ -12,6 +12,7 @@ import sys
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 root = pathlib.Path(__file__).resolve().parent.parent
@@ -45,4 +46,9 @@ logs_request = json_format.ParseDict(ids_to_base64(json.loads(logs)), ExportLogs
 (out / "logs").mkdir(parents=True, exist_ok=True)
 (out / "logs" / "example.json").write_text(logs)
 (out / "logs" / "example.pb").write_bytes(logs_request.SerializeToString())
+metrics = (root / "examples/send-trace/metrics.json").read_text()
+metrics_request = json_format.ParseDict(ids_to_base64(json.loads(metrics)), ExportMetricsServiceRequest())
+(out / "metrics").mkdir(parents=True, exist_ok=True)
+(out / "metrics" / "example.json").write_text(metrics)
+(out / "metrics" / "example.pb").write_bytes(metrics_request.SerializeToString())
 print(f"seeds written to {out}")

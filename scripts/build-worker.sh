@@ -25,4 +25,10 @@ cd "$root/otel-worker"
 # workerd (scripts/perf-worker.sh, docs/performance.md).
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 worker-build --release
+# worker-build keeps the function-name section (it passes wasm-opt --debuginfo): 330 KB raw,
+# 84 KB gzip that no request needs. A panic still logs its message and source location
+# (console_error_panic_hook); only the wasm frames of a stack trace lose their names.
+"$WASM_OPT_BIN" build/index_bg.wasm --strip-debug --strip-producers -o build/index_bg.wasm \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
+    --enable-multivalue --enable-reference-types --enable-exception-handling
 touch "$stamp"

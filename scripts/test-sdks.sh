@@ -6,6 +6,11 @@
 #   - logs: Python (stdlib logging through the SDK's handler; protobuf, protobuf+gzip, JSON) and
 #     Node (sdk-logs; JSON, protobuf, protobuf+gzip) export log records in and outside a span,
 #     read back by trace and by service (logs.py, logs.mjs);
+#   - metrics: Python (counter, up-down counter, histogram with a View's buckets, observable
+#     gauge; cumulative and delta; exemplars from sampled spans) and Node (sdk-metrics) export
+#     through every OTLP transport, and every stored series and point equals what the SDK
+#     exported, value by value, with steps (rates, histogram totals) checked too (metrics.py,
+#     metrics.mjs);
 #   - defaults: the Python SDK configured only from OTEL_* environment variables, with the OTLP
 #     span, log and metric exporters built with no arguments, over http/protobuf (defaults.py):
 #     every export succeeds (metrics get a partial success), the SDK logs no warning or error,
@@ -46,7 +51,7 @@ if [ -n "$zero_config" ]; then
 fi
 proto_python="$(bash "$root/scripts/venv.sh" proto)"
 json_python="$(bash "$root/scripts/venv.sh" json)"
-if [ ! -d "$root/node_modules/@opentelemetry/exporter-logs-otlp-grpc" ]; then
+if [ ! -d "$root/node_modules/@opentelemetry/exporter-metrics-otlp-grpc" ]; then
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
@@ -80,6 +85,12 @@ run "$json_python" logs.py --base-url "$base_url" --token "$token" --exporter js
 run node logs.mjs --base-url "$base_url" --token "$token" --exporter json
 run node logs.mjs --base-url "$base_url" --token "$token" --exporter proto
 run node logs.mjs --base-url "$base_url" --token "$token" --exporter proto-gzip
+run "$proto_python" metrics.py --base-url "$base_url" --token "$token" --exporter proto
+run "$proto_python" metrics.py --base-url "$base_url" --token "$token" --exporter proto-gzip
+run "$json_python" metrics.py --base-url "$base_url" --token "$token" --exporter json
+run node metrics.mjs --base-url "$base_url" --token "$token" --exporter json
+run node metrics.mjs --base-url "$base_url" --token "$token" --exporter proto
+run node metrics.mjs --base-url "$base_url" --token "$token" --exporter proto-gzip
 defaults http/protobuf "$base_url"
 if [ -n "$grpc_url" ]; then
     for exporter in grpc grpc-gzip; do
@@ -87,6 +98,8 @@ if [ -n "$grpc_url" ]; then
         run "$proto_python" logs.py --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
         run node roundtrip.mjs --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
         run node logs.mjs --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
+        run "$proto_python" metrics.py --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
+        run node metrics.mjs --base-url "$base_url" --token "$token" --exporter "$exporter" --grpc-endpoint "$grpc_url"
     done
     for case in no-token oversized; do
         run "$proto_python" grpc_refusals.py --base-url "$base_url" --token "$token" --grpc-endpoint "$grpc_url" --case "$case"

@@ -1,17 +1,15 @@
 //! Log exports through either decoder and the record-to-rows conversion: every record is
 //! either stored or counted as rejected, and each stored one has a valid body, well-formed
-//! ids and its resource in the batch. The metrics reader only counts, and never panics.
+//! ids and its resource in the batch.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otel_worker_core::ingest::metrics::MetricsExport;
 use otel_worker_core::ingest::{Encoding, decode_export, to_log_rows};
 use otel_worker_core::store::logs::LogBody;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 
 fuzz_target!(|body: &[u8]| {
     for encoding in [Encoding::Protobuf, Encoding::Json] {
-        let _ = decode_export::<MetricsExport>(encoding, body);
         let Ok(request) = decode_export::<ExportLogsServiceRequest>(encoding, body) else {
             continue;
         };

@@ -60,6 +60,12 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Metrics: list them, or show one metric's series with their latest values and a
+    /// trend.
+    Metrics {
+        #[command(subcommand)]
+        command: MetricsCommand,
+    },
     /// Services seen, with span counts and when each was last seen.
     Services,
     /// What the server holds: spans, traces, bytes against the storage budget, what was
@@ -262,6 +268,102 @@ impl LogListArgs {
 }
 
 #[derive(Subcommand)]
+pub enum MetricsCommand {
+    /// Every metric: type, unit, services, series, last seen.
+    List {
+        /// Only metrics of this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Text in the name (ignoring case).
+        #[arg(long, short)]
+        query: Option<String>,
+    },
+    /// One metric: each series' latest value and, over `--since`, a sparkline of its value,
+    /// rate (counters) or p50 (histograms).
+    Get(MetricGetArgs),
+}
+
+/// `client metrics get NAME`.
+#[derive(clap::Args)]
+pub struct MetricGetArgs {
+    name: String,
+    /// Only series of this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// `key=value` on the point attributes. Repeat for several.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// How far back the trend reaches (`15m`, `1h`, `7d`).
+    #[arg(long, default_value = "1h", value_parser = otel_worker_core::duration::parse)]
+    since: std::time::Duration,
+}
+
+/// Steps in a trend: the sparkline's width.
+const TREND_STEPS: u32 = 30;
+
+impl MetricGetArgs {
+    /// The API path for this metric with `extra` parameters.
+    fn path(&self, extra: &[(&str, String)]) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(service) = &self.service {
+            query.append_pair("service", service);
+        }
+        for attribute in &self.attributes {
+            query.append_pair("attr", attribute);
+        }
+        for (key, value) in extra {
+            query.append_pair(key, value);
+        }
+        let name: String =
+            percent_encoding::utf8_percent_encode(&self.name, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        format!("/v1/metrics/{name}?{}", query.finish())
+    }
+}
+
+async fn metrics(client: &Client, json: bool, command: MetricsCommand) -> anyhow::Result<()> {
+    match command {
+        MetricsCommand::List { service, query } => {
+            let mut params = form_urlencoded::Serializer::new(String::new());
+            if let Some(service) = &service {
+                params.append_pair("service", service);
+            }
+            if let Some(query) = &query {
+                params.append_pair("q", query);
+            }
+            let path = format!("/v1/metrics?{}", params.finish());
+            if json {
+                return print_json(&client.get(&path).await?);
+            }
+            let list: otel_worker_core::models::MetricList = client.get(&path).await?;
+            println!("{}", view::metric_table(&list.metrics));
+            Ok(())
+        }
+        MetricsCommand::Get(args) => {
+            let since_ns = u64::try_from(args.since.as_nanos()).unwrap_or(u64::MAX);
+            let step_ns = (since_ns / u64::from(TREND_STEPS)).max(1_000_000_000);
+            let start = crate::unix_nanos_ago(args.since);
+            let latest: otel_worker_core::models::MetricDetail =
+                client.get(&args.path(&[("limit", "1".into())])).await?;
+            let trend: otel_worker_core::models::MetricDetail = client
+                .get(&args.path(&[
+                    ("start", start.to_string()),
+                    ("step", format!("{}ms", step_ns / 1_000_000)),
+                ]))
+                .await?;
+            if json {
+                return print_json(&serde_json::to_value(&trend)?);
+            }
+            print!(
+                "{}",
+                view::metric_detail(&latest, &trend, start, step_ns, TREND_STEPS)
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand)]
 pub enum SpansCommand {
     /// Every span of a trace.
     List { trace_id: String },
@@ -277,6 +379,7 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         ClientCommand::Traces { command } => traces(&client, json, command).await,
         ClientCommand::Spans { command } => spans(&client, json, command).await,
         ClientCommand::Logs { command } => logs(&client, json, command).await,
+        ClientCommand::Metrics { command } => metrics(&client, json, command).await,
         ClientCommand::Services => {
             if json {
                 print_json(&client.get("/v1/services").await?)

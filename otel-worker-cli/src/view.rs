@@ -375,9 +375,186 @@ pub fn span_detail(span: &Span) -> String {
     out
 }
 
+/// `client metrics list`.
+pub fn metric_table(metrics: &[otel_worker_core::models::MetricSummary]) -> String {
+    if metrics.is_empty() {
+        return "no metrics yet: point an SDK's metrics exporter at this server".into();
+    }
+    let mut t = table(&["name", "type", "unit", "services", "series", "last seen"]);
+    for m in metrics {
+        let mut kind = m.kind.clone();
+        if let Some(temporality) = &m.temporality {
+            kind.push_str(&format!(" ({temporality}"));
+            if m.monotonic == Some(true) {
+                kind.push_str(", monotonic");
+            }
+            kind.push(')');
+        }
+        t.add_row(vec![
+            m.name.clone(),
+            kind,
+            m.unit.clone(),
+            m.services.join(", "),
+            m.series.to_string(),
+            m.last_seen_unix_nano.map(instant).unwrap_or_default(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// The number a point shows in a trend or as its latest value: the rate of a counter, the
+/// value of a gauge, the p50 of a histogram, the median of a summary.
+fn headline(point: &Value) -> Option<f64> {
+    for key in ["rate", "value", "p50"] {
+        if let Some(v) = point.get(key).and_then(Value::as_f64) {
+            return Some(v);
+        }
+    }
+    point["quantileValues"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["quantile"].as_f64() == Some(0.5)))
+        .and_then(|q| q["value"].as_f64())
+}
+
+/// A point's latest value as text, by what the point holds.
+fn latest(point: &Value) -> String {
+    if let Some(value) = point.get("value") {
+        return value.to_string();
+    }
+    let mut parts = Vec::new();
+    for key in ["count", "sum", "min", "max"] {
+        if let Some(v) = point.get(key) {
+            parts.push(format!("{key} {v}"));
+        }
+    }
+    for q in point["quantileValues"].as_array().into_iter().flatten() {
+        parts.push(format!("q{} {}", q["quantile"], q["value"]));
+    }
+    parts.join(", ")
+}
+
+/// `values` (one per step, `None` where a step had no point) as a line of block
+/// characters scaled between their minimum and maximum.
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let known: Vec<f64> = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let (low, high) = known
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if v.is_finite() => {
+                let share = if high > low {
+                    (v - low) / (high - low)
+                } else {
+                    0.5
+                };
+                BARS[((share * 7.0).round() as usize).min(7)]
+            }
+            _ => ' ',
+        })
+        .collect()
+}
+
+/// `client metrics get NAME`: per series its latest value and the trend over the steps
+/// from `start_ns`.
+pub fn metric_detail(
+    latest_points: &otel_worker_core::models::MetricDetail,
+    trend: &otel_worker_core::models::MetricDetail,
+    start_ns: u64,
+    step_ns: u64,
+    steps: u32,
+) -> String {
+    let mut out = format!("{} ({}", latest_points.name, latest_points.kind);
+    if let Some(temporality) = &latest_points.temporality {
+        out.push_str(&format!(", {temporality}"));
+    }
+    if !latest_points.unit.is_empty() {
+        out.push_str(&format!(", {}", latest_points.unit));
+    }
+    out.push(')');
+    if !latest_points.description.is_empty() {
+        out.push_str(&format!(": {}", latest_points.description));
+    }
+    out.push('\n');
+    let trend_label = match (latest_points.kind.as_str(), latest_points.monotonic) {
+        ("sum", Some(true)) => "rate/s",
+        ("histogram" | "exponentialHistogram" | "summary", _) => "p50",
+        _ => "value",
+    };
+    let span =
+        crate::server::humantime(std::time::Duration::from_nanos(step_ns * u64::from(steps)));
+    let mut t = table(&[
+        "service",
+        "attributes",
+        "latest",
+        "at",
+        &format!("{trend_label}, last {span}"),
+    ]);
+    let first_step = start_ns / step_ns;
+    for series in &latest_points.series {
+        let trend_points = trend
+            .series
+            .iter()
+            .find(|s| s.attributes == series.attributes && s.service_name == series.service_name)
+            .map(|s| s.points.as_slice())
+            .unwrap_or_default();
+        let mut values = vec![None; steps as usize + 1];
+        for point in trend_points {
+            let end = point["timeUnixNano"]
+                .as_str()
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(0);
+            let index = (end / step_ns).saturating_sub(first_step + 1) as usize;
+            if let Some(slot) = values.get_mut(index) {
+                *slot = headline(point);
+            }
+        }
+        let last = series.points.last();
+        let attributes: Vec<String> = series
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
+            .collect();
+        t.add_row(vec![
+            series.service_name.clone().unwrap_or_default(),
+            attributes.join(" "),
+            last.map(latest).unwrap_or_default(),
+            last.and_then(|p| p["timeUnixNano"].as_str())
+                .and_then(|t| t.parse::<u64>().ok())
+                .map(instant)
+                .unwrap_or_default(),
+            sparkline(&values),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sparkline_scales_between_the_lowest_and_highest_value_and_leaves_gaps() {
+        assert_eq!(sparkline(&[Some(0.0), Some(7.0), None, Some(3.5)]), "▁█ ▅");
+        assert_eq!(sparkline(&[Some(2.0), Some(2.0)]), "▅▅");
+        assert_eq!(sparkline(&[None]), " ");
+    }
 
     #[test]
     fn instants_are_utc_milliseconds() {

@@ -718,9 +718,15 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
             400,
         ),
     ];
-    // A body nested 1,000 deep where each signal reads it: a span attribute, a log body.
+    // A body nested 1,000 deep where each signal reads it: a span attribute, a log body, a
+    // point's attribute.
     let deep_log_json = format!(
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{}{{"intValue":"1"}}{}}}]}}]}}]}}"#,
+        r#"{"kvlistValue":{"values":[{"key":"k","value":"#.repeat(1000),
+        "}]}}".repeat(1000)
+    );
+    let deep_metric_json = format!(
+        r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"m","gauge":{{"dataPoints":[{{"timeUnixNano":"1","asInt":"1","attributes":[{{"key":"a","value":{}{{"intValue":"1"}}{}}}]}}]}}}}]}}]}}]}}"#,
         r#"{"kvlistValue":{"values":[{"key":"k","value":"#.repeat(1000),
         "}]}}".repeat(1000)
     );
@@ -736,8 +742,7 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
     let signals = [
         ("/v1/traces", Some(deep(&deep_json))),
         ("/v1/logs", Some(deep(&deep_log_json))),
-        // Metrics are only counted: their points are skipped, not read.
-        ("/v1/metrics", None),
+        ("/v1/metrics", Some(deep(&deep_metric_json))),
     ];
     // The same framing rules on every signal's export path.
     for (path, case) in signals.iter().flat_map(|(path, own)| {

@@ -1024,3 +1024,89 @@ fn logs_are_listed_followed_and_shown_under_their_span_from_the_terminal() {
         "{printed:?}"
     );
 }
+
+#[test]
+fn metrics_are_listed_and_shown_with_their_latest_values_from_the_terminal() {
+    let server = TestServer::start();
+    let service = format!("cli-metrics-{}", hex::encode(random_span_id()));
+    // The example export, as a service of its own, its points moved to now so they fall
+    // in the trend's hour.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let example = include_str!("../../examples/send-trace/metrics.json")
+        .replace("\"frontend\"", &format!("\"{service}\""))
+        .replace("1739872740000000000", &(now - 60_000_000_000).to_string())
+        .replace("1739872800000000000", &now.to_string());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let response = runtime.block_on(post_to(
+        &server,
+        "/v1/metrics",
+        "application/json",
+        None,
+        example.into_bytes(),
+    ));
+    assert_eq!(response.status(), 200);
+
+    let run = |args: &[&str]| client_at(&server.base_url, &server.token, args);
+    let list = run(&["metrics", "list", "--service", &service]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let table = text(&list.stdout);
+    for expected in [
+        "http.server.request.duration",
+        "histogram (cumulative)",
+        "http.server.requests",
+        "sum (cumulative, monotonic)",
+        "process.memory.usage",
+        "gauge",
+    ] {
+        assert!(table.contains(expected), "{expected:?} not in\n{table}");
+    }
+
+    let counter = text(
+        &run(&[
+            "metrics",
+            "get",
+            "http.server.requests",
+            "--service",
+            &service,
+        ])
+        .stdout,
+    );
+    assert!(counter.contains("HTTP requests answered."), "{counter}");
+    assert!(
+        counter.contains("http.response.status_code=200"),
+        "{counter}"
+    );
+    assert!(counter.contains("rate/s, last 1h"), "{counter}");
+    // Six requests in the minute since the counter started: one step of the trend.
+    assert!(
+        counter
+            .lines()
+            .any(|l| l.contains(" 6 ") && l.contains('▅')),
+        "{counter}"
+    );
+    let histogram = text(
+        &run(&[
+            "metrics",
+            "get",
+            "http.server.request.duration",
+            "--service",
+            &service,
+        ])
+        .stdout,
+    );
+    assert!(
+        histogram.contains("count 6, sum 912.5, min 12.5, max 245"),
+        "{histogram}"
+    );
+
+    let missing = run(&["metrics", "get", "no.such.metric"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("no.such.metric"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

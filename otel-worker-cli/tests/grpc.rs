@@ -130,7 +130,7 @@ async fn traces_and_logs_sent_over_grpc_are_read_back_over_http() {
 }
 
 #[tokio::test]
-async fn invalid_records_are_a_partial_success_and_metrics_are_refused_point_by_point() {
+async fn invalid_records_and_points_are_a_partial_success_and_the_rest_stored() {
     let server = TestServer::start();
     let mut logs = LogsServiceClient::new(channel(&server).await);
     let mut export = log_export("grpc-partial", &[], &["fine", "bad"]);
@@ -149,9 +149,21 @@ async fn invalid_records_are_a_partial_success_and_metrics_are_refused_point_by_
         resource_metrics: vec![ResourceMetrics {
             scope_metrics: vec![ScopeMetrics {
                 metrics: vec![Metric {
-                    name: "queue.depth".into(),
+                    name: "grpc.queue.depth".into(),
                     data: Some(Data::Gauge(Gauge {
-                        data_points: vec![NumberDataPoint::default(); 3],
+                        // Three without a time, one to keep.
+                        data_points: vec![
+                            NumberDataPoint::default(),
+                            NumberDataPoint::default(),
+                            NumberDataPoint::default(),
+                            NumberDataPoint {
+                                time_unix_nano: 1_700_000_000_000_000_000,
+                                value: Some(
+                                    opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(7),
+                                ),
+                                ..Default::default()
+                            },
+                        ],
                     })),
                     ..Default::default()
                 }],
@@ -168,10 +180,13 @@ async fn invalid_records_are_a_partial_success_and_metrics_are_refused_point_by_
     let partial = reply.partial_success.expect("a partial success");
     assert_eq!(partial.rejected_data_points, 3);
     assert!(
-        partial.error_message.contains("OTEL_METRICS_EXPORTER=none"),
+        partial.error_message.contains("grpc.queue.depth"),
         "{}",
         partial.error_message
     );
+    let (status, stored) = get_json(&server, "/v1/metrics/grpc.queue.depth").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{stored}");
+    assert_eq!(stored["series"][0]["points"][0]["value"], 7);
 }
 
 #[tokio::test]

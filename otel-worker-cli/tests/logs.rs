@@ -1,4 +1,4 @@
-//! The black-box suite for log records and the metrics answer: a real server (the local
+//! The black-box suite for log records: a real server (the local
 //! one, or the Worker with `OTEL_WORKER_TEST_URL`), HTTP and WebSocket only.
 
 mod common;
@@ -10,17 +10,10 @@ use futures_util::StreamExt;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValueList, any_value::Value as V,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric::Data,
-    number_data_point,
-};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use reqwest::StatusCode;
@@ -540,88 +533,4 @@ async fn new_logs_are_announced_on_the_live_feed() {
             "no logAdded for {body}"
         );
     }
-}
-
-fn metrics_export(points: usize) -> ExportMetricsServiceRequest {
-    let point = || NumberDataPoint {
-        time_unix_nano: now_ns(),
-        value: Some(number_data_point::Value::AsInt(1)),
-        ..Default::default()
-    };
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: None,
-            scope_metrics: vec![ScopeMetrics {
-                scope: None,
-                metrics: vec![
-                    Metric {
-                        name: "requests".into(),
-                        data: Some(Data::Sum(Sum {
-                            data_points: (0..points - 1).map(|_| point()).collect(),
-                            aggregation_temporality: 2,
-                            is_monotonic: true,
-                        })),
-                        ..Default::default()
-                    },
-                    Metric {
-                        name: "queue".into(),
-                        data: Some(Data::Gauge(Gauge {
-                            data_points: vec![point()],
-                        })),
-                        ..Default::default()
-                    },
-                ],
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    }
-}
-
-#[tokio::test]
-async fn metrics_are_accepted_and_every_point_is_rejected_with_how_to_stop_sending_them() {
-    let server = TestServer::start();
-    let response = post_to(
-        &server,
-        "/v1/metrics",
-        PROTOBUF,
-        None,
-        metrics_export(4).encode_to_vec(),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let reply = ExportMetricsServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
-    let partial = reply.partial_success.expect("a partial success");
-    assert_eq!(partial.rejected_data_points, 4);
-    assert!(
-        partial.error_message.contains("OTEL_METRICS_EXPORTER=none"),
-        "{}",
-        partial.error_message
-    );
-
-    let json_body = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
-        {"name":"latency","histogram":{"dataPoints":[{"count":"2"},{"count":"1"}]}}]}]}]}"#;
-    let response = post_to(
-        &server,
-        "/v1/metrics",
-        "application/json",
-        Some("gzip"),
-        gzip(json_body),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let reply: Value = response.json().await.unwrap();
-    assert_eq!(reply["partialSuccess"]["rejectedDataPoints"], "2");
-
-    let response = post_to(&server, "/v1/metrics", PROTOBUF, None, vec![0xff, 0x01]).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let unauthenticated = server
-        .http()
-        .post(server.url("/v1/metrics"))
-        .header("content-type", PROTOBUF)
-        .body(metrics_export(2).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
 }

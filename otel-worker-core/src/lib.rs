@@ -17,6 +17,7 @@
 //! - [`query`]: parsing ids and the trace search's parameters.
 //! - [`retention`]: deleting old traces in bounded steps.
 //! - [`ui`]: the web UI served at `/`.
+//! - [`steps`]: a metric series' points folded into steps (rates, percentiles).
 //! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags; [`size`]: `2GB`.
 //! - [`models`]: the API's JSON.
 //! - `client`: a typed HTTP client for the API (feature `client`).
@@ -31,6 +32,7 @@ pub mod models;
 pub mod query;
 pub mod retention;
 pub mod size;
+pub mod steps;
 pub mod store;
 pub mod ui;
 

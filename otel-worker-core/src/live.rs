@@ -7,7 +7,7 @@
 //! listing everything that arrived since its last one ([`Coalescer`]), so a browser keeps
 //! up with any ingest rate.
 
-use crate::models::{LiveLog, LiveSpan, ServerMessage};
+use crate::models::{LiveLog, LiveMetric, LiveSpan, ServerMessage};
 
 /// The shortest time between two messages to one client: about ten a second.
 pub const COALESCE_INTERVAL_MS: u64 = 100;
@@ -31,6 +31,8 @@ pub struct Coalescer {
     new_spans: Vec<(String, String)>,
     spans: Vec<LiveSpan>,
     logs: Vec<LiveLog>,
+    /// Points per metric and service; few entries, so merged by a linear search.
+    metrics: Vec<LiveMetric>,
     missed: u64,
 }
 
@@ -52,14 +54,29 @@ impl Coalescer {
                 self.missed += logs.len().saturating_sub(room) as u64;
                 self.logs.extend(logs.into_iter().take(room));
             }
+            ServerMessage::MetricAdded { metrics } => {
+                for metric in metrics {
+                    match self
+                        .metrics
+                        .iter_mut()
+                        .find(|m| m.name == metric.name && m.service_name == metric.service_name)
+                    {
+                        Some(known) => known.points += metric.points,
+                        None => self.metrics.push(metric),
+                    }
+                }
+            }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.new_spans.is_empty() && self.spans.is_empty() && self.logs.is_empty()
+        self.new_spans.is_empty()
+            && self.spans.is_empty()
+            && self.logs.is_empty()
+            && self.metrics.is_empty()
     }
 
-    /// The merged messages (spans first, then log records; none when nothing arrived)
+    /// The merged messages (spans first, then log records, then metrics; none when nothing arrived)
     /// and how many items did not fit; the coalescer is empty afterwards.
     pub fn take(&mut self) -> (Vec<ServerMessage>, u64) {
         let missed = std::mem::take(&mut self.missed);
@@ -73,6 +90,11 @@ impl Coalescer {
         if !self.logs.is_empty() {
             messages.push(ServerMessage::LogAdded {
                 logs: std::mem::take(&mut self.logs),
+            });
+        }
+        if !self.metrics.is_empty() {
+            messages.push(ServerMessage::MetricAdded {
+                metrics: std::mem::take(&mut self.metrics),
             });
         }
         (messages, missed)

@@ -239,6 +239,12 @@ pub struct StoreStats {
     /// Log records.
     #[serde(default)]
     pub logs: u64,
+    /// Metric data points.
+    #[serde(default)]
+    pub metric_points: u64,
+    /// Metric series (one per metric, resource and attribute set).
+    #[serde(default)]
+    pub metric_series: u64,
     /// Bytes on disk (locally: the database file and its WAL) or in D1.
     pub bytes: u64,
     /// The storage budget; `None` when unlimited.
@@ -312,6 +318,75 @@ pub struct LiveLog {
     pub span_id: Option<String>,
 }
 
+/// One metric of `GET /v1/metrics`: a name, with what its series share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSummary {
+    pub name: String,
+    /// `gauge`, `sum`, `histogram`, `exponentialHistogram` or `summary`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub unit: String,
+    pub description: String,
+    /// `delta` or `cumulative` for sums and histograms; `None` otherwise.
+    pub temporality: Option<String>,
+    /// For sums: whether it only goes up; `None` otherwise.
+    pub monotonic: Option<bool>,
+    /// The services that sent it, sorted.
+    pub services: Vec<String>,
+    /// How many series (attribute sets per resource) it has.
+    pub series: u64,
+    #[serde(with = "option_u64_string", default)]
+    pub last_seen_unix_nano: Option<u64>,
+}
+
+/// Body of `GET /v1/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricList {
+    pub metrics: Vec<MetricSummary>,
+}
+
+/// One series of `GET /v1/metrics/{name}`: its attributes, where it comes from, its
+/// points (each as its kind has it; see `docs/api.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSeries {
+    pub attributes: Attributes,
+    /// The resource's attributes.
+    pub resource: Attributes,
+    pub service_name: Option<String>,
+    pub points: Vec<Value>,
+}
+
+/// Body of `GET /v1/metrics/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricDetail {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub unit: String,
+    pub description: String,
+    pub temporality: Option<String>,
+    pub monotonic: Option<bool>,
+    /// The step points were folded into (`10s`), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub series: Vec<MetricSeries>,
+    /// Some series had more points in the range than the limit: the oldest were left out.
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// A metric that got points, as the live feed announces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveMetric {
+    pub name: String,
+    pub service_name: Option<String>,
+    pub points: u64,
+}
+
 /// Body of `GET /v1/attributes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeList {
@@ -364,6 +439,8 @@ pub enum ServerMessage {
     },
     /// Log records were stored.
     LogAdded { logs: Vec<LiveLog> },
+    /// Metric points were stored: how many, per metric and service.
+    MetricAdded { metrics: Vec<LiveMetric> },
 }
 
 /// A stored span as the live feed announces it: one line of a tail.

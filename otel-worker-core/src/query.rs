@@ -304,6 +304,92 @@ pub fn parameters(
     Ok(found)
 }
 
+/// The parameters of `GET /v1/metrics`.
+pub const METRIC_LIST_PARAMETERS: &[&str] = &["service", "q"];
+
+/// The parameters of `GET /v1/metrics/{name}`.
+pub const METRIC_PARAMETERS: &[&str] = &["service", "attr", "start", "end", "step", "limit"];
+
+/// Points per series `GET /v1/metrics/{name}` returns unless told otherwise, and at most.
+pub const DEFAULT_POINT_LIMIT: u32 = 1_000;
+pub const MAX_POINT_LIMIT: u32 = 10_000;
+
+/// What `GET /v1/metrics/{name}` asks for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricQuery {
+    pub service: Option<String>,
+    pub attributes: Vec<(String, String)>,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    /// Fold the points into steps this long.
+    pub step_ns: Option<u64>,
+    /// The text of `step`, echoed in the answer.
+    pub step: Option<String>,
+    pub limit: u32,
+}
+
+/// Reads the query string of `GET /v1/metrics/{name}`.
+pub fn metric(raw: Option<&str>) -> Result<MetricQuery, QueryError> {
+    let mut query = MetricQuery {
+        limit: DEFAULT_POINT_LIMIT,
+        ..MetricQuery::default()
+    };
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !METRIC_PARAMETERS.contains(&key.as_ref()) {
+            return Err(QueryError::UnknownParameter {
+                name: key.into_owned(),
+                known: METRIC_PARAMETERS,
+            });
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let value = value.into_owned();
+        match key.as_ref() {
+            "service" => query.service = Some(value),
+            "attr" => query.attributes.push(attribute(&value)?),
+            "start" => query.start_ns = Some(instant("start", &value)?),
+            "end" => query.end_ns = Some(instant("end", &value)?),
+            "step" => {
+                let ns = duration_ns("step", &value)?;
+                if ns < 1_000_000 {
+                    return Err(invalid(
+                        "step",
+                        format!("step {value:?} must be at least 1ms"),
+                    ));
+                }
+                query.step_ns = Some(ns);
+                query.step = Some(value);
+            }
+            _ => {
+                query.limit = match value.parse::<u32>() {
+                    Ok(n) if (1..=MAX_POINT_LIMIT).contains(&n) => n,
+                    _ => {
+                        return Err(invalid(
+                            "limit",
+                            format!(
+                                "limit {value:?} must be a whole number from 1 to {MAX_POINT_LIMIT}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// Whether an attribute value reads as `text` the way `attr` filters compare: a string
+/// equal to it, or a number or boolean written the same.
+pub fn attribute_matches(value: &serde_json::Value, text: &str) -> bool {
+    match value {
+        serde_json::Value::String(s) => s == text,
+        serde_json::Value::Number(n) => n.to_string() == text,
+        serde_json::Value::Bool(b) => b.to_string() == text,
+        _ => false,
+    }
+}
+
 /// The parameters `GET /v1/logs` understands.
 pub const LOG_PARAMETERS: &[&str] = &[
     "limit", "before", "start", "end", "service", "severity", "traceId", "spanId", "attr", "q",

@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_logs.sql",
         include_str!("../../../migrations/0007_logs.sql"),
     ),
+    (
+        "0008_metrics.sql",
+        include_str!("../../../migrations/0008_metrics.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

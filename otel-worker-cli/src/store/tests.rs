@@ -83,8 +83,7 @@ fn batch(spans: Vec<SpanRecord>) -> Batch {
         resources,
         shapes: vec![shape()],
         spans,
-        logs: Vec::new(),
-        sampled_out: 0,
+        ..Batch::default()
     }
 }
 
@@ -232,6 +231,9 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "logs",
             "logs_by_time",
             "logs_by_trace",
+            "metric_points",
+            "metric_series",
+            "metric_series_by_name",
             "replaced_spans",
             "resources",
             "search_blocks",
@@ -522,6 +524,8 @@ fn dump(path: &Path) -> Vec<Vec<String>> {
         "SELECT * FROM services ORDER BY service_name",
         "SELECT * FROM counters ORDER BY name",
         "SELECT * FROM logs ORDER BY log_row",
+        "SELECT * FROM metric_series ORDER BY series_id",
+        "SELECT * FROM metric_points ORDER BY series_id, time_ns",
     ] {
         let mut stmt = conn.prepare(table).unwrap();
         let columns = stmt.column_count();
@@ -556,7 +560,13 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
         (1_700_000_000_123_456_789, 9, "in trace 1", Some(1)),
         (i64::MAX as u64 + 1, 17, "past 2262", None),
     ];
-    let export = || Batch::merge([batch(sent.clone()), log_batch(&logs)]);
+    let export = || {
+        Batch::merge([
+            batch(sent.clone()),
+            log_batch(&logs),
+            point_batch("/a", &[5, 1_700_000_000_123_456_789]),
+        ])
+    };
     let (_native_dir, native_path, native) = temp_store();
     native.insert(export()).await.unwrap();
     // Sent twice, as a retried export would be: the second pass replaces, adds nothing.
@@ -594,8 +604,9 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        3 + 2 + 3 + 1 + 2 + 5 + 2,
-        "3 spans, 2 traces, 3 resources, 1 shape, 2 services, 5 counters, 2 log records"
+        3 + 2 + 4 + 1 + 2 + 6 + 2 + 1 + 2,
+        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 6 counters, 2 log records, \
+         1 metric series, 2 points"
     );
     assert_eq!(dump(&json_path), native_rows);
 }
@@ -995,6 +1006,48 @@ fn every_read_query_is_served_by_an_index() {
             queries.push((what.into(), statement(sql.into(), vec![])));
         }
     }
+    {
+        let null = otel_worker_core::store::Param::Null;
+        let point = vec![text("7"), text("5"), text("{}")];
+        queries.extend([
+            (
+                "metric list".into(),
+                statement(sql::METRIC_LIST.into(), vec![null.clone(), null.clone()]),
+            ),
+            (
+                "metric list of a service".into(),
+                statement(sql::METRIC_LIST.into(), vec![text("api"), text("req")]),
+            ),
+            (
+                "a metric's series".into(),
+                statement(sql::METRIC_SERIES.into(), vec![text("requests"), null]),
+            ),
+            (
+                "a metric's points".into(),
+                statement(
+                    sql::METRIC_POINTS.into(),
+                    vec![text("[\"7\",\"8\"]"), text("0"), text("99"), text("10")],
+                ),
+            ),
+            (
+                "count a new point".into(),
+                statement(sql::COUNT_NEW_POINT.into(), point.clone()),
+            ),
+            (
+                "count new points".into(),
+                statement(
+                    sql::COUNT_NEW_POINTS_JSON.into(),
+                    vec![text("[[\"7\",\"5\",\"{}\"]]")],
+                ),
+            ),
+        ]);
+        for (i, sql) in sql::PRUNE_POINTS.iter().enumerate() {
+            queries.push((
+                format!("point prune statement {i}"),
+                statement((*sql).into(), vec![text("5"), text("10")]),
+            ));
+        }
+    }
     for (i, prune) in sql::PRUNE.iter().enumerate() {
         queries.push((
             format!("prune statement {i}"),
@@ -1036,7 +1089,8 @@ fn every_read_query_is_served_by_an_index() {
             // Small tables read whole are fine: `resources` (a row per resource),
             // `attribute_shapes` (a row per key set), `services`, `counters`,
             // `replaced_spans` (empty between transactions), `search_blocks` (a row per
-            // 16,384 spans), a search's `attribute_filters` (`f`, a row per filter); so
+            // 16,384 spans), a search's `attribute_filters` (`f`, a row per filter),
+            // `metric_series` (`ms`, a row per series: prune steps go through it); so
             // are `json_each` walks of one JSON value, and the new rows of an export (a
             // range above the ingest mark).
             let small = [
@@ -1050,6 +1104,7 @@ fn every_read_query_is_served_by_an_index() {
                 "SCAN replaced_spans",
                 "SCAN x",
                 "SCAN search_blocks",
+                "SCAN ms",
             ];
             let allowed = small
                 .iter()
@@ -1661,6 +1716,83 @@ async fn prune_steps_delete_log_records_with_the_traces_of_their_time() {
     let left = store.logs(&query, None).await.unwrap();
     let oldest = left.logs.last().unwrap().1.time_unix_nano;
     assert_eq!(oldest, 1_008);
+}
+
+/// Metric points of series `route` at `times`, through the real conversion.
+fn point_batch(route: &str, times: &[u64]) -> Batch {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
+        number_data_point,
+    };
+    let string = |text: &str| AnyValue {
+        value: Some(any_value::Value::StringValue(text.into())),
+    };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "queue".into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: times
+                            .iter()
+                            .map(|t| NumberDataPoint {
+                                attributes: vec![KeyValue {
+                                    key: "route".into(),
+                                    value: Some(string(route)),
+                                    ..Default::default()
+                                }],
+                                time_unix_nano: *t,
+                                value: Some(number_data_point::Value::AsInt(*t as i64)),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    otel_worker_core::ingest::metrics::to_metric_rows(request, None).batch
+}
+
+#[tokio::test]
+async fn prune_steps_delete_metric_points_with_the_traces_of_their_time_series_by_series() {
+    let (_dir, _path, store) = temp_store();
+    let spans: Vec<SpanRecord> = (1..=2u8)
+        .map(|t| record(t, t, None, u64::from(t) * 100, u64::from(t) * 100 + 5))
+        .collect();
+    store.insert(batch(spans)).await.unwrap();
+    store
+        .insert(point_batch("/a", &[50, 150, 250]))
+        .await
+        .unwrap();
+    store
+        .insert(point_batch("/b", &[60, 160, 260]))
+        .await
+        .unwrap();
+    // The same points again: stored once, counted once.
+    store
+        .insert(point_batch("/b", &[60, 160, 260]))
+        .await
+        .unwrap();
+    let held = store.holdings().await.unwrap();
+    assert_eq!((held.metric_points, held.metric_series), (6, 2));
+
+    // Retention at 200: trace 1 (started at 100) goes, and each series' points before 200.
+    let pruned = store.prune(200, 1_000).await.unwrap();
+    assert_eq!((pruned.traces, pruned.points), (1, 4));
+    let held = store.holdings().await.unwrap();
+    assert_eq!(held.metric_points, 2);
+    let rows = store.metric_series("queue", None).await.unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r.series_id.as_str()).collect();
+    let left = store.metric_points(&ids, 0, u64::MAX, 10).await.unwrap();
+    let mut times: Vec<&str> = left.iter().map(|p| p.time_ns.as_str()).collect();
+    times.sort_unstable();
+    assert_eq!(times, ["250", "260"]);
 }
 
 #[tokio::test]

@@ -12,17 +12,17 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::{ApiError, AppState};
-use crate::ingest::metrics::MetricsExport;
 use crate::ingest::{self, Encoding, Export, IngestError, Signal, Stored};
 
 /// What an export stored, left in the response's extensions for the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exported {
     pub signal: Signal,
-    /// Spans or log records stored (metrics: none).
+    /// Spans, log records or data points stored.
     pub stored: usize,
     /// Spans, log records or data points rejected.
     pub rejected: u64,
@@ -56,18 +56,17 @@ pub(crate) async fn export_logs(
     Ok(answer(&state, Signal::Logs, encoding, stored))
 }
 
-/// `POST /v1/metrics`: read and validated like the others, then refused point by point.
+/// `POST /v1/metrics`.
 pub(crate) async fn export_metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (encoding, export) = read::<MetricsExport>(&headers, body, state.max_body_bytes).await?;
-    let stored = Stored {
-        stored: 0,
-        reply: ingest::metrics::refuse(export),
-        announcement: None,
-    };
+    let (encoding, request) =
+        read::<ExportMetricsServiceRequest>(&headers, body, state.max_body_bytes).await?;
+    let stored = ingest::metrics::store_metrics(&state.shards, request)
+        .await
+        .map_err(|e| ApiError::Export(e, encoding))?;
     Ok(answer(&state, Signal::Metrics, encoding, stored))
 }
 

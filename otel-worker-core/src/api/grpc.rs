@@ -39,7 +39,6 @@ use tonic::{Code, Request, Status};
 
 use super::auth::Auth;
 use super::retry_after_seconds;
-use crate::ingest::metrics::{MetricsExport, refuse};
 use crate::ingest::{self, IngestError, Sampling, Stored};
 use crate::live::ServerEvents;
 use crate::store::Shards;
@@ -359,7 +358,12 @@ impl MetricsService for Otlp {
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
         self.authenticate(request.metadata())?;
-        let reply = refuse(MetricsExport::of(request.get_ref()));
-        Ok(tonic::Response::new(reply.to_metrics_message()))
+        let inner = &self.inner;
+        let stored = ingest::metrics::store_metrics(&inner.shards, request.into_inner())
+            .await
+            .map_err(|e| refusal("metrics", e))?;
+        Ok(tonic::Response::new(
+            self.stored(stored).to_metrics_message(),
+        ))
     }
 }

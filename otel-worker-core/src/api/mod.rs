@@ -14,6 +14,7 @@ mod extract;
 pub mod grpc;
 mod logs;
 pub mod mcp;
+mod metrics;
 mod traces;
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use cors::parse_origin;
@@ -150,7 +151,11 @@ impl Builder {
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
             .route("/v1/traces/{trace_id}/logs", get(logs::trace_logs))
             .route("/v1/logs", get(logs::list_logs).post(export::export_logs))
-            .route("/v1/metrics", post(export::export_metrics))
+            .route(
+                "/v1/metrics",
+                get(metrics::list_metrics).post(export::export_metrics),
+            )
+            .route("/v1/metrics/{name}", get(metrics::get_metric))
             .route("/v1/services", get(traces::list_services))
             .route("/v1/stats", get(traces::stats))
             .route("/v1/attributes", get(traces::attributes))

@@ -171,6 +171,8 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
         spans: shards.iter().map(|s| s.spans).sum(),
         traces: shards.iter().map(|s| s.traces).sum(),
         logs: shards.iter().map(|s| s.logs).sum(),
+        metric_points: shards.iter().map(|s| s.metric_points).sum(),
+        metric_series: shards.iter().map(|s| s.metric_series).sum(),
         bytes: shards.iter().map(|s| s.bytes).sum(),
         budget_bytes: shards.iter().map(|s| s.budget_bytes).sum(),
         oldest_unix_nano: shards.iter().filter_map(|s| s.oldest_unix_nano).min(),

@@ -1,185 +1,425 @@
-//! Metrics are not stored yet. An SDK exports them by default, and a `404` would make it
-//! warn on every export; so an export is accepted, every data point is rejected in an
-//! OTLP partial success, and its message says how to turn the exporter off.
+//! Metric points: validated one by one, each metric's points grouped into series (one per
+//! metric stream, resource and scope, and attribute set), and stored in one transaction
+//! per export, like spans and log records.
 
-use super::{Export, ExportReply, Signal, json};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, exemplar, metric::Data, number_data_point,
+};
+use serde_json::{Map, Number, Value, json};
 
-/// What a metrics export carries, as far as this server reads it: how many data points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MetricsExport {
-    pub data_points: u64,
-}
+use super::convert::{ResourceText, attributes};
+use super::{Export, ExportReply, IngestError, Signal, Stored, json};
+use crate::models::{LiveMetric, ServerMessage};
+use crate::store::metrics::{MetricKind, PointRecord, SeriesRecord};
+use crate::store::{Batch, ResourceRecord, Shards, content_id};
 
-#[cfg(feature = "grpc")]
-impl MetricsExport {
-    /// Counts the data points of a decoded request (as gRPC hands it over).
-    pub fn of(
-        request: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
-    ) -> Self {
-        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-        let data_points = request
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            } as u64)
-            .sum();
-        Self { data_points }
-    }
-}
-
-impl Export for MetricsExport {
+impl Export for ExportMetricsServiceRequest {
     const SIGNAL: Signal = Signal::Metrics;
     fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
-        let request: counted::Request = prost::Message::decode(body)?;
-        Ok(Self {
-            data_points: request.data_points(),
-        })
+        prost::Message::decode(body)
     }
     fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
-        json::metrics::count_data_points(body).map(|data_points| Self { data_points })
+        json::metrics::decode(body)
     }
 }
 
-/// `ExportMetricsServiceRequest` down to its data points, which are kept as bytes: the
-/// request's structure is checked and its points counted without decoding every metric
-/// type (which would add tens of kilobytes to the Worker for answers that store nothing).
-/// Field numbers as in `opentelemetry/proto/metrics/v1/metrics.proto`.
-mod counted {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Request {
-        #[prost(message, repeated, tag = "1")]
-        pub resource_metrics: Vec<ResourceMetrics>,
-    }
+/// What a metrics export turns into: the rows to store and what was rejected.
+#[derive(Debug, Default)]
+pub struct MetricRows {
+    pub batch: Batch,
+    /// Points per metric and service, for the live feed.
+    pub live: Vec<LiveMetric>,
+    pub rejected: u64,
+    /// The first rejection, for the response's `error_message`.
+    pub first_error: Option<String>,
+}
 
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ResourceMetrics {
-        #[prost(message, repeated, tag = "2")]
-        pub scope_metrics: Vec<ScopeMetrics>,
+/// Validates and converts every point of an export; points larger than `max_point_bytes`
+/// as stored are rejected.
+pub fn to_metric_rows(
+    request: ExportMetricsServiceRequest,
+    max_point_bytes: Option<usize>,
+) -> MetricRows {
+    let mut rows = MetricRows::default();
+    for resource_metrics in request.resource_metrics {
+        let resource = ResourceText::of(
+            &resource_metrics.resource.unwrap_or_default(),
+            resource_metrics.schema_url,
+        );
+        for scope_metrics in resource_metrics.scope_metrics {
+            let pair = resource.with_scope(
+                scope_metrics.scope.unwrap_or_default(),
+                scope_metrics.schema_url,
+            );
+            let mut used = false;
+            for metric in scope_metrics.metrics {
+                let stream = Stream::of(&metric.name, &metric.unit, &metric.description, &pair);
+                let Some(data) = metric.data else { continue };
+                let (kind, temporality, monotonic, points) = points_of(data);
+                used |= !points.is_empty();
+                for point in points {
+                    rows.add(
+                        &stream,
+                        kind,
+                        temporality,
+                        monotonic,
+                        point,
+                        max_point_bytes,
+                    );
+                }
+            }
+            if used && !rows.batch.resources.iter().any(|r| r.id == pair.id) {
+                rows.batch.resources.push(pair);
+            }
+        }
     }
+    rows
+}
 
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ScopeMetrics {
-        #[prost(message, repeated, tag = "2")]
-        pub metrics: Vec<Metric>,
-    }
-
-    /// A metric's five data kinds (a oneof in the proto; at most one is set).
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Metric {
-        #[prost(message, optional, tag = "5")]
-        pub gauge: Option<Points>,
-        #[prost(message, optional, tag = "7")]
-        pub sum: Option<Points>,
-        #[prost(message, optional, tag = "9")]
-        pub histogram: Option<Points>,
-        #[prost(message, optional, tag = "10")]
-        pub exponential_histogram: Option<Points>,
-        #[prost(message, optional, tag = "11")]
-        pub summary: Option<Points>,
-    }
-
-    /// Every data kind keeps its points in field 1.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Points {
-        #[prost(bytes = "vec", repeated, tag = "1")]
-        pub data_points: Vec<Vec<u8>>,
-    }
-
-    impl Request {
-        pub fn data_points(&self) -> u64 {
-            self.resource_metrics
-                .iter()
-                .flat_map(|r| &r.scope_metrics)
-                .flat_map(|s| &s.metrics)
-                .flat_map(|m| {
-                    [
-                        &m.gauge,
-                        &m.sum,
-                        &m.histogram,
-                        &m.exponential_histogram,
-                        &m.summary,
-                    ]
-                })
-                .flatten()
-                .map(|points| points.data_points.len() as u64)
-                .sum()
+/// A metric's kind, temporality and monotonicity, and its points ready for their series
+/// (or why each cannot be stored).
+fn points_of(data: Data) -> (MetricKind, i32, bool, Vec<Result<Point, String>>) {
+    match data {
+        Data::Gauge(g) => {
+            let points = g.data_points.into_iter().map(|p| {
+                number_point(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    p.value,
+                    p.flags,
+                    &p.exemplars,
+                )
+            });
+            (MetricKind::Gauge, 0, false, points.collect())
+        }
+        Data::Sum(s) => {
+            let points = s.data_points.into_iter().map(|p| {
+                number_point(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    p.value,
+                    p.flags,
+                    &p.exemplars,
+                )
+            });
+            (
+                MetricKind::Sum,
+                s.aggregation_temporality,
+                s.is_monotonic,
+                points.collect(),
+            )
+        }
+        Data::Histogram(h) => {
+            let points = h.data_points.into_iter().map(|p| {
+                if !p.bucket_counts.is_empty() && p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
+                    return Err(format!(
+                        "a histogram point has {} bucket counts for {} bounds; it needs one more count than bounds",
+                        p.bucket_counts.len(),
+                        p.explicit_bounds.len()
+                    ));
+                }
+                let mut body = totals(p.count, p.sum, p.min, p.max);
+                body.insert("bucketCounts".into(), p.bucket_counts.into());
+                body.insert(
+                    "explicitBounds".into(),
+                    p.explicit_bounds.iter().map(|b| double(*b)).collect(),
+                );
+                Ok(Point::new(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, body, p.flags, &p.exemplars))
+            });
+            (
+                MetricKind::Histogram,
+                h.aggregation_temporality,
+                false,
+                points.collect(),
+            )
+        }
+        Data::ExponentialHistogram(h) => {
+            let points = h.data_points.into_iter().map(|p| {
+                let mut body = totals(p.count, p.sum, p.min, p.max);
+                body.insert("scale".into(), p.scale.into());
+                body.insert("zeroCount".into(), p.zero_count.into());
+                body.insert("zeroThreshold".into(), double(p.zero_threshold));
+                for (name, buckets) in [("positive", p.positive), ("negative", p.negative)] {
+                    let buckets = buckets.unwrap_or_default();
+                    body.insert(
+                        name.into(),
+                        json!({"offset": buckets.offset, "bucketCounts": buckets.bucket_counts}),
+                    );
+                }
+                Ok(Point::new(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    body,
+                    p.flags,
+                    &p.exemplars,
+                ))
+            });
+            (
+                MetricKind::ExponentialHistogram,
+                h.aggregation_temporality,
+                false,
+                points.collect(),
+            )
+        }
+        Data::Summary(s) => {
+            let points = s.data_points.into_iter().map(|p| {
+                let mut body = totals(p.count, Some(p.sum), None, None);
+                body.insert(
+                    "quantileValues".into(),
+                    p.quantile_values
+                        .iter()
+                        .map(|q| json!({"quantile": double(q.quantile), "value": double(q.value)}))
+                        .collect(),
+                );
+                Ok(Point::new(
+                    &p.attributes,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    body,
+                    p.flags,
+                    &[],
+                ))
+            });
+            (MetricKind::Summary, 0, false, points.collect())
         }
     }
 }
 
-/// The environment variable that turns an SDK's metrics exporter off.
-pub const EXPORTER_OFF: &str = "OTEL_METRICS_EXPORTER=none";
+/// A distribution point's count, and its sum, min and max when the SDK set them.
+fn totals(count: u64, sum: Option<f64>, min: Option<f64>, max: Option<f64>) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("count".into(), count.into());
+    for (name, value) in [("sum", sum), ("min", min), ("max", max)] {
+        if let Some(value) = value {
+            body.insert(name.into(), double(value));
+        }
+    }
+    body
+}
 
-/// The answer to a metrics export: every data point rejected, and why.
-pub fn refuse(export: MetricsExport) -> ExportReply {
-    ExportReply {
-        rejected: export.data_points,
-        error_message: (export.data_points > 0).then(|| {
-            format!(
-                "otel-worker does not store metrics yet: {} data points were dropped; set \
-                 {EXPORTER_OFF} in the application's environment to stop sending them",
-                export.data_points
-            )
-        }),
+/// What the points of one metric share.
+struct Stream<'a> {
+    name: &'a str,
+    unit: &'a str,
+    description: &'a str,
+    resource: &'a ResourceRecord,
+}
+
+impl<'a> Stream<'a> {
+    fn of(
+        name: &'a str,
+        unit: &'a str,
+        description: &'a str,
+        resource: &'a ResourceRecord,
+    ) -> Self {
+        Self {
+            name,
+            unit,
+            description,
+            resource,
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-    use opentelemetry_proto::tonic::metrics::v1::{
-        ExponentialHistogram, Gauge, Histogram, Metric, NumberDataPoint, ResourceMetrics,
-        ScopeMetrics, Sum, Summary, metric::Data,
-    };
-    use prost::Message;
+/// A point before it joins its series.
+struct Point {
+    attributes: Map<String, Value>,
+    time_ns: u64,
+    body: Map<String, Value>,
+}
 
-    use super::{Export, MetricsExport};
-
-    #[test]
-    fn the_points_of_every_metric_type_are_counted_from_protobuf() {
-        let metric = |data| Metric {
-            name: "m".into(),
-            data: Some(data),
-            ..Default::default()
-        };
-        let request = ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![
-                        metric(Data::Gauge(Gauge {
-                            data_points: vec![NumberDataPoint::default(); 2],
-                        })),
-                        metric(Data::Sum(Sum {
-                            data_points: vec![NumberDataPoint::default(); 3],
-                            ..Default::default()
-                        })),
-                        metric(Data::Histogram(Histogram {
-                            data_points: vec![Default::default(); 1],
-                            ..Default::default()
-                        })),
-                        metric(Data::ExponentialHistogram(ExponentialHistogram {
-                            data_points: vec![Default::default(); 4],
-                            ..Default::default()
-                        })),
-                        metric(Data::Summary(Summary {
-                            data_points: vec![Default::default(); 5],
-                        })),
-                    ],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        };
-        let counted = MetricsExport::from_protobuf(&request.encode_to_vec()).unwrap();
-        assert_eq!(counted.data_points, 15);
-        assert!(MetricsExport::from_protobuf(&[0x0a, 0x05, 0x12]).is_err());
+impl Point {
+    fn new(
+        attributes_list: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+        start_ns: u64,
+        time_ns: u64,
+        mut fields: Map<String, Value>,
+        flags: u32,
+        exemplars: &[Exemplar],
+    ) -> Self {
+        let mut body = Map::new();
+        body.insert("startTimeUnixNano".into(), start_ns.to_string().into());
+        body.append(&mut fields);
+        if flags != 0 {
+            body.insert("flags".into(), flags.into());
+        }
+        if !exemplars.is_empty() {
+            body.insert(
+                "exemplars".into(),
+                exemplars.iter().map(exemplar_json).collect(),
+            );
+        }
+        Self {
+            attributes: attributes(attributes_list),
+            time_ns,
+            body,
+        }
     }
+}
+
+fn number_point(
+    attributes_list: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    start_ns: u64,
+    time_ns: u64,
+    value: Option<number_data_point::Value>,
+    flags: u32,
+    exemplars: &[Exemplar],
+) -> Result<Point, String> {
+    let value = match value {
+        Some(number_data_point::Value::AsInt(i)) => Value::from(i),
+        Some(number_data_point::Value::AsDouble(d)) => double(d),
+        None => return Err("a point has no value (asInt or asDouble)".into()),
+    };
+    let mut body = Map::new();
+    body.insert("value".into(), value);
+    Ok(Point::new(
+        attributes_list,
+        start_ns,
+        time_ns,
+        body,
+        flags,
+        exemplars,
+    ))
+}
+
+/// A double as JSON: a number, or OTLP/JSON's spelling of what JSON numbers cannot hold.
+fn double(d: f64) -> Value {
+    match Number::from_f64(d) {
+        Some(n) => Value::Number(n),
+        None if d.is_nan() => "NaN".into(),
+        None if d > 0.0 => "Infinity".into(),
+        None => "-Infinity".into(),
+    }
+}
+
+fn exemplar_json(e: &Exemplar) -> Value {
+    let id = |bytes: &[u8]| {
+        (!bytes.is_empty() && bytes.iter().any(|b| *b != 0)).then(|| hex::encode(bytes))
+    };
+    json!({
+        "timeUnixNano": e.time_unix_nano.to_string(),
+        "value": match e.value {
+            Some(exemplar::Value::AsInt(i)) => Value::from(i),
+            Some(exemplar::Value::AsDouble(d)) => double(d),
+            None => Value::Null,
+        },
+        "traceId": id(&e.trace_id),
+        "spanId": id(&e.span_id),
+        "filteredAttributes": attributes(&e.filtered_attributes),
+    })
+}
+
+impl MetricRows {
+    /// Adds a point (or its rejection) to its series.
+    fn add(
+        &mut self,
+        stream: &Stream,
+        kind: MetricKind,
+        temporality: i32,
+        monotonic: bool,
+        point: Result<Point, String>,
+        max_point_bytes: Option<usize>,
+    ) {
+        let describe = |problem: String| format!("metric {:?}: {problem}", stream.name);
+        let point = point.and_then(|point| {
+            if stream.name.is_empty() {
+                return Err("a metric needs a name".into());
+            }
+            if point.time_ns == 0 {
+                return Err("a point needs a time (timeUnixNano)".into());
+            }
+            Ok(point)
+        });
+        let point = match point {
+            Ok(point) => point,
+            Err(problem) => {
+                self.rejected += 1;
+                self.first_error.get_or_insert(describe(problem));
+                return;
+            }
+        };
+        let body = Value::Object(point.body).to_string();
+        if let Some(limit) = max_point_bytes.filter(|limit| body.len() > *limit) {
+            self.rejected += 1;
+            self.first_error.get_or_insert(describe(format!(
+                "a point is {} bytes as stored, more than this server's limit of {limit}",
+                body.len()
+            )));
+            return;
+        }
+        // Gauges and summaries have no temporality, and only sums can be monotonic.
+        let temporality = match kind {
+            MetricKind::Gauge | MetricKind::Summary => 0,
+            _ => temporality,
+        };
+        let monotonic = kind == MetricKind::Sum && monotonic;
+        let attributes = Value::Object(point.attributes).to_string();
+        let id = content_id(&[
+            &stream.resource.id.to_string(),
+            stream.name,
+            &(kind as u8).to_string(),
+            stream.unit,
+            &temporality.to_string(),
+            if monotonic { "1" } else { "0" },
+            &attributes,
+        ]);
+        if !self.batch.series.iter().any(|s| s.id == id) {
+            self.batch.series.push(SeriesRecord {
+                id,
+                name: stream.name.to_owned(),
+                kind,
+                unit: stream.unit.to_owned(),
+                description: stream.description.to_owned(),
+                temporality,
+                monotonic,
+                resource_id: stream.resource.id,
+                attributes,
+            });
+        }
+        self.batch.points.push(PointRecord {
+            series_id: id,
+            time_ns: point.time_ns,
+            body,
+        });
+        let service = &stream.resource.service_name;
+        match self
+            .live
+            .iter_mut()
+            .find(|m| m.name == stream.name && &m.service_name == service)
+        {
+            Some(known) => known.points += 1,
+            None => self.live.push(LiveMetric {
+                name: stream.name.to_owned(),
+                service_name: service.clone(),
+                points: 1,
+            }),
+        }
+    }
+}
+
+/// Validates and converts every point of `request` and stores them in one transaction per
+/// store; as [`super::store_traces`] does for spans.
+pub async fn store_metrics(
+    shards: &Shards,
+    request: ExportMetricsServiceRequest,
+) -> Result<Stored, IngestError> {
+    let rows = to_metric_rows(request, shards.max_span_bytes());
+    let reply = ExportReply {
+        rejected: rows.rejected,
+        error_message: rows.first_error,
+    };
+    let stored = rows.batch.points.len();
+    let announcement = (stored > 0).then_some(ServerMessage::MetricAdded { metrics: rows.live });
+    if stored > 0 {
+        shards.insert(rows.batch).await?;
+    }
+    Ok(Stored {
+        stored,
+        reply,
+        announcement,
+    })
 }

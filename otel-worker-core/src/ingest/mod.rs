@@ -3,11 +3,11 @@
 //!
 //! Every transport (`api::export` for OTLP/HTTP, the local server's gRPC) calls the same
 //! two steps: [`read_request`] turns a body into the signal's request under the size
-//! limit, and [`store_traces`] / [`store_logs`] validate, convert and store it in one
-//! transaction ([`metrics::refuse`] answers metrics, which are not stored yet). Split by
-//! concern: [`json`] holds every OTLP/JSON leniency, [`convert`] validates spans and
-//! renders rows, [`logs`] does the same for log records, [`reply`] is the success answer
-//! and [`error`] the refusals.
+//! limit, and [`store_traces`] / [`store_logs`] / [`metrics::store_metrics`] validate,
+//! convert and store it in one transaction. Split by concern: [`json`] holds every
+//! OTLP/JSON leniency, [`convert`] validates spans and renders rows, [`logs`] and
+//! [`metrics`] do the same for log records and metric points, [`reply`] is the success
+//! answer and [`error`] the refusals.
 
 pub mod convert;
 pub mod error;

@@ -62,7 +62,8 @@ impl Store {
             kept.spans_deleted += pruned.spans;
             kept.logs_deleted += pruned.logs;
             kept.bytes = self.db.size().await?;
-            if (pruned.traces == 0 && pruned.logs == 0) || kept.bytes as f64 <= target {
+            let nothing = pruned.traces == 0 && pruned.logs == 0 && pruned.points == 0;
+            if nothing || kept.bytes as f64 <= target {
                 break;
             }
         }

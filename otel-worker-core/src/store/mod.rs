@@ -13,6 +13,7 @@ pub mod bloom;
 pub mod budget;
 pub mod legacy;
 pub mod logs;
+pub mod metrics;
 pub mod prune;
 pub mod read;
 pub mod row;
@@ -267,6 +268,9 @@ pub struct Batch {
     pub shapes: Vec<ShapeRecord>,
     pub spans: Vec<SpanRecord>,
     pub logs: Vec<LogRecord>,
+    /// Metric series not stored yet are written; stored ones are left as they are.
+    pub series: Vec<metrics::SeriesRecord>,
+    pub points: Vec<metrics::PointRecord>,
     /// Spans left out by sampling, counted with the export.
     pub sampled_out: u64,
 }
@@ -330,4 +334,5 @@ pub struct Pruned {
     pub traces: u64,
     pub spans: u64,
     pub logs: u64,
+    pub points: u64,
 }

@@ -5,8 +5,9 @@ use super::{Param, Pruned, Statement, Store, StoreError, ns_param, sql};
 
 impl Store {
     /// Deletes the oldest traces (at most `max_traces`, all of their spans) that started
-    /// before `cutoff_ns`, and the log records of their time (at most ten per trace), in
-    /// one short transaction; see [`crate::retention`].
+    /// before `cutoff_ns`, and the log records (at most ten per trace) and metric points
+    /// (at most a hundred per trace) of their time, in one short transaction; see
+    /// [`crate::retention`].
     pub async fn prune(&self, cutoff_ns: u64, max_traces: u32) -> Result<Pruned, StoreError> {
         let params = || vec![ns_param(cutoff_ns), Param::Int(i64::from(max_traces))];
         let mut statements: Vec<Statement> = sql::PRUNE
@@ -16,6 +17,10 @@ impl Store {
         statements.insert(5, Statement::new(sql::COUNT_PRUNED, params()));
         for (i, sql) in sql::PRUNE_LOGS.iter().enumerate() {
             statements.insert(5 + i, Statement::new(*sql, params()));
+        }
+        // Metric points go with the log records of the same horizon, before the traces.
+        for (i, sql) in sql::PRUNE_POINTS.iter().enumerate() {
+            statements.insert(7 + i, Statement::new(*sql, params()));
         }
         statements.extend(
             sql::FORGET_EMPTY_BLOCKS
@@ -27,7 +32,8 @@ impl Store {
         Ok(Pruned {
             spans: count(3) + count(4),
             logs: count(6),
-            traces: count(8),
+            points: count(8),
+            traces: count(10),
         })
     }
 

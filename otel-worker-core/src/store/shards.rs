@@ -48,6 +48,11 @@ impl Shards {
         }
     }
 
+    /// The index of the store a metric series (all of its points) belongs to.
+    pub fn index_of_series(&self, series_id: i64) -> usize {
+        jump_hash(series_id as u64, self.stores.len())
+    }
+
     /// The store a trace belongs to.
     pub fn of(&self, trace_id: &str) -> &Store {
         &self.stores[self.index_of(trace_id)]
@@ -98,6 +103,17 @@ impl Shards {
             add_resource(part, log.resource_id);
             add_shape(part, log.shape_id);
             part.logs.push(log);
+        }
+        for series in batch.series {
+            let part = parts.entry(self.index_of_series(series.id)).or_default();
+            add_resource(part, series.resource_id);
+            part.series.push(series);
+        }
+        for point in batch.points {
+            let part = parts
+                .entry(self.index_of_series(point.series_id))
+                .or_default();
+            part.points.push(point);
         }
         for span in batch.spans {
             let part = parts.entry(self.index_of(&span.trace_id)).or_default();

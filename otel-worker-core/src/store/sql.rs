@@ -861,6 +861,119 @@ ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 
 // ---- statistics -------------------------------------------------------------------------
 
+// ---- metrics -----------------------------------------------------------------------------
+
+/// Writes one series unless it is already stored (`?1`..`?9` as `store::metrics` binds them).
+pub const INSERT_SERIES: &str = "\
+INSERT INTO metric_series (series_id, name, kind, unit, description, temporality, monotonic,
+    resource_id, attributes)
+VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, CAST(?8 AS INTEGER), ?9)
+ON CONFLICT DO NOTHING";
+
+/// [`INSERT_SERIES`] for many rows: `?1` = a JSON array of the same rows.
+pub const INSERT_SERIES_JSON: &str = "\
+INSERT INTO metric_series (series_id, name, kind, unit, description, temporality, monotonic,
+    resource_id, attributes)
+SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+       value ->> 5, value ->> 6, CAST(value ->> 7 AS INTEGER), value ->> 8
+FROM json_each(?1) WHERE true
+ON CONFLICT DO NOTHING";
+
+/// Counts a point (`?1` series, `?2` time, `?3` body) into `metric_points` unless it is
+/// stored already; runs before [`INSERT_POINT`], with the same rows.
+pub const COUNT_NEW_POINT: &str = "\
+INSERT INTO counters (name, value)
+SELECT 'metric_points', 1
+WHERE ?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM metric_points
+    WHERE series_id = CAST(?1 AS INTEGER) AND time_ns = CAST(?2 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// [`COUNT_NEW_POINT`] for many rows: `?1` = a JSON array of the same rows.
+pub const COUNT_NEW_POINTS_JSON: &str = "\
+INSERT INTO counters (name, value)
+SELECT 'metric_points', count(*) FROM json_each(?1) j
+WHERE NOT EXISTS (SELECT 1 FROM metric_points
+    WHERE series_id = CAST(j.value ->> 0 AS INTEGER) AND time_ns = CAST(j.value ->> 1 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// Stores one point unless its series has one at that time: `?1` series, `?2` time,
+/// `?3` body.
+pub const INSERT_POINT: &str = "\
+INSERT INTO metric_points (series_id, time_ns, body)
+VALUES (CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), ?3)
+ON CONFLICT DO NOTHING";
+
+/// [`INSERT_POINT`] for many rows: `?1` = a JSON array of the same rows.
+pub const INSERT_POINTS_JSON: &str = "\
+INSERT INTO metric_points (series_id, time_ns, body)
+SELECT CAST(value ->> 0 AS INTEGER), CAST(value ->> 1 AS INTEGER), value ->> 2
+FROM json_each(?1) WHERE true
+ON CONFLICT DO NOTHING";
+
+/// Every metric stream of each service, with its number of series and its newest point:
+/// `?1` = service or NULL, `?2` = text in the name or NULL.
+pub const METRIC_LIST: &str = "\
+SELECT ms.name AS name, ms.kind AS kind, ms.unit AS unit, ms.description AS description,
+       ms.temporality AS temporality, ms.monotonic AS monotonic, r.service_name AS service,
+       count(*) AS series,
+       CAST(max((SELECT max(p.time_ns) FROM metric_points p WHERE p.series_id = ms.series_id))
+            AS TEXT) AS last_seen
+FROM metric_series ms JOIN resources r ON r.resource_id = ms.resource_id
+WHERE (?1 IS NULL OR r.service_name = ?1)
+  AND (?2 IS NULL OR instr(lower(ms.name), lower(?2)) > 0)
+GROUP BY ms.name, ms.kind, ms.unit, ms.description, ms.temporality, ms.monotonic, r.service_name
+ORDER BY ms.name";
+
+/// The series of one metric: `?1` = name, `?2` = service or NULL.
+pub const METRIC_SERIES: &str = "\
+SELECT CAST(ms.series_id AS TEXT) AS series_id, ms.kind AS kind, ms.unit AS unit,
+       ms.description AS description, ms.temporality AS temporality, ms.monotonic AS monotonic,
+       ms.attributes AS attributes, r.resource AS resource, r.service_name AS service
+FROM metric_series ms JOIN resources r ON r.resource_id = ms.resource_id
+WHERE ms.name = ?1 AND (?2 IS NULL OR r.service_name = ?2)";
+
+/// The newest points of some series in a time range, up to `?4` per series, newest first:
+/// `?1` = a JSON array of series ids (as text), `?2`/`?3` = the range `[start, end)`.
+pub const METRIC_POINTS: &str = "\
+SELECT CAST(sid AS TEXT) AS series_id, CAST(t AS TEXT) AS time_ns, body FROM (
+  SELECT p.series_id AS sid, p.time_ns AS t, p.body AS body,
+         row_number() OVER (PARTITION BY p.series_id ORDER BY p.time_ns DESC) AS n
+  FROM metric_points p
+  WHERE p.series_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))
+    AND p.time_ns >= CAST(?2 AS INTEGER) AND p.time_ns < CAST(?3 AS INTEGER))
+WHERE n <= CAST(?4 AS INTEGER)
+ORDER BY sid, t DESC";
+
+/// The points one prune step deletes: the oldest of each series before the step's
+/// horizon (as for log records), at most a hundred per trace the step may delete.
+/// `CROSS JOIN` keeps SQLite walking the series and seeking each one's old points (the
+/// key's range), instead of scanning every point.
+macro_rules! pruned_points {
+    () => {
+        concat!(
+            "SELECT p.series_id, p.time_ns FROM metric_series ms CROSS JOIN metric_points p
+  WHERE p.series_id = ms.series_id AND p.time_ns < (",
+            log_horizon!(),
+            ") LIMIT CAST(?2 AS INTEGER) * 100"
+        )
+    };
+}
+
+/// Uncounts, then deletes, the points of a prune step; the second's change count says
+/// how many.
+pub const PRUNE_POINTS: [&str; 2] = [
+    concat!(
+        "INSERT INTO counters (name, value) SELECT 'metric_points', -count(*) FROM (",
+        pruned_points!(),
+        ") WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    ),
+    concat!(
+        "DELETE FROM metric_points WHERE (series_id, time_ns) IN (",
+        pruned_points!(),
+        ")"
+    ),
+];
+
 /// What is stored, from the counters every write keeps: spans (plus any still waiting in
 /// `legacy_spans`), traces, oldest start, newest span end (every service's latest), and
 /// what was pruned or sampled out.
@@ -873,6 +986,8 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
        CAST((SELECT min(start_ns) FROM traces) AS TEXT) AS oldest,
        CAST((SELECT max(last_seen_ns) FROM services) AS TEXT) AS newest,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'logs'), 0) AS TEXT) AS logs,
+       CAST(coalesce((SELECT value FROM counters WHERE name = 'metric_points'), 0) AS TEXT) AS metric_points,
+       CAST((SELECT count(*) FROM metric_series) AS TEXT) AS metric_series,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'pruned_traces'), 0) AS TEXT) AS pruned_traces,
        CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans,
        ",

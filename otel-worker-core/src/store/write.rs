@@ -31,6 +31,12 @@ impl Batch {
             }
             merged.spans.extend(batch.spans);
             merged.logs.extend(batch.logs);
+            for series in batch.series {
+                if !merged.series.iter().any(|s| s.id == series.id) {
+                    merged.series.push(series);
+                }
+            }
+            merged.points.extend(batch.points);
             merged.sampled_out += batch.sampled_out;
         }
         merged
@@ -49,7 +55,7 @@ pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
             ],
         ));
     }
-    if batch.spans.is_empty() && batch.logs.is_empty() {
+    if batch.spans.is_empty() && batch.logs.is_empty() && batch.points.is_empty() {
         return statements;
     }
     if !batch.resources.is_empty() {
@@ -81,6 +87,12 @@ pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
                 .collect(),
         });
     }
+    // Points from exports merged together may repeat one another: the first copy counts.
+    let mut seen = HashSet::new();
+    batch
+        .points
+        .retain(|p| seen.insert((p.series_id, p.time_ns)));
+    statements.extend(super::metrics::statements(&batch.series, &batch.points));
     if !batch.logs.is_empty() {
         statements.push(Statement::new(sql::MARK_LOGS, vec![]));
         statements.push(Statement::Rows {

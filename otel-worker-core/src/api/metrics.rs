@@ -1,0 +1,222 @@
+//! Handlers that read metrics: the list of metrics, and one metric's series with their
+//! points, raw or folded into steps ([`crate::steps`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Map, Value};
+
+use super::{ApiError, AppState};
+use crate::models::{MetricDetail, MetricList, MetricSeries, MetricSummary, Resource};
+use crate::query;
+use crate::steps::{SeriesKind, fold};
+use crate::store::metrics::{MetricKind, SeriesRow};
+
+/// Points one request returns at most over all its series, whatever their number.
+pub const MAX_POINTS_PER_REQUEST: u32 = 50_000;
+
+fn temporality(kind: MetricKind, value: i64) -> Option<String> {
+    match (kind, value) {
+        (MetricKind::Gauge | MetricKind::Summary, _) => None,
+        (_, 1) => Some("delta".into()),
+        (_, 2) => Some("cumulative".into()),
+        _ => None,
+    }
+}
+
+fn monotonic(kind: MetricKind, value: i64) -> Option<bool> {
+    (kind == MetricKind::Sum).then_some(value != 0)
+}
+
+/// What makes two services' metrics one entry of the list: name, kind, unit, temporality,
+/// monotonicity.
+type StreamKey = (String, i64, String, i64, i64);
+
+/// `GET /v1/metrics?service=&q=`: every metric, merged over services and stores.
+pub(crate) async fn list_metrics(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<MetricList>, ApiError> {
+    let params = query::parameters(raw.as_deref(), query::METRIC_LIST_PARAMETERS)?;
+    let service = params.get("service").map(String::as_str);
+    let text = params.get("q").map(String::as_str);
+    let mut merged: BTreeMap<StreamKey, (MetricSummary, BTreeSet<String>)> = BTreeMap::new();
+    for store in state.shards.all() {
+        for row in store.metric_list(service, text).await? {
+            let Some(kind) = MetricKind::from_column(row.kind) else {
+                continue;
+            };
+            let last_seen = row.last_seen.as_deref().and_then(|t| t.parse::<u64>().ok());
+            let key = (
+                row.name.clone(),
+                row.kind,
+                row.unit.clone(),
+                row.temporality,
+                row.monotonic,
+            );
+            let (summary, services) = merged.entry(key).or_insert_with(|| {
+                (
+                    MetricSummary {
+                        name: row.name.clone(),
+                        kind: kind.name().into(),
+                        unit: row.unit.clone(),
+                        description: String::new(),
+                        temporality: temporality(kind, row.temporality),
+                        monotonic: monotonic(kind, row.monotonic),
+                        services: Vec::new(),
+                        series: 0,
+                        last_seen_unix_nano: None,
+                    },
+                    BTreeSet::new(),
+                )
+            });
+            if summary.description.is_empty() {
+                summary.description = row.description;
+            }
+            summary.series += row.series;
+            summary.last_seen_unix_nano = summary.last_seen_unix_nano.max(last_seen);
+            services.extend(row.service);
+        }
+    }
+    let metrics = merged
+        .into_values()
+        .map(|(mut summary, services)| {
+            summary.services = services.into_iter().collect();
+            summary
+        })
+        .collect();
+    Ok(Json(MetricList { metrics }))
+}
+
+/// `GET /v1/metrics/{name}`: the metric's series (filtered by service and attributes) with
+/// their newest points in the range, oldest first, or folded into steps.
+pub(crate) async fn get_metric(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<MetricDetail>, ApiError> {
+    let query = query::metric(raw.as_deref())?;
+    let mut rows: Vec<SeriesRow> = Vec::new();
+    let mut per_store: Vec<Vec<String>> = Vec::new();
+    let mut exists = false;
+    for store in state.shards.all() {
+        let found = store.metric_series(&name, query.service.as_deref()).await?;
+        exists |= !found.is_empty();
+        let mut ids = Vec::new();
+        for row in found {
+            let attributes: Map<String, Value> =
+                serde_json::from_str(&row.attributes).unwrap_or_default();
+            let wanted = query.attributes.iter().all(|(key, value)| {
+                attributes
+                    .get(key)
+                    .is_some_and(|v| query::attribute_matches(v, value))
+            });
+            if wanted && !rows.iter().any(|r| r.series_id == row.series_id) {
+                ids.push(row.series_id.clone());
+                rows.push(row);
+            }
+        }
+        per_store.push(ids);
+    }
+    if !exists {
+        return Err(ApiError::NotFound(format!(
+            "metric {name:?} not found{}",
+            query
+                .service
+                .as_ref()
+                .map(|s| format!(" for service {s:?}"))
+                .unwrap_or_default()
+        )));
+    }
+    let per_series = query
+        .limit
+        .min(MAX_POINTS_PER_REQUEST / (rows.len().max(1) as u32))
+        .max(1);
+    let mut points: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for (store, ids) in state.shards.all().iter().zip(&per_store) {
+        if ids.is_empty() {
+            continue;
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let found = store
+            .metric_points(
+                &ids,
+                query.start_ns.unwrap_or(0),
+                query.end_ns.unwrap_or(u64::MAX),
+                per_series + 1,
+            )
+            .await?;
+        for point in found {
+            let time = point.time_ns.parse::<u64>().unwrap_or(0);
+            points
+                .entry(point.series_id)
+                .or_default()
+                .push((time, point.body));
+        }
+    }
+    let first = rows.first();
+    let kind = first
+        .and_then(|r| MetricKind::from_column(r.kind))
+        .unwrap_or(MetricKind::Gauge);
+    let mut partial = false;
+    let mut series: Vec<MetricSeries> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut found = points.remove(&row.series_id).unwrap_or_default();
+        // Newest first from the store, one more than asked: more there means partial.
+        if found.len() > per_series as usize {
+            partial = true;
+            found.truncate(per_series as usize);
+        }
+        found.reverse();
+        let raw: Vec<Value> = found
+            .into_iter()
+            .map(|(time, body)| {
+                let mut point: Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
+                point.insert("timeUnixNano".into(), time.to_string().into());
+                Value::Object(point)
+            })
+            .collect();
+        let row_kind = MetricKind::from_column(row.kind).unwrap_or(kind);
+        let points = match query.step_ns {
+            Some(step) => fold(
+                SeriesKind {
+                    kind: row_kind,
+                    temporality: row.temporality,
+                    monotonic: row.monotonic != 0,
+                },
+                &raw,
+                step,
+            ),
+            None => raw,
+        };
+        let resource: Resource = serde_json::from_str(&row.resource).unwrap_or_default();
+        series.push(MetricSeries {
+            attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
+            resource: resource.attributes,
+            service_name: row.service.clone(),
+            points,
+        });
+    }
+    series.sort_by(|a, b| {
+        (
+            &a.service_name,
+            Value::Object(a.attributes.clone()).to_string(),
+        )
+            .cmp(&(
+                &b.service_name,
+                Value::Object(b.attributes.clone()).to_string(),
+            ))
+    });
+    Ok(Json(MetricDetail {
+        name,
+        kind: kind.name().into(),
+        unit: first.map(|r| r.unit.clone()).unwrap_or_default(),
+        description: first.map(|r| r.description.clone()).unwrap_or_default(),
+        temporality: first.and_then(|r| temporality(kind, r.temporality)),
+        monotonic: first.and_then(|r| monotonic(kind, r.monotonic)),
+        step: query.step,
+        series,
+        partial,
+    }))
+}
