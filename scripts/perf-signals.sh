@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Ingest by signal and transport, on the local server (release build): traces and log
-# records, each over OTLP/HTTP protobuf and OTLP/gRPC, with `generate`'s defaults (8
-# connections, 100 items per request, 10 attributes). The four runs alternate, `runs`
-# times, so a noisy machine hits them alike; each starts on a fresh database.
+# Ingest by signal and transport, on the local server (release build): traces, log records
+# and metric points, each over OTLP/HTTP protobuf and OTLP/gRPC, with `generate`'s defaults
+# (8 connections, 100 items per request, 10 attributes). The runs alternate, `runs` times,
+# so a noisy machine hits them alike; each starts on a fresh database.
 #
-#   scripts/perf-signals.sh [seconds per run, default 20] [runs, default 3]
+#   scripts/perf-signals.sh [seconds per run, default 20] [runs, default 3] [signals...,
+#                           default: traces logs metrics]
 #
 # Prints one line per run and the medians; results in target/perf-signals/ (JSON per run,
 # summary.md). Numbers in docs/performance.md ("Logs and OTLP/gRPC").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-20}" runs="${2:-3}"
+signals=("${@:3}")
+[ ${#signals[@]} -gt 0 ] || signals=(traces logs metrics)
 cd "$root"
 cargo build --release -p otel-worker-cli --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -61,18 +64,18 @@ PY
 }
 
 for i in $(seq "$runs"); do
-    run "traces-http-$i" traces http/protobuf
-    run "traces-grpc-$i" traces grpc
-    run "logs-http-$i" logs http/protobuf
-    run "logs-grpc-$i" logs grpc
+    for signal in "${signals[@]}"; do
+        run "$signal-http-$i" "$signal" http/protobuf
+        run "$signal-grpc-$i" "$signal" grpc
+    done
 done
 
-python3 - "$out" "$runs" <<'PY' | tee "$out/summary.md"
+python3 - "$out" "$runs" "${signals[@]}" <<'PY' | tee "$out/summary.md"
 import json, statistics, sys
-out, runs = sys.argv[1], int(sys.argv[2])
+out, runs, signals = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 print("| signal, transport | items/s (median of runs) | runs | p50 ms | p99 ms | disk MB per 1M |")
 print("| --- | --- | --- | --- | --- | --- |")
-for name in ["traces-http", "traces-grpc", "logs-http", "logs-grpc"]:
+for name in [f"{s}-{t}" for s in signals for t in ("http", "grpc")]:
     rs = [json.load(open(f"{out}/{name}-{i}.json")) for i in range(1, runs + 1)]
     med = lambda k: statistics.median(r[k] for r in rs)
     each = " / ".join(f'{r["spansPerSecond"]:,.0f}' for r in rs)

@@ -667,36 +667,38 @@ fn generate_sends_exactly_the_traces_asked_for_and_counts_honestly() {
 }
 
 #[test]
-fn generate_sends_log_records_over_http_and_grpc() {
+fn generate_sends_log_records_and_metric_points_over_http_and_grpc() {
     let server = TestServer::start();
     let grpc_url = format!(
         "http://{}",
         server.grpc_address.as_deref().expect("OTLP/gRPC served")
     );
-    for (protocol, endpoint) in [
-        ("http/protobuf", &server.base_url),
-        ("http/json", &server.base_url),
-        ("grpc", &grpc_url),
-    ] {
-        let out = cli(&[
-            "generate",
-            "--signal",
-            "logs",
-            "--protocol",
-            protocol,
-            "--endpoint",
-            endpoint,
-            "--auth-token",
-            &server.token,
-            "--traces",
-            "5",
-            "--spans-per-trace",
-            "10",
-            "--json",
-        ]);
-        assert!(out.status.success(), "{protocol}: {}", text(&out.stderr));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["spansAccepted"], 50, "{protocol}: {report}");
+    for signal in ["logs", "metrics"] {
+        for (protocol, endpoint) in [
+            ("http/protobuf", &server.base_url),
+            ("http/json", &server.base_url),
+            ("grpc", &grpc_url),
+        ] {
+            let out = cli(&[
+                "generate",
+                "--signal",
+                signal,
+                "--protocol",
+                protocol,
+                "--endpoint",
+                endpoint,
+                "--auth-token",
+                &server.token,
+                "--traces",
+                "5",
+                "--spans-per-trace",
+                "10",
+                "--json",
+            ]);
+            assert!(out.status.success(), "{signal} {protocol}: {}", text(&out.stderr));
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(report["spansAccepted"], 50, "{signal} {protocol}: {report}");
+        }
     }
     let stats = cli(&[
         "client",
@@ -709,6 +711,8 @@ fn generate_sends_log_records_over_http_and_grpc() {
     ]);
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["logs"], 150, "every record stored once: {stats}");
+    // Every point has a series and a time of its own: none is taken for a retry's copy.
+    assert_eq!(stats["metricPoints"], 150, "every point stored once: {stats}");
     assert_eq!(stats["spans"], 0, "and no spans: {stats}");
 }
 

@@ -7,7 +7,8 @@
 // It does what a user does: opens the page, enters the token, sees the example trace,
 // filters by service, opens the waterfall, reads a span's attribute and log records,
 // searches the log list, watches a new trace and a new record arrive without reloading,
-// and opens a 5,000-span trace.
+// charts a metric (a line per series, an exemplar dot that opens its trace, a new point
+// drawn live), and opens a 5,000-span trace.
 import { readFileSync, mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
@@ -285,6 +286,52 @@ try {
   await post(traceExport([{ name: liveName, service: "gateway", parent: null, offset: 0, duration: 12 }], 0).body);
   await page.locator("#traces tr", { hasText: liveName }).waitFor();
   check(await page.evaluate(() => window.notReloaded === true), "the page was not reloaded");
+
+  // 6b. Metrics: a histogram of this run's service charted as p99 per step, a line per
+  // route, the exemplar a red dot that opens the example trace; a new point arrives live.
+  const meterService = `meter-${run}`;
+  const metricName = `ui.latency.${run}`;
+  const nowNs = BigInt(Date.now()) * 1000000n;
+  const minute = 60000000000n;
+  const histogramPoint = (route, agoMinutes, counts, exemplar) => ({
+    attributes: [str("http.route", route)],
+    startTimeUnixNano: String(nowNs - BigInt(agoMinutes + 1) * minute),
+    timeUnixNano: String(nowNs - BigInt(agoMinutes) * minute),
+    count: String(counts.reduce((a, b) => a + b, 0)), sum: 100, min: 1, max: 400,
+    bucketCounts: counts.map(String), explicitBounds: [10, 100],
+    exemplars: exemplar ? [{ timeUnixNano: String(nowNs - BigInt(agoMinutes) * minute - 1000n), asDouble: 250,
+      traceId: EXAMPLE_TRACE, spanId: "b7ad6b7169203331" }] : [],
+  });
+  const sendMetrics = async (points) => {
+    const response = await fetch(base + "/v1/metrics", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ resourceMetrics: [{ resource: { attributes: [str("service.name", meterService)] },
+        scopeMetrics: [{ metrics: [{ name: metricName, unit: "ms", description: "UI test latency",
+          histogram: { aggregationTemporality: 1, dataPoints: points } }] }] }] }),
+    });
+    check(response.status === 200, `the metrics export is stored: ${response.status}`);
+  };
+  await sendMetrics([
+    histogramPoint("/a", 30, [1, 2, 0]), histogramPoint("/a", 20, [0, 1, 3], true), histogramPoint("/a", 10, [4, 0, 0]),
+    histogramPoint("/b", 30, [2, 0, 0]), histogramPoint("/b", 10, [0, 0, 2]),
+  ]);
+  await page.getByTestId("nav-metrics").click();
+  await page.getByTestId("metric-row").filter({ hasText: metricName }).click();
+  await page.waitForFunction((name) => location.hash.includes("name=" + encodeURIComponent(name)), metricName);
+  const chart = page.getByTestId("chart");
+  await chart.getByTestId("chart-line").first().waitFor();
+  check(await chart.getByTestId("chart-line").count() === 2, "a line per route");
+  check((await chart.innerText()).includes("p99 (ms)"), "the chart says it shows p99 in ms");
+  const legend = await chart.locator(".legend").innerText();
+  check(legend.includes("http.route=/a") && legend.includes("http.route=/b"), "the legend names each series: " + legend);
+  // A new point of route /c arrives: the chart grows a point without a reload.
+  await sendMetrics([histogramPoint("/c", 0, [0, 1, 0])]);
+  await chart.locator(".legend", { hasText: "http.route=/c" }).waitFor();
+  await page.screenshot({ path: `${shots}/metrics.png` });
+  await chart.getByTestId("exemplar").first().click();
+  await page.waitForFunction((id) => location.hash.includes("trace=" + id) && location.hash.includes("span=b7ad6b7169203331"), EXAMPLE_TRACE);
+  await page.getByTestId("span-detail").waitFor();
 
   // 7. 5,000 spans: only the rows in view exist, and the last span is reachable.
   const opened = Date.now();

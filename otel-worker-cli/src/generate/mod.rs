@@ -53,8 +53,10 @@ pub struct Options {
     /// The OTLP transport, spelled as OTEL_EXPORTER_OTLP_PROTOCOL spells it.
     #[arg(long, value_enum, default_value = "http/protobuf")]
     pub protocol: Protocol,
-    /// What to send: traces, or log records (one per span position of each synthetic
-    /// trace, with its trace and span ids; counted as spans in the report).
+    /// What to send: traces, log records (one per span position of each synthetic trace,
+    /// with its trace and span ids), or metric points (delta request counters and latency
+    /// histograms and a memory gauge per service and route); records and points are
+    /// counted as spans in the report.
     #[arg(long, value_enum, default_value = "traces")]
     pub signal: SignalArg,
     /// Bearer token (else `AUTH_TOKEN`, else `.dev.vars`).
@@ -94,6 +96,7 @@ pub struct Options {
 pub enum SignalArg {
     Traces,
     Logs,
+    Metrics,
 }
 
 impl SignalArg {
@@ -101,6 +104,7 @@ impl SignalArg {
         match self {
             Self::Traces => Signal::Traces,
             Self::Logs => Signal::Logs,
+            Self::Metrics => Signal::Metrics,
         }
     }
 
@@ -109,6 +113,7 @@ impl SignalArg {
         match self {
             Self::Traces => "/v1/traces",
             Self::Logs => "/v1/logs",
+            Self::Metrics => "/v1/metrics",
         }
     }
 }

@@ -8,7 +8,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum, metric::Data, number_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use rand::Rng;
@@ -233,6 +238,122 @@ pub fn synthetic_logs(
 }
 
 /// The generator's instrumentation scope.
+/// Latency buckets of the synthetic histograms, in milliseconds.
+const LATENCY_BOUNDS_MS: [f64; 6] = [5.0, 10.0, 25.0, 50.0, 100.0, 250.0];
+
+/// Metric points as the shop's services report them: per trace-sized group of
+/// `spans_per_trace` points, one service (in turn) reports, for one route, its requests
+/// (a delta counter), its request latency (a delta histogram) and its memory (a gauge), in
+/// turn, each point at its own time, so no two points of a series share one.
+pub fn synthetic_metrics(
+    shape: Shape,
+    sentinels: &mut Sentinels,
+    rng: &mut impl Rng,
+) -> ExportMetricsServiceRequest {
+    let mut by_service: Vec<[Vec<(KeyValue, u64, u64, usize)>; 3]> =
+        (0..SERVICES.len()).map(|_| Default::default()).collect();
+    for g in 0..shape.traces {
+        let group = sentinels.trace(rng);
+        let service_index = g % SERVICES.len();
+        let service = &SERVICES[service_index];
+        let route = service.operations[(g / SERVICES.len()) % service.operations.len()];
+        for i in 0..shape.spans_per_trace {
+            // Start and time a few microseconds apart, distinct for every point of the group.
+            let offset = (i as u64 + 1) * 2_000;
+            let start = sentinels.time(group, offset, rng);
+            let time = sentinels.time(group, offset + 1_000, rng);
+            let number = g * shape.spans_per_trace + i;
+            by_service[service_index][i % 3].push((kv("route", string(route)), start, time, number));
+        }
+    }
+    let resource_metrics = by_service
+        .into_iter()
+        .zip(SERVICES)
+        .filter(|(kinds, _)| kinds.iter().any(|points| !points.is_empty()))
+        .map(|([requests, latency, memory], service)| {
+            let number = |points: Vec<(KeyValue, u64, u64, usize)>, value: fn(usize) -> i64| {
+                points
+                    .into_iter()
+                    .map(|(route, start, time, n)| NumberDataPoint {
+                        attributes: vec![route],
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                        value: Some(number_data_point::Value::AsInt(value(n))),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let mut metrics = Vec::new();
+            if !requests.is_empty() {
+                metrics.push(Metric {
+                    name: "http.server.requests".into(),
+                    unit: "{request}".into(),
+                    description: "Requests answered since the previous export.".into(),
+                    data: Some(Data::Sum(Sum {
+                        data_points: number(requests, |n| 1 + (n % 20) as i64),
+                        aggregation_temporality: 1,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                });
+            }
+            if !latency.is_empty() {
+                let points = latency
+                    .into_iter()
+                    .map(|(route, start, time, n)| {
+                        let counts: Vec<u64> =
+                            (0..=LATENCY_BOUNDS_MS.len()).map(|b| ((n + b * 3) % 7) as u64).collect();
+                        let count = counts.iter().sum();
+                        HistogramDataPoint {
+                            attributes: vec![route],
+                            start_time_unix_nano: start,
+                            time_unix_nano: time,
+                            count,
+                            sum: Some(count as f64 * (20.0 + (n % 50) as f64)),
+                            bucket_counts: counts,
+                            explicit_bounds: LATENCY_BOUNDS_MS.to_vec(),
+                            min: Some(1.0),
+                            max: Some(400.0),
+                            ..Default::default()
+                        }
+                    })
+                    .collect();
+                metrics.push(Metric {
+                    name: "http.server.request.duration".into(),
+                    unit: "ms".into(),
+                    description: "Time to answer a request.".into(),
+                    data: Some(Data::Histogram(Histogram {
+                        data_points: points,
+                        aggregation_temporality: 1,
+                    })),
+                    ..Default::default()
+                });
+            }
+            if !memory.is_empty() {
+                metrics.push(Metric {
+                    name: "process.memory.usage".into(),
+                    unit: "By".into(),
+                    description: "Resident memory of the process.".into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: number(memory, |n| 60_000_000 + (n % 100) as i64 * 65_536),
+                    })),
+                    ..Default::default()
+                });
+            }
+            ResourceMetrics {
+                resource: Some(resource(service.name)),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(scope()),
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportMetricsServiceRequest { resource_metrics }
+}
+
 fn scope() -> InstrumentationScope {
     InstrumentationScope {
         name: "otel-worker-generate".into(),

@@ -10,7 +10,7 @@ use prost::Message;
 use rand::Rng;
 
 use super::Encoding;
-use super::scenario::{Shape, synthetic_logs, synthetic_request};
+use super::scenario::{Shape, synthetic_logs, synthetic_metrics, synthetic_request};
 use otel_worker_core::ingest::Signal;
 
 /// What to overwrite at an offset of the encoded body.
@@ -77,9 +77,8 @@ impl Template {
         let mut sentinels = Sentinels::default();
         let body = match signal {
             Signal::Logs => encoded(&synthetic_logs(shape, &mut sentinels, rng), encoding)?,
-            Signal::Traces | Signal::Metrics => {
-                encoded(&synthetic_request(shape, &mut sentinels, rng), encoding)?
-            }
+            Signal::Metrics => encoded(&synthetic_metrics(shape, &mut sentinels, rng), encoding)?,
+            Signal::Traces => encoded(&synthetic_request(shape, &mut sentinels, rng), encoding)?,
         };
         let mut patches = Vec::new();
         for (bytes, uses, field) in sentinels.encoded(encoding) {
