@@ -94,7 +94,7 @@ pub async fn run(settings: Settings) {
                         traces = pruned.traces,
                         spans = pruned.spans,
                         "retention deleted traces older than {}",
-                        crate::server::humantime(keep)
+                        otel_worker_core::duration::spelled(keep)
                     ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("retention failed, will retry: {e}"),

@@ -175,7 +175,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     if let Some(keep) = options.retention {
         tracing::info!(
             "retention: traces older than {} are deleted",
-            humantime(keep)
+            otel_worker_core::duration::spelled(keep)
         );
     }
     if let Some(bytes) = options.max_storage {
@@ -257,17 +257,6 @@ pub fn app(
         })
         .build()
         .layer(middleware::from_fn(log_request))
-}
-
-/// `7d`, `36h`, `90s`: the largest unit that divides the duration.
-pub fn humantime(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs > 0 && secs.is_multiple_of(size) {
-            return format!("{}{unit}", secs / size);
-        }
-    }
-    format!("{}s", duration.as_secs_f64())
 }
 
 async fn shutdown_signal() {

@@ -490,8 +490,9 @@ pub fn metric_detail(
         ("histogram" | "exponentialHistogram" | "summary", _) => "p50",
         _ => "value",
     };
-    let span =
-        crate::server::humantime(std::time::Duration::from_nanos(step_ns * u64::from(steps)));
+    let span = otel_worker_core::duration::spelled(std::time::Duration::from_nanos(
+        step_ns * u64::from(steps),
+    ));
     let mut t = table(&[
         "service",
         "attributes",

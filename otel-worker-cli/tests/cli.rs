@@ -695,7 +695,11 @@ fn generate_sends_log_records_and_metric_points_over_http_and_grpc() {
                 "10",
                 "--json",
             ]);
-            assert!(out.status.success(), "{signal} {protocol}: {}", text(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{signal} {protocol}: {}",
+                text(&out.stderr)
+            );
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(report["spansAccepted"], 50, "{signal} {protocol}: {report}");
         }
@@ -712,7 +716,10 @@ fn generate_sends_log_records_and_metric_points_over_http_and_grpc() {
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["logs"], 150, "every record stored once: {stats}");
     // Every point has a series and a time of its own: none is taken for a retry's copy.
-    assert_eq!(stats["metricPoints"], 150, "every point stored once: {stats}");
+    assert_eq!(
+        stats["metricPoints"], 150,
+        "every point stored once: {stats}"
+    );
     assert_eq!(stats["spans"], 0, "and no spans: {stats}");
 }
 

@@ -353,3 +353,70 @@ async fn wait_for_traces_returns_the_trace_sent_while_it_waits() {
         json!({"traces": [], "timedOut": true})
     );
 }
+
+#[tokio::test]
+async fn metric_tools_list_metrics_and_fold_one_into_steps_with_its_exemplars() {
+    let server = TestServer::start();
+    let service = fresh_service("mcp-metrics");
+    let t = now_ns() - 30 * 1_000_000_000;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let export = json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "mcp.requests", "unit": "{request}", "sum": {"aggregationTemporality": 1, "isMonotonic": true,
+             "dataPoints": [{"attributes": [{"key": "route", "value": {"stringValue": "/a"}}],
+                             "startTimeUnixNano": (t - 1_000_000_000).to_string(), "timeUnixNano": t.to_string(), "asInt": "6",
+                             "exemplars": [{"timeUnixNano": t.to_string(), "asInt": "1", "traceId": trace,
+                                            "spanId": "00f067aa0ba902b7"}]}]}}]}]}]});
+    let response = post_to(
+        &server,
+        "/v1/metrics",
+        "application/json",
+        None,
+        export.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let listed = call_tool(&server, "list_metrics", json!({"service": service})).await;
+    let (_, api) = get_json(&server, &format!("/v1/metrics?service={service}")).await;
+    assert_eq!(listed["structuredContent"], api);
+    assert!(
+        listed["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("mcp.requests [sum (delta, monotonic)]"))
+    );
+
+    let metric = call_tool(
+        &server,
+        "get_metric",
+        json!({"name": "mcp.requests", "service": service, "since": "15m"}),
+    )
+    .await;
+    assert_eq!(metric["isError"], false, "{metric}");
+    let series = &metric["structuredContent"]["series"];
+    assert_eq!(series.as_array().map(Vec::len), Some(1), "{metric}");
+    assert_eq!(series[0]["attributes"], json!({"route": "/a"}));
+    // 15 minutes in 15 steps: the 6 requests fall in one step of a minute.
+    let rates: Vec<f64> = series[0]["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["rate"].as_f64())
+        .collect();
+    assert_eq!(rates, [0.1], "{metric}");
+    let text = metric["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("rate per second per step of 1m"), "{text}");
+    assert!(
+        text.contains(&format!("in trace {trace} span 00f067aa0ba902b7")),
+        "{text}"
+    );
+
+    let missing = call_tool(&server, "get_metric", json!({"name": "mcp.nothing"})).await;
+    assert_eq!(missing["isError"], true);
+    assert!(
+        missing["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("not found"))
+    );
+}

@@ -29,6 +29,20 @@ pub fn human(ns: u64) -> String {
     }
 }
 
+/// A length of time as it would be typed: `7d`, `36h`, `1m`, `90s`, `1.5s` (the largest
+/// unit that divides it).
+pub fn spelled(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() == 0 {
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if secs > 0 && secs.is_multiple_of(size) {
+                return format!("{}{unit}", secs / size);
+            }
+        }
+    }
+    format!("{}s", duration.as_secs_f64())
+}
+
 /// Parses a non-negative decimal number followed by one unit: `ns`, `us`, `ms`, `s`, `m`,
 /// `h` or `d`. The error says what is accepted.
 pub fn parse(text: &str) -> Result<Duration, String> {
@@ -61,6 +75,16 @@ pub(crate) fn number_and_unit(text: &str) -> (Option<f64>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lengths_of_time_are_spelled_in_their_largest_whole_unit() {
+        let s = Duration::from_secs;
+        assert_eq!(spelled(s(7 * 86_400)), "7d");
+        assert_eq!(spelled(s(36 * 3_600)), "36h");
+        assert_eq!(spelled(s(60)), "1m");
+        assert_eq!(spelled(s(90)), "90s");
+        assert_eq!(spelled(Duration::from_millis(1_500)), "1.5s");
+    }
 
     #[test]
     fn durations_are_written_in_a_short_unit_that_parses_back() {

@@ -35,6 +35,8 @@ const READ_ONLY_TOOLS = [
   'search_logs',
   'get_trace_logs',
   'get_stats',
+  'list_metrics',
+  'get_metric',
   'wait_for_traces',
 ];
 const TEMPLATE = 'otel-worker://traces/{traceId}';
@@ -656,6 +658,29 @@ async function logs(sent) {
   if (sc) equal('get_trace_logs: the body of GET /v1/traces/{id}/logs?limit=100', api, sc);
 }
 
+// A gauge of this run's service: list_metrics equals GET /v1/metrics?service=, and
+// get_metric folds its points into steps with the exemplar's trace in the text.
+async function metrics(sent) {
+  const now = BigInt(Date.now()) * 1000000n;
+  const name = 'mcp.sdk.queue';
+  await exportOtlp('metrics', { resourceMetrics: [{
+    resource: { attributes: [{ key: 'service.name', value: { stringValue: sent.service } }] },
+    scopeMetrics: [{ metrics: [{ name, unit: '{item}', gauge: { dataPoints: [
+      { timeUnixNano: String(now - 60000000000n), asInt: '3' },
+      { timeUnixNano: String(now - 1000000000n), asInt: '7',
+        exemplars: [{ timeUnixNano: String(now - 1000000000n), asInt: '7', traceId: sent.traceId, spanId: sent.root.spanId }] },
+    ] } }] }] }] });
+  let { sc } = await structured('list_metrics', { service: sent.service });
+  if (sc) equal('list_metrics: the body of GET /v1/metrics?service=', await apiGet('/v1/metrics', { service: sent.service }), sc);
+  let text;
+  ({ sc, text } = await structured('get_metric', { name, service: sent.service, since: '15m' }));
+  if (sc) {
+    const values = (sc.series ?? []).flatMap((s) => (s.points ?? []).map((p) => p.value));
+    check((sc.series ?? []).length === 1 && values.at(-1) === 7, `get_metric: one series, the last step's value 7 (${short(values)})`);
+    check(typeof text === 'string' && text.includes(sent.traceId), "get_metric: the text names the exemplar's trace", [String(text).slice(0, 400)]);
+  }
+}
+
 async function stats() {
   const { sc } = await structured('get_stats', {});
   if (!sc) return;
@@ -781,6 +806,7 @@ async function main() {
       ['get_trace_errors', () => getTraceErrors(sent)],
       ['logs', () => logs(sent)],
       ['get_stats', stats],
+      ['metrics', () => metrics(sent)],
       ['bad input', badInput],
       ['delete_trace', () => deleteTrace(sent)],
       ['wait_for_traces', () => waitForTraces(sent)],

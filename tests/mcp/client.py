@@ -48,6 +48,8 @@ READ_ONLY_TOOLS = (
     "search_logs",
     "get_trace_logs",
     "get_stats",
+    "list_metrics",
+    "get_metric",
     "wait_for_traces",
 )
 TEMPLATE = "otel-worker://traces/{traceId}"
@@ -683,6 +685,30 @@ class Session:
         spans = sc.get("spans")
         self.c.check(isinstance(spans, int) and not isinstance(spans, bool) and spans >= 4, f"get_stats: spans >= 4 ({spans!r})")
 
+    async def metrics(self, sent):
+        """A gauge of this run's service: list_metrics equals GET /v1/metrics?service=, and
+        get_metric folds its points into steps with the exemplar's trace in the text."""
+        c = self.c
+        now = time.time_ns()
+        name = "mcp.sdk.queue"
+        body = {"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": sent.service}}]},
+            "scopeMetrics": [{"metrics": [{"name": name, "unit": "{item}", "gauge": {"dataPoints": [
+                {"timeUnixNano": str(now - 60 * 10**9), "asInt": "3"},
+                {"timeUnixNano": str(now - 10**9), "asInt": "7",
+                 "exemplars": [{"timeUnixNano": str(now - 10**9), "asInt": "7", "traceId": sent.trace_id,
+                                "spanId": sent.root["spanId"]}]}]}}]}]}]}
+        self.api.export("metrics", body)
+        sc, _ = await self.structured("list_metrics", {"service": sent.service})
+        if sc is not None:
+            c.equal("list_metrics: the body of GET /v1/metrics?service=", self.api.get("/v1/metrics", service=sent.service), sc)
+        sc, text = await self.structured("get_metric", {"name": name, "service": sent.service, "since": "15m"})
+        if sc is not None:
+            series = sc.get("series") or []
+            values = [p.get("value") for s in series for p in s.get("points", [])]
+            c.check(len(series) == 1 and values and values[-1] == 7, f"get_metric: one series, the last step's value 7 ({values})")
+            c.check(sent.trace_id in text, "get_metric: the text names the exemplar's trace", [text[:400]])
+
     async def wait_for_traces(self, sent):
         c = self.c
         service = sent.service + "-wait"
@@ -839,6 +865,7 @@ async def run(args, checks, errlog):
             ("get_trace_errors", lambda: session.get_trace_errors(sent)),
             ("logs", lambda: session.logs(sent)),
             ("get_stats", session.stats),
+            ("metrics", lambda: session.metrics(sent)),
             ("bad input", lambda: session.bad_input(sent)),
             ("delete_trace", lambda: session.delete(sent)),
             ("wait_for_traces", lambda: session.wait_for_traces(sent)),

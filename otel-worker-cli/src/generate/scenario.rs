@@ -4,15 +4,15 @@
 //! template can patch them per send.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum, metric::Data, number_data_point,
+    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    Sum, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
@@ -238,6 +238,10 @@ pub fn synthetic_logs(
 }
 
 /// The generator's instrumentation scope.
+/// A synthetic point before it becomes one of its metric: its route attribute, start and
+/// time sentinels, and its number in the request (which picks its values).
+type PointSeed = (KeyValue, u64, u64, usize);
+
 /// Latency buckets of the synthetic histograms, in milliseconds.
 const LATENCY_BOUNDS_MS: [f64; 6] = [5.0, 10.0, 25.0, 50.0, 100.0, 250.0];
 
@@ -250,7 +254,7 @@ pub fn synthetic_metrics(
     sentinels: &mut Sentinels,
     rng: &mut impl Rng,
 ) -> ExportMetricsServiceRequest {
-    let mut by_service: Vec<[Vec<(KeyValue, u64, u64, usize)>; 3]> =
+    let mut by_service: Vec<[Vec<PointSeed>; 3]> =
         (0..SERVICES.len()).map(|_| Default::default()).collect();
     for g in 0..shape.traces {
         let group = sentinels.trace(rng);
@@ -263,7 +267,12 @@ pub fn synthetic_metrics(
             let start = sentinels.time(group, offset, rng);
             let time = sentinels.time(group, offset + 1_000, rng);
             let number = g * shape.spans_per_trace + i;
-            by_service[service_index][i % 3].push((kv("route", string(route)), start, time, number));
+            by_service[service_index][i % 3].push((
+                kv("route", string(route)),
+                start,
+                time,
+                number,
+            ));
         }
     }
     let resource_metrics = by_service
@@ -271,7 +280,7 @@ pub fn synthetic_metrics(
         .zip(SERVICES)
         .filter(|(kinds, _)| kinds.iter().any(|points| !points.is_empty()))
         .map(|([requests, latency, memory], service)| {
-            let number = |points: Vec<(KeyValue, u64, u64, usize)>, value: fn(usize) -> i64| {
+            let number = |points: Vec<PointSeed>, value: fn(usize) -> i64| {
                 points
                     .into_iter()
                     .map(|(route, start, time, n)| NumberDataPoint {
@@ -301,8 +310,9 @@ pub fn synthetic_metrics(
                 let points = latency
                     .into_iter()
                     .map(|(route, start, time, n)| {
-                        let counts: Vec<u64> =
-                            (0..=LATENCY_BOUNDS_MS.len()).map(|b| ((n + b * 3) % 7) as u64).collect();
+                        let counts: Vec<u64> = (0..=LATENCY_BOUNDS_MS.len())
+                            .map(|b| ((n + b * 3) % 7) as u64)
+                            .collect();
                         let count = counts.iter().sum();
                         HistogramDataPoint {
                             attributes: vec![route],

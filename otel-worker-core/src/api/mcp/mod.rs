@@ -30,7 +30,9 @@ To find a failing or slow request: search_traces (service, status=error, min_dur
 text, since) lists trace summaries, newest first; get_trace shows one trace as a compact tree \
 (attributes only on error spans unless asked); get_trace_errors gives a trace's error spans with \
 their exceptions and their path from the root; get_span gives every detail of a few spans; \
-get_trace_logs and search_logs read log records. list_services and get_stats say what is stored. \
+get_trace_logs and search_logs read log records. list_metrics and get_metric show what a counter, gauge \
+or histogram did over time (rates and percentiles per step, exemplars that lead to traces). list_services \
+and get_stats say what is stored. \
 To catch the trace of a request you are about to make, call wait_for_traces right before or while \
 it runs. Every list is bounded: when a result says more exist, narrow the filters or pass its cursor.";
 

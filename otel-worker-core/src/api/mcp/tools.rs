@@ -155,6 +155,8 @@ async fn run<B: Backend>(backend: &B, name: &str, args: &Args) -> ToolResult {
         "search_logs" => search_logs(backend, args).await,
         "get_trace_logs" => get_trace_logs(backend, args).await,
         "get_stats" => get_stats(backend).await,
+        "list_metrics" => list_metrics(backend, args).await,
+        "get_metric" => get_metric(backend, args).await,
         "wait_for_traces" => wait_for_traces(backend, args).await,
         DELETE_TOOL => delete_trace(backend, args).await,
         other => Err(format!("there is no tool {other:?}")),
@@ -871,6 +873,152 @@ async fn get_stats<B: Backend>(backend: &B) -> ToolResult {
     })
 }
 
+async fn list_metrics<B: Backend>(backend: &B, args: &Args) -> ToolResult {
+    let mut query = Query::new();
+    query
+        .add("service", args.text("service")?)
+        .add("q", args.text("text")?);
+    let body = backend.get(&query.path("/v1/metrics")).await?;
+    let metrics = items(&body, "metrics");
+    let mut out = match metrics.len() {
+        0 => "No metric matches.".to_owned(),
+        n => format!("{}:", count(n, "metric")),
+    };
+    for m in metrics {
+        let mut kind = text(m, "type").to_owned();
+        if let Some(temporality) = m["temporality"].as_str() {
+            kind.push_str(&format!(" ({temporality}"));
+            if m["monotonic"] == true {
+                kind.push_str(", monotonic");
+            }
+            kind.push(')');
+        }
+        let services: Vec<&str> = items(m, "services")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        out.push_str(&format!(
+            "\n{} [{kind}] {}  {}  {}, last seen {}  services: {}",
+            text(m, "name"),
+            text(m, "unit"),
+            text(m, "description"),
+            count(number(m, "series") as usize, "series"),
+            render::instant(number(m, "lastSeenUnixNano")),
+            services.join(", ")
+        ));
+    }
+    Ok(Answer {
+        text: out,
+        structured: body,
+    })
+}
+
+/// Steps `get_metric` folds its stretch of time into unless told otherwise.
+const DEFAULT_METRIC_STEPS: u32 = 15;
+const MAX_METRIC_STEPS: u32 = 60;
+
+async fn get_metric<B: Backend>(backend: &B, args: &Args) -> ToolResult {
+    let name = args.required("name")?;
+    let since = args.text("since")?.unwrap_or_else(|| "15m".into());
+    let back = crate::duration::parse(&since).map_err(|e| format!("since: {e}"))?;
+    let back_ns = u64::try_from(back.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1_000_000);
+    let steps = args.bounded("steps", DEFAULT_METRIC_STEPS, MAX_METRIC_STEPS)?;
+    let step_ms = (back_ns / u64::from(steps) / 1_000_000).max(1);
+    let mut query = Query::new();
+    query.add("service", args.text("service")?);
+    for attribute in args.texts("attributes")? {
+        query.add("attr", Some(attribute));
+    }
+    query
+        .add("start", Some(backend.now_ns().saturating_sub(back_ns)))
+        .add("step", Some(format!("{step_ms}ms")));
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let body = backend
+        .get(&query.path(&format!("/v1/metrics/{encoded}")))
+        .await?;
+    let kind = text(&body, "type");
+    let (what, keys): (&str, &[&str]) = match kind {
+        "sum" if body["monotonic"] == true => ("rate per second", &["rate"]),
+        "histogram" | "exponentialHistogram" => {
+            ("count, p50, p90, p99", &["count", "p50", "p90", "p99"])
+        }
+        "summary" => ("count, sum", &["count", "sum"]),
+        _ => ("value", &["value"]),
+    };
+    let mut out = format!(
+        "{} ({kind}{}): {what} per step of {}, over the last {since}, oldest first",
+        name,
+        match text(&body, "unit") {
+            "" => String::new(),
+            unit => format!(", {unit}"),
+        },
+        crate::duration::spelled(Duration::from_millis(step_ms)),
+    );
+    let series = items(&body, "series");
+    if series.is_empty() {
+        out.push_str("\nNo series matches the filters.");
+    }
+    let mut exemplars = Vec::new();
+    for s in series {
+        let attributes = render::attributes(render::map(s, "attributes"));
+        out.push_str(&format!(
+            "\n{} {}:",
+            s["serviceName"].as_str().unwrap_or("?"),
+            if attributes.is_empty() {
+                "(no attributes)".to_owned()
+            } else {
+                attributes
+            }
+        ));
+        let points = items(s, "points");
+        if points.is_empty() {
+            out.push_str(" no points in this stretch");
+        }
+        for point in points {
+            let values: Vec<String> = keys
+                .iter()
+                .map(|k| match &point[*k] {
+                    Value::Number(n) => n.to_string(),
+                    Value::Null => "-".into(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push_str(&format!(
+                " {}={}",
+                render::instant(number(point, "timeUnixNano"))
+                    .get(11..19)
+                    .unwrap_or(""),
+                values.join("/")
+            ));
+            for e in items(point, "exemplars") {
+                if let Some(trace) = e["traceId"].as_str() {
+                    exemplars.push(format!(
+                        "{} at {} in trace {trace} span {}",
+                        render::value(&e["value"]),
+                        render::instant(number(e, "timeUnixNano")),
+                        e["spanId"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+    }
+    if !exemplars.is_empty() {
+        out.push_str("\nExemplars (get_trace shows each one's trace):");
+        for e in exemplars.iter().take(10) {
+            out.push_str(&format!("\n  {e}"));
+        }
+        if exemplars.len() > 10 {
+            out.push_str(&format!("\n  and {} more", exemplars.len() - 10));
+        }
+    }
+    Ok(Answer {
+        text: out,
+        structured: body,
+    })
+}
+
 async fn wait_for_traces<B: Backend>(backend: &B, args: &Args) -> ToolResult {
     let seconds =
         u64::from(args.bounded("timeout_seconds", DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS)?);
@@ -1011,6 +1159,8 @@ mod tests {
                 "search_logs",
                 "get_trace_logs",
                 "get_stats",
+                "list_metrics",
+                "get_metric",
                 "wait_for_traces",
                 "delete_trace"
             ]
@@ -1063,6 +1213,9 @@ mod tests {
             if tool["inputSchema"]["properties"].get("trace_id").is_some() && name != "search_logs"
             {
                 arguments.insert("trace_id".into(), json!("0".repeat(32)));
+            }
+            if name == "get_metric" {
+                arguments.insert("name".into(), json!("m"));
             }
             let args = Args::new(arguments);
             let outcome = run(&Unreachable, name, &args).now_or_never();
