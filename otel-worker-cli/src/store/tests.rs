@@ -1793,6 +1793,28 @@ async fn prune_steps_delete_metric_points_with_the_traces_of_their_time_series_b
     let mut times: Vec<&str> = left.iter().map(|p| p.time_ns.as_str()).collect();
     times.sort_unstable();
     assert_eq!(times, ["250", "260"]);
+
+    // A budget step with no trace left trims the oldest points of every series alike
+    // (ten each), not one series to nothing.
+    let many: Vec<u64> = (1_000..1_025).collect();
+    store.insert(point_batch("/a", &many)).await.unwrap();
+    store.insert(point_batch("/b", &many)).await.unwrap();
+    // The last trace (from 200) goes first, with nothing of its time left to take.
+    let pruned = store.prune(u64::MAX, 1).await.unwrap();
+    assert_eq!((pruned.traces, pruned.points), (1, 0));
+    let pruned = store.prune(u64::MAX, 1).await.unwrap();
+    assert_eq!((pruned.traces, pruned.points), (0, 20));
+    let left = store.metric_points(&ids, 0, u64::MAX, 100).await.unwrap();
+    for series in &ids {
+        let mut times: Vec<u64> = left
+            .iter()
+            .filter(|p| p.series_id == *series)
+            .map(|p| p.time_ns.parse().unwrap())
+            .collect();
+        times.sort_unstable();
+        assert_eq!(times.len(), 26 - 10, "{series}");
+        assert_eq!(times[0], 1_009, "the ten oldest of {series} went");
+    }
 }
 
 #[tokio::test]

@@ -944,17 +944,20 @@ SELECT CAST(sid AS TEXT) AS series_id, CAST(t AS TEXT) AS time_ns, body FROM (
 WHERE n <= CAST(?4 AS INTEGER)
 ORDER BY sid, t DESC";
 
-/// The points one prune step deletes: the oldest of each series before the step's
-/// horizon (as for log records), at most a hundred per trace the step may delete.
-/// `CROSS JOIN` keeps SQLite walking the series and seeking each one's old points (the
-/// key's range), instead of scanning every point.
+/// The points one prune step deletes: before the step's horizon (as for log records), the
+/// oldest ten of every series, so a budget step trims every series alike instead of
+/// emptying one; at most a hundred per trace the step may delete. `CROSS JOIN` keeps
+/// SQLite walking the series and seeking each one's oldest points (a range of the key),
+/// instead of scanning every point.
 macro_rules! pruned_points {
     () => {
         concat!(
             "SELECT p.series_id, p.time_ns FROM metric_series ms CROSS JOIN metric_points p
   WHERE p.series_id = ms.series_id AND p.time_ns < (",
             log_horizon!(),
-            ") LIMIT CAST(?2 AS INTEGER) * 100"
+            ") AND p.time_ns <= coalesce((SELECT o.time_ns FROM metric_points o
+      WHERE o.series_id = ms.series_id ORDER BY o.time_ns LIMIT 1 OFFSET 9), p.time_ns)
+  LIMIT CAST(?2 AS INTEGER) * 100"
         )
     };
 }
