@@ -155,6 +155,8 @@ pub(crate) async fn get_metric(
                 .push((time, point.body));
         }
     }
+    // Series by service, then attributes: the stored attribute text has its keys in order.
+    rows.sort_by(|a, b| (&a.service, &a.attributes).cmp(&(&b.service, &b.attributes)));
     let first = rows.first();
     let kind = first
         .and_then(|r| MetricKind::from_column(r.kind))
@@ -198,16 +200,6 @@ pub(crate) async fn get_metric(
             points,
         });
     }
-    series.sort_by(|a, b| {
-        (
-            &a.service_name,
-            Value::Object(a.attributes.clone()).to_string(),
-        )
-            .cmp(&(
-                &b.service_name,
-                Value::Object(b.attributes.clone()).to_string(),
-            ))
-    });
     Ok(Json(MetricDetail {
         name,
         kind: kind.name().into(),

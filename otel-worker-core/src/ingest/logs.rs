@@ -181,13 +181,6 @@ pub async fn store_logs(
         error_message: rows.first_error,
     };
     let stored = rows.batch.logs.len();
-    let announcement = (stored > 0).then_some(ServerMessage::LogAdded { logs: rows.live });
-    if stored > 0 {
-        shards.insert(rows.batch).await?;
-    }
-    Ok(Stored {
-        stored,
-        reply,
-        announcement,
-    })
+    let announcement = ServerMessage::LogAdded { logs: rows.live };
+    super::commit(shards, rows.batch, stored, reply, announcement).await
 }

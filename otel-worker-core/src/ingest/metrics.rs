@@ -413,13 +413,6 @@ pub async fn store_metrics(
         error_message: rows.first_error,
     };
     let stored = rows.batch.points.len();
-    let announcement = (stored > 0).then_some(ServerMessage::MetricAdded { metrics: rows.live });
-    if stored > 0 {
-        shards.insert(rows.batch).await?;
-    }
-    Ok(Stored {
-        stored,
-        reply,
-        announcement,
-    })
+    let announcement = ServerMessage::MetricAdded { metrics: rows.live };
+    super::commit(shards, rows.batch, stored, reply, announcement).await
 }

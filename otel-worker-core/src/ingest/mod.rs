@@ -207,6 +207,25 @@ pub struct Stored {
     pub announcement: Option<ServerMessage>,
 }
 
+/// Stores `batch` when it holds any of the `stored` items, and says what became of the
+/// export: the reply for the exporter, and the live feed's message when anything was kept.
+async fn commit(
+    shards: &Shards,
+    batch: Batch,
+    stored: usize,
+    reply: ExportReply,
+    announcement: ServerMessage,
+) -> Result<Stored, IngestError> {
+    if stored > 0 {
+        shards.insert(batch).await?;
+    }
+    Ok(Stored {
+        stored,
+        reply,
+        announcement: (stored > 0).then_some(announcement),
+    })
+}
+
 /// Which traces to keep: a share of them, decided from the trace id alone, so every span
 /// of a trace gets the same answer in every export and every service (like OpenTelemetry's
 /// trace-id ratio sampler), and every span whose status is error.

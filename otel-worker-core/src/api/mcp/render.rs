@@ -4,6 +4,7 @@
 //! Everything reads the API's JSON as [`Value`]s instead of decoding it into the models
 //! again: the Worker's bundle would otherwise carry a second decoder of every model.
 
+pub(super) use crate::duration::human as duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -32,11 +33,6 @@ pub(super) fn map<'a>(value: &'a Value, key: &str) -> &'a Map<String, Value> {
     value[key]
         .as_object()
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
-}
-
-/// A duration in the unit that reads best (`212.3ms`), as the CLI writes it.
-pub(super) fn duration(ns: u64) -> String {
-    crate::duration::human(ns)
 }
 
 /// An instant in RFC 3339, UTC, to the microsecond; 0 (unknown) reads as `-`.
