@@ -412,6 +412,35 @@ async fn metric_tools_list_metrics_and_fold_one_into_steps_with_its_exemplars() 
         "{text}"
     );
 
+    // A name that is not a plain path segment reaches the API intact.
+    let spaced = json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeMetrics": [{"metrics": [{"name": "mcp queue/depth+1", "gauge": {"dataPoints": [
+            {"timeUnixNano": t.to_string(), "asInt": "4"}]}}]}]}]});
+    let response = post_to(
+        &server,
+        "/v1/metrics",
+        "application/json",
+        None,
+        spaced.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let found = call_tool(
+        &server,
+        "get_metric",
+        json!({"name": "mcp queue/depth+1", "service": service}),
+    )
+    .await;
+    assert_eq!(
+        found["structuredContent"]["name"], "mcp queue/depth+1",
+        "{found}"
+    );
+    assert_eq!(
+        found["structuredContent"]["series"][0]["points"][0]["value"], 4,
+        "{found}"
+    );
+
     let missing = call_tool(&server, "get_metric", json!({"name": "mcp.nothing"})).await;
     assert_eq!(missing["isError"], true);
     assert!(

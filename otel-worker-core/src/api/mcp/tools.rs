@@ -934,7 +934,8 @@ async fn get_metric<B: Backend>(backend: &B, args: &Args) -> ToolResult {
     query
         .add("start", Some(backend.now_ns().saturating_sub(back_ns)))
         .add("step", Some(format!("{step_ms}ms")));
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    // A path segment: form encoding would turn a space into `+`, which a path keeps as is.
+    let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
     let body = backend
         .get(&query.path(&format!("/v1/metrics/{encoded}")))
         .await?;
