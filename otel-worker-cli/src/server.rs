@@ -126,7 +126,9 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         ),
         None => (SqliteDatabase::in_memory()?, "in memory".to_owned()),
     };
-    let store = Store::new(Arc::new(db)).with_budget(options.max_storage);
+    let store = Store::new(Arc::new(db))
+        .with_budget(options.max_storage)
+        .with_summary_step(crate::housekeeping::SUMMARY_STEP_ROWS);
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = auth_token.is_none();

@@ -576,7 +576,7 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     // array per statement.
     let (_json_dir, json_path, json) = temp_store();
     for _ in 0..2 {
-        let as_d1: Vec<Statement> = export_statements(export())
+        let as_d1: Vec<Statement> = export_statements(&[export()])
             .into_iter()
             .map(|statement| match statement {
                 Statement::Rows { as_json, rows, .. } => {

@@ -71,32 +71,28 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
 /// Commits a group as one export and answers every export in it. If that fails for a
 /// reason other than a busy database, each export is retried alone so one bad export
 /// cannot fail the others.
-fn commit_group(conn: &mut Connection, mut group: Vec<(Batch, Reply<()>)>) {
-    if group.len() == 1
-        && let Some((batch, reply)) = group.pop()
-    {
-        let _ = reply.send(
-            run(conn, &export_statements(batch))
-                .map(drop)
-                .map_err(storage),
-        );
-        return;
-    }
-    let merged = Batch::merge(group.iter().map(|(batch, _)| batch.clone()));
-    match run(conn, &export_statements(merged)).map_err(storage) {
+fn commit_group(conn: &mut Connection, group: Vec<(Batch, Reply<()>)>) {
+    let (batches, replies): (Vec<Batch>, Vec<Reply<()>>) = group.into_iter().unzip();
+    let result = run(conn, &export_statements(&batches)).map_err(storage);
+    match result {
         Ok(_) => {
-            for (_, reply) in group {
+            for reply in replies {
                 let _ = reply.send(Ok(()));
             }
         }
         Err(error @ StoreError::Busy(_)) => {
-            for (_, reply) in group {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+        Err(error) if batches.len() == 1 => {
+            for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }
         }
         Err(_) => {
-            for (batch, reply) in group {
-                let result = run(conn, &export_statements(batch)).map(drop);
+            for (batch, reply) in batches.iter().zip(replies) {
+                let result = run(conn, &export_statements(std::slice::from_ref(batch))).map(drop);
                 let _ = reply.send(result.map_err(storage));
             }
         }

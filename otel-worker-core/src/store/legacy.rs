@@ -50,7 +50,7 @@ impl Store {
         }
         // The ingest path deletes the legacy copies of what it stores, in the same
         // transaction: nothing is ever in both places, or in neither.
-        let statements = write::export_statements(batch);
+        let statements = write::export_statements(&[batch]);
         self.db.transaction(statements).await?;
         Ok(moved)
     }

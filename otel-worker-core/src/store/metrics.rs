@@ -89,16 +89,16 @@ pub(super) fn point_params(p: &PointRecord) -> Vec<Param> {
 }
 
 /// The statements that store an export's series and points, after its resources.
-pub(super) fn statements(series: &[SeriesRecord], points: &[PointRecord]) -> Vec<Statement> {
+pub(super) fn statements(series: &[&SeriesRecord], points: &[&PointRecord]) -> Vec<Statement> {
     if points.is_empty() {
         return Vec::new();
     }
-    let rows: Vec<Vec<Param>> = points.iter().map(point_params).collect();
+    let rows: Vec<Vec<Param>> = points.iter().map(|p| point_params(p)).collect();
     vec![
         Statement::Rows {
             per_row: sql::INSERT_SERIES,
             as_json: sql::INSERT_SERIES_JSON,
-            rows: series.iter().map(series_params).collect(),
+            rows: series.iter().map(|s| series_params(s)).collect(),
         },
         Statement::Rows {
             per_row: sql::COUNT_NEW_POINT,

@@ -132,10 +132,10 @@ pub trait Database: Send + Sync + 'static {
     /// rows each changed ([`Statement::Rows`] counts as one, with the sum).
     async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError>;
 
-    /// Stores one export. A home may commit several exports together ([`Batch::merge`],
-    /// then [`write::export_statements`] of the whole), answering each once committed.
+    /// Stores one export. A home may commit several exports together
+    /// ([`write::export_statements`] of them all), answering each once committed.
     async fn ingest(&self, batch: Batch) -> Result<(), StoreError> {
-        self.transaction(write::export_statements(batch))
+        self.transaction(write::export_statements(std::slice::from_ref(&batch)))
             .await
             .map(drop)
     }
@@ -190,6 +190,8 @@ pub struct Store {
     dictionary: Arc<summary::Dictionary>,
     /// The storage budget in bytes; `None`: unlimited.
     budget: Option<u64>,
+    /// Span rows the summarizer folds per step ([`summary::STEP_ROWS`] unless set).
+    summary_step_rows: u32,
 }
 
 impl Store {
@@ -199,7 +201,16 @@ impl Store {
             cache: Arc::default(),
             dictionary: Arc::default(),
             budget: None,
+            summary_step_rows: summary::STEP_ROWS,
         }
+    }
+
+    /// Folds `rows` span rows per summarizer step. Each step reads and rewrites the open
+    /// block's filter and value counts, so larger steps cost less per row; a home whose
+    /// steps are bounded in time or memory (a Worker invocation) keeps the default.
+    pub fn with_summary_step(mut self, rows: u32) -> Self {
+        self.summary_step_rows = rows.max(1);
+        self
     }
 
     /// Keeps search filters in `cache`, which may outlive this store (a home that builds

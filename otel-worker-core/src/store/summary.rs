@@ -19,9 +19,10 @@
 //! - every 3-byte window of the lower-cased name and string values, for text search.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -36,7 +37,8 @@ pub const SPANS: i64 = 1;
 /// one block costs at most this many spans.
 pub const BLOCK_SPANS: i64 = 16_384;
 
-/// Rows folded per summarizer step.
+/// Rows folded per summarizer step unless the store says otherwise
+/// ([`Store::with_summary_step`]): what one Worker invocation reads from D1 in a step.
 pub const STEP_ROWS: u32 = 4_096;
 
 /// How long one summarizer may hold the lease before another may take over.
@@ -90,11 +92,17 @@ fn operation_term(mask: u8, service: &str, name: &str, status: i32, bucket: Opti
 
 fn attribute_term(key: &str, text: &str) -> Term {
     let mut bytes = Vec::with_capacity(2 + key.len() + text.len());
-    bytes.push(b'a');
-    bytes.extend_from_slice(key.as_bytes());
-    bytes.push(0xff);
-    bytes.extend_from_slice(text.as_bytes());
+    attribute_bytes(key, text, &mut bytes);
     Term::of(&bytes)
+}
+
+/// What an attribute's term is the hash of.
+fn attribute_bytes(key: &str, text: &str, into: &mut Vec<u8>) {
+    into.clear();
+    into.push(b'a');
+    into.extend_from_slice(key.as_bytes());
+    into.push(0xff);
+    into.extend_from_slice(text.as_bytes());
 }
 
 fn trigram_term(window: &[u8]) -> Term {
@@ -320,7 +328,10 @@ struct Folding {
     added: i64,
     max_start: u64,
     /// Operations whose terms are in the filter already.
-    operations: HashSet<Vec<u8>>,
+    operations: FxHashSet<Vec<u8>>,
+    /// Attribute key and value pairs (as [`attribute_bytes`]) whose terms are in the
+    /// filter already: most values repeat, and their trigrams are the bulk of the work.
+    pairs: FxHashSet<Vec<u8>>,
     /// Spans folded per resource id: a resource's terms and counts are added once.
     resources: HashMap<String, i64>,
 }
@@ -410,28 +421,42 @@ impl Statistics {
     ) {
         let service = self.strings.id(service);
         for (key, value) in attributes {
-            let key = self.strings.id(key);
-            let entry = self.keys.entry((block, service, scope, key)).or_default();
-            entry.0 |= type_bit(value);
-            entry.1 += times;
-            let Some(text) = value_text(value).filter(|t| t.chars().count() <= MAX_VALUE_CHARS)
-            else {
-                continue;
-            };
-            if let Some(count) = self
-                .strings
-                .find(&text)
-                .and_then(|value| self.values.get_mut(&(block, service, key, value)))
-            {
-                *count += times;
-                continue;
-            }
-            let distinct = self.distinct.entry((block, service, key)).or_default();
-            if *distinct < sql::MAX_VALUES_PER_KEY {
-                *distinct += 1;
-                let value = self.strings.id(&text);
-                self.values.insert((block, service, key, value), times);
-            }
+            self.count_one(block, service, scope, key, value, value_text(value), times);
+        }
+    }
+
+    /// Counts one attribute, `text` being its [`value_text`]; `service` is a string id.
+    #[allow(clippy::too_many_arguments)]
+    fn count_one(
+        &mut self,
+        block: i64,
+        service: u32,
+        scope: u8,
+        key: &str,
+        value: &Value,
+        text: Option<Cow<'_, str>>,
+        times: i64,
+    ) {
+        let key = self.strings.id(key);
+        let entry = self.keys.entry((block, service, scope, key)).or_default();
+        entry.0 |= type_bit(value);
+        entry.1 += times;
+        let Some(text) = text.filter(|t| t.chars().count() <= MAX_VALUE_CHARS) else {
+            return;
+        };
+        if let Some(count) = self
+            .strings
+            .find(&text)
+            .and_then(|value| self.values.get_mut(&(block, service, key, value)))
+        {
+            *count += times;
+            return;
+        }
+        let distinct = self.distinct.entry((block, service, key)).or_default();
+        if *distinct < sql::MAX_VALUES_PER_KEY {
+            *distinct += 1;
+            let value = self.strings.id(&text);
+            self.values.insert((block, service, key, value), times);
         }
     }
 
@@ -489,7 +514,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Store {
-    /// Folds up to [`STEP_ROWS`] new span rows into the search blocks. Returns how many
+    /// Folds up to [`Store::with_summary_step`] new span rows into the search blocks. Returns how many
     /// rows it folded (0: the summaries are up to date), or `None` when another
     /// summarizer holds the lease. `now_ms` is the wall clock, for the lease.
     pub async fn summarize_step(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
@@ -536,7 +561,10 @@ impl Store {
         let rows: Vec<RowToFold> = self
             .rows(Statement::new(
                 sql::ROWS_TO_SUMMARIZE,
-                vec![mark.to_string().into(), Param::Int(i64::from(STEP_ROWS))],
+                vec![
+                    mark.to_string().into(),
+                    Param::Int(i64::from(self.summary_step_rows)),
+                ],
             ))
             .await?;
         let release = Statement::new(sql::RETURN_SUMMARY_LEASE, vec![lease.to_string().into()]);
@@ -693,8 +721,22 @@ impl Store {
             operation_terms(&view, &mut |term| block.bloom.insert(term));
             block.operations.insert(scratch.clone());
         }
-        attribute_terms(&attributes, &mut |term| block.bloom.insert(term));
-        statistics.count(block_id, service.unwrap_or(""), 0, &attributes, 1);
+        // The terms of `attribute_terms`, added once per distinct pair in the block.
+        let service_id = statistics.strings.id(service.unwrap_or(""));
+        for (key, value) in &attributes {
+            let text = value_text(value);
+            if let Some(text) = &text {
+                attribute_bytes(key, text, scratch);
+                if !block.pairs.contains(scratch.as_slice()) {
+                    block.bloom.insert(Term::of(scratch));
+                    if value.is_string() {
+                        trigrams(text, &mut |term| block.bloom.insert(term));
+                    }
+                    block.pairs.insert(scratch.clone());
+                }
+            }
+            statistics.count_one(block_id, service_id, 0, key, value, text, 1);
+        }
         if let Some(id) = &row.resource_id {
             match block.resources.get_mut(id) {
                 Some(spans) => *spans += 1,
@@ -820,8 +862,9 @@ impl Folding {
             bloom: bloom.unwrap_or_default(),
             added: 0,
             max_start,
-            operations: HashSet::new(),
-            resources: HashMap::new(),
+            operations: FxHashSet::default(),
+            pairs: FxHashSet::default(),
+            resources: HashMap::default(),
         }
     }
 

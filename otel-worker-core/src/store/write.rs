@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::metrics::{PointRecord as MetricPoint, SeriesRecord as MetricSeries};
 use super::{Batch, Param, SpanRecord, Statement, Store, StoreError, ns_param, sql};
 
 impl Store {
@@ -43,84 +44,98 @@ impl Batch {
     }
 }
 
-/// The statements that store `batch`, in order.
-pub fn export_statements(mut batch: Batch) -> Vec<Statement> {
+/// The statements that store `batches` as one export, in order. A home that commits
+/// several exports together passes them all: nothing is copied but the parameters.
+pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
     let mut statements = Vec::with_capacity(12);
-    if batch.sampled_out > 0 {
+    let sampled_out: u64 = batches.iter().map(|b| b.sampled_out).sum();
+    if sampled_out > 0 {
         statements.push(Statement::new(
             sql::ADD_TO_COUNTER,
             vec![
                 sql::SAMPLED_OUT_SPANS.into(),
-                Param::Text(batch.sampled_out.to_string()),
+                Param::Text(sampled_out.to_string()),
             ],
         ));
     }
-    if batch.spans.is_empty() && batch.logs.is_empty() && batch.points.is_empty() {
+    let all = || batches.iter();
+    if all().all(|b| b.spans.is_empty() && b.logs.is_empty() && b.points.is_empty()) {
         return statements;
     }
-    if !batch.resources.is_empty() {
+    let mut seen = HashSet::new();
+    let resources: Vec<Vec<Param>> = all()
+        .flat_map(|b| &b.resources)
+        .filter(|r| seen.insert(r.id))
+        .map(|r| {
+            vec![
+                Param::Text(r.id.to_string()),
+                r.resource.as_str().into(),
+                r.scope.as_str().into(),
+                r.service_name.as_deref().into(),
+            ]
+        })
+        .collect();
+    if !resources.is_empty() {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_RESOURCE,
             as_json: sql::INSERT_RESOURCES_JSON,
-            rows: batch
-                .resources
-                .iter()
-                .map(|r| {
-                    vec![
-                        Param::Text(r.id.to_string()),
-                        r.resource.as_str().into(),
-                        r.scope.as_str().into(),
-                        r.service_name.as_deref().into(),
-                    ]
-                })
-                .collect(),
+            rows: resources,
         });
     }
-    if !batch.shapes.is_empty() {
+    let mut seen = HashSet::new();
+    let shapes: Vec<Vec<Param>> = all()
+        .flat_map(|b| &b.shapes)
+        .filter(|s| seen.insert(s.id))
+        .map(|s| vec![Param::Text(s.id.to_string()), s.keys.as_str().into()])
+        .collect();
+    if !shapes.is_empty() {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_SHAPE,
             as_json: sql::INSERT_SHAPES_JSON,
-            rows: batch
-                .shapes
-                .iter()
-                .map(|s| vec![Param::Text(s.id.to_string()), s.keys.as_str().into()])
-                .collect(),
+            rows: shapes,
         });
     }
+    let mut seen = HashSet::new();
+    let series: Vec<&MetricSeries> = all()
+        .flat_map(|b| &b.series)
+        .filter(|s| seen.insert(s.id))
+        .collect();
     // Points from exports merged together may repeat one another: the first copy counts.
     let mut seen = HashSet::new();
-    batch
-        .points
-        .retain(|p| seen.insert((p.series_id, p.time_ns)));
-    statements.extend(super::metrics::statements(&batch.series, &batch.points));
-    if !batch.logs.is_empty() {
+    let points: Vec<&MetricPoint> = all()
+        .flat_map(|b| &b.points)
+        .filter(|p| seen.insert((p.series_id, p.time_ns)))
+        .collect();
+    statements.extend(super::metrics::statements(&series, &points));
+    if all().any(|b| !b.logs.is_empty()) {
         statements.push(Statement::new(sql::MARK_LOGS, vec![]));
         statements.push(Statement::Rows {
             per_row: sql::INSERT_LOG,
             as_json: sql::INSERT_LOGS_JSON,
-            rows: batch.logs.iter().map(super::logs::log_params).collect(),
+            rows: all()
+                .flat_map(|b| &b.logs)
+                .map(super::logs::log_params)
+                .collect(),
         });
         statements.push(Statement::new(sql::COUNT_NEW_LOGS, vec![]));
     }
-    if batch.spans.is_empty() {
+    if all().all(|b| b.spans.is_empty()) {
         return statements;
     }
     statements.push(Statement::new(sql::MARK_INGEST, vec![]));
-    // A span sent twice in one export is stored once: the later copy wins.
+    // A span sent twice is stored once: the later copy wins.
     let mut seen = HashSet::new();
-    let mut spans: Vec<SpanRecord> = batch
-        .spans
-        .into_iter()
+    let mut spans: Vec<&SpanRecord> = all()
         .rev()
-        .filter(|s| seen.insert((s.trace_id.clone(), s.span_id.clone())))
+        .flat_map(|b| b.spans.iter().rev())
+        .filter(|s| seen.insert((s.trace_id.as_str(), s.span_id.as_str())))
         .collect();
     // Sorted by trace, so the export's spans of one trace are one range of rows.
     spans.sort_unstable_by(|a, b| (&a.trace_id, &a.span_id).cmp(&(&b.trace_id, &b.span_id)));
-    batch.spans = spans;
     statements.push(Statement::Rows {
         per_row: sql::INSERT_SPAN,
         as_json: sql::INSERT_SPANS_JSON,
-        rows: batch.spans.iter().map(span_params).collect(),
+        rows: spans.into_iter().map(span_params).collect(),
     });
     let after_insert = [
         sql::NOTE_REPLACED,
