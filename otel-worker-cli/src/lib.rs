@@ -18,6 +18,7 @@ pub mod generate;
 pub mod housekeeping;
 pub mod live;
 pub mod mcp;
+pub mod priority;
 pub mod server;
 pub mod store;
 pub mod system;

@@ -192,12 +192,16 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     if open {
         tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
     }
-    // Its own thread, so a summarizer step's CPU never holds up a request's.
+    // Its own thread, so a summarizer step's CPU never holds up a request's, at background
+    // priority with the threads its runtime reads the database on.
     std::thread::Builder::new()
         .name("housekeeper".into())
         .spawn(move || {
+            crate::priority::lower_this_thread();
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .thread_name("housekeeper-io")
+                .on_thread_start(crate::priority::lower_this_thread)
                 .build()
             {
                 Ok(runtime) => runtime.block_on(housekeeper),
