@@ -1,6 +1,6 @@
 //! Thread priorities: ingest first, background work in the time it leaves.
 
-/// The nice value of background threads (the housekeeper, the checkpointer): under sustained ingest the
+/// The nice value of background threads (the housekeeper): under sustained ingest the
 /// scheduler gives the writer and the request threads the cores first, and the
 /// background work still gets a share (at 10, about a tenth of a busy thread's), so it
 /// keeps up whenever ingest leaves any time at all. Measured: protobuf ingest from about

@@ -37,9 +37,6 @@ pub(super) fn checkpoint_loop(
     // No busy wait: a passive checkpoint never waits anyway, and the idle truncation holds
     // the write lock while it waits for readers, which would make exports wait behind a
     // long search. If it cannot run at once, the next idle check tries again.
-    // Background work: the WAL stays bounded whatever this thread's share of the cores,
-    // since past `restart_pages` the writer finishes the copy itself.
-    crate::priority::lower_this_thread();
     let conn = match Connection::open(path).and_then(|conn| {
         conn.busy_timeout(Duration::ZERO)?;
         Ok(conn)
