@@ -1483,6 +1483,74 @@ async fn searches_find_the_same_traces_before_during_and_after_the_summaries_are
 }
 
 #[tokio::test]
+async fn repeated_attribute_values_stay_findable_after_folding_in_steps_of_any_size() {
+    // The summarizer adds a key and value's terms once per step: a value seen again in
+    // the same step, or first seen in an earlier step or an earlier block, must still be
+    // found in every block that holds it (17,000 spans: two blocks).
+    for step in [1_000, 16_384] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repeated.db");
+        let store =
+            Store::new(Arc::new(SqliteDatabase::open(&path).unwrap())).with_summary_step(step);
+        for chunk in (0..17_000u32).collect::<Vec<_>>().chunks(1_000) {
+            let spans: Vec<SpanRecord> = chunk
+                .iter()
+                .map(|&t| {
+                    let mut span =
+                        record(1, 1, None, u64::from(t) * 1_000, u64::from(t) * 1_000 + 5);
+                    span.trace_id = format!("{t:032x}");
+                    span.body = serde_json::to_string(&Body {
+                        values: vec![Value::from(format!("Checkout-{}", t % 5))],
+                        ..Body::default()
+                    })
+                    .unwrap();
+                    span
+                })
+                .collect();
+            store.insert(batch(spans)).await.unwrap();
+        }
+        let searches: Vec<TraceListQuery> = vec![
+            {
+                let mut q = query(1_000, None);
+                q.span.text = Some("CHECKOUT-3".into());
+                q
+            },
+            {
+                let mut q = query(1_000, None);
+                q.span.attributes = vec![("n".into(), "Checkout-4".into())];
+                q
+            },
+        ];
+        let mut before = Vec::new();
+        for q in &searches {
+            before.push(all_pages(&store, q).await);
+        }
+        assert_eq!(before[0].len(), 3_400, "step {step}");
+        assert_eq!(before[1].len(), 3_400, "step {step}");
+        store.summarize(now_ms(), 1_000).await.unwrap();
+        assert_eq!(
+            count(&path, "SELECT COUNT(*) FROM search_blocks"),
+            2,
+            "step {step}"
+        );
+        assert_eq!(
+            store.holdings().await.unwrap().unindexed_spans,
+            0,
+            "step {step}"
+        );
+        for (q, ids) in searches.iter().zip(&before) {
+            let after = all_pages(&store, q).await;
+            assert_eq!(
+                after.len(),
+                ids.len(),
+                "found after folding, step {step}: {q:?}"
+            );
+            assert!(&after == ids, "the same traces, step {step}: {q:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_trace_whose_first_span_is_deleted_is_still_found_in_its_block() {
     let (_dir, _path, store) = temp_store();
     // The trace arrives first, so its rows are in the oldest block; its root starts
