@@ -456,3 +456,161 @@ async fn services_are_listed_with_counts_and_last_seen() {
     assert_eq!(find(format!("db-{}", f.run))["spanCount"], 1);
     assert_eq!(find(format!("web-{}", f.run))["spanCount"], 1);
 }
+
+/// `GET {path}` until `ready` says the answer is complete: attribute counts come from the
+/// search blocks, which the server folds new spans into in the background.
+async fn when_summarized(
+    server: &TestServer,
+    path: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    // The Worker folds after requests, a few thousand rows at a time, behind whatever the
+    // suites before this one sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (status, body) = get_json(server, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        if ready(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} not complete after 120 s: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn attribute_keys_and_their_most_frequent_values_are_discovered_per_service() {
+    let server = TestServer::start();
+    let service = format!("catalog-{}", hex::encode(random_span_id()));
+    let base = private_time(1 << 62);
+    // Six spans: route /a three times, /b twice, /c once; an int on four of them; a
+    // resource attribute on all six.
+    let routes = ["/a", "/a", "/b", "/a", "/b", "/c"];
+    let trace_id = random_trace_id();
+    let spans: Vec<Span> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            let mut attributes = vec![kv("disc.route", V::StringValue(route.to_string()))];
+            if i < 4 {
+                attributes.push(kv("disc.status", V::IntValue(200 + i as i64)));
+            }
+            span_with(
+                &trace_id,
+                None,
+                "op",
+                base + i as u64 * MS,
+                MS,
+                0,
+                attributes,
+            )
+        })
+        .collect();
+    send(
+        &server,
+        &service,
+        vec![kv("disc.zone", V::StringValue("eu-1".into()))],
+        spans,
+    )
+    .await;
+
+    let keys = when_summarized(
+        &server,
+        &format!("/v1/attributes?service={service}"),
+        |body| {
+            body["attributes"]
+                .as_array()
+                .is_some_and(|keys| keys.iter().any(|k| k["key"] == "disc.status"))
+        },
+    )
+    .await;
+    let keys = keys["attributes"].as_array().unwrap();
+    let find = |key: &str, scope: &str| {
+        keys.iter()
+            .find(|k| k["key"] == key && k["scope"] == scope)
+            .unwrap_or_else(|| panic!("{key} ({scope}) missing from {keys:?}"))
+            .clone()
+    };
+    assert_eq!(find("disc.route", "span")["count"], 6);
+    assert_eq!(
+        find("disc.route", "span")["types"],
+        serde_json::json!(["string"])
+    );
+    assert_eq!(find("disc.status", "span")["count"], 4);
+    assert_eq!(
+        find("disc.status", "span")["types"],
+        serde_json::json!(["int"])
+    );
+    // A resource attribute counts once per span of its resource.
+    assert_eq!(find("disc.zone", "resource")["count"], 6);
+    let counts: Vec<u64> = keys.iter().map(|k| k["count"].as_u64().unwrap()).collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]),
+        "most common first: {counts:?}"
+    );
+    let (_, only_resource) = get_json(
+        &server,
+        &format!("/v1/attributes?service={service}&scope=resource"),
+    )
+    .await;
+    assert!(
+        only_resource["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["scope"] == "resource"),
+        "{only_resource}"
+    );
+
+    let (_, all) = get_json(
+        &server,
+        &format!("/v1/attributes/disc.route/values?service={service}"),
+    )
+    .await;
+    assert_eq!(
+        all["values"],
+        serde_json::json!([
+            {"value": "/a", "count": 3},
+            {"value": "/b", "count": 2},
+            {"value": "/c", "count": 1},
+        ])
+    );
+    let (_, limited) = get_json(
+        &server,
+        &format!("/v1/attributes/disc.route/values?service={service}&limit=2"),
+    )
+    .await;
+    assert_eq!(limited["values"].as_array().unwrap().len(), 2);
+    let (_, prefixed) = get_json(
+        &server,
+        &format!("/v1/attributes/disc.route/values?service={service}&prefix=%2Fb"),
+    )
+    .await;
+    assert_eq!(
+        prefixed["values"],
+        serde_json::json!([{"value": "/b", "count": 2}])
+    );
+    // Integers are listed as `attr` filters spell them.
+    let (_, ints) = get_json(
+        &server,
+        &format!("/v1/attributes/disc.status/values?service={service}&prefix=20"),
+    )
+    .await;
+    assert_eq!(ints["values"].as_array().unwrap().len(), 4, "{ints}");
+    assert!(ints["values"][0]["value"].is_string(), "{ints}");
+
+    for (path, says) in [
+        ("/v1/attributes?scope=links", "scope"),
+        ("/v1/attributes/disc.route/values?limit=0", "limit"),
+        ("/v1/attributes/disc.route/values?limit=many", "limit"),
+        ("/v1/attributes?servce=web", "unknown parameter"),
+    ] {
+        let (status, body) = get_json(&server, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+}
