@@ -73,19 +73,14 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
 /// cannot fail the others.
 fn commit_group(conn: &mut Connection, group: Vec<(Batch, Reply<()>)>) {
     let (batches, replies): (Vec<Batch>, Vec<Reply<()>>) = group.into_iter().unzip();
-    let result = run(conn, &export_statements(&batches)).map_err(storage);
-    match result {
+    match run(conn, &export_statements(&batches)).map_err(storage) {
         Ok(_) => {
             for reply in replies {
                 let _ = reply.send(Ok(()));
             }
         }
-        Err(error @ StoreError::Busy(_)) => {
-            for reply in replies {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
-        Err(error) if batches.len() == 1 => {
+        // A busy database fails them all alike; a lone export has nothing to retry apart.
+        Err(error) if matches!(error, StoreError::Busy(_)) || batches.len() == 1 => {
             for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }

@@ -157,13 +157,21 @@ fn operation_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
 
 /// The terms of some attributes: key and value, and the value's trigrams.
 fn attribute_terms(attributes: &[(&str, &Value)], add: &mut impl FnMut(Term)) {
+    let mut bytes = Vec::new();
     for (key, value) in attributes {
         if let Some(text) = value_text(value) {
-            add(attribute_term(key, &text));
+            attribute_bytes(key, &text, &mut bytes);
+            pair_terms(&bytes, value, &text, add);
         }
-        if let Value::String(text) = value {
-            trigrams(text, add);
-        }
+    }
+}
+
+/// The terms of one attribute whose [`value_text`] is `text`, `bytes` being its
+/// [`attribute_bytes`]: the pair, and a string's trigrams (arrays and maps have none).
+fn pair_terms(bytes: &[u8], value: &Value, text: &str, add: &mut impl FnMut(Term)) {
+    add(Term::of(bytes));
+    if value.is_string() {
+        trigrams(text, add);
     }
 }
 
@@ -728,10 +736,7 @@ impl Store {
             if let Some(text) = &text {
                 attribute_bytes(key, text, scratch);
                 if !block.pairs.contains(scratch.as_slice()) {
-                    block.bloom.insert(Term::of(scratch));
-                    if value.is_string() {
-                        trigrams(text, &mut |term| block.bloom.insert(term));
-                    }
+                    pair_terms(scratch, value, text, &mut |term| block.bloom.insert(term));
                     block.pairs.insert(scratch.clone());
                 }
             }
