@@ -33,16 +33,21 @@ pub fn fold(series: SeriesKind, points: &[Value], step_ns: u64) -> Vec<Value> {
         if current.as_ref().is_some_and(|(b, _)| *b != bucket)
             && let Some((b, step)) = current.take()
         {
-            out.push(step.finish(series, (b + 1) * step_ns, seconds));
+            out.push(step.finish(series, step_end(b, step_ns), seconds));
         }
         let (_, step) = current.get_or_insert_with(|| (bucket, Step::default()));
         step.add(series, point, previous, step_ns);
         previous = Some(point);
     }
     if let Some((b, step)) = current {
-        out.push(step.finish(series, (b + 1) * step_ns, seconds));
+        out.push(step.finish(series, step_end(b, step_ns), seconds));
     }
     out
+}
+
+/// When step `bucket` ends; the last step before the end of time ends there.
+fn step_end(bucket: u64, step_ns: u64) -> u64 {
+    bucket.saturating_add(1).saturating_mul(step_ns)
 }
 
 /// What one step has gathered.
@@ -350,6 +355,24 @@ mod tests {
         // 0-10 s: 10 since the start, then 20 more; 10-20 s: 40, then 5 after the restart.
         assert_eq!(steps[0], json!({"timeUnixNano": start(10), "rate": 3.0}));
         assert_eq!(steps[1], json!({"timeUnixNano": start(20), "rate": 4.5}));
+    }
+
+    #[test]
+    fn a_point_at_the_end_of_time_is_in_a_step_that_ends_there() {
+        let gauge = SeriesKind {
+            kind: MetricKind::Gauge,
+            temporality: 0,
+            monotonic: false,
+        };
+        let last = json!({"timeUnixNano": u64::MAX.to_string(), "value": 1});
+        for step_ns in [1, 10 * SECOND, u64::MAX] {
+            let steps = fold(gauge, std::slice::from_ref(&last), step_ns);
+            assert_eq!(
+                steps[0]["timeUnixNano"],
+                json!(u64::MAX.to_string()),
+                "{step_ns}"
+            );
+        }
     }
 
     #[test]
