@@ -16,6 +16,7 @@
 pub mod client;
 pub mod generate;
 pub mod housekeeping;
+pub mod limits;
 pub mod live;
 pub mod mcp;
 pub mod priority;

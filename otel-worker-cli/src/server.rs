@@ -19,7 +19,12 @@ use otel_worker_core::api::mcp::http::McpOptions;
 use otel_worker_core::ingest::Sampling;
 use otel_worker_core::store::{Shards, Store};
 use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
 
+use crate::limits::{
+    self, BlockingPool, CappedListener, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_EXPORTS_IN_FLIGHT,
+    Exports, GRPC_MAX_CONCURRENT_STREAMS, REQUEST_TIMEOUT,
+};
 use crate::live::Hub;
 use crate::store::SqliteDatabase;
 
@@ -110,6 +115,15 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         GrpcListen::Off => None,
     };
     for address in std::iter::once(options.listen).chain(grpc_address) {
+        if auth_token.as_deref() == Some(otel_worker_core::api::auth::EXAMPLE_TOKEN)
+            && !address.ip().is_loopback()
+        {
+            bail!(
+                "refusing to listen on {address} with the example token from .dev.vars.example, \
+                 which anyone can read: set a token of your own (--auth-token, AUTH_TOKEN, \
+                 .dev.vars), or listen on 127.0.0.1",
+            );
+        }
         if auth_token.is_none() && !address.ip().is_loopback() {
             bail!(
                 "refusing to listen on {address} without a token: anyone on the network \
@@ -139,11 +153,17 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             .then_some(SIZE_WARNING_BYTES),
     });
     let sampling = options.sample_rate.and_then(Sampling::new);
+    let exports = Exports::new(DEFAULT_MAX_EXPORTS_IN_FLIGHT);
     let grpc = grpc::Builder::new(Shards::one(store.clone()), hub.clone())
         .auth_token(auth_token.clone())
         .max_message_bytes(options.max_body_bytes)
         .sampling(sampling)
-        .router();
+        .compute(Arc::new(BlockingPool))
+        .router()
+        .layer(middleware::from_fn_with_state(
+            exports.clone(),
+            limits::grpc_turn,
+        ));
     let app = app(
         store,
         &hub,
@@ -152,7 +172,8 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         options.cors_origins,
         sampling,
         options.mcp_allow_delete,
-    );
+    )
+    .layer(middleware::from_fn_with_state(exports, limits::http_turn));
 
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -219,12 +240,15 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let listener = CappedListener::new(listener, DEFAULT_MAX_CONNECTIONS);
     let http = axum::serve(listener, app).with_graceful_shutdown(until_stopped(stopped.clone()));
     let grpc = async move {
         let Some(grpc_listener) = grpc_listener else {
             return Ok(());
         };
         tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(GRPC_MAX_CONCURRENT_STREAMS))
+            .timeout(REQUEST_TIMEOUT)
             .add_routes(grpc.into())
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a small answer waits for the client's delayed ACK:
@@ -261,7 +285,12 @@ pub fn app(
             host: hub.clone(),
             allow_delete: mcp_allow_delete,
         })
+        .compute(Arc::new(BlockingPool))
         .build()
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(middleware::from_fn(log_request))
 }
 

@@ -1121,3 +1121,97 @@ fn metrics_are_listed_and_shown_with_their_latest_values_from_the_terminal() {
         text(&missing.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_server_without_a_token_answers_only_loopback_host_names_and_its_own_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("open.db");
+    let (mut server, url, lines) = spawn_dev(&["--db".as_ref(), db.as_os_str()]);
+    std::thread::spawn(move || for _ in lines {});
+    let port = url.rsplit(':').next().unwrap_or_default().to_owned();
+    let http = reqwest::Client::new();
+    let get = |host: String, origin: Option<&str>| {
+        let mut request = http.get(format!("{url}/v1/traces")).header("host", host);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        assert_eq!(
+            get(host.clone(), None).await.unwrap().status(),
+            200,
+            "{host}"
+        );
+    }
+    // DNS rebinding: a page on evil.example, whose name now resolves to 127.0.0.1, is
+    // same-origin with itself and sends its own Host.
+    let rebound = format!("evil.example:{port}");
+    let refused = get(rebound.clone(), Some(&format!("http://{rebound}")))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--auth-token"),
+        "{body}"
+    );
+    let delete = http
+        .delete(format!("{url}/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736"))
+        .header("host", rebound.as_str())
+        .header("origin", format!("http://{rebound}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 403);
+    // A page on another site, at the right address.
+    let foreign = get(format!("127.0.0.1:{port}"), Some("https://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let ws = format!("{}/api/ws", url.replacen("http", "ws", 1));
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws.as_str())
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("a foreign page opened the feed: {:?}", other.map(|_| ())),
+    }
+    // The UI page on the server's own origin opens it.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws.as_str())
+            .unwrap();
+    request.headers_mut().insert("origin", url.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the server's own page opens the feed");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn the_example_token_is_refused_off_loopback() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "dev",
+            "--listen",
+            "0.0.0.0:0",
+            "--grpc-listen",
+            "off",
+            "--in-memory",
+        ])
+        .args(["--auth-token", otel_worker_core::api::auth::EXAMPLE_TOKEN])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("example token"), "{stderr}");
+}

@@ -349,3 +349,62 @@ async fn a_busy_database_is_unavailable_with_retry_info_so_exporters_retry() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The server's peak resident memory, in kB (`VmHWM`).
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_call_without_the_token_is_refused_before_its_message_is_read() {
+    let server = TestServer::start();
+    let Some(pid) = server.pid() else {
+        return;
+    };
+    // 8 MiB of `0a 00`: millions of empty ResourceSpans, over 300 MB once decoded, in
+    // about 8 KB of gzip.
+    let message: Vec<u8> = [0x0a_u8, 0x00].repeat(4 * 1024 * 1024);
+    let before = peak_rss_kb(pid);
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    let calls = (0..8).map(|_| {
+        let (server, message, path) = (&server, message.clone(), path.clone());
+        async move {
+            let mut grpc = tonic::client::Grpc::new(channel(server).await)
+                .send_compressed(CompressionEncoding::Gzip);
+            grpc.ready().await.unwrap();
+            grpc.unary(Request::new(message), path, BytesCodec)
+                .await
+                .expect_err("no token")
+        }
+    });
+    for refused in futures_util::future::join_all(calls).await {
+        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    }
+    let after = peak_rss_kb(pid);
+    eprintln!("peak RSS {before} kB before, {after} kB after");
+    assert!(
+        after < before + 64 * 1024,
+        "peak RSS grew from {before} kB to {after} kB"
+    );
+}
+
+#[tokio::test]
+async fn zstd_messages_are_read_like_gzip_ones() {
+    let server = TestServer::start();
+    let (trace_id, export) = trace(2, 1_700_000_000_000_000_000);
+    TraceServiceClient::new(channel(&server).await)
+        .send_compressed(CompressionEncoding::Zstd)
+        .export(authorized(&server, export))
+        .await
+        .expect("a zstd message is stored");
+    let (status, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(trace["spans"].as_array().map(Vec::len), Some(2));
+}

@@ -44,10 +44,12 @@ async fn the_websocket_takes_the_token_as_a_subprotocol_and_refuses_a_wrong_one(
         }
     }
 
-    // The older query parameter still works (docs/api.md warns that it lands in logs).
-    tokio_tungstenite::connect_async(server.ws_url(&format!("?token={}", server.token)))
-        .await
-        .expect("?token= still opens the feed");
+    // A token in the URL would land in logs and browser history: it opens nothing.
+    match tokio_tungstenite::connect_async(server.ws_url(&format!("?token={}", server.token))).await
+    {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("?token= was not refused: {:?}", other.map(|_| ())),
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use crate::models::{LiveLog, LiveMetric, LiveSpan, ServerMessage};
 /// The shortest time between two messages to one client: about ten a second.
 pub const COALESCE_INTERVAL_MS: u64 = 100;
 
-/// The most spans one client's pending message lists. Past it, further spans are counted
+/// The most spans (log records, metrics) one client's pending message lists. Past it, further spans are counted
 /// as missed (and logged by the home) instead of growing the message without bound: the
 /// list still updates, and a tail says what it skipped.
 pub const MAX_PENDING_SPANS: usize = 10_000;
@@ -31,8 +31,10 @@ pub struct Coalescer {
     new_spans: Vec<(String, String)>,
     spans: Vec<LiveSpan>,
     logs: Vec<LiveLog>,
-    /// Points per metric and service; few entries, so merged by a linear search.
+    /// Points per metric and service.
     metrics: Vec<LiveMetric>,
+    /// Where each (metric, service) is in `metrics`.
+    metric_index: rustc_hash::FxHashMap<(String, Option<String>), usize>,
     missed: u64,
 }
 
@@ -56,13 +58,14 @@ impl Coalescer {
             }
             ServerMessage::MetricAdded { metrics } => {
                 for metric in metrics {
-                    match self
-                        .metrics
-                        .iter_mut()
-                        .find(|m| m.name == metric.name && m.service_name == metric.service_name)
-                    {
-                        Some(known) => known.points += metric.points,
-                        None => self.metrics.push(metric),
+                    let key = (metric.name.clone(), metric.service_name.clone());
+                    match self.metric_index.get(&key) {
+                        Some(&at) => self.metrics[at].points += metric.points,
+                        None if self.metrics.len() >= MAX_PENDING_SPANS => self.missed += 1,
+                        None => {
+                            self.metric_index.insert(key, self.metrics.len());
+                            self.metrics.push(metric);
+                        }
                     }
                 }
             }
@@ -92,6 +95,7 @@ impl Coalescer {
                 logs: std::mem::take(&mut self.logs),
             });
         }
+        self.metric_index.clear();
         if !self.metrics.is_empty() {
             messages.push(ServerMessage::MetricAdded {
                 metrics: std::mem::take(&mut self.metrics),

@@ -270,22 +270,35 @@ fn same_layout(a: &[Bucket], b: &[Bucket]) -> bool {
             .all(|(x, y)| x.lower == y.lower && x.upper == y.upper)
 }
 
-/// Adds `more` to `into`, bucket by bucket when the bounds agree, else by appending.
+/// Adds `more` to `into`, bucket by bucket where the bounds agree, keeping `into` sorted
+/// by its bounds: one pass over both after sorting `more` (O(B log B), not a search per
+/// bucket).
 fn merge(into: &mut Vec<Bucket>, more: &[Bucket]) {
-    if into.is_empty() {
-        into.extend_from_slice(more);
-        return;
-    }
-    for bucket in more {
-        match into
-            .iter_mut()
-            .find(|b| b.lower == bucket.lower && b.upper == bucket.upper)
-        {
-            Some(known) => known.count += bucket.count,
-            None => into.push(*bucket),
+    let order = |a: &Bucket, b: &Bucket| {
+        a.upper
+            .total_cmp(&b.upper)
+            .then(a.lower.total_cmp(&b.lower))
+    };
+    let mut more = more.to_vec();
+    more.sort_by(order);
+    let earlier = std::mem::take(into);
+    into.reserve(earlier.len() + more.len());
+    let (mut a, mut b) = (earlier.into_iter().peekable(), more.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if order(x, y).is_le() => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let Some(bucket) = next else { break };
+        match into.last_mut() {
+            Some(last) if last.lower == bucket.lower && last.upper == bucket.upper => {
+                last.count += bucket.count
+            }
+            _ => into.push(bucket),
         }
     }
-    into.sort_by(|a, b| a.upper.total_cmp(&b.upper));
 }
 
 /// The `q` quantile of the observations in `buckets`, interpolated linearly inside the

@@ -21,7 +21,7 @@ use axum::http::Response;
 use axum::response::IntoResponse;
 use otel_worker_core::api::auth::Auth;
 use otel_worker_core::api::mcp::http::McpOptions;
-use otel_worker_core::api::{ApiError, Exported, FailureCause};
+use otel_worker_core::api::{ApiError, Exported, FailureCause, refusal_for};
 use otel_worker_core::ingest::Signal;
 use otel_worker_core::store::Shards;
 use otel_worker_core::store::search::Budget;
@@ -126,7 +126,7 @@ async fn serve(
         if request.method() != axum::http::Method::OPTIONS
             && !Auth::new(Some(&token)).allows(&request)
         {
-            return Err(ApiError::Unauthorized);
+            return Err(refusal_for(&request, ApiError::Unauthorized));
         }
         app(env, token, context, &usage)
     });
@@ -137,7 +137,13 @@ async fn serve(
             return Ok((error.into_response(), None));
         }
     };
-    let request = read_body(request, DEFAULT_MAX_BODY_BYTES + 1).await?;
+    // A preflight has no use for a body: none is kept, however large.
+    let keep = if request.method() == axum::http::Method::OPTIONS {
+        0
+    } else {
+        DEFAULT_MAX_BODY_BYTES + 1
+    };
+    let request = read_body(request, keep).await?;
     match router.call(request).await {
         Ok(response) => Ok((response, Some(shards))),
         Err(never) => match never {},

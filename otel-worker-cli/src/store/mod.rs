@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 pub use checkpointer::CHECKPOINT_INTERVAL;
 pub use migrations::{MIGRATIONS, migrate};
-pub use writer::MAX_GROUP_SPANS;
+pub use writer::MAX_GROUP_ROWS;
 use writer::{Bind, Job};
 
 /// How long a write waits for a lock held by another process before answering 503.
@@ -233,6 +233,12 @@ pub(crate) fn storage(error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Busy(error.to_string())
+        }
+        // Room may be made (by pruning, or by whoever filled the disk) and a failing disk
+        // may come back: the exporter keeps the data and retries.
+        Some(ErrorCode::DiskFull) => StoreError::Full(format!("the disk is full: {error}")),
+        Some(ErrorCode::SystemIoFailure) => {
+            StoreError::Busy(format!("the disk failed to read or write: {error}"))
         }
         _ => StoreError::Other(error.to_string()),
     }

@@ -13,9 +13,15 @@ use tokio::sync::oneshot;
 
 use super::storage;
 
-/// Most spans committed in one group; a larger backlog is split into several commits so
-/// no export waits behind an unbounded transaction.
-pub const MAX_GROUP_SPANS: usize = 5_000;
+/// Most rows (spans, log records and metric points together) committed in one group; a
+/// larger backlog is split into several commits so no export waits behind an unbounded
+/// transaction.
+pub const MAX_GROUP_ROWS: usize = 5_000;
+
+/// The rows an export adds, as a group counts them.
+fn rows(batch: &Batch) -> usize {
+    batch.spans.len() + batch.logs.len() + batch.points.len()
+}
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -30,7 +36,7 @@ pub(super) enum Job {
 }
 
 /// The writer thread: runs jobs in order; an export takes every export queued behind it
-/// (up to [`MAX_GROUP_SPANS`]) into the same transaction.
+/// (up to [`MAX_GROUP_ROWS`]) into the same transaction.
 pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     let mut next = None;
     loop {
@@ -47,12 +53,12 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
                 let _ = reply.send(run(&mut conn, &statements).map_err(storage));
             }
             Job::Ingest(batch, reply) => {
-                let mut spans = batch.spans.len();
+                let mut count = rows(&batch);
                 let mut group = vec![(batch, reply)];
-                while spans < MAX_GROUP_SPANS {
+                while count < MAX_GROUP_ROWS {
                     match queue.try_recv() {
                         Ok(Job::Ingest(batch, reply)) => {
-                            spans += batch.spans.len();
+                            count += rows(&batch);
                             group.push((batch, reply));
                         }
                         Ok(other) => {

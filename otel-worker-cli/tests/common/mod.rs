@@ -201,6 +201,11 @@ impl TestServer {
         }
     }
 
+    /// The server's process id, when this test started it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

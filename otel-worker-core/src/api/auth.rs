@@ -3,9 +3,8 @@
 //! The header must read exactly `Authorization: Bearer <token>`. Browsers cannot set
 //! headers on a WebSocket, so `/api/ws` also takes the token as a subprotocol: the client
 //! offers [`WEBSOCKET_PROTOCOL`] and `bearer.<token as base64url, no padding>`, and the
-//! server selects [`WEBSOCKET_PROTOCOL`]. The older `?token=` query parameter still opens
-//! `/api/ws`, but puts the token in the URL, which request logs keep (docs/api.md says
-//! so). Tokens are compared in constant time.
+//! server selects [`WEBSOCKET_PROTOCOL`]. A token in the URL (`?token=`) opens nothing:
+//! URLs end up in logs and browser history. Tokens are compared in constant time.
 
 use std::sync::Arc;
 
@@ -24,6 +23,10 @@ pub const PUBLIC_PATHS: &[&str] = &["/health", "/"];
 
 /// The path of the live feed, whose token may also come as a subprotocol.
 pub const WEBSOCKET_PATH: &str = "/api/ws";
+
+/// The token `.dev.vars.example` ships: fine for trying things on loopback, refused
+/// anywhere else.
+pub const EXAMPLE_TOKEN: &str = "your-secret-token-here";
 
 /// The subprotocol the live feed speaks; the server selects it when a client offers it.
 pub const WEBSOCKET_PROTOCOL: &str = "otel-worker";
@@ -53,8 +56,7 @@ impl Auth {
     /// Whether `request` may pass: a public path, an open server, or the token.
     pub fn allows<B>(&self, request: &http::Request<B>) -> bool {
         let path = request.uri().path();
-        PUBLIC_PATHS.contains(&path)
-            || self.carries_token(path, request.uri().query(), request.headers())
+        PUBLIC_PATHS.contains(&path) || self.carries_token(path, request.headers())
     }
 
     /// Whether an `authorization` value (an HTTP header or gRPC metadata) is exactly
@@ -68,7 +70,7 @@ impl Auth {
             .is_some_and(|given| constant_time_eq(given, expected))
     }
 
-    fn carries_token(&self, path: &str, query: Option<&str>, headers: &HeaderMap) -> bool {
+    fn carries_token(&self, path: &str, headers: &HeaderMap) -> bool {
         let Some(expected) = self.token.as_deref() else {
             return true;
         };
@@ -80,8 +82,11 @@ impl Auth {
             return false;
         }
         subprotocol_token(headers).is_some_and(|given| constant_time_eq(&given, expected))
-            || query_token(query.unwrap_or(""))
-                .is_some_and(|given| constant_time_eq(given.as_bytes(), expected))
+    }
+
+    /// Whether the token is the one `.dev.vars.example` ships, which anyone can read.
+    pub fn is_the_example(&self) -> bool {
+        self.token.as_deref() == Some(EXAMPLE_TOKEN.as_bytes())
     }
 }
 
@@ -105,22 +110,8 @@ fn subprotocol_token(headers: &HeaderMap) -> Option<Vec<u8>> {
         })
 }
 
-fn query_token(query: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == "token").then(|| percent_decode(value))
-    })
-}
-
-/// Decodes `%XX` escapes and `+`, as a browser's `URLSearchParams` writes them.
-fn percent_decode(value: &str) -> String {
-    form_urlencoded::parse(format!("t={value}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// Middleware: 401 with a JSON error unless the request is public or carries the token.
+/// Middleware: 401 unless the request is public or carries the token (on an export route
+/// a `google.rpc.Status` in the export's encoding, else the API's JSON error).
 ///
 /// A refused request's body is read and thrown away (up to `drain_limit` bytes, never
 /// kept) before the answer: an HTTP/1.1 client still sending a large export would
@@ -133,6 +124,7 @@ pub(crate) async fn require_token(
     if auth.allows(&request) {
         return next.run(request).await;
     }
+    let refusal = super::export::refusal_for(&request, ApiError::Unauthorized);
     let mut body = request.into_body();
     let mut read = 0;
     while read <= drain_limit {
@@ -141,7 +133,7 @@ pub(crate) async fn require_token(
             _ => break,
         }
     }
-    axum::response::IntoResponse::into_response(ApiError::Unauthorized)
+    axum::response::IntoResponse::into_response(refusal)
 }
 
 #[cfg(test)]
@@ -175,11 +167,10 @@ mod tests {
     }
 
     #[test]
-    fn the_query_token_only_opens_the_websocket() {
-        let auth = Auth::new(Some("a b+c"));
-        assert!(auth.allows(&request("/api/ws?token=a%20b%2Bc", None)));
-        assert!(!auth.allows(&request("/api/ws?token=wrong", None)));
-        assert!(!auth.allows(&request("/v1/traces?token=a%20b%2Bc", None)));
+    fn a_token_in_the_url_opens_nothing() {
+        let auth = Auth::new(Some("abc"));
+        assert!(!auth.allows(&request("/api/ws?token=abc", None)));
+        assert!(!auth.allows(&request("/v1/traces?token=abc", None)));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prost::Message;
 
+use crate::ingest::error::RpcCode;
 use crate::ingest::reply::RpcStatus;
 use crate::ingest::{Encoding, IngestError};
 use crate::models::ErrorBody;
@@ -55,6 +56,10 @@ pub enum ApiError {
     /// The server lacks a secret or binding it needs; the message names it.
     #[error("{0}")]
     Misconfigured(String),
+    /// Any other refusal of an export route (a missing token, a foreign origin), answered
+    /// like [`Self::Export`] as a `google.rpc.Status` in the export's encoding.
+    #[error("{0}")]
+    OnExport(Box<ApiError>, Encoding),
 }
 
 /// Why a request failed, left in the response's extensions for the request log.
@@ -111,6 +116,31 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "live-feed-unavailable")
             }
             Self::Misconfigured(_) => (StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
+            Self::OnExport(inner, _) => inner.status_and_code(),
+        }
+    }
+
+    /// The `google.rpc.Code` an OTLP exporter reads from this refusal.
+    fn rpc_code(&self) -> RpcCode {
+        match self {
+            Self::Export(error, _) => error.rpc_code(),
+            Self::OnExport(inner, _) => inner.rpc_code(),
+            Self::Unauthorized => RpcCode::Unauthenticated,
+            Self::Forbidden(_) => RpcCode::PermissionDenied,
+            _ => match self.status_and_code().0 {
+                StatusCode::SERVICE_UNAVAILABLE => RpcCode::Unavailable,
+                StatusCode::PAYLOAD_TOO_LARGE => RpcCode::ResourceExhausted,
+                status if status.is_server_error() => RpcCode::Internal,
+                _ => RpcCode::InvalidArgument,
+            },
+        }
+    }
+
+    /// The encoding of the export this refuses, when it refuses one.
+    fn export_encoding(&self) -> Option<Encoding> {
+        match self {
+            Self::Export(_, encoding) | Self::OnExport(_, encoding) => Some(*encoding),
+            _ => None,
         }
     }
 }
@@ -119,28 +149,28 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = self.to_string();
-        let mut response = match &self {
-            Self::Export(error, Encoding::Protobuf) => (
+        let mut response = match self.export_encoding() {
+            Some(Encoding::Protobuf) => (
                 status,
                 [(header::CONTENT_TYPE, Encoding::Protobuf.content_type())],
                 RpcStatus {
-                    code: error.rpc_code() as i32,
+                    code: self.rpc_code() as i32,
                     message: message.clone(),
                 }
                 .encode_to_vec(),
             )
                 .into_response(),
             // A valid google.rpc.Status in JSON that is also the API's error format.
-            Self::Export(error, Encoding::Json) => (
+            Some(Encoding::Json) => (
                 status,
                 Json(serde_json::json!({
-                    "code": error.rpc_code() as i32,
+                    "code": self.rpc_code() as i32,
                     "message": message,
                     "error": code,
                 })),
             )
                 .into_response(),
-            _ => (
+            None => (
                 status,
                 Json(ErrorBody {
                     error: code.to_owned(),

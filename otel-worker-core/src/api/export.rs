@@ -15,8 +15,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use super::compute::offload;
 use super::{ApiError, AppState};
-use crate::ingest::{self, Encoding, Export, IngestError, Signal, Stored};
+use crate::ingest::{self, Compression, Encoding, Export, IngestError, Prepared, Signal, Stored};
 
 /// What an export stored, left in the response's extensions for the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +35,11 @@ pub(crate) async fn export_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) =
-        read::<ExportTraceServiceRequest>(&headers, body, state.max_body_bytes).await?;
-    let stored = ingest::store_traces(&state.shards, request, state.sampling)
-        .await
-        .map_err(|e| ApiError::Export(e, encoding))?;
-    Ok(answer(&state, Signal::Traces, encoding, stored))
+    let (max_bytes, sampling) = (state.shards.max_span_bytes(), state.sampling);
+    export::<ExportTraceServiceRequest>(state, headers, body, move |request| {
+        ingest::prepare_traces(request, max_bytes, sampling)
+    })
+    .await
 }
 
 /// `POST /v1/logs`.
@@ -48,12 +48,11 @@ pub(crate) async fn export_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) =
-        read::<ExportLogsServiceRequest>(&headers, body, state.max_body_bytes).await?;
-    let stored = ingest::store_logs(&state.shards, request, state.sampling)
-        .await
-        .map_err(|e| ApiError::Export(e, encoding))?;
-    Ok(answer(&state, Signal::Logs, encoding, stored))
+    let (max_bytes, sampling) = (state.shards.max_span_bytes(), state.sampling);
+    export::<ExportLogsServiceRequest>(state, headers, body, move |request| {
+        ingest::prepare_logs(request, max_bytes, sampling)
+    })
+    .await
 }
 
 /// `POST /v1/metrics`.
@@ -62,22 +61,39 @@ pub(crate) async fn export_metrics(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) =
-        read::<ExportMetricsServiceRequest>(&headers, body, state.max_body_bytes).await?;
-    let stored = ingest::metrics::store_metrics(&state.shards, request)
-        .await
-        .map_err(|e| ApiError::Export(e, encoding))?;
-    Ok(answer(&state, Signal::Metrics, encoding, stored))
+    let max_bytes = state.shards.max_span_bytes();
+    export::<ExportMetricsServiceRequest>(state, headers, body, move |request| {
+        ingest::metrics::prepare_metrics(request, max_bytes)
+    })
+    .await
 }
 
-/// The request of one export: its encoding from the headers, its body within the size
-/// limit, decompressed and decoded. Refusals answer in the request's encoding (JSON when
-/// it had none we know).
-async fn read<T: Export>(
-    headers: &HeaderMap,
+/// One export: its body read within the limit, then decompressed, decoded and converted
+/// by `prepare` where the home runs CPU work, then stored and answered.
+async fn export<T: Export + Send + 'static>(
+    state: AppState,
+    headers: HeaderMap,
     body: Body,
-    limit: usize,
-) -> Result<(Encoding, T), ApiError> {
+    prepare: impl FnOnce(T) -> Prepared + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (encoding, compression) = encoding_of(&headers)?;
+    let refused = |error| ApiError::Export(error, encoding);
+    let limit = state.max_body_bytes;
+    let raw = read_limited(body, limit).await.map_err(refused)?;
+    let prepared = offload(state.compute.as_ref(), move || {
+        ingest::read_request::<T>(encoding, compression, &raw, limit).map(prepare)
+    })
+    .await?
+    .map_err(refused)?;
+    let stored = ingest::commit(&state.shards, prepared)
+        .await
+        .map_err(refused)?;
+    Ok(answer(&state, T::SIGNAL, encoding, stored))
+}
+
+/// The encoding and compression an export's headers declare. Refusals answer in the
+/// request's encoding (JSON when it had none we know).
+fn encoding_of(headers: &HeaderMap) -> Result<(Encoding, Compression), ApiError> {
     let header_text = |name| {
         headers
             .get(name)
@@ -90,12 +106,29 @@ async fn read<T: Export>(
             Encoding::Json,
         ));
     };
-    let refused = |error| ApiError::Export(error, encoding);
-    let gzip =
-        ingest::is_gzip(header_text(header::CONTENT_ENCODING).as_deref()).map_err(refused)?;
-    let raw = read_limited(body, limit).await.map_err(refused)?;
-    let request = ingest::read_request(encoding, gzip, &raw, limit).map_err(refused)?;
-    Ok((encoding, request))
+    let compression =
+        Compression::from_content_encoding(header_text(header::CONTENT_ENCODING).as_deref())
+            .map_err(|error| ApiError::Export(error, encoding))?;
+    Ok((encoding, compression))
+}
+
+/// The paths OTLP/HTTP exporters POST to.
+pub const EXPORT_PATHS: [&str; 3] = ["/v1/traces", "/v1/logs", "/v1/metrics"];
+
+/// `error` as the answer to `request`: on an export route, a `google.rpc.Status` in the
+/// export's encoding (JSON when it has none we know), as OTLP exporters read refusals.
+pub fn refusal_for<B>(request: &axum::http::Request<B>, error: ApiError) -> ApiError {
+    if request.method() != axum::http::Method::POST || !EXPORT_PATHS.contains(&request.uri().path())
+    {
+        return error;
+    }
+    let encoding = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Encoding::from_content_type)
+        .unwrap_or(Encoding::Json);
+    ApiError::OnExport(Box::new(error), encoding)
 }
 
 /// The 200 answer, after which the live feed hears about what was stored.

@@ -7,7 +7,8 @@
 //! exporters would retry forever); partial success as over
 //! HTTP; a busy or full store `UNAVAILABLE` with a `RetryInfo`, so exporters retry;
 //! invalid data `INVALID_ARGUMENT`; with a token, `authorization: Bearer <token>`
-//! metadata or `UNAUTHENTICATED`.
+//! metadata or `UNAUTHENTICATED`, checked before the message is read. gzip and zstd
+//! messages are accepted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,14 +35,15 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tonic::codec::CompressionEncoding;
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Status};
 
 use super::auth::Auth;
+use super::compute::{Compute, offload};
 use super::retry_after_seconds;
-use crate::ingest::{self, IngestError, Sampling, Stored};
+use crate::ingest::{self, IngestError, Prepared, Sampling, Stored};
 use crate::live::ServerEvents;
-use crate::store::Shards;
+use crate::store::{Shards, StoreError};
 
 /// Where `otel-worker-cli dev` serves OTLP/gRPC unless told otherwise: the standard port.
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:4317";
@@ -61,6 +63,8 @@ pub struct Builder {
     max_message_bytes: usize,
     /// Which traces to keep; `None` keeps all.
     sampling: Option<Sampling>,
+    /// Where messages are converted; `None`: on the call's own task.
+    compute: Option<Arc<dyn Compute>>,
 }
 
 impl Builder {
@@ -71,7 +75,14 @@ impl Builder {
             auth_token: None,
             max_message_bytes: super::DEFAULT_MAX_BODY_BYTES,
             sampling: None,
+            compute: None,
         }
+    }
+
+    /// Converts messages with `compute`, away from the request threads.
+    pub fn compute(mut self, compute: Arc<dyn Compute>) -> Self {
+        self.compute = Some(compute);
+        self
     }
 
     pub fn auth_token(mut self, token: Option<String>) -> Self {
@@ -92,52 +103,69 @@ impl Builder {
     /// The services as one router, to be served over HTTP/2.
     pub fn router(self) -> axum::Router {
         let limit = self.max_message_bytes;
+        let auth = Auth::new(self.auth_token.as_deref());
         let otlp = Otlp {
             inner: Arc::new(Inner {
                 shards: self.shards,
                 events: self.events,
-                auth: Auth::new(self.auth_token.as_deref()),
                 sampling: self.sampling,
+                compute: self.compute,
             }),
         };
         tonic::service::Routes::new(
             TraceServiceServer::new(otlp.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
         .add_service(
             LogsServiceServer::new(otlp.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
         .add_service(
             MetricsServiceServer::new(otlp)
                 .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
         .prepare()
         .into_axum_router()
-        .layer(axum::middleware::from_fn_with_state(limit, bounded_message))
+        .layer(axum::middleware::from_fn_with_state(
+            (limit, auth),
+            bounded_message,
+        ))
     }
 }
 
 /// The gRPC frame header: a compression flag and the message length.
 const FRAME_HEADER_BYTES: usize = 5;
 
-/// Reads a call's body within the limit before tonic does, and names an undecodable
-/// message as OTLP does. tonic refuses an
+/// Checks the call's token before a byte of its message is read, then reads the body
+/// within the limit before tonic does, and names an undecodable message as OTLP does.
+/// tonic refuses an
 /// uncompressed message over its limit with `OUT_OF_RANGE`, which OTLP lists as
 /// retryable, so an exporter would send it again and again. `RESOURCE_EXHAUSTED` without
 /// a `RetryInfo` tells it to drop the message. (Decompressed messages over the limit tonic
 /// itself answers `RESOURCE_EXHAUSTED`.)
 async fn bounded_message(
-    axum::extract::State(limit): axum::extract::State<usize>,
+    axum::extract::State((limit, auth)): axum::extract::State<(usize, Auth)>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let authorization = request.headers().get("authorization").map(|v| v.as_bytes());
+    if !auth.accepts_authorization(authorization) {
+        let status = Status::unauthenticated(
+            "send the token as `authorization: Bearer <token>` metadata \
+             (OTEL_EXPORTER_OTLP_HEADERS=\"authorization=Bearer%20<token>\")",
+        );
+        tracing::info!(signal = "grpc", "export refused: {}", status.message());
+        return status.into_http();
+    }
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, limit + FRAME_HEADER_BYTES)
         .collect()
@@ -193,8 +221,8 @@ fn invalid_message_is_invalid_argument(headers: &mut axum::http::HeaderMap) {
 struct Inner {
     shards: Shards,
     events: Arc<dyn ServerEvents>,
-    auth: Auth,
     sampling: Option<Sampling>,
+    compute: Option<Arc<dyn Compute>>,
 }
 
 /// The three services, sharing one state.
@@ -204,18 +232,26 @@ struct Otlp {
 }
 
 impl Otlp {
-    /// The bearer token of the call's metadata, when the services want one.
-    fn authenticate(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let authorization = metadata.get("authorization").map(|v| v.as_bytes());
-        if self.inner.auth.accepts_authorization(authorization) {
-            return Ok(());
-        }
-        let status = Status::unauthenticated(
-            "send the token as `authorization: Bearer <token>` metadata \
-             (OTEL_EXPORTER_OTLP_HEADERS=\"authorization=Bearer%20<token>\")",
-        );
-        tracing::info!(signal = "grpc", "export refused: {}", status.message());
-        Err(status)
+    /// Converts a message where the home runs CPU work, then stores it.
+    async fn store(
+        &self,
+        signal: &'static str,
+        prepare: impl FnOnce(Option<usize>, Option<Sampling>) -> Prepared + Send + 'static,
+    ) -> Result<crate::ingest::ExportReply, Status> {
+        let inner = &self.inner;
+        let (max_bytes, sampling) = (inner.shards.max_span_bytes(), inner.sampling);
+        let prepared = offload(inner.compute.as_ref(), move || prepare(max_bytes, sampling))
+            .await
+            .map_err(|e| {
+                refusal(
+                    signal,
+                    IngestError::Storage(StoreError::Other(e.to_string())),
+                )
+            })?;
+        let stored = ingest::commit(&inner.shards, prepared)
+            .await
+            .map_err(|e| refusal(signal, e))?;
+        Ok(self.stored(stored))
     }
 
     /// The answer once stored: the live feed hears about it after the reply is built.
@@ -294,7 +330,7 @@ struct RichStatus {
 
 /// `UNAVAILABLE` with a `RetryInfo` of the same jittered delay HTTP's `Retry-After` gives,
 /// in the status details and in the metadata key some exporters read.
-fn retry_later(message: String) -> Status {
+pub fn retry_later(message: String) -> Status {
     let delay = Duration::from_secs(u64::from(retry_after_seconds()));
     let info = RetryInfo {
         retry_delay: Some(ProtoDuration {
@@ -325,14 +361,13 @@ impl TraceService for Otlp {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
-        self.authenticate(request.metadata())?;
-        let inner = &self.inner;
-        let stored = ingest::store_traces(&inner.shards, request.into_inner(), inner.sampling)
-            .await
-            .map_err(|e| refusal("traces", e))?;
-        Ok(tonic::Response::new(
-            self.stored(stored).to_traces_message(),
-        ))
+        let request = request.into_inner();
+        let reply = self
+            .store("traces", move |max_bytes, sampling| {
+                ingest::prepare_traces(request, max_bytes, sampling)
+            })
+            .await?;
+        Ok(tonic::Response::new(reply.to_traces_message()))
     }
 }
 
@@ -342,12 +377,13 @@ impl LogsService for Otlp {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
-        self.authenticate(request.metadata())?;
-        let inner = &self.inner;
-        let stored = ingest::store_logs(&inner.shards, request.into_inner(), inner.sampling)
-            .await
-            .map_err(|e| refusal("logs", e))?;
-        Ok(tonic::Response::new(self.stored(stored).to_logs_message()))
+        let request = request.into_inner();
+        let reply = self
+            .store("logs", move |max_bytes, sampling| {
+                ingest::prepare_logs(request, max_bytes, sampling)
+            })
+            .await?;
+        Ok(tonic::Response::new(reply.to_logs_message()))
     }
 }
 
@@ -357,13 +393,12 @@ impl MetricsService for Otlp {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
-        self.authenticate(request.metadata())?;
-        let inner = &self.inner;
-        let stored = ingest::metrics::store_metrics(&inner.shards, request.into_inner())
-            .await
-            .map_err(|e| refusal("metrics", e))?;
-        Ok(tonic::Response::new(
-            self.stored(stored).to_metrics_message(),
-        ))
+        let request = request.into_inner();
+        let reply = self
+            .store("metrics", move |max_bytes, _| {
+                ingest::metrics::prepare_metrics(request, max_bytes)
+            })
+            .await?;
+        Ok(tonic::Response::new(reply.to_metrics_message()))
     }
 }

@@ -1,7 +1,7 @@
 //! Handlers that read metrics: the list of metrics, and one metric's series with their
 //! points, raw or folded into steps ([`crate::steps`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -98,6 +98,7 @@ pub(crate) async fn get_metric(
 ) -> Result<Json<MetricDetail>, ApiError> {
     let query = query::metric(raw.as_deref())?;
     let mut rows: Vec<SeriesRow> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut per_store: Vec<Vec<String>> = Vec::new();
     let mut exists = false;
     for store in state.shards.all() {
@@ -112,7 +113,7 @@ pub(crate) async fn get_metric(
                     .get(key)
                     .is_some_and(|v| query::attribute_matches(v, value))
             });
-            if wanted && !rows.iter().any(|r| r.series_id == row.series_id) {
+            if wanted && seen.insert(row.series_id.clone()) {
                 ids.push(row.series_id.clone());
                 rows.push(row);
             }

@@ -6,6 +6,7 @@
 //! and nothing below it imports from here.
 
 pub mod auth;
+pub mod compute;
 mod cors;
 mod error;
 mod export;
@@ -15,6 +16,7 @@ pub mod grpc;
 mod logs;
 pub mod mcp;
 mod metrics;
+mod origin;
 mod traces;
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use cors::parse_origin;
 pub use error::{ApiError, FailureCause, RETRY_AFTER_SECONDS, retry_after_seconds};
-pub use export::Exported;
+pub use export::{EXPORT_PATHS, Exported, refusal_for};
 pub use logs::MAX_LOG_WINDOWS;
 
 use crate::ingest::Sampling;
@@ -49,6 +51,7 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) sampling: Option<Sampling>,
     pub(crate) search_budget: Option<Budget>,
+    pub(crate) compute: Option<Arc<dyn compute::Compute>>,
 }
 
 /// Assembles the API router for one home.
@@ -71,6 +74,8 @@ pub struct Builder {
     search_budget: Option<Budget>,
     /// The MCP server at `/mcp`; `None` leaves the route out.
     mcp: Option<mcp::http::McpOptions>,
+    /// Where exports are decoded and converted; `None`: on the request's own task.
+    compute: Option<Arc<dyn compute::Compute>>,
 }
 
 impl Builder {
@@ -85,7 +90,14 @@ impl Builder {
             sampling: None,
             search_budget: None,
             mcp: None,
+            compute: None,
         }
+    }
+
+    /// Decodes and converts exports with `compute`, away from the request threads.
+    pub fn compute(mut self, compute: Arc<dyn compute::Compute>) -> Self {
+        self.compute = Some(compute);
+        self
     }
 
     /// Serves MCP's Streamable HTTP transport at `/mcp`, over this same API.
@@ -129,7 +141,8 @@ impl Builder {
         self
     }
 
-    /// The finished router: every route behind the bearer token except `/health`.
+    /// The finished router: every route behind the bearer token except `/health`, and
+    /// behind the browser checks of [`origin`].
     pub fn build(self) -> Router {
         let state = AppState {
             shards: self.shards,
@@ -137,6 +150,7 @@ impl Builder {
             max_body_bytes: self.max_body_bytes,
             sampling: self.sampling,
             search_budget: self.search_budget,
+            compute: self.compute,
         };
         let mut router = Router::new()
             .route("/health", get(traces::health))
@@ -173,21 +187,23 @@ impl Builder {
         }
         if let Some(options) = self.mcp {
             let api = router.clone();
-            router = router.route(
-                "/mcp",
-                mcp::http::route(api, options, self.cors_origins.clone()),
-            );
+            router = router.route("/mcp", mcp::http::route(api, options));
         }
         if let Some(live) = self.live_route {
             router = router.route(auth::WEBSOCKET_PATH, live);
         }
-        let router = router.layer(middleware::from_fn_with_state(
-            (
-                auth::Auth::new(self.auth_token.as_deref()),
-                self.max_body_bytes,
-            ),
-            auth::require_token,
-        ));
+        let auth = auth::Auth::new(self.auth_token.as_deref());
+        let guard = origin::Guard {
+            cors_origins: Arc::new(self.cors_origins.clone()),
+            loopback_only: self.auth_token.is_none(),
+            example_token: auth.is_the_example(),
+        };
+        let router = router
+            .layer(middleware::from_fn_with_state(
+                (auth, self.max_body_bytes),
+                auth::require_token,
+            ))
+            .layer(middleware::from_fn_with_state(guard, origin::guard));
         if self.cors_origins.is_empty() {
             return router;
         }

@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1 as otlp;
+use rustc_hash::FxHashSet;
 use serde_json::{Map, Number, Value};
 
 use crate::models::{self, Attributes, StatusCode};
@@ -26,6 +27,7 @@ pub struct Rows {
 /// `max_span_bytes` are rejected. Each resource and scope is written once, not per span.
 pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>) -> Rows {
     let mut rows = Rows::default();
+    let (mut shapes_seen, mut resources_seen) = (FxHashSet::default(), FxHashSet::default());
     for resource_spans in request.resource_spans {
         let resource = ResourceText::of(
             &resource_spans.resource.unwrap_or_default(),
@@ -42,9 +44,7 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
                 match span_record(span, resource_id, &resource.service_name, max_span_bytes) {
                     Ok((record, shape)) => {
                         used = true;
-                        if let Some(shape) =
-                            shape.filter(|s| !rows.batch.shapes.iter().any(|b| b.id == s.id))
-                        {
+                        if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {
                             rows.batch.shapes.push(shape);
                         }
                         rows.batch.spans.push(record);
@@ -55,7 +55,7 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
                     }
                 }
             }
-            if used && !rows.batch.resources.iter().any(|r| r.id == resource_id) {
+            if used && resources_seen.insert(resource_id) {
                 rows.batch.resources.push(pair);
             }
         }
@@ -109,6 +109,53 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// Most attribute values one span, event, link, log record or metric point may carry,
+/// the entries of array and map values included. OpenTelemetry SDKs keep 128 by default;
+/// the cap stops an export of a few megabytes of empty attributes from becoming
+/// hundreds of megabytes stored.
+pub const MAX_ATTRIBUTES: usize = 10_000;
+
+/// Most events one span may carry (SDKs keep 128 by default).
+pub const MAX_EVENTS: usize = 10_000;
+
+/// Most links one span may carry (SDKs keep 128 by default).
+pub const MAX_LINKS: usize = 10_000;
+
+/// Why `attributes` cannot be stored: more values than [`MAX_ATTRIBUTES`].
+pub(super) fn too_many_attributes(attributes: &[KeyValue], of: &str) -> Option<String> {
+    let mut count = 0;
+    for kv in attributes {
+        count_value(kv.value.as_ref(), &mut count);
+    }
+    (count > MAX_ATTRIBUTES).then(|| {
+        format!(
+            "{of} has more than {MAX_ATTRIBUTES} attribute values (this server's limit, \
+             nested values included)"
+        )
+    })
+}
+
+/// Counts a value and the values nested in it, stopping once past [`MAX_ATTRIBUTES`].
+fn count_value(value: Option<&AnyValue>, count: &mut usize) {
+    *count += 1;
+    if *count > MAX_ATTRIBUTES {
+        return;
+    }
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::ArrayValue(array)) => {
+            for item in &array.values {
+                count_value(Some(item), count);
+            }
+        }
+        Some(any_value::Value::KvlistValue(list)) => {
+            for kv in &list.values {
+                count_value(kv.value.as_ref(), count);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Why a span can never be stored, or `None` when it can.
 fn invalid_reason(span: &otlp::Span) -> Option<String> {
     let describe = |what: &str, id: &[u8], len: usize| {
@@ -136,7 +183,29 @@ fn invalid_reason(span: &otlp::Span) -> Option<String> {
             span.parent_span_id.len()
         ));
     }
-    None
+    if span.events.len() > MAX_EVENTS {
+        return Some(format!(
+            "it has {} events, more than this server's limit of {MAX_EVENTS}",
+            span.events.len()
+        ));
+    }
+    if span.links.len() > MAX_LINKS {
+        return Some(format!(
+            "it has {} links, more than this server's limit of {MAX_LINKS}",
+            span.links.len()
+        ));
+    }
+    too_many_attributes(&span.attributes, "it")
+        .or_else(|| {
+            span.events
+                .iter()
+                .find_map(|e| too_many_attributes(&e.attributes, "an event"))
+        })
+        .or_else(|| {
+            span.links
+                .iter()
+                .find_map(|l| too_many_attributes(&l.attributes, "a link"))
+        })
 }
 
 fn span_record(

@@ -7,8 +7,11 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RpcCode {
     InvalidArgument = 3,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
     Internal = 13,
     Unavailable = 14,
+    Unauthenticated = 16,
 }
 
 /// Every way an export can be refused.
@@ -16,7 +19,7 @@ pub enum RpcCode {
 pub enum IngestError {
     #[error("unsupported content type {0:?}: send application/x-protobuf or application/json")]
     UnsupportedContentType(String),
-    #[error("unsupported content encoding {0:?}: send gzip or identity")]
+    #[error("unsupported content encoding {0:?}: send gzip, zstd or identity")]
     UnsupportedEncoding(String),
     #[error("the body is larger than {limit} bytes (after decompression)")]
     TooLarge { limit: usize },

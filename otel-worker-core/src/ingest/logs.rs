@@ -3,9 +3,10 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLog;
+use rustc_hash::FxHashSet;
 
-use super::convert::{ResourceText, any_value, attributes};
-use super::{ExportReply, IngestError, Sampling, Stored};
+use super::convert::{ResourceText, any_value, attributes, too_many_attributes};
+use super::{ExportReply, IngestError, Prepared, Sampling, Stored};
 use crate::models::{LiveLog, ServerMessage};
 use crate::store::logs::{LogBody, time_column};
 use crate::store::{Batch, LogRecord, ShapeRecord, Shards, content_id};
@@ -26,6 +27,7 @@ pub struct LogRows {
 /// `max_record_bytes` as stored are rejected.
 pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<usize>) -> LogRows {
     let mut rows = LogRows::default();
+    let (mut shapes_seen, mut resources_seen) = (FxHashSet::default(), FxHashSet::default());
     for resource_logs in request.resource_logs {
         let resource = ResourceText::of(
             &resource_logs.resource.unwrap_or_default(),
@@ -39,9 +41,7 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
                 match log_record(log, &pair, max_record_bytes) {
                     Ok((record, shape, live)) => {
                         used = true;
-                        if let Some(shape) =
-                            shape.filter(|s| !rows.batch.shapes.iter().any(|b| b.id == s.id))
-                        {
+                        if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {
                             rows.batch.shapes.push(shape);
                         }
                         rows.batch.logs.push(record);
@@ -53,7 +53,7 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
                     }
                 }
             }
-            if used && !rows.batch.resources.iter().any(|r| r.id == pair.id) {
+            if used && resources_seen.insert(pair.id) {
                 rows.batch.resources.push(pair);
             }
         }
@@ -84,6 +84,9 @@ fn log_record(
     let describe = |problem: String| format!("log record at {}: {problem}", log.time_unix_nano);
     let trace_id = optional_id("trace id", &log.trace_id, 16).map_err(describe)?;
     let span_id = optional_id("span id", &log.span_id, 8).map_err(describe)?;
+    if let Some(problem) = too_many_attributes(&log.attributes, "it") {
+        return Err(describe(problem));
+    }
     let value = any_value(log.body.as_ref());
     let (message, body_is_json) = match &value {
         serde_json::Value::Null => (None, false),
@@ -156,7 +159,20 @@ pub async fn store_logs(
     request: ExportLogsServiceRequest,
     sampling: Option<Sampling>,
 ) -> Result<Stored, IngestError> {
-    let mut rows = to_log_rows(request, shards.max_span_bytes());
+    super::commit(
+        shards,
+        prepare_logs(request, shards.max_span_bytes(), sampling),
+    )
+    .await
+}
+
+/// The CPU half of [`store_logs`].
+pub fn prepare_logs(
+    request: ExportLogsServiceRequest,
+    max_record_bytes: Option<usize>,
+    sampling: Option<Sampling>,
+) -> Prepared {
+    let mut rows = to_log_rows(request, max_record_bytes);
     if let Some(sampling) = sampling {
         let batch = &mut rows.batch;
         let kept: Vec<bool> = batch
@@ -168,19 +184,19 @@ pub async fn store_logs(
         batch.logs.retain(|_| keep.next().copied().unwrap_or(false));
         let mut keep = kept.iter();
         rows.live.retain(|_| keep.next().copied().unwrap_or(false));
-        let logs = &batch.logs;
-        batch
-            .resources
-            .retain(|r| logs.iter().any(|l| l.resource_id == r.id));
-        batch
-            .shapes
-            .retain(|s| logs.iter().any(|l| l.shape_id == Some(s.id)));
+        let resources: FxHashSet<i64> = batch.logs.iter().map(|l| l.resource_id).collect();
+        let shapes: FxHashSet<i64> = batch.logs.iter().filter_map(|l| l.shape_id).collect();
+        batch.resources.retain(|r| resources.contains(&r.id));
+        batch.shapes.retain(|s| shapes.contains(&s.id));
     }
     let reply = ExportReply {
         rejected: rows.rejected,
         error_message: rows.first_error,
     };
-    let stored = rows.batch.logs.len();
-    let announcement = ServerMessage::LogAdded { logs: rows.live };
-    super::commit(shards, rows.batch, stored, reply, announcement).await
+    Prepared {
+        stored: rows.batch.logs.len(),
+        batch: rows.batch,
+        reply,
+        announcement: Some(ServerMessage::LogAdded { logs: rows.live }),
+    }
 }

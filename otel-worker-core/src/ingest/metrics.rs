@@ -6,10 +6,11 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::metrics::v1::{
     Exemplar, exemplar, metric::Data, number_data_point,
 };
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Number, Value, json};
 
 use super::convert::{ResourceText, attributes};
-use super::{Export, ExportReply, IngestError, Signal, Stored, json};
+use super::{Export, ExportReply, IngestError, Prepared, Signal, Stored, json};
 use crate::models::{LiveMetric, ServerMessage};
 use crate::store::metrics::{MetricKind, PointRecord, SeriesRecord};
 use crate::store::{Batch, ResourceRecord, Shards, content_id};
@@ -33,6 +34,10 @@ pub struct MetricRows {
     pub rejected: u64,
     /// The first rejection, for the response's `error_message`.
     pub first_error: Option<String>,
+    /// The series already in `batch.series`, by id.
+    series_seen: FxHashSet<i64>,
+    /// Where each (metric, service) is in `live`.
+    live_index: FxHashMap<(String, Option<String>), usize>,
 }
 
 /// Validates and converts every point of an export; points larger than `max_point_bytes`
@@ -42,6 +47,7 @@ pub fn to_metric_rows(
     max_point_bytes: Option<usize>,
 ) -> MetricRows {
     let mut rows = MetricRows::default();
+    let mut resources_seen = FxHashSet::default();
     for resource_metrics in request.resource_metrics {
         let resource = ResourceText::of(
             &resource_metrics.resource.unwrap_or_default(),
@@ -69,7 +75,7 @@ pub fn to_metric_rows(
                     );
                 }
             }
-            if used && !rows.batch.resources.iter().any(|r| r.id == pair.id) {
+            if used && resources_seen.insert(pair.id) {
                 rows.batch.resources.push(pair);
             }
         }
@@ -127,7 +133,7 @@ fn points_of(data: Data) -> (MetricKind, i32, bool, Vec<Result<Point, String>>) 
                     "explicitBounds".into(),
                     p.explicit_bounds.iter().map(|b| double(*b)).collect(),
                 );
-                Ok(Point::new(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, body, p.flags, &p.exemplars))
+                Point::new(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, body, p.flags, &p.exemplars)
             });
             (
                 MetricKind::Histogram,
@@ -149,14 +155,14 @@ fn points_of(data: Data) -> (MetricKind, i32, bool, Vec<Result<Point, String>>) 
                         json!({"offset": buckets.offset, "bucketCounts": buckets.bucket_counts}),
                     );
                 }
-                Ok(Point::new(
+                Point::new(
                     &p.attributes,
                     p.start_time_unix_nano,
                     p.time_unix_nano,
                     body,
                     p.flags,
                     &p.exemplars,
-                ))
+                )
             });
             (
                 MetricKind::ExponentialHistogram,
@@ -175,14 +181,14 @@ fn points_of(data: Data) -> (MetricKind, i32, bool, Vec<Result<Point, String>>) 
                         .map(|q| json!({"quantile": double(q.quantile), "value": double(q.value)}))
                         .collect(),
                 );
-                Ok(Point::new(
+                Point::new(
                     &p.attributes,
                     p.start_time_unix_nano,
                     p.time_unix_nano,
                     body,
                     p.flags,
                     &[],
-                ))
+                )
             });
             (MetricKind::Summary, 0, false, points.collect())
         }
@@ -240,7 +246,26 @@ impl Point {
         mut fields: Map<String, Value>,
         flags: u32,
         exemplars: &[Exemplar],
-    ) -> Self {
+    ) -> Result<Self, String> {
+        if let Some(problem) = super::convert::too_many_attributes(attributes_list, "a point") {
+            return Err(problem);
+        }
+        if exemplars.len() > MAX_BUCKETS {
+            return Err(format!(
+                "a point has {} exemplars, more than this server's limit of {MAX_BUCKETS}",
+                exemplars.len()
+            ));
+        }
+        if let Some(count) = fields
+            .values()
+            .filter_map(longest_list)
+            .max()
+            .filter(|n| *n > MAX_BUCKETS + 1)
+        {
+            return Err(format!(
+                "a point has {count} buckets or quantiles, more than this server's limit of {MAX_BUCKETS}"
+            ));
+        }
         let mut body = Map::new();
         body.insert("startTimeUnixNano".into(), start_ns.to_string().into());
         body.append(&mut fields);
@@ -253,11 +278,26 @@ impl Point {
                 exemplars.iter().map(exemplar_json).collect(),
             );
         }
-        Self {
+        Ok(Self {
             attributes: attributes(attributes_list),
             time_ns,
             body,
-        }
+        })
+    }
+}
+
+/// Most buckets (explicit bounds, or exponential buckets on each side), quantiles or
+/// exemplars of one point. SDKs use a few dozen (exponential histograms at most 160 a
+/// side by default); reading a metric merges every point's buckets.
+pub const MAX_BUCKETS: usize = 10_000;
+
+/// The longest list in a point's field: its bucket counts, bounds or quantiles (an
+/// exponential histogram's lists sit one level down, in `positive` and `negative`).
+fn longest_list(value: &Value) -> Option<usize> {
+    match value {
+        Value::Array(items) => Some(items.len()),
+        Value::Object(fields) => fields.values().filter_map(longest_list).max(),
+        _ => None,
     }
 }
 
@@ -276,14 +316,7 @@ fn number_point(
     };
     let mut body = Map::new();
     body.insert("value".into(), value);
-    Ok(Point::new(
-        attributes_list,
-        start_ns,
-        time_ns,
-        body,
-        flags,
-        exemplars,
-    ))
+    Point::new(attributes_list, start_ns, time_ns, body, flags, exemplars)
 }
 
 /// A double as JSON: a number, or OTLP/JSON's spelling of what JSON numbers cannot hold.
@@ -367,7 +400,7 @@ impl MetricRows {
             if monotonic { "1" } else { "0" },
             &attributes,
         ]);
-        if !self.batch.series.iter().any(|s| s.id == id) {
+        if self.series_seen.insert(id) {
             self.batch.series.push(SeriesRecord {
                 id,
                 name: stream.name.to_owned(),
@@ -386,17 +419,17 @@ impl MetricRows {
             body,
         });
         let service = &stream.resource.service_name;
-        match self
-            .live
-            .iter_mut()
-            .find(|m| m.name == stream.name && &m.service_name == service)
-        {
-            Some(known) => known.points += 1,
-            None => self.live.push(LiveMetric {
-                name: stream.name.to_owned(),
-                service_name: service.clone(),
-                points: 1,
-            }),
+        let key = (stream.name.to_owned(), service.clone());
+        match self.live_index.get(&key) {
+            Some(&at) => self.live[at].points += 1,
+            None => {
+                self.live_index.insert(key, self.live.len());
+                self.live.push(LiveMetric {
+                    name: stream.name.to_owned(),
+                    service_name: service.clone(),
+                    points: 1,
+                });
+            }
         }
     }
 }
@@ -407,12 +440,22 @@ pub async fn store_metrics(
     shards: &Shards,
     request: ExportMetricsServiceRequest,
 ) -> Result<Stored, IngestError> {
-    let rows = to_metric_rows(request, shards.max_span_bytes());
-    let reply = ExportReply {
-        rejected: rows.rejected,
-        error_message: rows.first_error,
-    };
-    let stored = rows.batch.points.len();
-    let announcement = ServerMessage::MetricAdded { metrics: rows.live };
-    super::commit(shards, rows.batch, stored, reply, announcement).await
+    super::commit(shards, prepare_metrics(request, shards.max_span_bytes())).await
+}
+
+/// The CPU half of [`store_metrics`].
+pub fn prepare_metrics(
+    request: ExportMetricsServiceRequest,
+    max_point_bytes: Option<usize>,
+) -> Prepared {
+    let rows = to_metric_rows(request, max_point_bytes);
+    Prepared {
+        stored: rows.batch.points.len(),
+        batch: rows.batch,
+        reply: ExportReply {
+            rejected: rows.rejected,
+            error_message: rows.first_error,
+        },
+        announcement: Some(ServerMessage::MetricAdded { metrics: rows.live }),
+    }
 }

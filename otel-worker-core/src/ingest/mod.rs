@@ -24,10 +24,11 @@ use std::io::Read;
 use flate2::read::MultiGzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use rustc_hash::FxHashSet;
 
 pub use convert::{Rows, to_rows};
 pub use error::IngestError;
-pub use logs::{store_logs, to_log_rows};
+pub use logs::{prepare_logs, store_logs, to_log_rows};
 pub use reply::ExportReply;
 
 use crate::models::{LiveSpan, ServerMessage, StatusCode};
@@ -132,27 +133,58 @@ impl std::str::FromStr for Encoding {
     }
 }
 
-/// Whether a body is gzip-compressed, from its `Content-Encoding` (absent: not). gzip
-/// and identity are the encodings OTLP defines; anything else is refused.
-pub fn is_gzip(content_encoding: Option<&str>) -> Result<bool, IngestError> {
-    let Some(value) = content_encoding else {
-        return Ok(false);
-    };
-    match value.trim().to_ascii_lowercase().as_str() {
-        "gzip" | "x-gzip" => Ok(true),
-        "identity" | "" => Ok(false),
-        _ => Err(IngestError::UnsupportedEncoding(value.to_owned())),
+/// How an export body is compressed, from its `Content-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    /// Offered by the OpenTelemetry Collector and the Rust SDK.
+    Zstd,
+}
+
+impl Compression {
+    /// Reads a `Content-Encoding` value (absent: none). gzip and identity are the
+    /// encodings OTLP defines, zstd the one exporters add; anything else is refused.
+    pub fn from_content_encoding(value: Option<&str>) -> Result<Self, IngestError> {
+        let Some(value) = value else {
+            return Ok(Self::None);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "gzip" | "x-gzip" => Ok(Self::Gzip),
+            "zstd" => Ok(Self::Zstd),
+            "identity" | "" => Ok(Self::None),
+            _ => Err(IngestError::UnsupportedEncoding(value.to_owned())),
+        }
     }
 }
 
 /// Decompresses gzip (several members allowed) without ever holding more than
 /// `limit + 1` bytes, so a gzip bomb is refused instead of exhausting memory.
 pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    bounded_read(MultiGzDecoder::new(data), limit, "gzip")
+}
+
+/// Decompresses zstd (several frames allowed) within `limit` bytes, like [`gunzip`].
+pub fn unzstd(data: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    let mut rest = data;
     let mut out = Vec::new();
-    MultiGzDecoder::new(data)
+    while !rest.is_empty() {
+        // Each frame is read from where the last one ended.
+        let decoder = ruzstd::decoding::StreamingDecoder::new(&mut rest)
+            .map_err(|e| IngestError::InvalidBody(format!("the body is not valid zstd: {e}")))?;
+        let frame = bounded_read(decoder, limit - out.len(), "zstd")?;
+        out.extend(frame);
+    }
+    Ok(out)
+}
+
+/// Reads `reader` to its end, refusing once it passes `limit` bytes.
+fn bounded_read(reader: impl Read, limit: usize, what: &str) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
+    reader
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| IngestError::InvalidBody(format!("the body is not valid gzip: {e}")))?;
+        .map_err(|e| IngestError::InvalidBody(format!("the body is not valid {what}: {e}")))?;
     if out.len() > limit {
         return Err(IngestError::TooLarge { limit });
     }
@@ -181,17 +213,17 @@ pub fn decode_export<T: Export>(encoding: Encoding, body: &[u8]) -> Result<T, In
 /// and after decompression, then decoded.
 pub fn read_request<T: Export>(
     encoding: Encoding,
-    gzip: bool,
+    compression: Compression,
     body: &[u8],
     limit: usize,
 ) -> Result<T, IngestError> {
     if body.len() > limit {
         return Err(IngestError::TooLarge { limit });
     }
-    if gzip {
-        decode_export(encoding, &gunzip(body, limit)?)
-    } else {
-        decode_export(encoding, body)
+    match compression {
+        Compression::None => decode_export(encoding, body),
+        Compression::Gzip => decode_export(encoding, &gunzip(body, limit)?),
+        Compression::Zstd => decode_export(encoding, &unzstd(body, limit)?),
     }
 }
 
@@ -207,22 +239,29 @@ pub struct Stored {
     pub announcement: Option<ServerMessage>,
 }
 
-/// Stores `batch` when it holds any of the `stored` items, and says what became of the
-/// export: the reply for the exporter, and the live feed's message when anything was kept.
-async fn commit(
-    shards: &Shards,
-    batch: Batch,
-    stored: usize,
-    reply: ExportReply,
-    announcement: ServerMessage,
-) -> Result<Stored, IngestError> {
-    if stored > 0 {
-        shards.insert(batch).await?;
+/// An export validated and converted, ready to store: what [`commit`] needs. Made by
+/// [`prepare_traces`], [`logs::prepare_logs`] or [`metrics::prepare_metrics`], plain
+/// CPU work a home may run off the threads that answer requests.
+#[derive(Debug)]
+pub struct Prepared {
+    pub batch: Batch,
+    /// How many spans, log records or points `batch` holds.
+    pub stored: usize,
+    pub reply: ExportReply,
+    /// The live feed's message, when anything is stored.
+    pub announcement: Option<ServerMessage>,
+}
+
+/// Stores a prepared export in one transaction per store (when it holds anything to
+/// store or count) and says what became of it.
+pub async fn commit(shards: &Shards, prepared: Prepared) -> Result<Stored, IngestError> {
+    if prepared.stored > 0 || prepared.batch.sampled_out > 0 {
+        shards.insert(prepared.batch).await?;
     }
     Ok(Stored {
-        stored,
-        reply,
-        announcement: (stored > 0).then_some(announcement),
+        stored: prepared.stored,
+        reply: prepared.reply,
+        announcement: prepared.announcement.filter(|_| prepared.stored > 0),
     })
 }
 
@@ -272,13 +311,10 @@ impl Sampling {
             .spans
             .retain(|s| self.keeps(&s.trace_id, s.status_code));
         batch.sampled_out += (before - batch.spans.len()) as u64;
-        let spans = &batch.spans;
-        batch
-            .resources
-            .retain(|r| spans.iter().any(|s| s.resource_id == r.id));
-        batch
-            .shapes
-            .retain(|shape| spans.iter().any(|s| s.shape_id == Some(shape.id)));
+        let resources: FxHashSet<i64> = batch.spans.iter().map(|s| s.resource_id).collect();
+        let shapes: FxHashSet<i64> = batch.spans.iter().filter_map(|s| s.shape_id).collect();
+        batch.resources.retain(|r| resources.contains(&r.id));
+        batch.shapes.retain(|shape| shapes.contains(&shape.id));
     }
 }
 
@@ -291,7 +327,20 @@ pub async fn store_traces(
     request: ExportTraceServiceRequest,
     sampling: Option<Sampling>,
 ) -> Result<Stored, IngestError> {
-    let mut rows = to_rows(request, shards.max_span_bytes());
+    commit(
+        shards,
+        prepare_traces(request, shards.max_span_bytes(), sampling),
+    )
+    .await
+}
+
+/// The CPU half of [`store_traces`]: validation, conversion and sampling.
+pub fn prepare_traces(
+    request: ExportTraceServiceRequest,
+    max_span_bytes: Option<usize>,
+    sampling: Option<Sampling>,
+) -> Prepared {
+    let mut rows = to_rows(request, max_span_bytes);
     if let Some(sampling) = sampling {
         sampling.apply(&mut rows.batch);
     }
@@ -309,14 +358,12 @@ pub async fn store_traces(
             .collect(),
         spans: rows.batch.spans.iter().map(live_span).collect(),
     });
-    if spans > 0 || rows.batch.sampled_out > 0 {
-        shards.insert(rows.batch).await?;
-    }
-    Ok(Stored {
+    Prepared {
+        batch: rows.batch,
         stored: spans,
         reply,
         announcement,
-    })
+    }
 }
 
 /// What the live feed says about a stored span.

@@ -526,24 +526,47 @@ fn spans_larger_than_the_store_allows_are_rejected_alone() {
 }
 
 #[test]
-fn only_gzip_and_identity_are_content_encodings() {
+fn only_gzip_zstd_and_identity_are_content_encodings() {
+    use super::Compression;
     for (value, expected) in [
-        (None, Some(false)),
-        (Some("identity"), Some(false)),
-        (Some(""), Some(false)),
-        (Some("gzip"), Some(true)),
-        (Some(" GZIP "), Some(true)),
-        (Some("x-gzip"), Some(true)),
+        (None, Some(Compression::None)),
+        (Some("identity"), Some(Compression::None)),
+        (Some(""), Some(Compression::None)),
+        (Some("gzip"), Some(Compression::Gzip)),
+        (Some(" GZIP "), Some(Compression::Gzip)),
+        (Some("x-gzip"), Some(Compression::Gzip)),
+        (Some("zstd"), Some(Compression::Zstd)),
         (Some("br"), None),
         (Some("deflate"), None),
     ] {
-        let got = super::is_gzip(value);
+        let got = Compression::from_content_encoding(value);
         match expected {
-            Some(gzip) => assert_eq!(got.unwrap(), gzip, "{value:?}"),
+            Some(compression) => assert_eq!(got.unwrap(), compression, "{value:?}"),
             None => assert!(
                 matches!(got, Err(IngestError::UnsupportedEncoding(_))),
                 "{value:?}"
             ),
         }
     }
+}
+
+#[test]
+fn zstd_bodies_are_read_within_the_limit_frame_after_frame() {
+    use super::unzstd;
+    let frame = |data: &[u8]| {
+        ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+    };
+    assert_eq!(unzstd(&frame(b"hello"), 5).unwrap(), b"hello");
+    let two = [frame(b"ab"), frame(b"cd")].concat();
+    assert_eq!(unzstd(&two, 10).unwrap(), b"abcd");
+    let bomb = frame(&vec![0u8; 20 * 1024 * 1024]);
+    assert!(bomb.len() < 100_000, "{} bytes", bomb.len());
+    assert!(matches!(
+        unzstd(&bomb, 10 * 1024 * 1024),
+        Err(IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        unzstd(b"plain text", 100),
+        Err(IngestError::InvalidBody(_))
+    ));
 }

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use super::{Batch, LogRecord, ResourceRecord, ShapeRecord, Store, StoreError};
 
 /// The stores of one home, in a fixed order (the placement of traces depends on it).
@@ -83,30 +85,38 @@ impl Shards {
             return self.stores[0].insert(batch).await;
         }
         let mut parts: HashMap<usize, Batch> = HashMap::new();
-        let add_resource = |part: &mut Batch, id: i64| {
-            if !part.resources.iter().any(|r| r.id == id)
-                && let Some(resource) = batch.resources.iter().find(|r| r.id == id)
+        // What each part already holds, so every resource and shape is added once.
+        let mut placed: FxHashSet<(usize, bool, i64)> = FxHashSet::default();
+        let resources: FxHashMap<i64, &ResourceRecord> =
+            batch.resources.iter().map(|r| (r.id, r)).collect();
+        let shapes: FxHashMap<i64, &ShapeRecord> = batch.shapes.iter().map(|s| (s.id, s)).collect();
+        let mut add_resource = |part: &mut Batch, index: usize, id: i64| {
+            if let Some(resource) = resources.get(&id)
+                && placed.insert((index, false, id))
             {
                 part.resources.push(ResourceRecord::clone(resource));
             }
         };
-        let add_shape = |part: &mut Batch, id: Option<i64>| {
+        let mut placed_shapes: FxHashSet<(usize, i64)> = FxHashSet::default();
+        let mut add_shape = |part: &mut Batch, index: usize, id: Option<i64>| {
             if let Some(id) = id
-                && !part.shapes.iter().any(|s| s.id == id)
-                && let Some(shape) = batch.shapes.iter().find(|s| s.id == id)
+                && let Some(shape) = shapes.get(&id)
+                && placed_shapes.insert((index, id))
             {
                 part.shapes.push(ShapeRecord::clone(shape));
             }
         };
         for log in batch.logs {
-            let part = parts.entry(self.index_of_log(&log)).or_default();
-            add_resource(part, log.resource_id);
-            add_shape(part, log.shape_id);
+            let index = self.index_of_log(&log);
+            let part = parts.entry(index).or_default();
+            add_resource(part, index, log.resource_id);
+            add_shape(part, index, log.shape_id);
             part.logs.push(log);
         }
         for series in batch.series {
-            let part = parts.entry(self.index_of_series(series.id)).or_default();
-            add_resource(part, series.resource_id);
+            let index = self.index_of_series(series.id);
+            let part = parts.entry(index).or_default();
+            add_resource(part, index, series.resource_id);
             part.series.push(series);
         }
         for point in batch.points {
@@ -116,9 +126,10 @@ impl Shards {
             part.points.push(point);
         }
         for span in batch.spans {
-            let part = parts.entry(self.index_of(&span.trace_id)).or_default();
-            add_resource(part, span.resource_id);
-            add_shape(part, span.shape_id);
+            let index = self.index_of(&span.trace_id);
+            let part = parts.entry(index).or_default();
+            add_resource(part, index, span.resource_id);
+            add_shape(part, index, span.shape_id);
             part.spans.push(span);
         }
         // Only stores with something to write are called: D1 refuses an empty batch.

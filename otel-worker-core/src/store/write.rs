@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use rustc_hash::FxHashSet;
+
 use super::metrics::{PointRecord as MetricPoint, SeriesRecord as MetricSeries};
 use super::{Batch, Param, SpanRecord, Statement, Store, StoreError, ns_param, sql};
 
@@ -19,21 +21,22 @@ impl Batch {
     /// Several exports as one (for a home that commits them together).
     pub fn merge(batches: impl IntoIterator<Item = Batch>) -> Batch {
         let mut merged = Batch::default();
+        let mut seen: FxHashSet<(u8, i64)> = FxHashSet::default();
         for batch in batches {
             for resource in batch.resources {
-                if !merged.resources.iter().any(|r| r.id == resource.id) {
+                if seen.insert((0, resource.id)) {
                     merged.resources.push(resource);
                 }
             }
             for shape in batch.shapes {
-                if !merged.shapes.iter().any(|s| s.id == shape.id) {
+                if seen.insert((1, shape.id)) {
                     merged.shapes.push(shape);
                 }
             }
             merged.spans.extend(batch.spans);
             merged.logs.extend(batch.logs);
             for series in batch.series {
-                if !merged.series.iter().any(|s| s.id == series.id) {
+                if seen.insert((2, series.id)) {
                     merged.series.push(series);
                 }
             }

@@ -1,9 +1,9 @@
 //! MCP's Streamable HTTP transport at `/mcp`, served by both homes: each POST carries
 //! JSON-RPC messages and gets the answers as one JSON body. Nothing is kept between
 //! requests (no `Mcp-Session-Id`, no server-sent stream: GET answers 405), so it works
-//! where every request may meet a new isolate. The bearer token is checked before this,
-//! like on every route; this adds the `Origin` check the MCP specification requires
-//! against DNS rebinding.
+//! where every request may meet a new isolate. The bearer token and the `Origin` check
+//! the MCP specification requires against DNS rebinding run before this, as on every
+//! route (`api::auth`, `api::origin`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use axum::{Json, Router};
@@ -47,21 +47,12 @@ pub struct McpOptions {
 struct McpState {
     api: Router,
     options: McpOptions,
-    cors_origins: Arc<Vec<HeaderValue>>,
 }
 
 /// The `/mcp` route over `api`, the router of every other route (without the token
 /// check, which already ran for `/mcp`).
-pub(crate) fn route(
-    api: Router,
-    options: McpOptions,
-    cors_origins: Vec<HeaderValue>,
-) -> MethodRouter {
-    post(handle).with_state(McpState {
-        api,
-        options,
-        cors_origins: Arc::new(cors_origins),
-    })
+pub(crate) fn route(api: Router, options: McpOptions) -> MethodRouter {
+    post(handle).with_state(McpState { api, options })
 }
 
 async fn handle(
@@ -70,14 +61,6 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !origin_allowed(origin, &headers, &state.cors_origins)
-    {
-        return ApiError::Forbidden(format!(
-            "requests to /mcp from the web origin {origin:?} are refused; add it to the server's CORS origins to allow it"
-        ))
-        .into_response();
-    }
     if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER) {
         let known = version
             .to_str()
@@ -110,29 +93,6 @@ async fn handle(
         Some(answer) => Json(answer).into_response(),
         None => StatusCode::ACCEPTED.into_response(),
     }
-}
-
-/// An `Origin` may call `/mcp` when the server was told to allow it, or when it is the
-/// server's own loopback origin (a page served by this server on localhost). A page whose
-/// host name merely resolves to this server (DNS rebinding) has neither.
-fn origin_allowed(origin: &HeaderValue, headers: &HeaderMap, allowed: &[HeaderValue]) -> bool {
-    if allowed.contains(origin) {
-        return true;
-    }
-    let (Ok(origin), Some(host)) = (
-        origin.to_str(),
-        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
-    ) else {
-        return false;
-    };
-    let Some(origin_host) = origin.strip_prefix("http://") else {
-        return false;
-    };
-    let name = match origin_host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => origin_host,
-    };
-    origin_host.eq_ignore_ascii_case(host) && matches!(name, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// The web UI's address as the client reached this server.
@@ -218,36 +178,5 @@ impl Backend for InProcess {
 
     fn ui_base(&self) -> &str {
         &self.ui_base
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(host: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
-        headers
-    }
-
-    #[test]
-    fn only_configured_and_own_loopback_origins_may_call() {
-        let allowed = [HeaderValue::from_static("https://app.example.com")];
-        let check = |origin: &str, host: &str| {
-            origin_allowed(
-                &HeaderValue::from_str(origin).unwrap(),
-                &headers(host),
-                &allowed,
-            )
-        };
-        assert!(check("https://app.example.com", "otel.example.com"));
-        assert!(check("http://127.0.0.1:4318", "127.0.0.1:4318"));
-        assert!(check("http://localhost:4318", "localhost:4318"));
-        // DNS rebinding: the attacker's name resolves to this server; Host follows it.
-        assert!(!check("http://evil.example:4318", "evil.example:4318"));
-        assert!(!check("http://localhost:3000", "localhost:4318"));
-        assert!(!check("https://evil.example", "127.0.0.1:4318"));
-        assert!(!check("null", "127.0.0.1:4318"));
     }
 }
