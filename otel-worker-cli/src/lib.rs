@@ -27,6 +27,12 @@ pub mod tail;
 pub mod token;
 pub mod view;
 
+/// Now, in unix nanoseconds (0 before 1970).
+pub fn now_ns() -> u64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    u64::try_from(now).unwrap_or(0)
+}
+
 /// The instant `age` before now, in unix nanoseconds (0 if that is before 1970): the
 /// cutoff of retention and the start of `--since`.
 pub fn unix_nanos_ago(age: std::time::Duration) -> u64 {

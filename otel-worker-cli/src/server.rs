@@ -159,6 +159,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         .max_message_bytes(options.max_body_bytes)
         .sampling(sampling)
         .compute(Arc::new(BlockingPool))
+        .clock(crate::now_ns)
         .router()
         .layer(middleware::from_fn_with_state(
             exports.clone(),
@@ -286,6 +287,7 @@ pub fn app(
             allow_delete: mcp_allow_delete,
         })
         .compute(Arc::new(BlockingPool))
+        .clock(crate::now_ns)
         .build()
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -370,3 +370,75 @@ async fn an_export_of_80000_gauges_is_stored_in_linear_time() {
     assert_eq!(status, StatusCode::OK, "{metric}");
     assert_eq!(metric["series"][0]["points"][0]["value"], 79_999);
 }
+
+#[tokio::test]
+async fn items_dated_more_than_a_day_ahead_are_refused_so_they_cannot_pin_the_store() {
+    let server = TestServer::start();
+    let trace_id = hex::encode(random_trace_id());
+    let now = now_ns();
+    let year_ahead = now + 365 * 24 * 3_600_000_000_000;
+    let hour_ahead = now + 3_600_000_000_000;
+    let span = |name: &str, start: u64| {
+        json!({"traceId": trace_id, "spanId": hex::encode(random_span_id()), "name": name,
+               "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 1).to_string()})
+    };
+    let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
+        span("a broken clock", year_ahead), span("a slightly fast clock", hour_ahead)]}]}]});
+    let response = post_to(
+        &server,
+        "/v1/traces",
+        JSON,
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["partialSuccess"]["rejectedSpans"], "1", "{reply}");
+    let reason = reply["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("clock"), "{reason}");
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    let names: Vec<&str> = trace["spans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a slightly fast clock"]);
+
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": year_ahead.to_string(), "body": {"stringValue": "from the future"}},
+        {"timeUnixNano": now.to_string(), "body": {"stringValue": "now"}}]}]}]});
+    let response = post_to(
+        &server,
+        "/v1/logs",
+        JSON,
+        None,
+        logs.to_string().into_bytes(),
+    )
+    .await;
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(
+        reply["partialSuccess"]["rejectedLogRecords"], "1",
+        "{reply}"
+    );
+    let name = format!("future.gauge.{}", &trace_id[..8]);
+    let metrics = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": name,
+        "gauge": {"dataPoints": [{"timeUnixNano": year_ahead.to_string(), "asInt": "1"},
+                                 {"timeUnixNano": now.to_string(), "asInt": "2"}]}}]}]}]});
+    let response = post_to(
+        &server,
+        "/v1/metrics",
+        JSON,
+        None,
+        metrics.to_string().into_bytes(),
+    )
+    .await;
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(
+        reply["partialSuccess"]["rejectedDataPoints"], "1",
+        "{reply}"
+    );
+}

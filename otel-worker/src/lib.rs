@@ -171,6 +171,11 @@ async fn read_body(request: HttpRequest, keep: usize) -> worker::Result<axum::ht
     Ok(axum::http::Request::from_parts(parts, Body::from(kept)))
 }
 
+/// The isolate's clock, in unix nanoseconds (milliseconds, as Workers give it).
+fn now_ns() -> u64 {
+    Date::now().as_millis().saturating_mul(1_000_000)
+}
+
 /// The core router bound to this Worker's D1 databases (counting their use in `usage`)
 /// and Durable Object for this request, or the error that says which setting is wrong.
 fn app(
@@ -199,6 +204,7 @@ fn app(
         .search_budget(Some(SEARCH_BUDGET))
         .live_route(live.route())
         .mcp(mcp)
+        .clock(now_ns)
         .build();
     Ok((router, shards))
 }

@@ -35,9 +35,9 @@ pub(crate) async fn export_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (max_bytes, sampling) = (state.shards.max_span_bytes(), state.sampling);
+    let (bounds, sampling) = (state.bounds(), state.sampling);
     export::<ExportTraceServiceRequest>(state, headers, body, move |request| {
-        ingest::prepare_traces(request, max_bytes, sampling)
+        ingest::prepare_traces(request, bounds, sampling)
     })
     .await
 }
@@ -48,9 +48,9 @@ pub(crate) async fn export_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (max_bytes, sampling) = (state.shards.max_span_bytes(), state.sampling);
+    let (bounds, sampling) = (state.bounds(), state.sampling);
     export::<ExportLogsServiceRequest>(state, headers, body, move |request| {
-        ingest::prepare_logs(request, max_bytes, sampling)
+        ingest::prepare_logs(request, bounds, sampling)
     })
     .await
 }
@@ -61,9 +61,9 @@ pub(crate) async fn export_metrics(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let max_bytes = state.shards.max_span_bytes();
+    let bounds = state.bounds();
     export::<ExportMetricsServiceRequest>(state, headers, body, move |request| {
-        ingest::metrics::prepare_metrics(request, max_bytes)
+        ingest::metrics::prepare_metrics(request, bounds)
     })
     .await
 }

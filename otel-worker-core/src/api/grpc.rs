@@ -41,7 +41,7 @@ use tonic::{Code, Request, Status};
 use super::auth::Auth;
 use super::compute::{Compute, offload};
 use super::retry_after_seconds;
-use crate::ingest::{self, IngestError, Prepared, Sampling, Stored};
+use crate::ingest::{self, Bounds, IngestError, Prepared, Sampling, Stored};
 use crate::live::ServerEvents;
 use crate::store::{Shards, StoreError};
 
@@ -65,6 +65,8 @@ pub struct Builder {
     sampling: Option<Sampling>,
     /// Where messages are converted; `None`: on the call's own task.
     compute: Option<Arc<dyn Compute>>,
+    /// The clock items are checked against; `None`: no such check.
+    clock: Option<super::Clock>,
 }
 
 impl Builder {
@@ -76,7 +78,14 @@ impl Builder {
             max_message_bytes: super::DEFAULT_MAX_BODY_BYTES,
             sampling: None,
             compute: None,
+            clock: None,
         }
+    }
+
+    /// Refuses items dated more than [`crate::ingest::MAX_FUTURE_NS`] after `clock`.
+    pub fn clock(mut self, clock: super::Clock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// Converts messages with `compute`, away from the request threads.
@@ -110,6 +119,7 @@ impl Builder {
                 events: self.events,
                 sampling: self.sampling,
                 compute: self.compute,
+                clock: self.clock,
             }),
         };
         tonic::service::Routes::new(
@@ -223,6 +233,7 @@ struct Inner {
     events: Arc<dyn ServerEvents>,
     sampling: Option<Sampling>,
     compute: Option<Arc<dyn Compute>>,
+    clock: Option<super::Clock>,
 }
 
 /// The three services, sharing one state.
@@ -236,11 +247,12 @@ impl Otlp {
     async fn store(
         &self,
         signal: &'static str,
-        prepare: impl FnOnce(Option<usize>, Option<Sampling>) -> Prepared + Send + 'static,
+        prepare: impl FnOnce(Bounds, Option<Sampling>) -> Prepared + Send + 'static,
     ) -> Result<crate::ingest::ExportReply, Status> {
         let inner = &self.inner;
-        let (max_bytes, sampling) = (inner.shards.max_span_bytes(), inner.sampling);
-        let prepared = offload(inner.compute.as_ref(), move || prepare(max_bytes, sampling))
+        let bounds = Bounds::new(&inner.shards, inner.clock.map(|now| now()));
+        let sampling = inner.sampling;
+        let prepared = offload(inner.compute.as_ref(), move || prepare(bounds, sampling))
             .await
             .map_err(|e| {
                 refusal(
@@ -363,8 +375,8 @@ impl TraceService for Otlp {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("traces", move |max_bytes, sampling| {
-                ingest::prepare_traces(request, max_bytes, sampling)
+            .store("traces", move |bounds, sampling| {
+                ingest::prepare_traces(request, bounds, sampling)
             })
             .await?;
         Ok(tonic::Response::new(reply.to_traces_message()))
@@ -379,8 +391,8 @@ impl LogsService for Otlp {
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("logs", move |max_bytes, sampling| {
-                ingest::prepare_logs(request, max_bytes, sampling)
+            .store("logs", move |bounds, sampling| {
+                ingest::prepare_logs(request, bounds, sampling)
             })
             .await?;
         Ok(tonic::Response::new(reply.to_logs_message()))
@@ -395,8 +407,8 @@ impl MetricsService for Otlp {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("metrics", move |max_bytes, _| {
-                ingest::metrics::prepare_metrics(request, max_bytes)
+            .store("metrics", move |bounds, _| {
+                ingest::metrics::prepare_metrics(request, bounds)
             })
             .await?;
         Ok(tonic::Response::new(reply.to_metrics_message()))

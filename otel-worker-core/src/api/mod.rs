@@ -52,7 +52,18 @@ pub(crate) struct AppState {
     pub(crate) sampling: Option<Sampling>,
     pub(crate) search_budget: Option<Budget>,
     pub(crate) compute: Option<Arc<dyn compute::Compute>>,
+    pub(crate) clock: Option<Clock>,
 }
+
+impl AppState {
+    /// What each item of an export must fit in, now.
+    pub(crate) fn bounds(&self) -> crate::ingest::Bounds {
+        crate::ingest::Bounds::new(&self.shards, self.clock.map(|now| now()))
+    }
+}
+
+/// The home's clock: unix time in nanoseconds.
+pub type Clock = fn() -> u64;
 
 /// Assembles the API router for one home.
 pub struct Builder {
@@ -76,6 +87,9 @@ pub struct Builder {
     mcp: Option<mcp::http::McpOptions>,
     /// Where exports are decoded and converted; `None`: on the request's own task.
     compute: Option<Arc<dyn compute::Compute>>,
+    /// The clock items are checked against (not dated more than a day ahead); `None`:
+    /// no such check.
+    clock: Option<Clock>,
 }
 
 impl Builder {
@@ -91,7 +105,14 @@ impl Builder {
             search_budget: None,
             mcp: None,
             compute: None,
+            clock: None,
         }
+    }
+
+    /// Refuses items dated more than [`crate::ingest::MAX_FUTURE_NS`] after `clock`.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// Decodes and converts exports with `compute`, away from the request threads.
@@ -151,6 +172,7 @@ impl Builder {
             sampling: self.sampling,
             search_budget: self.search_budget,
             compute: self.compute,
+            clock: self.clock,
         };
         let mut router = Router::new()
             .route("/health", get(traces::health))

@@ -11,6 +11,7 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 use rustc_hash::FxHashSet;
 use serde_json::{Map, Number, Value};
 
+use super::Bounds;
 use crate::models::{self, Attributes, StatusCode};
 use crate::store::{Batch, Body, ResourceRecord, ShapeRecord, SpanRecord};
 
@@ -23,9 +24,10 @@ pub struct Rows {
     pub first_error: Option<String>,
 }
 
-/// Validates and converts every span of an export; spans whose body would exceed
-/// `max_span_bytes` are rejected. Each resource and scope is written once, not per span.
-pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>) -> Rows {
+/// Validates and converts every span of an export; spans outside `bounds` (too large as
+/// stored, dated too far ahead) are rejected. Each resource and scope is written once, not per span.
+pub fn to_rows(request: ExportTraceServiceRequest, bounds: impl Into<Bounds>) -> Rows {
+    let bounds = bounds.into();
     let mut rows = Rows::default();
     let (mut shapes_seen, mut resources_seen) = (FxHashSet::default(), FxHashSet::default());
     for resource_spans in request.resource_spans {
@@ -41,7 +43,7 @@ pub fn to_rows(request: ExportTraceServiceRequest, max_span_bytes: Option<usize>
             let resource_id = pair.id;
             let mut used = false;
             for span in scope_spans.spans {
-                match span_record(span, resource_id, &resource.service_name, max_span_bytes) {
+                match span_record(span, resource_id, &resource.service_name, &bounds) {
                     Ok((record, shape)) => {
                         used = true;
                         if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {
@@ -212,9 +214,11 @@ fn span_record(
     span: otlp::Span,
     resource_id: i64,
     service_name: &Option<String>,
-    max_span_bytes: Option<usize>,
+    bounds: &Bounds,
 ) -> Result<(SpanRecord, Option<ShapeRecord>), String> {
-    if let Some(problem) = invalid_reason(&span) {
+    if let Some(problem) = invalid_reason(&span)
+        .or_else(|| bounds.too_late(span.start_time_unix_nano.max(span.end_time_unix_nano)))
+    {
         return Err(format!("span {:?}: {problem}", span.name));
     }
     // An all-zero parent is how some SDKs spell "no parent".
@@ -262,7 +266,7 @@ fn span_record(
     };
     let body = serde_json::to_string(&body)
         .map_err(|e| format!("span {:?} cannot be written as JSON: {e}", span.name))?;
-    if let Some(limit) = max_span_bytes.filter(|limit| body.len() > *limit) {
+    if let Some(limit) = bounds.max_item_bytes.filter(|limit| body.len() > *limit) {
         return Err(format!(
             "span {:?} is {} bytes as stored, more than this server's limit of {limit}",
             span.name,

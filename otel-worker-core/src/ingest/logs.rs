@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLog;
 use rustc_hash::FxHashSet;
 
 use super::convert::{ResourceText, any_value, attributes, too_many_attributes};
-use super::{ExportReply, IngestError, Prepared, Sampling, Stored};
+use super::{Bounds, ExportReply, IngestError, Prepared, Sampling, Stored};
 use crate::models::{LiveLog, ServerMessage};
 use crate::store::logs::{LogBody, time_column};
 use crate::store::{Batch, LogRecord, ShapeRecord, Shards, content_id};
@@ -23,9 +23,10 @@ pub struct LogRows {
     pub first_error: Option<String>,
 }
 
-/// Validates and converts every record of an export; records larger than
-/// `max_record_bytes` as stored are rejected.
-pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<usize>) -> LogRows {
+/// Validates and converts every record of an export; records outside `bounds` are
+/// rejected.
+pub fn to_log_rows(request: ExportLogsServiceRequest, bounds: impl Into<Bounds>) -> LogRows {
+    let bounds = bounds.into();
     let mut rows = LogRows::default();
     let (mut shapes_seen, mut resources_seen) = (FxHashSet::default(), FxHashSet::default());
     for resource_logs in request.resource_logs {
@@ -38,7 +39,7 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, max_record_bytes: Option<u
                 resource.with_scope(scope_logs.scope.unwrap_or_default(), scope_logs.schema_url);
             let mut used = false;
             for log in scope_logs.log_records {
-                match log_record(log, &pair, max_record_bytes) {
+                match log_record(log, &pair, &bounds) {
                     Ok((record, shape, live)) => {
                         used = true;
                         if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {
@@ -79,12 +80,14 @@ fn optional_id(what: &str, id: &[u8], len: usize) -> Result<Option<String>, Stri
 fn log_record(
     log: OtlpLog,
     resource: &crate::store::ResourceRecord,
-    max_record_bytes: Option<usize>,
+    bounds: &Bounds,
 ) -> Result<(LogRecord, Option<ShapeRecord>, LiveLog), String> {
     let describe = |problem: String| format!("log record at {}: {problem}", log.time_unix_nano);
     let trace_id = optional_id("trace id", &log.trace_id, 16).map_err(describe)?;
     let span_id = optional_id("span id", &log.span_id, 8).map_err(describe)?;
-    if let Some(problem) = too_many_attributes(&log.attributes, "it") {
+    if let Some(problem) = too_many_attributes(&log.attributes, "it")
+        .or_else(|| bounds.too_late(log.time_unix_nano.max(log.observed_time_unix_nano)))
+    {
         return Err(describe(problem));
     }
     let value = any_value(log.body.as_ref());
@@ -112,7 +115,7 @@ fn log_record(
     let body = serde_json::to_string(&body)
         .map_err(|e| describe(format!("cannot be written as JSON: {e}")))?;
     let size = body.len() + message.as_ref().map_or(0, String::len);
-    if let Some(limit) = max_record_bytes.filter(|limit| size > *limit) {
+    if let Some(limit) = bounds.max_item_bytes.filter(|limit| size > *limit) {
         return Err(describe(format!(
             "it is {size} bytes as stored, more than this server's limit of {limit}"
         )));
@@ -169,10 +172,10 @@ pub async fn store_logs(
 /// The CPU half of [`store_logs`].
 pub fn prepare_logs(
     request: ExportLogsServiceRequest,
-    max_record_bytes: Option<usize>,
+    bounds: impl Into<Bounds>,
     sampling: Option<Sampling>,
 ) -> Prepared {
-    let mut rows = to_log_rows(request, max_record_bytes);
+    let mut rows = to_log_rows(request, bounds);
     if let Some(sampling) = sampling {
         let batch = &mut rows.batch;
         let kept: Vec<bool> = batch

@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Number, Value, json};
 
 use super::convert::{ResourceText, attributes};
-use super::{Export, ExportReply, IngestError, Prepared, Signal, Stored, json};
+use super::{Bounds, Export, ExportReply, IngestError, Prepared, Signal, Stored, json};
 use crate::models::{LiveMetric, ServerMessage};
 use crate::store::metrics::{MetricKind, PointRecord, SeriesRecord};
 use crate::store::{Batch, ResourceRecord, Shards, content_id};
@@ -40,12 +40,13 @@ pub struct MetricRows {
     live_index: FxHashMap<(String, Option<String>), usize>,
 }
 
-/// Validates and converts every point of an export; points larger than `max_point_bytes`
-/// as stored are rejected.
+/// Validates and converts every point of an export; points outside `bounds` are
+/// rejected.
 pub fn to_metric_rows(
     request: ExportMetricsServiceRequest,
-    max_point_bytes: Option<usize>,
+    bounds: impl Into<Bounds>,
 ) -> MetricRows {
+    let bounds = bounds.into();
     let mut rows = MetricRows::default();
     let mut resources_seen = FxHashSet::default();
     for resource_metrics in request.resource_metrics {
@@ -65,14 +66,7 @@ pub fn to_metric_rows(
                 let (kind, temporality, monotonic, points) = points_of(data);
                 used |= !points.is_empty();
                 for point in points {
-                    rows.add(
-                        &stream,
-                        kind,
-                        temporality,
-                        monotonic,
-                        point,
-                        max_point_bytes,
-                    );
+                    rows.add(&stream, kind, temporality, monotonic, point, &bounds);
                 }
             }
             if used && resources_seen.insert(pair.id) {
@@ -355,7 +349,7 @@ impl MetricRows {
         temporality: i32,
         monotonic: bool,
         point: Result<Point, String>,
-        max_point_bytes: Option<usize>,
+        bounds: &Bounds,
     ) {
         let describe = |problem: String| format!("metric {:?}: {problem}", stream.name);
         let point = point.and_then(|point| {
@@ -364,6 +358,9 @@ impl MetricRows {
             }
             if point.time_ns == 0 {
                 return Err("a point needs a time (timeUnixNano)".into());
+            }
+            if let Some(problem) = bounds.too_late(point.time_ns) {
+                return Err(problem);
             }
             Ok(point)
         });
@@ -376,7 +373,7 @@ impl MetricRows {
             }
         };
         let body = Value::Object(point.body).to_string();
-        if let Some(limit) = max_point_bytes.filter(|limit| body.len() > *limit) {
+        if let Some(limit) = bounds.max_item_bytes.filter(|limit| body.len() > *limit) {
             self.rejected += 1;
             self.first_error.get_or_insert(describe(format!(
                 "a point is {} bytes as stored, more than this server's limit of {limit}",
@@ -446,9 +443,9 @@ pub async fn store_metrics(
 /// The CPU half of [`store_metrics`].
 pub fn prepare_metrics(
     request: ExportMetricsServiceRequest,
-    max_point_bytes: Option<usize>,
+    bounds: impl Into<Bounds>,
 ) -> Prepared {
-    let rows = to_metric_rows(request, max_point_bytes);
+    let rows = to_metric_rows(request, bounds);
     Prepared {
         stored: rows.batch.points.len(),
         batch: rows.batch,

@@ -239,6 +239,52 @@ pub struct Stored {
     pub announcement: Option<ServerMessage>,
 }
 
+/// How far ahead of the server's clock an item may be dated. A sender whose clock is
+/// further ahead is broken, and what it sends would sort after everything else: the
+/// oldest-first pruning of a store at its budget would reach it last, or never.
+pub const MAX_FUTURE_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// What each item of an export must fit in, besides being valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// The largest item a store can hold, as stored ([`Shards::max_span_bytes`]).
+    pub max_item_bytes: Option<usize>,
+    /// The latest time an item may be dated (unix ns): [`MAX_FUTURE_NS`] past the
+    /// server's clock, or `u64::MAX` when the home has no clock to compare with.
+    pub latest_ns: u64,
+}
+
+impl Bounds {
+    /// The bounds of `shards` at `now_ns` (the server's clock; `None`: no time bound).
+    pub fn new(shards: &Shards, now_ns: Option<u64>) -> Self {
+        Self {
+            max_item_bytes: shards.max_span_bytes(),
+            latest_ns: now_ns.map_or(u64::MAX, |now| now.saturating_add(MAX_FUTURE_NS)),
+        }
+    }
+
+    /// Why an item dated `time_ns` is refused, or `None` when it is not too far ahead.
+    pub(crate) fn too_late(&self, time_ns: u64) -> Option<String> {
+        (time_ns > self.latest_ns).then(|| {
+            format!(
+                "it is dated {time_ns} ns, more than a day after this server's clock \
+                 (latest accepted: {}); check the sender's clock",
+                self.latest_ns
+            )
+        })
+    }
+}
+
+/// Only a size bound, no time bound (tests, fuzzing, benchmarks).
+impl From<Option<usize>> for Bounds {
+    fn from(max_item_bytes: Option<usize>) -> Self {
+        Self {
+            max_item_bytes,
+            latest_ns: u64::MAX,
+        }
+    }
+}
+
 /// An export validated and converted, ready to store: what [`commit`] needs. Made by
 /// [`prepare_traces`], [`logs::prepare_logs`] or [`metrics::prepare_metrics`], plain
 /// CPU work a home may run off the threads that answer requests.
@@ -337,10 +383,10 @@ pub async fn store_traces(
 /// The CPU half of [`store_traces`]: validation, conversion and sampling.
 pub fn prepare_traces(
     request: ExportTraceServiceRequest,
-    max_span_bytes: Option<usize>,
+    bounds: impl Into<Bounds>,
     sampling: Option<Sampling>,
 ) -> Prepared {
-    let mut rows = to_rows(request, max_span_bytes);
+    let mut rows = to_rows(request, bounds);
     if let Some(sampling) = sampling {
         sampling.apply(&mut rows.batch);
     }
