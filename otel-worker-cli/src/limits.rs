@@ -1,11 +1,9 @@
 //! What the local server spends on its clients, and where: exports decoded on the
 //! blocking pool, a bound on exports in flight (each holds up to `--max-body-bytes` of
-//! body and what it decodes into), and a bound on open connections.
+//! body and what it decodes into), and the HTTP accept loop, which bounds open
+//! connections and the time to send a request's headers.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -15,8 +13,7 @@ use futures_util::future::BoxFuture;
 use otel_worker_core::api::compute::Compute;
 use otel_worker_core::api::{ApiError, EXPORT_PATHS, refusal_for};
 use otel_worker_core::store::StoreError;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Exports read, decoded and stored at once, HTTP and gRPC together. The writer commits
@@ -96,85 +93,77 @@ pub async fn grpc_turn(State(exports): State<Exports>, request: Request, next: N
     }
 }
 
-/// A listener that holds at most `max` connections open: past it, `accept` waits.
-pub struct CappedListener {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
-}
+/// How long a connection may take to send a request's headers, counted from when it
+/// opens or finished its last request (an idle keep-alive connection is closed then too;
+/// clients open a new one).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl CappedListener {
-    pub fn new(inner: TcpListener, max: usize) -> Self {
-        Self {
-            inner,
-            permits: Arc::new(Semaphore::new(max.max(1))),
-        }
-    }
-}
-
-impl axum::serve::Listener for CappedListener {
-    type Io = Counted;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Counted, std::net::SocketAddr) {
-        // The semaphore is never closed; were it, serving on beats stopping.
-        let permit = self.permits.clone().acquire_owned().await.ok();
-        let (stream, address) = axum::serve::Listener::accept(&mut self.inner).await;
-        (
-            Counted {
-                stream,
-                _permit: permit,
+/// Serves `app` over HTTP/1.1 (with WebSocket upgrades) on `listener` until `stop`
+/// ends, then finishes the requests in flight. Unlike `axum::serve`, it bounds what a
+/// client can hold: [`DEFAULT_MAX_CONNECTIONS`] open connections (past it, new ones wait
+/// in the kernel's backlog), and [`HEADER_READ_TIMEOUT`] to send the headers, from the
+/// first byte on (a connection that sends nothing at all is closed after as long).
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(DEFAULT_MAX_CONNECTIONS));
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            () = &mut stop => break,
+        };
+        let Ok(permit) = permit else { break };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a moment rather than spin.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
-            address,
-        )
+            () = &mut stop => break,
+        };
+        let app = app.clone();
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut first = [0u8; 1];
+            // hyper's timer starts with the first byte; a peer that sends none is
+            // bounded here.
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!("a connection ended: {e}");
+                    }
+                    return;
+                }
+                _ = closed.wait_for(|closing| *closing) => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            if let Err(e) = connection.await {
+                tracing::debug!("a connection ended while stopping: {e}");
+            }
+        });
     }
-
-    fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// An accepted connection, counted until it closes.
-pub struct Counted {
-    stream: TcpStream,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
+    let _ = closing.send(true);
+    // Every connection holds a permit until it ends: all of them back means all ended.
+    let _ = permits.acquire_many(DEFAULT_MAX_CONNECTIONS as u32).await;
 }

@@ -8,28 +8,41 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use otel_worker_core::api::ApiError;
 use otel_worker_core::api::auth::WEBSOCKET_PROTOCOL;
 use otel_worker_core::api::mcp::http::McpHost;
 use otel_worker_core::live::{COALESCE_INTERVAL_MS, Coalescer, ServerEvents};
 use otel_worker_core::models::ServerMessage;
 use tokio::sync::{broadcast, watch};
 
-/// Announcements buffered per socket before a slow client starts missing them.
-pub const DEFAULT_SOCKET_BUFFER: usize = 1024;
+/// Announcements kept for the sockets (one buffer, shared). A socket that falls further
+/// behind is closed, and its client reconnects: nothing it does holds more than this.
+pub const DEFAULT_SOCKET_BUFFER: usize = 256;
+
+/// Live sockets at once; past it, `/api/ws` answers 503 and the client retries.
+pub const MAX_LIVE_SOCKETS: usize = 256;
+
+/// How long one message may take to reach a client before the socket is closed.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Fans messages out to the connected sockets and closes them on shutdown.
 pub struct Hub {
     sender: broadcast::Sender<Arc<ServerMessage>>,
     shutdown: watch::Receiver<bool>,
+    sockets: Arc<tokio::sync::Semaphore>,
 }
 
 impl Hub {
     /// A hub whose sockets close once `shutdown` turns `true`.
     pub fn new(shutdown: watch::Receiver<bool>) -> Arc<Self> {
         let (sender, _) = broadcast::channel(DEFAULT_SOCKET_BUFFER);
-        Arc::new(Self { sender, shutdown })
+        Arc::new(Self {
+            sender,
+            shutdown,
+            sockets: Arc::new(tokio::sync::Semaphore::new(MAX_LIVE_SOCKETS)),
+        })
     }
 
     /// The `/api/ws` handler, for [`otel_worker_core::Builder::live_route`].
@@ -63,12 +76,21 @@ impl ServerEvents for Hub {
 }
 
 async fn upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade) -> Response {
+    let Ok(place) = hub.sockets.clone().try_acquire_owned() else {
+        return ApiError::LiveFeedUnavailable(format!(
+            "{MAX_LIVE_SOCKETS} clients are following the live feed already; retry later"
+        ))
+        .into_response();
+    };
     // Subscribe before answering 101, so every export the client makes after its
     // handshake completes is announced to it. A client that authenticated with the
     // bearer subprotocol gets `otel-worker` selected, as browsers require.
     let messages = hub.sender.subscribe();
     ws.protocols([WEBSOCKET_PROTOCOL])
-        .on_upgrade(move |socket| serve(socket, hub, messages))
+        .on_upgrade(move |socket| async move {
+            serve(socket, hub, messages).await;
+            drop(place);
+        })
 }
 
 async fn serve(
@@ -91,7 +113,13 @@ async fn serve(
             message = messages.recv() => match message {
                 Ok(message) => pending.push(ServerMessage::clone(&message)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a live client is too slow and missed announcements");
+                    tracing::warn!(missed, "a live client is too slow: closing its socket");
+                    let frame = CloseFrame {
+                        code: close_code::AGAIN,
+                        reason: "too slow to follow the feed; reconnect".into(),
+                    };
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+                    break;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
@@ -104,7 +132,12 @@ async fn serve(
                 for message in messages {
                     match serde_json::to_string(&message) {
                         Ok(text) => {
-                            if socket.send(Message::Text(text.into())).await.is_err() {
+                            let sent = tokio::time::timeout(
+                                SEND_TIMEOUT,
+                                socket.send(Message::Text(text.into())),
+                            )
+                            .await;
+                            if !matches!(sent, Ok(Ok(()))) {
                                 gone = true;
                                 break;
                             }

@@ -22,8 +22,8 @@ use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::limits::{
-    self, BlockingPool, CappedListener, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_EXPORTS_IN_FLIGHT,
-    Exports, GRPC_MAX_CONCURRENT_STREAMS, REQUEST_TIMEOUT,
+    self, BlockingPool, DEFAULT_MAX_EXPORTS_IN_FLIGHT, Exports, GRPC_MAX_CONCURRENT_STREAMS,
+    REQUEST_TIMEOUT,
 };
 use crate::live::Hub;
 use crate::store::SqliteDatabase;
@@ -241,8 +241,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let listener = CappedListener::new(listener, DEFAULT_MAX_CONNECTIONS);
-    let http = axum::serve(listener, app).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let http = limits::serve_http(listener, app, until_stopped(stopped.clone()));
     let grpc = async move {
         let Some(grpc_listener) = grpc_listener else {
             return Ok(());
@@ -259,8 +258,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             )
             .await
     };
-    let (http, grpc) = tokio::join!(http, grpc);
-    http.context("the server failed")?;
+    let ((), grpc) = tokio::join!(http, grpc);
     grpc.context("the OTLP/gRPC server failed")?;
     tracing::info!("stopped");
     Ok(())

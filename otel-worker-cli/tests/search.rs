@@ -566,6 +566,22 @@ async fn attribute_keys_and_their_most_frequent_values_are_discovered_per_servic
         "{only_resource}"
     );
 
+    // The key list is bounded: the most common first, and a word that more exist.
+    let (_, one) = get_json(
+        &server,
+        &format!("/v1/attributes?service={service}&limit=1"),
+    )
+    .await;
+    assert_eq!(one["attributes"].as_array().map(Vec::len), Some(1), "{one}");
+    assert_eq!(one["truncated"], true, "{one}");
+    let (status, _) = get_json(&server, "/v1/attributes?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, metrics) = get_json(&server, "/v1/metrics?limit=1").await;
+    assert!(
+        metrics["metrics"].as_array().is_some_and(|m| m.len() <= 1),
+        "{metrics}"
+    );
+
     let (_, all) = get_json(
         &server,
         &format!("/v1/attributes/disc.route/values?service={service}"),

@@ -344,6 +344,9 @@ pub struct MetricSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricList {
     pub metrics: Vec<MetricSummary>,
+    /// More metrics exist than `limit` let through (the first by name are listed).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// One series of `GET /v1/metrics/{name}`: its attributes, where it comes from, its
@@ -391,6 +394,9 @@ pub struct LiveMetric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeList {
     pub attributes: Vec<AttributeKey>,
+    /// More keys exist than `limit` let through (the most frequent are listed).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// An attribute key seen on spans (`span`) or on their resources (`resource`).

@@ -276,7 +276,7 @@ pub fn span_cursor_text(cursor: &SpanCursor) -> String {
 }
 
 /// The parameters of `GET /v1/attributes`.
-pub const ATTRIBUTE_PARAMETERS: &[&str] = &["service", "scope"];
+pub const ATTRIBUTE_PARAMETERS: &[&str] = &["service", "scope", "limit"];
 /// The parameters of `GET /v1/attributes/{key}/values`.
 pub const VALUE_PARAMETERS: &[&str] = &["service", "prefix", "limit"];
 /// Values listed when `limit` is not given, and the most.
@@ -305,7 +305,7 @@ pub fn parameters(
 }
 
 /// The parameters of `GET /v1/metrics`.
-pub const METRIC_LIST_PARAMETERS: &[&str] = &["service", "q"];
+pub const METRIC_LIST_PARAMETERS: &[&str] = &["service", "q", "limit"];
 
 /// The parameters of `GET /v1/metrics/{name}`.
 pub const METRIC_PARAMETERS: &[&str] = &["service", "attr", "start", "end", "step", "limit"];
@@ -544,6 +544,26 @@ pub fn value_limit(text: Option<&String>) -> Result<u32, QueryError> {
         _ => Err(invalid(
             "limit",
             format!("limit {text:?} must be a whole number from 1 to {MAX_VALUE_LIMIT}"),
+        )),
+    }
+}
+
+/// Attribute keys (`GET /v1/attributes`) or metrics (`GET /v1/metrics`) listed when
+/// `limit` is not given, and the most: an answer stays a few hundred KB however many a
+/// store holds.
+pub const DEFAULT_CATALOG_LIMIT: u32 = 1_000;
+pub const MAX_CATALOG_LIMIT: u32 = 10_000;
+
+/// The `limit` of a list of attribute keys or metrics.
+pub fn catalog_limit(text: Option<&String>) -> Result<usize, QueryError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_CATALOG_LIMIT as usize);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_CATALOG_LIMIT).contains(&n) => Ok(n as usize),
+        _ => Err(invalid(
+            "limit",
+            format!("limit {text:?} must be a whole number from 1 to {MAX_CATALOG_LIMIT}"),
         )),
     }
 }

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_metrics.sql",
         include_str!("../../../migrations/0008_metrics.sql"),
     ),
+    (
+        "0009_long_traces.sql",
+        include_str!("../../../migrations/0009_long_traces.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

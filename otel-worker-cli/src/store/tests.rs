@@ -1991,3 +1991,65 @@ async fn sampled_out_log_records_are_neither_stored_nor_announced() {
     assert_eq!(announced, ["kept: an error", "kept: no trace"]);
     assert_eq!(store.holdings().await.unwrap().logs, 2);
 }
+
+/// Two stores fed the same spans of a long trace, one in a single export and one a span
+/// per export (with other traces' spans in between, the root last, and a retried span),
+/// hold the same summary and the same spans; the trace's parts stay few.
+#[tokio::test]
+async fn a_trace_fed_one_span_per_export_is_summarized_as_if_sent_at_once() {
+    let sent: Vec<SpanRecord> = (1..=200u8)
+        .map(|i| {
+            // Span 1 is the root; it arrives last below. Some children start before it.
+            let parent = (i != 1).then_some(1);
+            let start = 10_000 + u64::from(i) * 37 % 1_000;
+            record(7, i, parent, start, start + 500 + u64::from(i))
+        })
+        .collect();
+    let (_dir_a, _path_a, at_once) = temp_store();
+    at_once.insert(batch(sent.clone())).await.unwrap();
+
+    let (_dir_b, path_b, one_by_one) = temp_store();
+    let mut order: Vec<SpanRecord> = sent[1..].to_vec();
+    order.push(sent[0].clone());
+    for (n, span) in order.iter().enumerate() {
+        one_by_one.insert(batch(vec![span.clone()])).await.unwrap();
+        if n % 3 == 0 {
+            // Another trace's spans between two exports of this one.
+            let other = record(8 + (n % 5) as u8, n as u8, None, 1, 2);
+            one_by_one.insert(batch(vec![other])).await.unwrap();
+        }
+        if n == 150 {
+            // An exporter retrying an earlier export.
+            one_by_one
+                .insert(batch(vec![order[148].clone()]))
+                .await
+                .unwrap();
+        }
+    }
+    let trace = "07".repeat(16);
+    let a = at_once.trace_summary(&trace).await.unwrap().unwrap();
+    let b = one_by_one.trace_summary(&trace).await.unwrap().unwrap();
+    assert_eq!(a, b);
+    assert_eq!((b.span_count, b.error_count), (200, 1));
+    assert_eq!(b.root_span_name.as_deref(), Some("span 1"));
+    assert_eq!(
+        spans(&at_once, &trace).await,
+        spans(&one_by_one, &trace).await
+    );
+    let parts = count(
+        &path_b,
+        "SELECT json_array_length(parts) FROM traces WHERE trace_id = unhex('07070707070707070707070707070707')",
+    );
+    assert!(parts < 10, "{parts} parts for 200 exports a few rows apart");
+    // Deleting the root and sending it again: the summary is kept right through it.
+    one_by_one
+        .delete_span(&trace, &"01".repeat(8))
+        .await
+        .unwrap();
+    one_by_one
+        .insert(batch(vec![sent[0].clone()]))
+        .await
+        .unwrap();
+    let c = one_by_one.trace_summary(&trace).await.unwrap().unwrap();
+    assert_eq!(a, c);
+}

@@ -39,6 +39,7 @@ pub(crate) async fn list_metrics(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MetricList>, ApiError> {
     let params = query::parameters(raw.as_deref(), query::METRIC_LIST_PARAMETERS)?;
+    let limit = query::catalog_limit(params.get("limit"))?;
     let service = params.get("service").map(String::as_str);
     let text = params.get("q").map(String::as_str);
     let mut merged: BTreeMap<StreamKey, (MetricSummary, BTreeSet<String>)> = BTreeMap::new();
@@ -79,14 +80,16 @@ pub(crate) async fn list_metrics(
             services.extend(row.service);
         }
     }
+    let truncated = merged.len() > limit;
     let metrics = merged
         .into_values()
+        .take(limit)
         .map(|(mut summary, services)| {
             summary.services = services.into_iter().collect();
             summary
         })
         .collect();
-    Ok(Json(MetricList { metrics }))
+    Ok(Json(MetricList { metrics, truncated }))
 }
 
 /// `GET /v1/metrics/{name}`: the metric's series (filtered by service and attributes) with

@@ -191,6 +191,7 @@ pub(crate) async fn attributes(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<AttributeList>> {
     let params = query::parameters(raw.as_deref(), query::ATTRIBUTE_PARAMETERS)?;
+    let limit = query::catalog_limit(params.get("limit"))?;
     let scope = params
         .get("scope")
         .map(|s| query::attribute_scope(s))
@@ -214,7 +215,12 @@ pub(crate) async fn attributes(
     }
     let mut attributes: Vec<AttributeKey> = merged.into_values().collect();
     attributes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    Ok(Json(AttributeList { attributes }))
+    let truncated = attributes.len() > limit;
+    attributes.truncate(limit);
+    Ok(Json(AttributeList {
+        attributes,
+        truncated,
+    }))
 }
 
 /// `GET /v1/attributes/{key}/values?service=&prefix=&limit=`: the most frequent values.

@@ -181,15 +181,19 @@ ON CONFLICT (service_name) DO UPDATE
 SET span_count = span_count + excluded.span_count,
     last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)";
 
-/// Notes the span_rows of stored spans that the export's spans replace (same trace and
-/// span id) in `replaced_spans`: a retried export is stored once, the later copy winning.
-/// Only traces stored before are looked at, through their parts.
+/// Notes the span_rows (and traces) of stored spans that the export's spans replace (same
+/// trace and span id) in `replaced_spans`: a retried export is stored once, the later
+/// copy winning. Only traces stored before are looked at, through their latest 16 parts
+/// (their latest exports, or runs of them): an exporter retries within seconds, long
+/// before its trace has sixteen newer exports, and looking through all of a long trace's
+/// parts made every export of it slower than the last.
 pub const NOTE_REPLACED: &str = "\
-INSERT INTO replaced_spans (span_row)
-SELECT old.span_row FROM traces t JOIN json_each(t.parts) p
+INSERT INTO replaced_spans (span_row, trace_id)
+SELECT old.span_row, old.trace_id FROM traces t JOIN json_each(t.parts) p
 CROSS JOIN spans old ON old.span_row BETWEEN p.value ->> 0 AND p.value ->> 1
 WHERE t.trace_id IN (SELECT trace_id FROM spans
                      WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark'))
+  AND p.key >= json_array_length(t.parts) - 16
   AND +old.trace_id = t.trace_id
   AND old.span_row <= (SELECT value FROM counters WHERE name = 'ingest_mark')
   AND (old.trace_id, old.span_id) IN (
@@ -204,7 +208,8 @@ UPDATE services SET span_count = span_count - gone.spans FROM (
     JOIN resources r ON r.resource_id = +s.resource_id GROUP BY r.service_name) AS gone
 WHERE services.service_name = gone.service_name";
 
-/// Deletes the spans the export replaces, and forgets the note.
+/// Deletes the spans the export replaces, and (once the traces are summarized) forgets
+/// the note.
 pub const DELETE_REPLACED: &[&str] = &[
     "DELETE FROM spans WHERE span_row IN (SELECT span_row FROM replaced_spans)",
     "DELETE FROM replaced_spans",
@@ -248,43 +253,146 @@ SELECT 'traces', count(*) FROM (SELECT DISTINCT trace_id FROM spans
   WHERE x.trace_id NOT IN (SELECT trace_id FROM traces)
 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
 
-/// Writes the summary of every trace the export touched, from all of its spans: the
-/// export's rows and, for a trace stored before, its earlier parts. The export's rows of
-/// one trace are one range, appended to the trace's `parts`.
-pub const SUMMARIZE_TOUCHED_TRACES: &str = "\
-WITH touched AS (
+/// The sort key of a trace's root span name (`s`: a span): the earliest span without a
+/// parent wins.
+macro_rules! root_key {
+    ($s:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $s,
+            ".parent_span_id IS NULL THEN printf('%020d', ",
+            $s,
+            ".start_ns) || ",
+            $s,
+            ".name END"
+        )
+    };
+}
+
+/// The sort key of a trace's service (`s`: a span, `$service`: its service name): the
+/// root's service, else the earliest span's.
+macro_rules! service_key {
+    ($s:literal, $service:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $service,
+            " IS NOT NULL THEN (",
+            $s,
+            ".parent_span_id IS NOT NULL) || printf('%020d', ",
+            $s,
+            ".start_ns) || ",
+            $service,
+            " END"
+        )
+    };
+}
+
+/// Folds the export's spans into the summary of every trace it touched: the stored
+/// summary (counts added, earliest and latest kept, the root and service chosen by their
+/// keys) and one more part, so an export's cost does not grow with its trace. When the
+/// trace's latest part ends at most 64 rows before the export's rows begin (a trace fed
+/// a span at a time by one exporter), that part is extended instead, up to 4,096 rows;
+/// reads skip the other traces' rows inside it by trace id.
+/// Traces whose spans the export replaced, and traces summarized before their keys were
+/// kept, are left to [`SUMMARIZE_TRACES_IN_FULL`].
+pub const SUMMARIZE_TOUCHED_TRACES: &str = concat!(
+    "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_span_name,
+                    service_name, parts, root_key, service_key)
+SELECT f.trace_id, f.start_ns, f.end_ns, f.spans, f.errors, substr(f.root_key, 21),
+       substr(f.service_key, 22), json_array(json_array(f.first_row, f.last_row)),
+       coalesce(f.root_key, ''), coalesce(f.service_key, '')
+FROM (
+  SELECT s.trace_id, min(s.start_ns) AS start_ns, max(s.end_ns) AS end_ns, count(*) AS spans,
+    sum(s.status_code = 2) AS errors, min(",
+    root_key!("s"),
+    ") AS root_key, min(",
+    service_key!("s", "r.service_name"),
+    ") AS service_key, min(s.span_row) AS first_row, max(s.span_row) AS last_row
+  FROM spans s LEFT JOIN resources r ON r.resource_id = +s.resource_id
+  WHERE s.span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+  GROUP BY s.trace_id
+) f
+WHERE f.trace_id NOT IN (SELECT trace_id FROM replaced_spans WHERE trace_id IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = f.trace_id AND t.root_key IS NULL)
+ON CONFLICT (trace_id) DO UPDATE SET
+  start_ns = min(start_ns, excluded.start_ns),
+  end_ns = max(end_ns, excluded.end_ns),
+  span_count = span_count + excluded.span_count,
+  error_count = error_count + excluded.error_count,
+  root_span_name = CASE WHEN excluded.root_key <> '' AND (root_key = '' OR excluded.root_key < root_key)
+                        THEN excluded.root_span_name ELSE root_span_name END,
+  root_key = CASE WHEN excluded.root_key <> '' AND (root_key = '' OR excluded.root_key < root_key)
+                  THEN excluded.root_key ELSE root_key END,
+  service_name = CASE WHEN excluded.service_key <> '' AND (service_key = '' OR excluded.service_key < service_key)
+                      THEN excluded.service_name ELSE service_name END,
+  service_key = CASE WHEN excluded.service_key <> '' AND (service_key = '' OR excluded.service_key < service_key)
+                     THEN excluded.service_key ELSE service_key END,
+  parts = CASE
+    WHEN (excluded.parts ->> '$[0][0]')
+           - (parts ->> ('$[' || (json_array_length(parts) - 1) || '][1]')) <= 64
+     AND (excluded.parts ->> '$[0][1]')
+           - (parts ->> ('$[' || (json_array_length(parts) - 1) || '][0]')) < 4096
+    THEN json_set(parts, '$[' || (json_array_length(parts) - 1) || '][1]',
+                  excluded.parts ->> '$[0][1]')
+    ELSE json_insert(parts, '$[#]',
+                     json_array(excluded.parts ->> '$[0][0]', excluded.parts ->> '$[0][1]'))
+  END"
+);
+
+/// Writes the summary of the touched traces [`SUMMARIZE_TOUCHED_TRACES`] leaves out, from
+/// all of their spans: the export's rows and the trace's earlier parts. The export's rows
+/// of one trace are one range, appended to the trace's `parts`.
+pub const SUMMARIZE_TRACES_IN_FULL: &str = concat!(
+    "WITH touched AS (
   SELECT DISTINCT trace_id FROM spans
   WHERE span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+),
+redo AS (
+  SELECT x.trace_id FROM touched x
+  WHERE x.trace_id IN (SELECT trace_id FROM replaced_spans WHERE trace_id IS NOT NULL)
+     OR EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = x.trace_id AND t.root_key IS NULL)
 ),
 rows AS (
   SELECT s.trace_id, s.span_row, s.parent_span_id, s.name, s.status_code, s.start_ns,
          s.end_ns, r.service_name
   FROM spans s LEFT JOIN resources r ON r.resource_id = +s.resource_id
   WHERE s.span_row > (SELECT value FROM counters WHERE name = 'ingest_mark')
+    AND s.trace_id IN (SELECT trace_id FROM redo)
   UNION ALL
   SELECT old.trace_id, old.span_row, old.parent_span_id, old.name, old.status_code,
          old.start_ns, old.end_ns, r.service_name
-  FROM touched x JOIN traces t ON t.trace_id = x.trace_id JOIN json_each(t.parts) p
+  FROM redo x JOIN traces t ON t.trace_id = x.trace_id JOIN json_each(t.parts) p
   CROSS JOIN spans old ON old.span_row BETWEEN p.value ->> 0 AND p.value ->> 1
   LEFT JOIN resources r ON r.resource_id = +old.resource_id
   WHERE +old.trace_id = x.trace_id
     AND old.span_row <= (SELECT value FROM counters WHERE name = 'ingest_mark')
 )
 INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_span_name,
-                    service_name, parts)
+                    service_name, parts, root_key, service_key)
 SELECT trace_id, min(start_ns), max(end_ns), count(*), sum(status_code = 2),
-  substr(min(CASE WHEN parent_span_id IS NULL THEN printf('%020d', start_ns) || name END), 21),
-  substr(min(CASE WHEN service_name IS NOT NULL
-                  THEN (parent_span_id IS NOT NULL) || printf('%020d', start_ns) || service_name END), 22),
+  substr(min(",
+    root_key!("rows"),
+    "), 21),
+  substr(min(",
+    service_key!("rows", "rows.service_name"),
+    "), 22),
   json_insert(coalesce((SELECT t.parts FROM traces t WHERE t.trace_id = rows.trace_id), '[]'),
               '$[#]',
               json_array(min(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END),
-                         max(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END)))
+                         max(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END))),
+  coalesce(min(",
+    root_key!("rows"),
+    "), ''),
+  coalesce(min(",
+    service_key!("rows", "rows.service_name"),
+    "), '')
 FROM rows GROUP BY trace_id
 ON CONFLICT (trace_id) DO UPDATE SET
   start_ns = excluded.start_ns, end_ns = excluded.end_ns, span_count = excluded.span_count,
   error_count = excluded.error_count, root_span_name = excluded.root_span_name,
-  service_name = excluded.service_name, parts = excluded.parts";
+  service_name = excluded.service_name, parts = excluded.parts,
+  root_key = excluded.root_key, service_key = excluded.service_key"
+);
 
 // ---- reading traces -------------------------------------------------------------------
 
@@ -828,7 +936,8 @@ WHERE service_name = (SELECT r.service_name FROM traces t JOIN ",
     ),
     "DELETE FROM legacy_spans WHERE trace_id = unhex(?1) AND span_id = unhex(?2)",
     concat!(
-        "UPDATE traces AS t SET (start_ns, end_ns, span_count, error_count, root_span_name, service_name) = (
+        "UPDATE traces AS t SET root_key = NULL, service_key = NULL,
+  (start_ns, end_ns, span_count, error_count, root_span_name, service_name) = (
   SELECT min(s.start_ns), max(s.end_ns), count(*), sum(s.status_code = 2),
     substr(min(CASE WHEN s.parent_span_id IS NULL THEN printf('%020d', s.start_ns) || s.name END), 21),
     substr(min(CASE WHEN r.service_name IS NOT NULL

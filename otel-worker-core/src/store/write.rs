@@ -146,10 +146,11 @@ pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
         sql::COUNT_NEW_SPANS,
         sql::UNCOUNT_REPLACED,
         sql::DELETE_REPLACED[0],
-        sql::DELETE_REPLACED[1],
         sql::UNCOUNT_REPLACED_LEGACY,
         sql::DELETE_REPLACED_LEGACY,
         sql::SUMMARIZE_TOUCHED_TRACES,
+        sql::SUMMARIZE_TRACES_IN_FULL,
+        sql::DELETE_REPLACED[1],
     ];
     statements.extend(
         after_insert
