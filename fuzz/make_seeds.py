@@ -1,11 +1,12 @@
 """Writes the fuzz corpus seeds from the test fixtures examples/send-trace/trace.json,
 logs.json and metrics.json: the JSON as it is, and the same exports as protobuf (via the opentelemetry-proto
-package).
+package), and the trace export gzipped for the decompress target.
 
     python fuzz/make_seeds.py <output-dir>
 """
 
 import base64
+import gzip
 import json
 import pathlib
 import sys
@@ -51,4 +52,6 @@ metrics_request = json_format.ParseDict(ids_to_base64(json.loads(metrics)), Expo
 (out / "metrics").mkdir(parents=True, exist_ok=True)
 (out / "metrics" / "example.json").write_text(metrics)
 (out / "metrics" / "example.pb").write_bytes(metrics_request.SerializeToString())
+(out / "decompress").mkdir(parents=True, exist_ok=True)
+(out / "decompress" / "example.pb.gz").write_bytes(gzip.compress(request.SerializeToString()))
 print(f"seeds written to {out}")

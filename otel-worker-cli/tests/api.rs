@@ -712,6 +712,23 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
         bad("body over the limit", Some(JSON), None, oversized, 413),
         bad("gzip bomb", Some(PROTOBUF), Some("gzip"), gzip_bomb(), 413),
         bad(
+            "zstd header on a plain body",
+            Some(JSON),
+            Some("zstd"),
+            json_body.clone(),
+            400,
+        ),
+        bad(
+            "zstd bomb",
+            Some(PROTOBUF),
+            Some("zstd"),
+            ruzstd::encoding::compress_to_vec(
+                &vec![0u8; 20 * 1024 * 1024][..],
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ),
+            413,
+        ),
+        bad(
             "kvlist nested 1,000 deep (protobuf)",
             Some(PROTOBUF),
             None,

@@ -1215,3 +1215,57 @@ fn the_example_token_is_refused_off_loopback() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("example token"), "{stderr}");
 }
+
+#[tokio::test]
+async fn health_answers_quickly_while_four_heavy_exports_are_converted() {
+    let server = TestServer::start();
+    // Four OTLP/JSON exports of 80,000 gauges each (8 MB): seconds of decoding and
+    // conversion, which run on the blocking pool, not on the threads that answer.
+    let heavy = |tag: usize| {
+        let metrics: Vec<serde_json::Value> = (0..80_000)
+            .map(|i| {
+                serde_json::json!({"name": format!("h{i}.{tag}"), "gauge": {"dataPoints": [
+                    {"timeUnixNano": "1700000000000000000", "asInt": "1"}]}})
+            })
+            .collect();
+        serde_json::json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": metrics}]}]})
+            .to_string()
+            .into_bytes()
+    };
+    let bodies: Vec<Vec<u8>> = (0..4).map(heavy).collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let exports = async {
+        let responses = futures_util::future::join_all(
+            bodies
+                .into_iter()
+                .map(|body| post_to(&server, "/v1/metrics", "application/json", None, body)),
+        )
+        .await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        responses
+    };
+    let probe = async {
+        let http = server.http();
+        let mut slowest = std::time::Duration::ZERO;
+        let mut probes = 0;
+        // From the first byte sent until every export is answered.
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let started = std::time::Instant::now();
+            let health = http.get(server.url("/health")).send().await.unwrap();
+            assert_eq!(health.status(), 200);
+            slowest = slowest.max(started.elapsed());
+            probes += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        (slowest, probes)
+    };
+    let (responses, (slowest, probes)) = tokio::join!(exports, probe);
+    for response in responses {
+        assert_eq!(response.status(), 200);
+    }
+    eprintln!("slowest of {probes} /health answers during the exports: {slowest:?}");
+    assert!(
+        slowest < std::time::Duration::from_millis(100),
+        "/health took {slowest:?} while exports were converted"
+    );
+}

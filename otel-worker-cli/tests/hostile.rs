@@ -442,3 +442,55 @@ async fn items_dated_more_than_a_day_ahead_are_refused_so_they_cannot_pin_the_st
         "{reply}"
     );
 }
+
+#[tokio::test]
+async fn a_resource_too_large_for_the_store_refuses_its_spans_alone() {
+    let server = TestServer::start();
+    let trace_id = hex::encode(random_trace_id());
+    let t = now_ns();
+    let resource_spans = |service: &str, blob: usize, name: &str| {
+        json!({"resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": service}},
+                {"key": "blob", "value": {"stringValue": "x".repeat(blob)}}]},
+               "scopeSpans": [{"spans": [{"traceId": trace_id,
+                   "spanId": hex::encode(random_span_id()), "name": name,
+                   "startTimeUnixNano": t.to_string(), "endTimeUnixNano": (t + 1).to_string()}]}]})
+    };
+    let body = json!({"resourceSpans": [
+        resource_spans("huge", 1_000_000, "under a 1 MB resource"),
+        resource_spans("small", 10, "under a small resource")]});
+    let response = post_to(
+        &server,
+        "/v1/traces",
+        JSON,
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "never a whole-export failure"
+    );
+    let reply: Value = response.json().await.unwrap();
+    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+    let mut names: Vec<&str> = trace["spans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    // A store with a row limit (D1) refuses the span under the huge resource, alone; the
+    // local store keeps both.
+    if reply["partialSuccess"]["rejectedSpans"] == "1" {
+        let reason = reply["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(reason.contains("resource and scope"), "{reason}");
+        assert_eq!(names, ["under a small resource"]);
+    } else {
+        assert_eq!(reply, json!({}), "{reply}");
+        assert_eq!(names, ["under a 1 MB resource", "under a small resource"]);
+    }
+}

@@ -42,8 +42,13 @@ pub fn to_rows(request: ExportTraceServiceRequest, bounds: impl Into<Bounds>) ->
             );
             let resource_id = pair.id;
             let mut used = false;
+            let too_large = bounds.resource_too_large(&pair);
             for span in scope_spans.spans {
-                match span_record(span, resource_id, &resource.service_name, &bounds) {
+                let record = match &too_large {
+                    Some(problem) => Err(format!("span {:?}: {problem}", span.name)),
+                    None => span_record(span, resource_id, &resource.service_name, &bounds),
+                };
+                match record {
                     Ok((record, shape)) => {
                         used = true;
                         if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {

@@ -38,8 +38,15 @@ pub fn to_log_rows(request: ExportLogsServiceRequest, bounds: impl Into<Bounds>)
             let pair =
                 resource.with_scope(scope_logs.scope.unwrap_or_default(), scope_logs.schema_url);
             let mut used = false;
+            let too_large = bounds.resource_too_large(&pair);
             for log in scope_logs.log_records {
-                match log_record(log, &pair, &bounds) {
+                let record = match &too_large {
+                    Some(problem) => {
+                        Err(format!("log record at {}: {problem}", log.time_unix_nano))
+                    }
+                    None => log_record(log, &pair, &bounds),
+                };
+                match record {
                     Ok((record, shape, live)) => {
                         used = true;
                         if let Some(shape) = shape.filter(|s| shapes_seen.insert(s.id)) {

@@ -60,11 +60,16 @@ pub fn to_metric_rows(
                 scope_metrics.schema_url,
             );
             let mut used = false;
+            let too_large = bounds.resource_too_large(&pair);
             for metric in scope_metrics.metrics {
                 let stream = Stream::of(&metric.name, &metric.unit, &metric.description, &pair);
                 let Some(data) = metric.data else { continue };
                 let (kind, temporality, monotonic, points) = points_of(data);
-                used |= !points.is_empty();
+                let points: Vec<Result<Point, String>> = match &too_large {
+                    Some(problem) => points.into_iter().map(|_| Err(problem.clone())).collect(),
+                    None => points,
+                };
+                used |= points.iter().any(Result::is_ok);
                 for point in points {
                     rows.add(&stream, kind, temporality, monotonic, point, &bounds);
                 }

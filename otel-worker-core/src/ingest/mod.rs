@@ -263,6 +263,20 @@ impl Bounds {
         }
     }
 
+    /// Why the items of a resource and scope are refused, or `None`: the pair is stored
+    /// once, as one row, and must fit where an item must (on D1, a row over its limit
+    /// would fail the whole export).
+    pub(crate) fn resource_too_large(&self, pair: &crate::store::ResourceRecord) -> Option<String> {
+        let size = pair.resource.len() + pair.scope.len();
+        let limit = self.max_item_bytes?;
+        (size > limit).then(|| {
+            format!(
+                "its resource and scope are {size} bytes as stored, more than this server's \
+                 limit of {limit}"
+            )
+        })
+    }
+
     /// Why an item dated `time_ns` is refused, or `None` when it is not too far ahead.
     pub(crate) fn too_late(&self, time_ns: u64) -> Option<String> {
         (time_ns > self.latest_ns).then(|| {

@@ -291,8 +291,9 @@ macro_rules! service_key {
 /// summary (counts added, earliest and latest kept, the root and service chosen by their
 /// keys) and one more part, so an export's cost does not grow with its trace. When the
 /// trace's latest part ends at most 64 rows before the export's rows begin (a trace fed
-/// a span at a time by one exporter), that part is extended instead, up to 4,096 rows;
-/// reads skip the other traces' rows inside it by trace id.
+/// a span at a time by one exporter), that part is extended instead, up to 64 rows:
+/// reads skip the other traces' rows inside it by trace id, and the replaced-span check
+/// of [`NOTE_REPLACED`] reads at most 16 parts of that size for such a trace.
 /// Traces whose spans the export replaced, and traces summarized before their keys were
 /// kept, are left to [`SUMMARIZE_TRACES_IN_FULL`].
 pub const SUMMARIZE_TOUCHED_TRACES: &str = concat!(
@@ -331,7 +332,7 @@ ON CONFLICT (trace_id) DO UPDATE SET
     WHEN (excluded.parts ->> '$[0][0]')
            - (parts ->> ('$[' || (json_array_length(parts) - 1) || '][1]')) <= 64
      AND (excluded.parts ->> '$[0][1]')
-           - (parts ->> ('$[' || (json_array_length(parts) - 1) || '][0]')) < 4096
+           - (parts ->> ('$[' || (json_array_length(parts) - 1) || '][0]')) < 64
     THEN json_set(parts, '$[' || (json_array_length(parts) - 1) || '][1]',
                   excluded.parts ->> '$[0][1]')
     ELSE json_insert(parts, '$[#]',
