@@ -19,3 +19,13 @@ ALTER TABLE traces ADD COLUMN service_key TEXT;
 -- The trace of each replaced span, so the traces whose spans an export replaced are
 -- summarized from all their spans.
 ALTER TABLE replaced_spans ADD COLUMN trace_id BLOB;
+
+-- Resources, attribute key sets and metric series are stored once under a 53-bit hash of
+-- their content. Two different ones under one id (by chance about one in 10^16 per
+-- pair, or made on purpose by a client with the token) would merge silently: an export
+-- that would do so writes a row here, which no row can be, and is refused whole.
+CREATE TABLE id_collisions (
+    kind TEXT    NOT NULL,
+    id   INTEGER NOT NULL,
+    CONSTRAINT "two different resources, attribute key sets or metric series share one 53-bit id" CHECK (0)
+);

@@ -227,6 +227,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "block_values_by_block",
             "counters",
             "d1_migrations",
+            "id_collisions",
             "legacy_spans",
             "logs",
             "logs_by_time",
@@ -2052,4 +2053,72 @@ async fn a_trace_fed_one_span_per_export_is_summarized_as_if_sent_at_once() {
         .unwrap();
     let c = one_by_one.trace_summary(&trace).await.unwrap().unwrap();
     assert_eq!(a, c);
+}
+
+/// A stored resource, key set or series whose id an export's different one shares (a
+/// 53-bit hash collision, made here by writing the row by hand) refuses the export whole
+/// instead of merging the two.
+#[tokio::test]
+async fn an_id_shared_by_different_content_refuses_the_export_instead_of_merging() {
+    let span = record(9, 1, None, 1_000, 2_000);
+    let (_dir, path, store) = temp_store();
+    let resource = resource(Some("svc-1"));
+    // The first span's resource id, holding another resource.
+    store
+        .insert(batch(vec![record(10, 1, None, 1, 2)]))
+        .await
+        .unwrap();
+    let changed = Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE resources SET resource = '{\"attributes\":{\"service.name\":\"someone else\"}}'
+             WHERE resource_id = ?1",
+            [resource.id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let refused = store.insert(batch(vec![span.clone()])).await.unwrap_err();
+    assert!(refused.to_string().contains("53-bit id"), "{refused}");
+    assert!(
+        store
+            .trace_summary(&"09".repeat(16))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The same check in the statements D1 runs.
+    let db = SqliteDatabase::open(&path).unwrap();
+    let statements = otel_worker_core::store::write::export_statements(&[batch(vec![span])]);
+    let as_json: Vec<Statement> = statements
+        .into_iter()
+        .map(|statement| match statement {
+            Statement::Rows { as_json, rows, .. } => Statement::new(
+                as_json,
+                vec![otel_worker_core::store::Param::Text(
+                    serde_json::to_string(
+                        &rows
+                            .iter()
+                            .map(|row| {
+                                row.iter()
+                                    .map(|p| match p {
+                                        otel_worker_core::store::Param::Null => Value::Null,
+                                        otel_worker_core::store::Param::Int(i) => Value::from(*i),
+                                        otel_worker_core::store::Param::Text(t) => {
+                                            Value::from(t.as_str())
+                                        }
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                    .unwrap(),
+                )],
+            ),
+            one => one,
+        })
+        .collect();
+    let refused = otel_worker_core::store::Database::transaction(&db, as_json)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("53-bit id"), "{refused}");
 }

@@ -1,7 +1,10 @@
 //! Where an export's CPU work runs. Decompressing, decoding and converting a 10 MiB
-//! export takes tens of milliseconds; on the async threads that answer requests it would
-//! hold up every other request for that long. A home with threads to spare (the local
-//! server) runs it on a blocking pool; a home without (a Worker isolate) runs it inline.
+//! export takes tens to hundreds of milliseconds; on the async threads that answer
+//! requests it would hold up every other request for that long. A home with threads to
+//! spare (the local server) runs heavy exports on a blocking pool; a home without (a
+//! Worker isolate) runs them inline. An export of an SDK's usual size (a few hundred
+//! spans, well under a millisecond of work) is converted where it is: moving it to
+//! another thread and back cost about 4% of ingest's CPU (`scripts/perf-ab.sh`).
 
 use std::sync::{Arc, Mutex};
 
@@ -16,12 +19,20 @@ pub trait Compute: Send + Sync + 'static {
     fn run(&self, job: Box<dyn FnOnce() + Send>) -> BoxFuture<'static, ()>;
 }
 
-/// `f`'s result, computed by `compute` when the home has one, else right here.
+/// An export body of more bytes than this (an eighth of it when compressed) is heavy.
+pub const HEAVY_BODY_BYTES: usize = 256 * 1024;
+
+/// An export of more spans, log records or points than this is heavy.
+pub const HEAVY_ITEMS: usize = 2_048;
+
+/// `f`'s result, computed by `compute` when the work is `heavy` and the home has a
+/// `compute`, else right here.
 pub(crate) async fn offload<T: Send + 'static>(
     compute: Option<&Arc<dyn Compute>>,
+    heavy: bool,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let Some(compute) = compute else {
+    let Some(compute) = compute.filter(|_| heavy) else {
         return Ok(f());
     };
     let slot = Arc::new(Mutex::new(None));

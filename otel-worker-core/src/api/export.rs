@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::compute::offload;
+use super::compute::{HEAVY_BODY_BYTES, offload};
 use super::{ApiError, AppState};
 use crate::ingest::{self, Compression, Encoding, Export, IngestError, Prepared, Signal, Stored};
 
@@ -80,7 +80,11 @@ async fn export<T: Export + Send + 'static>(
     let refused = |error| ApiError::Export(error, encoding);
     let limit = state.max_body_bytes;
     let raw = read_limited(body, limit).await.map_err(refused)?;
-    let prepared = offload(state.compute.as_ref(), move || {
+    let heavy = match compression {
+        Compression::None => raw.len() > HEAVY_BODY_BYTES,
+        Compression::Gzip | Compression::Zstd => raw.len() > HEAVY_BODY_BYTES / 8,
+    };
+    let prepared = offload(state.compute.as_ref(), heavy, move || {
         ingest::read_request::<T>(encoding, compression, &raw, limit).map(prepare)
     })
     .await?

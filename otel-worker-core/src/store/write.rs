@@ -82,6 +82,11 @@ pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_RESOURCE,
             as_json: sql::INSERT_RESOURCES_JSON,
+            rows: resources.clone(),
+        });
+        statements.push(Statement::Rows {
+            per_row: sql::CHECK_RESOURCE,
+            as_json: sql::CHECK_RESOURCES_JSON,
             rows: resources,
         });
     }
@@ -95,6 +100,11 @@ pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_SHAPE,
             as_json: sql::INSERT_SHAPES_JSON,
+            rows: shapes.clone(),
+        });
+        statements.push(Statement::Rows {
+            per_row: sql::CHECK_SHAPE,
+            as_json: sql::CHECK_SHAPES_JSON,
             rows: shapes,
         });
     }
