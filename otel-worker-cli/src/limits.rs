@@ -167,3 +167,113 @@ pub async fn serve_http(
     // Every connection holds a permit until it ends: all of them back means all ended.
     let _ = permits.acquire_many(DEFAULT_MAX_CONNECTIONS as u32).await;
 }
+
+/// Open OTLP/gRPC connections; past it, new ones wait in the kernel's backlog.
+pub const DEFAULT_MAX_GRPC_CONNECTIONS: usize = 256;
+
+/// The OTLP/gRPC server's connections: at most `max` open, each handed to tonic once its
+/// first byte arrived (within [`HEADER_READ_TIMEOUT`], else it is closed), with
+/// `TCP_NODELAY` (without it a small answer waits for the client's delayed ACK: 44 ms per
+/// export was measured). Ends when tonic stops taking connections.
+pub fn grpc_incoming(
+    listener: TcpListener,
+    max: usize,
+) -> impl futures_util::Stream<Item = std::io::Result<Counted>> {
+    let (ready, incoming) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let permits = Arc::new(Semaphore::new(max.max(1)));
+        while !ready.is_closed() {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("accepting an OTLP/gRPC connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY could not be set: {e}");
+            }
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if let Ok(Ok(1..)) =
+                    tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await
+                {
+                    let counted = Counted {
+                        stream,
+                        _permit: permit,
+                    };
+                    let _ = ready.send(Ok(counted)).await;
+                }
+            });
+        }
+    });
+    futures_util::stream::unfold(incoming, |mut incoming| async move {
+        incoming
+            .recv()
+            .await
+            .map(|connection| (connection, incoming))
+    })
+}
+
+/// An accepted connection, counted until it closes.
+pub struct Counted {
+    stream: tokio::net::TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl tonic::transport::server::Connected for Counted {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) {}
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}

@@ -251,9 +251,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             .timeout(REQUEST_TIMEOUT)
             .add_routes(grpc.into())
             .serve_with_incoming_shutdown(
-                // Without TCP_NODELAY a small answer waits for the client's delayed ACK:
-                // 44 ms per export was measured (scripts/perf-signals.sh).
-                tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                limits::grpc_incoming(grpc_listener, limits::DEFAULT_MAX_GRPC_CONNECTIONS),
                 until_stopped(stopped),
             )
             .await
