@@ -163,7 +163,7 @@ impl Builder {
     }
 
     /// The finished router: every route behind the bearer token except `/health`, and
-    /// behind the browser checks of [`origin`].
+    /// behind the browser checks of `api::origin`.
     pub fn build(self) -> Router {
         let state = AppState {
             shards: self.shards,
