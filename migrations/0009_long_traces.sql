@@ -22,10 +22,23 @@ ALTER TABLE replaced_spans ADD COLUMN trace_id BLOB;
 
 -- Resources, attribute key sets and metric series are stored once under a 53-bit hash of
 -- their content. Two different ones under one id (by chance about one in 10^16 per
--- pair, or made on purpose by a client with the token) would merge silently: an export
--- that would do so writes a row here, which no row can be, and is refused whole.
-CREATE TABLE id_collisions (
-    kind TEXT    NOT NULL,
-    id   INTEGER NOT NULL,
-    CONSTRAINT "two different resources, attribute key sets or metric series share one 53-bit id" CHECK (0)
-);
+-- pair, or made on purpose by a client with the token) would merge silently: the insert
+-- that would do so fails instead, and with it the export, whole. (An insert of the same
+-- content again, every later export's, passes.)
+CREATE TRIGGER resources_one_content_per_id BEFORE INSERT ON resources
+WHEN EXISTS (SELECT 1 FROM resources WHERE resource_id = NEW.resource_id
+             AND (resource IS NOT NEW.resource OR scope IS NOT NEW.scope
+                  OR service_name IS NOT NEW.service_name))
+BEGIN SELECT RAISE(ABORT, 'two different resources share one 53-bit id'); END;
+
+CREATE TRIGGER attribute_shapes_one_content_per_id BEFORE INSERT ON attribute_shapes
+WHEN EXISTS (SELECT 1 FROM attribute_shapes WHERE shape_id = NEW.shape_id AND keys IS NOT NEW.keys)
+BEGIN SELECT RAISE(ABORT, 'two different attribute key sets share one 53-bit id'); END;
+
+-- The description is not part of a series' id, and may change.
+CREATE TRIGGER metric_series_one_content_per_id BEFORE INSERT ON metric_series
+WHEN EXISTS (SELECT 1 FROM metric_series WHERE series_id = NEW.series_id
+             AND (name IS NOT NEW.name OR kind IS NOT NEW.kind OR unit IS NOT NEW.unit
+                  OR temporality IS NOT NEW.temporality OR monotonic IS NOT NEW.monotonic
+                  OR resource_id IS NOT NEW.resource_id OR attributes IS NOT NEW.attributes))
+BEGIN SELECT RAISE(ABORT, 'two different metric series share one 53-bit id'); END;

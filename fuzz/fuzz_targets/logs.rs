@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otel_worker_core::ingest::{Encoding, decode_export, to_log_rows};
+use otel_worker_core::ingest::{Encoding, Export, decode_export, to_log_rows};
 use otel_worker_core::store::logs::LogBody;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 
@@ -13,12 +13,7 @@ fuzz_target!(|body: &[u8]| {
         let Ok(request) = decode_export::<ExportLogsServiceRequest>(encoding, body) else {
             continue;
         };
-        let total: usize = request
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum();
+        let total = request.items();
         let rows = to_log_rows(request, Some(64 * 1024));
         assert_eq!(rows.batch.logs.len() as u64 + rows.rejected, total as u64);
         for log in &rows.batch.logs {

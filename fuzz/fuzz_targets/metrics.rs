@@ -6,9 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use otel_worker_core::ingest::metrics::to_metric_rows;
-use otel_worker_core::ingest::{Encoding, decode_export};
+use otel_worker_core::ingest::{Encoding, Export, decode_export};
 use otel_worker_core::steps::{SeriesKind, fold};
 use serde_json::Value;
 
@@ -17,20 +16,7 @@ fuzz_target!(|body: &[u8]| {
         let Ok(request) = decode_export::<ExportMetricsServiceRequest>(encoding, body) else {
             continue;
         };
-        let total: usize = request
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            })
-            .sum();
+        let total = request.items();
         let rows = to_metric_rows(request, Some(64 * 1024));
         let batch = &rows.batch;
         assert_eq!(batch.points.len() as u64 + rows.rejected, total as u64);

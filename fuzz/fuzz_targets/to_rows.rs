@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otel_worker_core::ingest::{Encoding, decode, to_rows};
+use otel_worker_core::ingest::{Encoding, Export, decode, to_rows};
 use otel_worker_core::store::SpanRow;
 
 fuzz_target!(|body: &[u8]| {
@@ -12,12 +12,7 @@ fuzz_target!(|body: &[u8]| {
         let Ok(request) = decode(encoding, body) else {
             continue;
         };
-        let total: usize = request
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
+        let total = request.items();
         let rows = to_rows(request, Some(64 * 1024));
         assert_eq!(rows.batch.spans.len() as u64 + rows.rejected, total as u64);
         for row in &rows.batch.spans {

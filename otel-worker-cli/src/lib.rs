@@ -36,8 +36,7 @@ pub fn now_ns() -> u64 {
 /// The instant `age` before now, in unix nanoseconds (0 if that is before 1970): the
 /// cutoff of retention and the start of `--since`.
 pub fn unix_nanos_ago(age: std::time::Duration) -> u64 {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    otel_worker_core::retention::cutoff(u64::try_from(now).unwrap_or(0), age)
+    otel_worker_core::retention::cutoff(now_ns(), age)
 }
 
 /// Where `dev` keeps its database unless told otherwise.

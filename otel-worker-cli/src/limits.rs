@@ -112,21 +112,10 @@ pub async fn serve_http(
     let (closing, closed) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit,
-            () = &mut stop => break,
-        };
-        let Ok(permit) = permit else { break };
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors, or a connection reset before it was taken:
-                    // wait a moment rather than spin.
-                    tracing::warn!("accepting a connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+        let (stream, permit) = tokio::select! {
+            next = accept(&listener, &permits) => match next {
+                Some(next) => next,
+                None => break,
             },
             () = &mut stop => break,
         };
@@ -134,12 +123,8 @@ pub async fn serve_http(
         let mut closed = closed.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let mut first = [0u8; 1];
-            // hyper's timer starts with the first byte; a peer that sends none is
-            // bounded here.
-            match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return,
+            if !first_byte_in_time(&stream).await {
+                return;
             }
             let service = hyper_util::service::TowerToHyperService::new(app);
             let connection = hyper::server::conn::http1::Builder::new()
@@ -168,6 +153,35 @@ pub async fn serve_http(
     let _ = permits.acquire_many(DEFAULT_MAX_CONNECTIONS as u32).await;
 }
 
+/// The next connection, once `permits` has room for it (`None`: never again). An accept
+/// that fails (out of file descriptors, a connection reset before it was taken) is
+/// logged and tried again a moment later rather than in a spin.
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> Option<(tokio::net::TcpStream, OwnedSemaphorePermit)> {
+    let permit = permits.clone().acquire_owned().await.ok()?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => return Some((stream, permit)),
+            Err(e) => {
+                tracing::warn!("accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Whether the peer sent its first byte within [`HEADER_READ_TIMEOUT`]. hyper's header
+/// timer starts with the first byte; a peer that sends none is bounded here.
+async fn first_byte_in_time(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await,
+        Ok(Ok(1..))
+    )
+}
+
 /// Open OTLP/gRPC connections; past it, new ones wait in the kernel's backlog.
 pub const DEFAULT_MAX_GRPC_CONNECTIONS: usize = 256;
 
@@ -183,26 +197,15 @@ pub fn grpc_incoming(
     tokio::spawn(async move {
         let permits = Arc::new(Semaphore::new(max.max(1)));
         while !ready.is_closed() {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
+            let Some((stream, permit)) = accept(&listener, &permits).await else {
                 break;
-            };
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!("accepting an OTLP/gRPC connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
             };
             if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!("TCP_NODELAY could not be set: {e}");
             }
             let ready = ready.clone();
             tokio::spawn(async move {
-                let mut first = [0u8; 1];
-                if let Ok(Ok(1..)) =
-                    tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await
-                {
+                if first_byte_in_time(&stream).await {
                     let counted = Counted {
                         stream,
                         _permit: permit,

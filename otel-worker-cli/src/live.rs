@@ -56,7 +56,7 @@ impl Hub {
 #[async_trait::async_trait]
 impl McpHost for Hub {
     fn now_ns(&self) -> u64 {
-        crate::unix_nanos_ago(Duration::ZERO)
+        crate::now_ns()
     }
 
     async fn news(&self, at_most: Duration) {

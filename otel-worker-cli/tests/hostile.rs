@@ -20,6 +20,26 @@ const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 const EVIL: &str = "https://evil.example";
 
+/// `POST path` of an OTLP/JSON export, which must be answered 200: the reply.
+async fn export_json(server: &TestServer, path: &str, body: &Value) -> Value {
+    let response = post_to(server, path, JSON, None, body.to_string().into_bytes()).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.json().await.unwrap()
+}
+
+/// The names of a trace's stored spans, sorted.
+async fn span_names(server: &TestServer, trace_id: &str) -> Vec<String> {
+    let (_, trace) = get_json(server, &format!("/v1/traces/{trace_id}")).await;
+    let mut names: Vec<String> = trace["spans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -268,28 +288,13 @@ async fn items_over_the_caps_are_refused_one_by_one_and_the_rest_stored() {
     // 10,001 events, one over the cap; the other span is kept.
     let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
         span("too many events", 10_001), span("fine", 3)]}]}]});
-    let response = post_to(
-        &server,
-        "/v1/traces",
-        JSON,
-        None,
-        body.to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let reply: Value = response.json().await.unwrap();
+    let reply = export_json(&server, "/v1/traces", &body).await;
     assert_eq!(reply["partialSuccess"]["rejectedSpans"], "1", "{reply}");
     let reason = reply["partialSuccess"]["errorMessage"]
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("10000"), "{reason}");
-    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
-    let names: Vec<&str> = trace["spans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
+    let names = span_names(&server, &trace_id).await;
     assert_eq!(names, ["fine"]);
 
     // An exponential histogram point of a million buckets: about 2 MB as protobuf.
@@ -302,16 +307,7 @@ async fn items_over_the_caps_are_refused_one_by_one_and_the_rest_stored() {
         "exponentialHistogram": {"aggregationTemporality": 1,
             "dataPoints": [point(1_000_000, t), point(10_000, t + 1), point(10_000, t + 2)]}}]}]}]});
     let started = Instant::now();
-    let response = post_to(
-        &server,
-        "/v1/metrics",
-        JSON,
-        None,
-        body.to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let reply: Value = response.json().await.unwrap();
+    let reply = export_json(&server, "/v1/metrics", &body).await;
     assert_eq!(
         reply["partialSuccess"]["rejectedDataPoints"], "1",
         "{reply}"
@@ -384,42 +380,19 @@ async fn items_dated_more_than_a_day_ahead_are_refused_so_they_cannot_pin_the_st
     };
     let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
         span("a broken clock", year_ahead), span("a slightly fast clock", hour_ahead)]}]}]});
-    let response = post_to(
-        &server,
-        "/v1/traces",
-        JSON,
-        None,
-        body.to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let reply: Value = response.json().await.unwrap();
+    let reply = export_json(&server, "/v1/traces", &body).await;
     assert_eq!(reply["partialSuccess"]["rejectedSpans"], "1", "{reply}");
     let reason = reply["partialSuccess"]["errorMessage"]
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("clock"), "{reason}");
-    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
-    let names: Vec<&str> = trace["spans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
+    let names = span_names(&server, &trace_id).await;
     assert_eq!(names, ["a slightly fast clock"]);
 
     let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
         {"timeUnixNano": year_ahead.to_string(), "body": {"stringValue": "from the future"}},
         {"timeUnixNano": now.to_string(), "body": {"stringValue": "now"}}]}]}]});
-    let response = post_to(
-        &server,
-        "/v1/logs",
-        JSON,
-        None,
-        logs.to_string().into_bytes(),
-    )
-    .await;
-    let reply: Value = response.json().await.unwrap();
+    let reply = export_json(&server, "/v1/logs", &logs).await;
     assert_eq!(
         reply["partialSuccess"]["rejectedLogRecords"], "1",
         "{reply}"
@@ -428,15 +401,7 @@ async fn items_dated_more_than_a_day_ahead_are_refused_so_they_cannot_pin_the_st
     let metrics = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": name,
         "gauge": {"dataPoints": [{"timeUnixNano": year_ahead.to_string(), "asInt": "1"},
                                  {"timeUnixNano": now.to_string(), "asInt": "2"}]}}]}]}]});
-    let response = post_to(
-        &server,
-        "/v1/metrics",
-        JSON,
-        None,
-        metrics.to_string().into_bytes(),
-    )
-    .await;
-    let reply: Value = response.json().await.unwrap();
+    let reply = export_json(&server, "/v1/metrics", &metrics).await;
     assert_eq!(
         reply["partialSuccess"]["rejectedDataPoints"], "1",
         "{reply}"
@@ -459,28 +424,9 @@ async fn a_resource_too_large_for_the_store_refuses_its_spans_alone() {
     let body = json!({"resourceSpans": [
         resource_spans("huge", 1_000_000, "under a 1 MB resource"),
         resource_spans("small", 10, "under a small resource")]});
-    let response = post_to(
-        &server,
-        "/v1/traces",
-        JSON,
-        None,
-        body.to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "never a whole-export failure"
-    );
-    let reply: Value = response.json().await.unwrap();
-    let (_, trace) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
-    let mut names: Vec<&str> = trace["spans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
-    names.sort_unstable();
+    // Never a whole-export failure: export_json wants a 200.
+    let reply = export_json(&server, "/v1/traces", &body).await;
+    let names = span_names(&server, &trace_id).await;
     // A store with a row limit (D1) refuses the span under the huge resource, alone; the
     // local store keeps both.
     if reply["partialSuccess"]["rejectedSpans"] == "1" {

@@ -134,6 +134,33 @@ fn open(path: &Path) -> Store {
     Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
 }
 
+/// The statements that store `batches`, in the JSON form D1 runs: one JSON array of rows
+/// per statement.
+fn as_d1(batches: &[Batch]) -> Vec<Statement> {
+    use otel_worker_core::store::Param;
+    otel_worker_core::store::write::export_statements(batches)
+        .into_iter()
+        .map(|statement| match statement {
+            Statement::Rows { as_json, rows, .. } => {
+                let array: Vec<Vec<Value>> = rows
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|p| match p {
+                                Param::Null => Value::Null,
+                                Param::Int(i) => Value::from(*i),
+                                Param::Text(t) => Value::from(t.as_str()),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Statement::new(as_json, vec![serde_json::to_string(&array).unwrap().into()])
+            }
+            other => other,
+        })
+        .collect()
+}
+
 fn temp_store() -> (tempfile::TempDir, PathBuf, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/test.db");
@@ -221,13 +248,13 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
         names,
         [
             "attribute_shapes",
+            "attribute_shapes_one_content_per_id",
             "block_attributes",
             "block_attributes_by_block",
             "block_values",
             "block_values_by_block",
             "counters",
             "d1_migrations",
-            "id_collisions",
             "legacy_spans",
             "logs",
             "logs_by_time",
@@ -235,8 +262,10 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "metric_points",
             "metric_series",
             "metric_series_by_name",
+            "metric_series_one_content_per_id",
             "replaced_spans",
             "resources",
+            "resources_one_content_per_id",
             "search_blocks",
             "search_blocks_by_start",
             "services",
@@ -544,8 +573,6 @@ fn dump(path: &Path) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store() {
-    use otel_worker_core::store::write::export_statements;
-
     let sent = vec![
         record(1, 1, None, 1_700_000_000_123_456_789, i64::MAX as u64),
         record(
@@ -577,30 +604,10 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     // array per statement.
     let (_json_dir, json_path, json) = temp_store();
     for _ in 0..2 {
-        let as_d1: Vec<Statement> = export_statements(&[export()])
-            .into_iter()
-            .map(|statement| match statement {
-                Statement::Rows { as_json, rows, .. } => {
-                    let array: Vec<Vec<Value>> = rows
-                        .iter()
-                        .map(|row| {
-                            row.iter()
-                                .map(|p| match p {
-                                    otel_worker_core::store::Param::Null => Value::Null,
-                                    otel_worker_core::store::Param::Int(i) => Value::from(*i),
-                                    otel_worker_core::store::Param::Text(t) => {
-                                        Value::from(t.as_str())
-                                    }
-                                })
-                                .collect()
-                        })
-                        .collect();
-                    Statement::new(as_json, vec![serde_json::to_string(&array).unwrap().into()])
-                }
-                other => other,
-            })
-            .collect();
-        json.database().transaction(as_d1).await.unwrap();
+        json.database()
+            .transaction(as_d1(&[export()]))
+            .await
+            .unwrap();
     }
     let native_rows = dump(&native_path);
     assert_eq!(
@@ -1953,7 +1960,7 @@ async fn sampled_out_log_records_are_neither_stored_nor_announced() {
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-    use otel_worker_core::ingest::{Sampling, store_logs};
+    use otel_worker_core::ingest::{Sampling, commit, prepare_logs};
     use otel_worker_core::models::ServerMessage;
 
     let (_dir, _path, store) = temp_store();
@@ -1981,9 +1988,9 @@ async fn sampled_out_log_records_are_neither_stored_nor_announced() {
         }],
     };
     let sampling = Sampling::new(0.001).unwrap();
-    let stored = store_logs(&Shards::one(store.clone()), request, Some(sampling))
-        .await
-        .unwrap();
+    let shards = Shards::one(store.clone());
+    let prepared = prepare_logs(request, shards.max_span_bytes(), Some(sampling));
+    let stored = commit(&shards, prepared).await.unwrap();
     assert_eq!(stored.stored, 2);
     let Some(ServerMessage::LogAdded { logs }) = stored.announcement else {
         panic!("the kept records are announced");
@@ -2088,36 +2095,7 @@ async fn an_id_shared_by_different_content_refuses_the_export_instead_of_merging
     );
     // The same check in the statements D1 runs.
     let db = SqliteDatabase::open(&path).unwrap();
-    let statements = otel_worker_core::store::write::export_statements(&[batch(vec![span])]);
-    let as_json: Vec<Statement> = statements
-        .into_iter()
-        .map(|statement| match statement {
-            Statement::Rows { as_json, rows, .. } => Statement::new(
-                as_json,
-                vec![otel_worker_core::store::Param::Text(
-                    serde_json::to_string(
-                        &rows
-                            .iter()
-                            .map(|row| {
-                                row.iter()
-                                    .map(|p| match p {
-                                        otel_worker_core::store::Param::Null => Value::Null,
-                                        otel_worker_core::store::Param::Int(i) => Value::from(*i),
-                                        otel_worker_core::store::Param::Text(t) => {
-                                            Value::from(t.as_str())
-                                        }
-                                    })
-                                    .collect::<Vec<_>>()
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                    .unwrap(),
-                )],
-            ),
-            one => one,
-        })
-        .collect();
-    let refused = otel_worker_core::store::Database::transaction(&db, as_json)
+    let refused = otel_worker_core::store::Database::transaction(&db, as_d1(&[batch(vec![span])]))
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("53-bit id"), "{refused}");

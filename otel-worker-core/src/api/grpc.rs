@@ -41,7 +41,7 @@ use tonic::{Code, Request, Status};
 use super::auth::Auth;
 use super::compute::{Compute, HEAVY_ITEMS, offload};
 use super::retry_after_seconds;
-use crate::ingest::{self, Bounds, IngestError, Prepared, Sampling, Stored};
+use crate::ingest::{self, Bounds, Export, IngestError, Prepared, Sampling, Stored};
 use crate::live::ServerEvents;
 use crate::store::{Shards, StoreError};
 
@@ -371,45 +371,6 @@ pub fn retry_later(message: String) -> Status {
     status
 }
 
-/// The spans of a message, counted without walking them.
-fn spans(request: &ExportTraceServiceRequest) -> usize {
-    request
-        .resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .map(|s| s.spans.len())
-        .sum()
-}
-
-/// The log records of a message.
-fn log_records(request: &ExportLogsServiceRequest) -> usize {
-    request
-        .resource_logs
-        .iter()
-        .flat_map(|r| &r.scope_logs)
-        .map(|s| s.log_records.len())
-        .sum()
-}
-
-/// The data points of a message.
-fn points(request: &ExportMetricsServiceRequest) -> usize {
-    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-    request
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| &s.metrics)
-        .map(|m| match &m.data {
-            Some(Data::Gauge(g)) => g.data_points.len(),
-            Some(Data::Sum(s)) => s.data_points.len(),
-            Some(Data::Histogram(h)) => h.data_points.len(),
-            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-            Some(Data::Summary(s)) => s.data_points.len(),
-            None => 1,
-        })
-        .sum()
-}
-
 #[tonic::async_trait]
 impl TraceService for Otlp {
     async fn export(
@@ -418,7 +379,7 @@ impl TraceService for Otlp {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("traces", spans(&request), move |bounds, sampling| {
+            .store("traces", request.items(), move |bounds, sampling| {
                 ingest::prepare_traces(request, bounds, sampling)
             })
             .await?;
@@ -434,7 +395,7 @@ impl LogsService for Otlp {
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("logs", log_records(&request), move |bounds, sampling| {
+            .store("logs", request.items(), move |bounds, sampling| {
                 ingest::prepare_logs(request, bounds, sampling)
             })
             .await?;
@@ -450,7 +411,7 @@ impl MetricsService for Otlp {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
         let request = request.into_inner();
         let reply = self
-            .store("metrics", points(&request), move |bounds, _| {
+            .store("metrics", request.items(), move |bounds, _| {
                 ingest::metrics::prepare_metrics(request, bounds)
             })
             .await?;

@@ -82,7 +82,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
 
 /// Whether a `Host` value (name and optional port) names this machine's loopback:
 /// `localhost`, `127.0.0.0/8` or `[::1]`.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
+fn is_loopback_host(host: &str) -> bool {
     let name = match host.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
             name

@@ -6,10 +6,10 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLog;
 use rustc_hash::FxHashSet;
 
 use super::convert::{ResourceText, any_value, attributes, too_many_attributes};
-use super::{Bounds, ExportReply, IngestError, Prepared, Sampling, Stored};
+use super::{Bounds, ExportReply, Prepared, Sampling};
 use crate::models::{LiveLog, ServerMessage};
 use crate::store::logs::{LogBody, time_column};
-use crate::store::{Batch, LogRecord, ShapeRecord, Shards, content_id};
+use crate::store::{Batch, LogRecord, ShapeRecord, content_id};
 
 /// What a log export turns into: the rows to store and what was rejected.
 #[derive(Debug, Default)]
@@ -162,21 +162,8 @@ fn log_record(
     Ok((record, shape, live))
 }
 
-/// Validates and converts every record of `request` and stores the kept ones in one
-/// transaction per store; as [`super::store_traces`] does for spans.
-pub async fn store_logs(
-    shards: &Shards,
-    request: ExportLogsServiceRequest,
-    sampling: Option<Sampling>,
-) -> Result<Stored, IngestError> {
-    super::commit(
-        shards,
-        prepare_logs(request, shards.max_span_bytes(), sampling),
-    )
-    .await
-}
-
-/// The CPU half of [`store_logs`].
+/// Validates, converts and samples every record of `request`, for [`super::commit`]; as
+/// [`super::prepare_traces`] does for spans.
 pub fn prepare_logs(
     request: ExportLogsServiceRequest,
     bounds: impl Into<Bounds>,
@@ -194,10 +181,7 @@ pub fn prepare_logs(
         batch.logs.retain(|_| keep.next().copied().unwrap_or(false));
         let mut keep = kept.iter();
         rows.live.retain(|_| keep.next().copied().unwrap_or(false));
-        let resources: FxHashSet<i64> = batch.logs.iter().map(|l| l.resource_id).collect();
-        let shapes: FxHashSet<i64> = batch.logs.iter().filter_map(|l| l.shape_id).collect();
-        batch.resources.retain(|r| resources.contains(&r.id));
-        batch.shapes.retain(|s| shapes.contains(&s.id));
+        batch.drop_unused_resources_and_shapes();
     }
     let reply = ExportReply {
         rejected: rows.rejected,

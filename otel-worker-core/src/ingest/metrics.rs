@@ -10,13 +10,28 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Number, Value, json};
 
 use super::convert::{ResourceText, attributes};
-use super::{Bounds, Export, ExportReply, IngestError, Prepared, Signal, Stored, json};
+use super::{Bounds, Export, ExportReply, Prepared, Signal, json};
 use crate::models::{LiveMetric, ServerMessage};
 use crate::store::metrics::{MetricKind, PointRecord, SeriesRecord};
-use crate::store::{Batch, ResourceRecord, Shards, content_id};
+use crate::store::{Batch, ResourceRecord, content_id};
 
 impl Export for ExportMetricsServiceRequest {
     const SIGNAL: Signal = Signal::Metrics;
+    fn items(&self) -> usize {
+        self.resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(|m| match &m.data {
+                Some(Data::Gauge(g)) => g.data_points.len(),
+                Some(Data::Sum(s)) => s.data_points.len(),
+                Some(Data::Histogram(h)) => h.data_points.len(),
+                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                Some(Data::Summary(s)) => s.data_points.len(),
+                None => 0,
+            })
+            .sum()
+    }
     fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
         prost::Message::decode(body)
     }
@@ -436,16 +451,8 @@ impl MetricRows {
     }
 }
 
-/// Validates and converts every point of `request` and stores them in one transaction per
-/// store; as [`super::store_traces`] does for spans.
-pub async fn store_metrics(
-    shards: &Shards,
-    request: ExportMetricsServiceRequest,
-) -> Result<Stored, IngestError> {
-    super::commit(shards, prepare_metrics(request, shards.max_span_bytes())).await
-}
-
-/// The CPU half of [`store_metrics`].
+/// Validates and converts every point of `request`, for [`super::commit`]; as
+/// [`super::prepare_traces`] does for spans.
 pub fn prepare_metrics(
     request: ExportMetricsServiceRequest,
     bounds: impl Into<Bounds>,

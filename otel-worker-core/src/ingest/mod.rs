@@ -2,9 +2,10 @@
 //! message) to stored rows and the reply OTLP clients expect.
 //!
 //! Every transport (`api::export` for OTLP/HTTP, the local server's gRPC) calls the same
-//! two steps: [`read_request`] turns a body into the signal's request under the size
-//! limit, and [`store_traces`] / [`store_logs`] / [`metrics::store_metrics`] validate,
-//! convert and store it in one transaction. Split by concern: [`json`] holds every
+//! steps: [`read_request`] turns a body into the signal's request under the size limit,
+//! [`prepare_traces`] / [`prepare_logs`] / [`metrics::prepare_metrics`] validate and
+//! convert it (plain CPU work, run where the home chooses), and [`commit`] stores it in
+//! one transaction. Split by concern: [`json`] holds every
 //! OTLP/JSON leniency, [`convert`] validates spans and renders rows, [`logs`] and
 //! [`metrics`] do the same for log records and metric points, [`reply`] is the success
 //! answer and [`error`] the refusals.
@@ -24,11 +25,10 @@ use std::io::Read;
 use flate2::read::MultiGzDecoder;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use rustc_hash::FxHashSet;
 
 pub use convert::{Rows, to_rows};
 pub use error::IngestError;
-pub use logs::{prepare_logs, store_logs, to_log_rows};
+pub use logs::{prepare_logs, to_log_rows};
 pub use reply::ExportReply;
 
 use crate::models::{LiveSpan, ServerMessage, StatusCode};
@@ -66,12 +66,21 @@ impl Signal {
 /// An export request as one signal decodes it, from either encoding.
 pub trait Export: Sized {
     const SIGNAL: Signal;
+    /// The spans, log records or data points it carries, counted without converting them.
+    fn items(&self) -> usize;
     fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError>;
     fn from_json(body: &[u8]) -> Result<Self, serde_json::Error>;
 }
 
 impl Export for ExportTraceServiceRequest {
     const SIGNAL: Signal = Signal::Traces;
+    fn items(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum()
+    }
     fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
         prost::Message::decode(body)
     }
@@ -82,6 +91,13 @@ impl Export for ExportTraceServiceRequest {
 
 impl Export for ExportLogsServiceRequest {
     const SIGNAL: Signal = Signal::Logs;
+    fn items(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum()
+    }
     fn from_protobuf(body: &[u8]) -> Result<Self, prost::DecodeError> {
         prost::Message::decode(body)
     }
@@ -313,7 +329,8 @@ pub struct Prepared {
 }
 
 /// Stores a prepared export in one transaction per store (when it holds anything to
-/// store or count) and says what became of it.
+/// store or count) and says what became of it; a storage failure refuses the whole
+/// export and stores nothing.
 pub async fn commit(shards: &Shards, prepared: Prepared) -> Result<Stored, IngestError> {
     if prepared.stored > 0 || prepared.batch.sampled_out > 0 {
         shards.insert(prepared.batch).await?;
@@ -371,30 +388,13 @@ impl Sampling {
             .spans
             .retain(|s| self.keeps(&s.trace_id, s.status_code));
         batch.sampled_out += (before - batch.spans.len()) as u64;
-        let resources: FxHashSet<i64> = batch.spans.iter().map(|s| s.resource_id).collect();
-        let shapes: FxHashSet<i64> = batch.spans.iter().filter_map(|s| s.shape_id).collect();
-        batch.resources.retain(|r| resources.contains(&r.id));
-        batch.shapes.retain(|shape| shapes.contains(&shape.id));
+        batch.drop_unused_resources_and_shapes();
     }
 }
 
-/// Validates and converts every span of `request` and stores the kept ones in one
-/// transaction per store. Invalid spans are rejected one by one (the reply counts them);
-/// spans left out by `sampling` count as accepted; a storage failure refuses the whole
-/// export and stores nothing.
-pub async fn store_traces(
-    shards: &Shards,
-    request: ExportTraceServiceRequest,
-    sampling: Option<Sampling>,
-) -> Result<Stored, IngestError> {
-    commit(
-        shards,
-        prepare_traces(request, shards.max_span_bytes(), sampling),
-    )
-    .await
-}
-
-/// The CPU half of [`store_traces`]: validation, conversion and sampling.
+/// Validates, converts and samples every span of `request`, for [`commit`]. Invalid
+/// spans are rejected one by one (the reply counts them); spans left out by `sampling`
+/// count as accepted.
 pub fn prepare_traces(
     request: ExportTraceServiceRequest,
     bounds: impl Into<Bounds>,

@@ -94,17 +94,11 @@ pub(super) fn statements(series: &[&SeriesRecord], points: &[&PointRecord]) -> V
         return Vec::new();
     }
     let rows: Vec<Vec<Param>> = points.iter().map(|p| point_params(p)).collect();
-    let series: Vec<Vec<Param>> = series.iter().map(|s| series_params(s)).collect();
     vec![
         Statement::Rows {
             per_row: sql::INSERT_SERIES,
             as_json: sql::INSERT_SERIES_JSON,
-            rows: series.clone(),
-        },
-        Statement::Rows {
-            per_row: sql::CHECK_SERIES,
-            as_json: sql::CHECK_SERIES_JSON,
-            rows: series,
+            rows: series.iter().map(|s| series_params(s)).collect(),
         },
         Statement::Rows {
             per_row: sql::COUNT_NEW_POINT,

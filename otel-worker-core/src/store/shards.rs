@@ -85,14 +85,14 @@ impl Shards {
             return self.stores[0].insert(batch).await;
         }
         let mut parts: HashMap<usize, Batch> = HashMap::new();
-        // What each part already holds, so every resource and shape is added once.
-        let mut placed: FxHashSet<(usize, bool, i64)> = FxHashSet::default();
         let resources: FxHashMap<i64, &ResourceRecord> =
             batch.resources.iter().map(|r| (r.id, r)).collect();
         let shapes: FxHashMap<i64, &ShapeRecord> = batch.shapes.iter().map(|s| (s.id, s)).collect();
+        // The (part, id) pairs already placed, so each part gets a resource or shape once.
+        let mut placed_resources: FxHashSet<(usize, i64)> = FxHashSet::default();
         let mut add_resource = |part: &mut Batch, index: usize, id: i64| {
             if let Some(resource) = resources.get(&id)
-                && placed.insert((index, false, id))
+                && placed_resources.insert((index, id))
             {
                 part.resources.push(ResourceRecord::clone(resource));
             }

@@ -160,20 +160,6 @@ pub const INSERT_RESOURCES_JSON: &str = "\
 INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
 SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)";
 
-/// Fails the export when a stored pair under `?1` differs from the export's (`?2` to `?4`):
-/// see `id_collisions` in migration 0009. Same parameters as [`INSERT_RESOURCE`].
-pub const CHECK_RESOURCE: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'resource', resource_id FROM resources
-WHERE resource_id = CAST(?1 AS INTEGER)
-  AND (resource IS NOT ?2 OR scope IS NOT ?3 OR service_name IS NOT ?4)";
-
-/// [`CHECK_RESOURCE`] for many pairs, as [`INSERT_RESOURCES_JSON`] takes them.
-pub const CHECK_RESOURCES_JSON: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'resource', r.resource_id
-FROM json_each(?1) j JOIN resources r ON r.resource_id = CAST(j.value ->> 0 AS INTEGER)
-WHERE r.resource IS NOT j.value ->> 1 OR r.scope IS NOT j.value ->> 2
-   OR r.service_name IS NOT j.value ->> 3";
-
 /// Writes one set of attribute keys unless it is already stored.
 pub const INSERT_SHAPE: &str =
     "INSERT OR IGNORE INTO attribute_shapes (shape_id, keys) VALUES (CAST(?1 AS INTEGER), ?2)";
@@ -182,17 +168,6 @@ pub const INSERT_SHAPE: &str =
 pub const INSERT_SHAPES_JSON: &str = "\
 INSERT OR IGNORE INTO attribute_shapes (shape_id, keys)
 SELECT CAST(value ->> 0 AS INTEGER), value ->> 1 FROM json_each(?1)";
-
-/// Fails the export when a stored key set under `?1` differs from `?2`.
-pub const CHECK_SHAPE: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'shape', shape_id FROM attribute_shapes
-WHERE shape_id = CAST(?1 AS INTEGER) AND keys IS NOT ?2";
-
-/// [`CHECK_SHAPE`] for many sets, as [`INSERT_SHAPES_JSON`] takes them.
-pub const CHECK_SHAPES_JSON: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'shape', a.shape_id
-FROM json_each(?1) j JOIN attribute_shapes a ON a.shape_id = CAST(j.value ->> 0 AS INTEGER)
-WHERE a.keys IS NOT j.value ->> 1";
 
 /// Counts the export's spans into `services`.
 pub const COUNT_NEW_SPANS: &str = "\
@@ -1013,23 +988,6 @@ SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3, valu
        value ->> 5, value ->> 6, CAST(value ->> 7 AS INTEGER), value ->> 8
 FROM json_each(?1) WHERE true
 ON CONFLICT DO NOTHING";
-
-/// Fails the export when a stored series under `?1` differs in what its id is made of
-/// (name, kind, unit, temporality, monotonicity, resource, attributes; not the
-/// description, which may change). Same parameters as [`INSERT_SERIES`].
-pub const CHECK_SERIES: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'series', series_id FROM metric_series
-WHERE series_id = CAST(?1 AS INTEGER)
-  AND (name IS NOT ?2 OR kind IS NOT ?3 OR unit IS NOT ?4 OR temporality IS NOT ?6
-       OR monotonic IS NOT ?7 OR resource_id IS NOT CAST(?8 AS INTEGER) OR attributes IS NOT ?9)";
-
-/// [`CHECK_SERIES`] for many rows, as [`INSERT_SERIES_JSON`] takes them.
-pub const CHECK_SERIES_JSON: &str = "\
-INSERT INTO id_collisions (kind, id) SELECT 'series', m.series_id
-FROM json_each(?1) j JOIN metric_series m ON m.series_id = CAST(j.value ->> 0 AS INTEGER)
-WHERE m.name IS NOT j.value ->> 1 OR m.kind IS NOT j.value ->> 2 OR m.unit IS NOT j.value ->> 3
-   OR m.temporality IS NOT j.value ->> 5 OR m.monotonic IS NOT j.value ->> 6
-   OR m.resource_id IS NOT CAST(j.value ->> 7 AS INTEGER) OR m.attributes IS NOT j.value ->> 8";
 
 /// Counts a point (`?1` series, `?2` time, `?3` body) into `metric_points` unless it is
 /// stored already; runs before [`INSERT_POINT`], with the same rows.

@@ -18,6 +18,20 @@ impl Store {
 }
 
 impl Batch {
+    /// Leaves out the resources and attribute key sets none of the batch's spans, log
+    /// records or series uses (after some of them were left out, by sampling).
+    pub fn drop_unused_resources_and_shapes(&mut self) {
+        let resources: FxHashSet<i64> = (self.spans.iter().map(|s| s.resource_id))
+            .chain(self.logs.iter().map(|l| l.resource_id))
+            .chain(self.series.iter().map(|s| s.resource_id))
+            .collect();
+        let shapes: FxHashSet<i64> = (self.spans.iter().filter_map(|s| s.shape_id))
+            .chain(self.logs.iter().filter_map(|l| l.shape_id))
+            .collect();
+        self.resources.retain(|r| resources.contains(&r.id));
+        self.shapes.retain(|s| shapes.contains(&s.id));
+    }
+
     /// Several exports as one (for a home that commits them together).
     pub fn merge(batches: impl IntoIterator<Item = Batch>) -> Batch {
         let mut merged = Batch::default();
@@ -82,11 +96,6 @@ pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_RESOURCE,
             as_json: sql::INSERT_RESOURCES_JSON,
-            rows: resources.clone(),
-        });
-        statements.push(Statement::Rows {
-            per_row: sql::CHECK_RESOURCE,
-            as_json: sql::CHECK_RESOURCES_JSON,
             rows: resources,
         });
     }
@@ -100,11 +109,6 @@ pub fn export_statements(batches: &[Batch]) -> Vec<Statement> {
         statements.push(Statement::Rows {
             per_row: sql::INSERT_SHAPE,
             as_json: sql::INSERT_SHAPES_JSON,
-            rows: shapes.clone(),
-        });
-        statements.push(Statement::Rows {
-            per_row: sql::CHECK_SHAPE,
-            as_json: sql::CHECK_SHAPES_JSON,
             rows: shapes,
         });
     }
