@@ -8,6 +8,9 @@
 #
 #   scripts/perf-ab.sh <seconds per run> <rounds> <otel-worker-cli binary>...
 #
+# GENERATE_ARGS adds arguments to `generate` (GENERATE_ARGS='--signal logs' compares log
+# ingest; records and points are then counted as spans).
+#
 # Copy each build aside first (cp target/release/otel-worker-cli /tmp/before). Numbers in
 # docs/performance.md ("What moved ingest to 100,000 spans/s").
 set -euo pipefail
@@ -29,7 +32,7 @@ one() { # <binary>
     cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     written0=$(awk '/^wchar/ {print $2}' "/proc/$pid/io")
     AUTH_TOKEN=ab "$bin" generate --endpoint "http://127.0.0.1:$port" --duration "${seconds}s" \
-        --json > "$work/load.json"
+        ${GENERATE_ARGS:-} --json > "$work/load.json"
     cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     sleep 3
     cpu2=$(awk '{print $14 + $15}' "/proc/$pid/stat")

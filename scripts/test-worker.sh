@@ -85,6 +85,23 @@ if [ "$status" = 0 ]; then
     bash scripts/check-worker-retention.sh "$url" "$token" || status=$?
 fi
 if [ "$status" = 0 ]; then
+    # Every suite above left rows behind, and deleted some: the cron's housekeeping must
+    # read them all and end a sweep of unreferenced resources and key sets on real D1.
+    echo "==> the sweep of shared rows nothing refers to ends under workerd's D1"
+    for _ in $(seq 1 20); do
+        grep -q '"sweptResources"' "$state/wrangler.log" && break
+        curl -s -o /dev/null "$url/__scheduled?cron=*+*+*+*+*"
+        sleep 1
+    done
+    if grep -q 'sweeping shard' "$state/wrangler.log"; then
+        grep 'sweeping shard' "$state/wrangler.log" | head -n 3 >&2; status=1
+    elif ! grep -q '"sweptResources"' "$state/wrangler.log"; then
+        echo "no housekeeping run ended a sweep after 20 cron runs" >&2; status=1
+    else
+        grep -o '"event":"housekeeping"[^}]*"sweptResources"[^}]*' "$state/wrangler.log" | head -n 1
+    fi
+fi
+if [ "$status" = 0 ]; then
     # The live feed's object made slow on purpose (a test-only var): exports must not wait.
     # MCP_ALLOW_DELETE turns delete_trace on at /mcp.
     echo "==> exports while the live feed's Durable Object takes 6 s per broadcast; MCP's delete_trace when allowed"

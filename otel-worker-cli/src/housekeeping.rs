@@ -1,12 +1,14 @@
 //! The local server's background work, off the request path: folding new spans into the
 //! search blocks, keeping the database within its budget, deleting traces past the
-//! retention, and moving spans stored by the previous layout.
+//! retention, deleting shared rows nothing refers to, and moving spans stored by the
+//! previous layout.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use otel_worker_core::retention;
 use otel_worker_core::store::Store;
 use otel_worker_core::store::summary::BLOCK_SPANS;
+use otel_worker_core::store::sweep;
 
 /// How often the housekeeper looks for work when there was none.
 pub const IDLE_PAUSE: Duration = Duration::from_millis(200);
@@ -25,6 +27,10 @@ const SUMMARY_STEPS: u32 = 8;
 
 /// Prune steps per round while the database is over its budget.
 const BUDGET_STEPS: u32 = 20;
+
+/// How long after a sweep of unreferenced resources and key sets ended the next starts.
+/// Reading the database costs nothing here, so hourly.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
 
 /// What the housekeeper looks after.
 pub struct Settings {
@@ -75,6 +81,21 @@ pub async fn run(settings: Settings) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!("keeping within the storage budget failed, will retry: {e}"),
+        }
+        if !legacy_left {
+            match store
+                .sweep_step(now_ms(), SWEEP_EVERY, sweep::DEFAULT_STEP_ROWS)
+                .await
+            {
+                Ok(swept) if swept.ended => tracing::debug!(
+                    series = swept.series,
+                    key_sets = swept.shapes,
+                    resources = swept.resources,
+                    "swept shared rows nothing refers to"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("sweeping unreferenced rows failed, will retry: {e}"),
+            }
         }
         if legacy_left {
             match store.move_legacy_step().await {

@@ -1,5 +1,6 @@
 //! The Worker's background work: folding new spans into the search blocks, keeping each
-//! database within its budget, retention, and moving spans of the previous layout. It
+//! database within its budget, retention, sweeping shared rows nothing refers to, and
+//! moving spans of the previous layout. It
 //! runs from the cron trigger every minute, and (all but retention, which can wait for
 //! the cron) after answering a request (`Context::wait_until`), at most once per
 //! [`AFTER_REQUEST_EVERY_MS`] per isolate, so a busy Worker keeps up between cron runs.
@@ -9,8 +10,14 @@ use std::cell::Cell;
 use crate::d1::D1Usage;
 use otel_worker_core::retention;
 use otel_worker_core::store::Shards;
+use otel_worker_core::store::sweep;
 use serde_json::json;
 use worker::{Date, console_error, console_log};
+
+/// How long after a sweep of unreferenced resources and key sets ended the next starts:
+/// a sweep reads every stored span and record, billed as D1 rows read, so daily (a
+/// shard of 27 million spans: about 0.8 billion rows a month of the 25 billion included).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// How often one isolate does housekeeping after a request.
 pub const AFTER_REQUEST_EVERY_MS: f64 = 5_000.0;
@@ -25,6 +32,8 @@ pub struct Effort {
     pub summary_steps: u32,
     pub budget_steps: u32,
     pub legacy_steps: u32,
+    /// Steps of [`sweep::DEFAULT_STEP_ROWS`] spans and records each.
+    pub sweep_steps: u32,
 }
 
 /// After a request: a small run, unless this isolate ran one recently.
@@ -32,6 +41,7 @@ pub const AFTER_REQUEST: Effort = Effort {
     summary_steps: 2,
     budget_steps: 5,
     legacy_steps: 1,
+    sweep_steps: 1,
 };
 
 /// From the cron trigger, every minute: enough to keep up with thousands of spans a
@@ -40,6 +50,7 @@ pub const FROM_CRON: Effort = Effort {
     summary_steps: 30,
     budget_steps: 40,
     legacy_steps: 20,
+    sweep_steps: 10,
 };
 
 /// Whether this isolate should run housekeeping after the current request.
@@ -95,6 +106,24 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_day
                 }
                 Err(e) => {
                     console_error!("moving legacy spans on shard {index} failed: {e}");
+                    break;
+                }
+            }
+        }
+        for _ in 0..effort.sweep_steps {
+            match store
+                .sweep_step(now_ms, SWEEP_EVERY, sweep::DEFAULT_STEP_ROWS)
+                .await
+            {
+                Ok(swept) if swept.ended => {
+                    line["sweptSeries"] = swept.series.into();
+                    line["sweptKeySets"] = swept.shapes.into();
+                    line["sweptResources"] = swept.resources.into();
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    console_error!("sweeping shard {index} failed: {e}");
                     break;
                 }
             }

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_long_traces.sql",
         include_str!("../../../migrations/0009_long_traces.sql"),
     ),
+    (
+        "0010_sweep.sql",
+        include_str!("../../../migrations/0010_sweep.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

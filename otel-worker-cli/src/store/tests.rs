@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use otel_worker_core::models::TraceSummary;
 use otel_worker_core::store::search::{BlockCache, Page, search};
 use otel_worker_core::store::{
     Batch, Body, Cursor, ResourceRecord, ShapeRecord, Shards, SpanFilter, SpanRecord, Statement,
-    Store, StoreError, TraceListQuery, sql,
+    Store, StoreError, TraceListQuery, sql, sweep,
 };
 use rusqlite::Connection;
 use serde_json::Value;
@@ -612,8 +613,8 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        3 + 2 + 4 + 1 + 2 + 6 + 2 + 1 + 2,
-        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 6 counters, 2 log records, \
+        3 + 2 + 4 + 1 + 2 + 13 + 2 + 1 + 2,
+        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 13 counters (7 the sweep's), 2 log records, \
          1 metric series, 2 points"
     );
     assert_eq!(dump(&json_path), native_rows);
@@ -2099,4 +2100,188 @@ async fn an_id_shared_by_different_content_refuses_the_export_instead_of_merging
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("53-bit id"), "{refused}");
+}
+
+/// Resources, key sets and series are shared by every row that uses them, so deleting
+/// spans, records and points leaves them behind; a sweep deletes those nothing uses any
+/// more, in steps, and never one an export stored or used again while it ran.
+#[tokio::test]
+async fn shared_rows_nothing_refers_to_are_swept_and_rows_in_use_never_are() {
+    let (_dir, path, store) = temp_store();
+    let shape_of = |key: &str| {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert(key.into(), Value::from(0));
+        ShapeRecord::of(&attributes)
+    };
+    // A span of trace `trace` whose resource (service `service`) and key set (`key`) no
+    // other trace uses.
+    let alone = |trace: u8, start_ns: u64, service: &str, key: &str| {
+        let mut span = with_service(
+            record(trace, trace, None, start_ns, start_ns + 5),
+            Some(service),
+        );
+        span.shape_id = Some(shape_of(key).id);
+        Batch {
+            resources: vec![resource(Some(service))],
+            shapes: vec![shape_of(key)],
+            spans: vec![span],
+            ..Batch::default()
+        }
+    };
+    store
+        .insert(alone(2, 100, "gone", "old-key"))
+        .await
+        .unwrap();
+    store
+        .insert(alone(5, 110, "reused", "reused-key"))
+        .await
+        .unwrap();
+    store
+        .insert(batch(vec![record(1, 1, None, 10_000, 10_005)]))
+        .await
+        .unwrap();
+    store
+        .insert(log_batch(&[(50, 9, "old line", None)]))
+        .await
+        .unwrap();
+    store.insert(point_batch("old", &[60])).await.unwrap();
+    let held = |sql: &str| count(&path, sql);
+    let all = || {
+        (
+            held("SELECT count(*) FROM resources"),
+            held("SELECT count(*) FROM attribute_shapes"),
+            held("SELECT count(*) FROM metric_series"),
+        )
+    };
+    // Spans of `gone`, `reused` and `svc-1`, records of `logs`, the series' own resource.
+    assert_eq!(all(), (5, 3, 1));
+    let sweep_to_the_end = |rows: u32| {
+        let store = &store;
+        async move {
+            for _ in 0..50 {
+                let swept = store
+                    .sweep_step(now_ms(), Duration::ZERO, rows)
+                    .await
+                    .unwrap();
+                if swept.ended {
+                    return swept;
+                }
+            }
+            panic!("a sweep of a handful of rows did not end in 50 steps");
+        }
+    };
+    // While everything is in use, a sweep deletes nothing.
+    let swept = sweep_to_the_end(sweep::DEFAULT_STEP_ROWS).await;
+    assert_eq!((swept.resources, swept.shapes, swept.series), (0, 0, 0));
+    assert_eq!(all(), (5, 3, 1));
+
+    // Retention takes the old traces, record and point; their shared rows stay behind.
+    let pruned = store.prune(5_000, 1_000).await.unwrap();
+    assert_eq!((pruned.traces, pruned.logs, pruned.points), (2, 1, 1));
+    assert_eq!(all(), (5, 3, 1));
+
+    // A sweep of one row per step. After its first step come an export with a resource
+    // and a key set of its own, and one that uses `reused` and `reused-key` again: the
+    // sweep does not read them (it reads the rows there were when it began), they mark
+    // what they use themselves.
+    let first = store.sweep_step(now_ms(), Duration::ZERO, 1).await.unwrap();
+    assert!(!first.ended);
+    store
+        .insert(alone(3, 20_000, "new", "new-key"))
+        .await
+        .unwrap();
+    store
+        .insert(alone(6, 20_100, "reused", "reused-key"))
+        .await
+        .unwrap();
+    let swept = sweep_to_the_end(1).await;
+    assert_eq!((swept.resources, swept.shapes, swept.series), (3, 1, 1));
+    assert_eq!(all(), (3, 3, 0));
+    for (sql, expected) in [
+        (
+            "SELECT count(*) FROM resources WHERE service_name IN ('svc-1', 'new', 'reused')",
+            3,
+        ),
+        (
+            "SELECT count(*) FROM resources WHERE service_name IN ('gone', 'logs')",
+            0,
+        ),
+        (
+            "SELECT count(*) FROM attribute_shapes WHERE keys = '[\"old-key\"]'",
+            0,
+        ),
+    ] {
+        assert_eq!(held(sql), expected, "{sql}");
+    }
+    for (trace, service, key, value) in [(3, "new", "new-key", 3), (6, "reused", "reused-key", 6)] {
+        let spans = spans(&store, &format!("{trace:02x}").repeat(16)).await;
+        assert_eq!(spans[0]["attributes"][key], value, "{spans:?}");
+        assert_eq!(spans[0]["resource"]["attributes"]["service.name"], service);
+    }
+
+    // The next sweep waits as long as it is told to: nothing runs, nothing is read.
+    let idle = store
+        .sweep_step(now_ms(), Duration::from_secs(3_600), 1)
+        .await
+        .unwrap();
+    assert_eq!(idle, sweep::Swept::default());
+    assert_eq!(
+        held("SELECT value FROM counters WHERE name = 'sweep_running'"),
+        0
+    );
+
+    // What was swept is stored again by the next export that uses it.
+    store
+        .insert(alone(2, 30_000, "gone", "old-key"))
+        .await
+        .unwrap();
+    let again = spans(&store, &"02".repeat(16)).await;
+    assert_eq!(again[0]["attributes"]["old-key"], 2, "{again:?}");
+    assert_eq!(again[0]["resource"]["attributes"]["service.name"], "gone");
+}
+
+/// Two log records of one nanosecond whose 53-bit identities are equal (a collision,
+/// made here by storing another body under the record's pair) refuse the export instead
+/// of the second being dropped as a retried copy; the same record again is still a retry.
+#[tokio::test]
+async fn a_log_record_sharing_a_time_and_identity_with_a_different_one_refuses_the_export() {
+    let (_dir, path, store) = temp_store();
+    let line = log_batch(&[(1_000, 9, "the line", None)]);
+    store.insert(line.clone()).await.unwrap();
+    store.insert(line.clone()).await.unwrap();
+    assert_eq!(
+        store.holdings().await.unwrap().logs,
+        1,
+        "a retry is stored once"
+    );
+    // The collision: another body text under the record's time and identity.
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE logs SET message = 'another line' WHERE time_ns = 1000",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM logs WHERE message = 'another line'"
+        ),
+        1
+    );
+    let refused = store.insert(line.clone()).await.unwrap_err();
+    assert!(refused.to_string().contains("53-bit identity"), "{refused}");
+    // D1 runs the same statements (their JSON form) through the same `Store::insert`;
+    // SQLite's own words, before the store names the collision:
+    let db = SqliteDatabase::open(&path).unwrap();
+    let refused = otel_worker_core::store::Database::transaction(&db, as_d1(&[line]))
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("NOT NULL constraint failed: logs.identity"),
+        "{refused}"
+    );
+    assert_eq!(store.holdings().await.unwrap().logs, 1);
 }

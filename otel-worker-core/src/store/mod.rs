@@ -21,6 +21,7 @@ pub mod search;
 pub mod shards;
 pub mod sql;
 pub mod summary;
+pub mod sweep;
 pub mod write;
 
 pub use row::{Body, ResourceRecord, ShapeRecord, SpanRow, content_id};

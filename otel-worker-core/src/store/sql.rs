@@ -43,6 +43,13 @@ pub const SET_COUNTER: &str = "\
 INSERT INTO counters (name, value) VALUES (?1, CAST(?2 AS INTEGER))
 ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
+/// A sweep counter's value inside a statement (see migration 0010).
+macro_rules! sweep_counter {
+    ($name:literal) => {
+        concat!("(SELECT value FROM counters WHERE name = '", $name, "')")
+    };
+}
+
 // ---- ingest ---------------------------------------------------------------------------
 
 /// The first statement of every export: remembers where the export's rows will start.
@@ -88,7 +95,11 @@ INSERT INTO counters (name, value) SELECT 'log_mark', coalesce(max(log_row), 0) 
 ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 /// `INSERT INTO logs` with every column from `$rows`; a record already stored (same time
-/// and identity: a retried export) is left as it is.
+/// and identity: a retried export) is left as it is. A different record under the same
+/// time and identity (a 53-bit collision) would be skipped the same way: instead, the
+/// insert sets the stored one's identity to NULL, which its `NOT NULL` refuses, and the
+/// export fails whole (`Store::insert` names the collision). Only a collision pays for
+/// the comparison; a trigger would cost every insert (about 5% in a measurement).
 macro_rules! insert_logs {
     ($rows:literal) => {
         concat!(
@@ -97,7 +108,11 @@ macro_rules! insert_logs {
 ",
             $rows,
             "
-ON CONFLICT DO NOTHING"
+ON CONFLICT (time_ns, identity) DO UPDATE SET identity = NULL
+WHERE body IS NOT excluded.body OR message IS NOT excluded.message
+   OR severity_number IS NOT excluded.severity_number OR resource_id IS NOT excluded.resource_id
+   OR shape_id IS NOT excluded.shape_id OR trace_id IS NOT excluded.trace_id
+   OR span_id IS NOT excluded.span_id"
         )
     };
 }
@@ -150,24 +165,58 @@ WHERE l.trace_id = unhex(?1)
 ORDER BY l.time_ns, l.identity LIMIT ?4"
 );
 
+/// Marks a shared row the export uses with the current sweep's number (see
+/// [`SWEEP`]): stored new with it, or, once per sweep, updated to it when the export
+/// reuses a row stored before the sweep began, so a sweep never needs to read the rows
+/// added after it began.
+macro_rules! mark_shared_row {
+    ($key:literal) => {
+        concat!(
+            "ON CONFLICT (",
+            $key,
+            ") DO UPDATE SET sweep = excluded.sweep WHERE sweep < excluded.sweep"
+        )
+    };
+}
+
 /// Writes one resource and scope pair unless it is already stored.
-pub const INSERT_RESOURCE: &str = "\
-INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
-VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4)";
+pub const INSERT_RESOURCE: &str = concat!(
+    "INSERT INTO resources (resource_id, resource, scope, service_name, sweep)
+VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ",
+    sweep_counter!("sweep"),
+    ")
+",
+    mark_shared_row!("resource_id")
+);
 
 /// [`INSERT_RESOURCE`] for many pairs: `?1` = a JSON array of the same rows.
-pub const INSERT_RESOURCES_JSON: &str = "\
-INSERT OR IGNORE INTO resources (resource_id, resource, scope, service_name)
-SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)";
+pub const INSERT_RESOURCES_JSON: &str = concat!(
+    "INSERT INTO resources (resource_id, resource, scope, service_name, sweep)
+SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, value ->> 2, value ->> 3, ",
+    sweep_counter!("sweep"),
+    " FROM json_each(?1) WHERE true
+",
+    mark_shared_row!("resource_id")
+);
 
 /// Writes one set of attribute keys unless it is already stored.
-pub const INSERT_SHAPE: &str =
-    "INSERT OR IGNORE INTO attribute_shapes (shape_id, keys) VALUES (CAST(?1 AS INTEGER), ?2)";
+pub const INSERT_SHAPE: &str = concat!(
+    "INSERT INTO attribute_shapes (shape_id, keys, sweep) VALUES (CAST(?1 AS INTEGER), ?2, ",
+    sweep_counter!("sweep"),
+    ")
+",
+    mark_shared_row!("shape_id")
+);
 
 /// [`INSERT_SHAPE`] for many sets: `?1` = a JSON array of the same rows.
-pub const INSERT_SHAPES_JSON: &str = "\
-INSERT OR IGNORE INTO attribute_shapes (shape_id, keys)
-SELECT CAST(value ->> 0 AS INTEGER), value ->> 1 FROM json_each(?1)";
+pub const INSERT_SHAPES_JSON: &str = concat!(
+    "INSERT INTO attribute_shapes (shape_id, keys, sweep)
+SELECT CAST(value ->> 0 AS INTEGER), value ->> 1, ",
+    sweep_counter!("sweep"),
+    " FROM json_each(?1) WHERE true
+",
+    mark_shared_row!("shape_id")
+);
 
 /// Counts the export's spans into `services`.
 pub const COUNT_NEW_SPANS: &str = "\
@@ -1122,3 +1171,196 @@ WHERE l.trace_id IN (SELECT DISTINCT trace_id FROM legacy_spans LIMIT CAST(?1 AS
 
 /// Whether any legacy span is left.
 pub const ANY_LEGACY: &str = "SELECT EXISTS (SELECT 1 FROM legacy_spans) AS any";
+
+// ---- sweeping shared rows nothing refers to -------------------------------------------------
+
+/// The condition under which a running sweep may end: it has read `spans` and `logs` up
+/// to the last rows they had when it began (in this step or before) and no legacy span is
+/// left. Rows added since marked what they use as they were stored.
+macro_rules! sweep_read_all {
+    () => {
+        concat!(
+            sweep_counter!("sweep_running"),
+            " = 1 AND ",
+            sweep_counter!("sweep_span_row"),
+            " >= ",
+            sweep_counter!("sweep_span_end"),
+            " AND ",
+            sweep_counter!("sweep_log_row"),
+            " >= ",
+            sweep_counter!("sweep_log_end"),
+            "
+  AND NOT EXISTS (SELECT 1 FROM legacy_spans)"
+        )
+    };
+}
+
+/// One row when [`sweep_read_all`] holds, none otherwise: joined first (`CROSS JOIN`
+/// keeps it the outer loop), it spares the steps that do not end a sweep a scan of the
+/// table after it, which SQLite would otherwise read row by row to test the condition.
+macro_rules! when_sweep_read_all {
+    () => {
+        concat!(
+            "(SELECT 1 WHERE ",
+            sweep_read_all!(),
+            ") AS read_all CROSS JOIN "
+        )
+    };
+}
+
+/// The rows of `$table` a step reads: the next `?1` after `$position`, up to `$end`.
+macro_rules! sweep_rows {
+    ($table:literal, $row:literal, $position:literal, $end:literal) => {
+        concat!(
+            " FROM ",
+            $table,
+            " WHERE ",
+            $row,
+            " > ",
+            sweep_counter!($position),
+            " AND ",
+            $row,
+            " <= min(",
+            sweep_counter!($position),
+            " + CAST(?1 AS INTEGER), ",
+            sweep_counter!($end),
+            ") AND ",
+            sweep_counter!("sweep_running"),
+            " = 1"
+        )
+    };
+}
+
+/// Marks the resources and key sets a step's rows of `$table` use with the running
+/// sweep's number, then moves `$position` past them. Row numbers drive the lookups (`IN`
+/// over a primary key), so a step reads about `?1` rows of the table and one row per
+/// distinct reference, however many shared rows there are.
+macro_rules! sweep_mark {
+    ($table:literal, $row:literal, $position:literal, $end:literal) => {
+        [
+            concat!(
+                "UPDATE attribute_shapes SET sweep = ",
+                sweep_counter!("sweep"),
+                " WHERE shape_id IN (SELECT shape_id",
+                sweep_rows!($table, $row, $position, $end),
+                ") AND sweep < ",
+                sweep_counter!("sweep")
+            ),
+            concat!(
+                "UPDATE resources SET sweep = ",
+                sweep_counter!("sweep"),
+                " WHERE resource_id IN (SELECT resource_id",
+                sweep_rows!($table, $row, $position, $end),
+                ") AND sweep < ",
+                sweep_counter!("sweep")
+            ),
+            concat!(
+                "UPDATE counters SET value = min(value + CAST(?1 AS INTEGER), ",
+                sweep_counter!($end),
+                ") WHERE name = '",
+                $position,
+                "' AND ",
+                sweep_counter!("sweep_running"),
+                " = 1"
+            ),
+        ]
+    };
+}
+
+/// Whether a sweep runs (`running`, 0 or 1) and when the last ended (`ended_ms`): a step
+/// with neither to do nor to start is not sent.
+pub const SWEEP_STATE: &str = concat!(
+    "SELECT CAST(coalesce(",
+    sweep_counter!("sweep_running"),
+    ", 0) AS TEXT) AS running, CAST(coalesce(",
+    sweep_counter!("sweep_ended_ms"),
+    ", 0) AS TEXT) AS ended_ms"
+);
+
+/// One step of a sweep, in one transaction: `?1` = rows of `spans` and of `logs` to read,
+/// `?2` = now (unix ms, as text), `?3` = how long after the last sweep ended the next may
+/// start (ms, as text). Every condition is read from `counters` inside the transaction,
+/// so two servers stepping at once (two Worker isolates) only repeat each other's work.
+/// The change counts of [`SWEEP_DELETED_SERIES`], [`SWEEP_DELETED_SHAPES`] and
+/// [`SWEEP_DELETED_RESOURCES`] say what a step deleted; [`SWEEP_ENDED`]'s says whether
+/// it ended the sweep.
+pub const SWEEP: [&str; 13] = {
+    let spans = sweep_mark!("spans", "span_row", "sweep_span_row", "sweep_span_end");
+    let logs = sweep_mark!("logs", "log_row", "sweep_log_row", "sweep_log_end");
+    [
+        // Starts a sweep when none runs and the last ended long enough ago: its number
+        // goes up, so every shared row holds an older one until marked, and it will read
+        // the rows there are now; exports from now on mark what they use.
+        concat!(
+            "UPDATE counters SET value = CASE name WHEN 'sweep' THEN value + 1
+    WHEN 'sweep_running' THEN 1
+    WHEN 'sweep_span_end' THEN (SELECT coalesce(max(span_row), 0) FROM spans)
+    WHEN 'sweep_log_end' THEN (SELECT coalesce(max(log_row), 0) FROM logs)
+    ELSE 0 END
+WHERE name IN ('sweep', 'sweep_running', 'sweep_span_row', 'sweep_log_row', 'sweep_span_end',
+               'sweep_log_end')
+  AND ",
+            sweep_counter!("sweep_running"),
+            " = 0 AND ",
+            sweep_counter!("sweep_ended_ms"),
+            " + CAST(?3 AS INTEGER) <= CAST(?2 AS INTEGER)"
+        ),
+        spans[0],
+        spans[1],
+        spans[2],
+        logs[0],
+        logs[1],
+        logs[2],
+        SWEEP_DELETED_SERIES,
+        // Series use resources too (their points keep no resource of their own).
+        concat!(
+            "UPDATE resources SET sweep = ",
+            sweep_counter!("sweep"),
+            " WHERE resource_id IN (SELECT ms.resource_id FROM ",
+            when_sweep_read_all!(),
+            "metric_series ms) AND sweep < ",
+            sweep_counter!("sweep")
+        ),
+        SWEEP_DELETED_SHAPES,
+        SWEEP_DELETED_RESOURCES,
+        concat!(
+            "UPDATE counters SET value = CAST(?2 AS INTEGER) WHERE name = 'sweep_ended_ms' AND ",
+            sweep_read_all!()
+        ),
+        SWEEP_ENDED,
+    ]
+};
+
+/// Deletes series without points once a sweep has read everything (retention and the
+/// budget delete points, never series).
+pub const SWEEP_DELETED_SERIES: &str = concat!(
+    "DELETE FROM metric_series WHERE series_id IN (SELECT ms.series_id FROM ",
+    when_sweep_read_all!(),
+    "metric_series ms
+    WHERE NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.series_id = ms.series_id))"
+);
+
+/// Deletes the key sets the running sweep found no row using, once it has read
+/// everything.
+pub const SWEEP_DELETED_SHAPES: &str = concat!(
+    "DELETE FROM attribute_shapes WHERE shape_id IN (SELECT sh.shape_id FROM ",
+    when_sweep_read_all!(),
+    "attribute_shapes sh WHERE sh.sweep < ",
+    sweep_counter!("sweep"),
+    ")"
+);
+
+/// [`SWEEP_DELETED_SHAPES`] for resources.
+pub const SWEEP_DELETED_RESOURCES: &str = concat!(
+    "DELETE FROM resources WHERE resource_id IN (SELECT r.resource_id FROM ",
+    when_sweep_read_all!(),
+    "resources r WHERE r.sweep < ",
+    sweep_counter!("sweep"),
+    ")"
+);
+
+/// Ends the running sweep once it has read everything (the last statement that tests it).
+pub const SWEEP_ENDED: &str = concat!(
+    "UPDATE counters SET value = 0 WHERE name = 'sweep_running' AND ",
+    sweep_read_all!()
+);

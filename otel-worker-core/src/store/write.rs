@@ -13,7 +13,25 @@ impl Store {
     /// Stores one export in one transaction; a store at its budget makes room first.
     pub async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
         self.make_room().await?;
-        self.db.ingest(batch).await
+        self.db.ingest(batch).await.map_err(named_collision)
+    }
+}
+
+/// What a log record's insert reports when its time and identity belong to a different
+/// stored record (see [`sql::INSERT_LOG`]): SQLite's words for it, and ours.
+const LOG_COLLISION: (&str, &str) = (
+    "NOT NULL constraint failed: logs.identity",
+    "two different log records share one time and 53-bit identity; the export was refused \
+     rather than one of them dropped",
+);
+
+/// Says which collision an export ran into, when SQLite's message is all there is.
+fn named_collision(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Other(message) if message.contains(LOG_COLLISION.0) => {
+            StoreError::Other(format!("{} ({message})", LOG_COLLISION.1))
+        }
+        other => other,
     }
 }
 
