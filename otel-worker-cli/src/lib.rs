@@ -4,6 +4,7 @@
 //!
 //! - [`server`]: `dev`, the core router on [`store::SqliteDatabase`] and [`live::Hub`].
 //! - [`store`]: SQLite storage and migrations.
+//! - [`archive_dir`]: the archive's object store in a directory.
 //! - [`housekeeping`]: search summaries, the storage budget, retention, in the background.
 //! - [`live`]: the local WebSocket feed.
 //! - [`client`], [`view`]: `client ...` commands and how they print.
@@ -13,6 +14,7 @@
 //! - [`tail`]: `client traces tail`, the live feed as lines.
 //! - [`token`]: where the bearer token comes from.
 
+pub mod archive_dir;
 pub mod client;
 pub mod generate;
 pub mod housekeeping;

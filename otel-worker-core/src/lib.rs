@@ -13,6 +13,8 @@
 //!   error type, [`api::ApiError`].
 //! - [`ingest`]: OTLP decoding, validation, rows and replies, without a transport.
 //! - [`store`]: the [`store::Store`] trait and the SQL both stores run.
+//! - [`archive`]: blocks of spans in an object store, the tier beyond the database
+//!   (being built: the block format and the object store trait so far).
 //! - [`live`]: the [`live::ServerEvents`] trait behind `/api/ws`.
 //! - [`query`]: parsing ids and the trace search's parameters.
 //! - [`retention`]: deleting old traces in bounded steps.
@@ -23,6 +25,7 @@
 //! - `client`: a typed HTTP client for the API (feature `client`).
 
 pub mod api;
+pub mod archive;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod duration;
