@@ -202,6 +202,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use otel_worker_core::archive::block;
+    use otel_worker_core::archive::read::OpenBlock;
+    use otel_worker_core::store::{ResourceRecord, ShapeRecord, SpanRecord};
 
     fn store() -> (tempfile::TempDir, DirectoryStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -288,5 +291,132 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    /// Counts the reads that reach the directory.
+    struct Counted {
+        inner: DirectoryStore,
+        reads: AtomicU64,
+    }
+
+    #[async_trait]
+    impl ObjectStore for Counted {
+        async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+            self.inner.put(key, bytes).await
+        }
+        async fn get_range(
+            &self,
+            key: &str,
+            range: Range<u64>,
+        ) -> Result<Option<Vec<u8>>, ObjectError> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.inner.get_range(key, range).await
+        }
+        async fn get_suffix(
+            &self,
+            key: &str,
+            len: u64,
+        ) -> Result<Option<(Vec<u8>, u64)>, ObjectError> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.inner.get_suffix(key, len).await
+        }
+        async fn delete(&self, keys: &[String]) -> Result<(), ObjectError> {
+            self.inner.delete(keys).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            after: Option<&str>,
+            limit: u32,
+        ) -> Result<Listing, ObjectError> {
+            self.inner.list(prefix, after, limit).await
+        }
+    }
+
+    /// `n` spans of traces of 8 spans each, trace ids from `first_trace` on.
+    fn spans(first_trace: u64, n: u64) -> (Vec<SpanRecord>, ResourceRecord, ShapeRecord) {
+        let resource = ResourceRecord::new(
+            r#"{"attributes":{"service.name":"svc"}}"#.into(),
+            "{}".into(),
+            Some("svc".into()),
+        );
+        let shape = ShapeRecord {
+            id: otel_worker_core::store::row::content_id(&[r#"["n"]"#]),
+            keys: r#"["n"]"#.into(),
+        };
+        let spans = (0..n)
+            .map(|i| SpanRecord {
+                trace_id: format!("{:032x}", first_trace + i / 8),
+                span_id: format!("{:016x}", i + 1),
+                parent_span_id: (i % 8 != 0).then(|| format!("{:016x}", i - i % 8 + 1)),
+                name: format!("op {}", i % 8),
+                kind: 2,
+                service_name: Some("svc".into()),
+                status_code: 0,
+                start_ns: 1_000 + i,
+                end_ns: 2_000 + i,
+                resource_id: resource.id,
+                shape_id: Some(shape.id),
+                body: format!(r#"{{"v":[{i}]}}"#),
+            })
+            .collect();
+        (spans, resource, shape)
+    }
+
+    #[tokio::test]
+    async fn a_trace_is_read_from_a_stored_block_in_three_reads_and_absent_ones_cost_none() {
+        let (_dir, inner) = store();
+        let store = Counted {
+            inner,
+            reads: AtomicU64::new(0),
+        };
+        let (spans, resource, shape) = spans(0, 40_000);
+        let encoded = block::encode(spans.clone(), &[resource], &[shape]).unwrap();
+        store.put("blocks/1.owb", encoded).await.unwrap();
+
+        let block = OpenBlock::open(&store, "blocks/1.owb").await.unwrap();
+        assert_eq!(
+            store.reads.load(Ordering::Relaxed),
+            2,
+            "the end, then the dictionaries"
+        );
+        assert_eq!(block.footer.spans, 40_000);
+        assert_eq!(block.footer.row_groups.len(), 10);
+        let wanted = format!("{:032x}", 3_000);
+        let found = block.trace_spans(&store, &wanted).await.unwrap();
+        assert_eq!(found, spans[24_000..24_008]);
+        assert_eq!(store.reads.load(Ordering::Relaxed), 3, "one row group");
+        // Beyond the block's last trace id: the footer alone says so.
+        let absent = block
+            .trace_spans(&store, &format!("{:032x}", 9_999_999))
+            .await
+            .unwrap();
+        assert!(absent.is_empty());
+        assert_eq!(store.reads.load(Ordering::Relaxed), 3);
+        let traces = block.traces(&store).await.unwrap();
+        assert_eq!(traces.len(), 5_000);
+        assert_eq!(traces[3_000].trace_id, wanted);
+        assert_eq!(
+            (traces[3_000].spans, traces[3_000].root_name.as_deref()),
+            (8, Some("op 0"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_foreign_object_is_an_error_that_says_which() {
+        let (_dir, store) = store();
+        let missing = OpenBlock::open(&store, "blocks/none.owb")
+            .await
+            .unwrap_err();
+        assert!(missing.to_string().contains("blocks/none.owb"), "{missing}");
+        store
+            .put("blocks/text", b"not a block at all".to_vec())
+            .await
+            .unwrap();
+        let foreign = OpenBlock::open(&store, "blocks/text").await.unwrap_err();
+        assert!(
+            foreign.to_string().contains("not an otel-worker block"),
+            "{foreign}"
+        );
     }
 }
