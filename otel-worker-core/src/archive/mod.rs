@@ -6,3 +6,4 @@
 pub mod block;
 pub mod objects;
 pub mod read;
+pub mod trace_filter;
