@@ -21,7 +21,9 @@ fn main() -> anyhow::Result<()> {
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let resources: Vec<ResourceRecord> = conn
         .prepare("SELECT resource, scope, service_name FROM resources")?
-        .query_map([], |r| Ok(ResourceRecord::new(r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([], |r| {
+            Ok(ResourceRecord::new(r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
         .collect::<Result<_, _>>()?;
     let shapes: Vec<ShapeRecord> = conn
         .prepare("SELECT shape_id, keys FROM attribute_shapes")?
