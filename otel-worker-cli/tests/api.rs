@@ -64,6 +64,7 @@ async fn every_route_wants_the_token() {
         ("GET", format!("/v1/traces/{trace}")),
         ("DELETE", format!("/v1/traces/{trace}")),
         ("GET", format!("/v1/traces/{trace}/spans")),
+        ("GET", format!("/v1/compare/traces?a={trace}&b={trace}")),
         ("GET", format!("/v1/traces/{trace}/spans/{span}")),
         ("DELETE", format!("/v1/traces/{trace}/spans/{span}")),
         ("GET", "/api/ws".to_owned()),

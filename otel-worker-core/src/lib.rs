@@ -20,6 +20,7 @@
 //! - [`retention`]: deleting old traces in bounded steps.
 //! - [`ui`]: the web UI served at `/`.
 //! - [`steps`]: a metric series' points folded into steps (rates, percentiles).
+//! - [`compare`]: two traces side by side, span by span.
 //! - [`duration`]: `250ms`, `1.5s`, `7d` for filters and flags; [`size`]: `2GB`.
 //! - [`models`]: the API's JSON.
 //! - `client`: a typed HTTP client for the API (feature `client`).
@@ -28,6 +29,7 @@ pub mod api;
 pub mod archive;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod compare;
 pub mod duration;
 pub mod ingest;
 pub mod live;

@@ -63,6 +63,31 @@ fn hex_id(text: &str, len: usize) -> Option<String> {
         .then(|| text.to_ascii_lowercase())
 }
 
+/// The parameters of `GET /v1/compare/traces`.
+pub const COMPARE_TRACES_PARAMETERS: &[&str] = &["a", "b"];
+
+/// The two trace ids of `GET /v1/compare/traces?a=ID&b=ID`, both required.
+pub fn trace_pair(raw: Option<&str>) -> Result<(String, String), QueryError> {
+    let (mut a, mut b) = (None, None);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "a" => a = Some(trace_id(&value)?),
+            "b" => b = Some(trace_id(&value)?),
+            _ => {
+                return Err(QueryError::UnknownParameter {
+                    name: key.into_owned(),
+                    known: COMPARE_TRACES_PARAMETERS,
+                });
+            }
+        }
+    }
+    match (a, b) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        (None, _) => Err(invalid("a", "a=<trace id> is required".into())),
+        (_, None) => Err(invalid("b", "b=<trace id> is required".into())),
+    }
+}
+
 /// The parameters `GET /v1/traces` understands; anything else is refused, so a typo
 /// (`minduration`) cannot silently widen a search.
 pub const LIST_PARAMETERS: &[&str] = &[

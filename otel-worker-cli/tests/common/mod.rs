@@ -18,6 +18,13 @@ use rand::Rng;
 pub const EXAMPLE: &str = include_str!("../../../examples/send-trace/trace.json");
 pub const EXAMPLE_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
+/// Now, in unix nanoseconds.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 pub fn random_trace_id() -> Vec<u8> {
     rand::rng().random::<[u8; 16]>().to_vec()
 }

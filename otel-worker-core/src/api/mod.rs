@@ -6,6 +6,7 @@
 //! and nothing below it imports from here.
 
 pub mod auth;
+mod compare;
 pub mod compute;
 mod cors;
 mod error;
@@ -192,6 +193,7 @@ impl Builder {
                 get(metrics::list_metrics).post(export::export_metrics),
             )
             .route("/v1/metrics/{name}", get(metrics::get_metric))
+            .route("/v1/compare/traces", get(compare::compare_traces))
             .route("/v1/services", get(traces::list_services))
             .route("/v1/stats", get(traces::stats))
             .route("/v1/attributes", get(traces::attributes))

@@ -64,7 +64,7 @@ const TRACE_PARAMETERS: &[&str] = &["spansLimit", "spansCursor"];
 const SPANS_PARAMETERS: &[&str] = &["limit", "cursor"];
 
 /// The store that holds a trace, with its summary.
-async fn find_trace(
+pub(crate) async fn find_trace(
     state: &AppState,
     trace_id: &str,
 ) -> ApiResult<(Store, crate::models::TraceSummary)> {
