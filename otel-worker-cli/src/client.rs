@@ -108,6 +108,10 @@ pub enum TracesCommand {
     Get { trace_id: String },
     /// Delete every span of a trace.
     Delete { trace_id: String },
+    /// Trace B against trace A, span by span: spans matched by their path of service and
+    /// name from the root, each with its change in duration and in self time (the time
+    /// no child covers), and the spans only one trace has.
+    Diff { a: String, b: String },
 }
 
 #[derive(clap::Args)]
@@ -477,6 +481,17 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
                 print_json(&value)
             } else {
                 print!("{}", view::trace_tree(&trace, &logs));
+                Ok(())
+            }
+        }
+        TracesCommand::Diff { a, b } => {
+            let comparison = client
+                .compare_traces(&trace_id(&a)?, &trace_id(&b)?)
+                .await?;
+            if json {
+                print_json(&serde_json::to_value(comparison)?)
+            } else {
+                print!("{}", view::trace_diff(&comparison));
                 Ok(())
             }
         }

@@ -273,6 +273,63 @@ pub fn trace_tree(trace: &TraceDetail, logs: &[Log]) -> String {
 }
 
 /// A log record inside a trace tree: `log  WARN  body`.
+/// `client traces diff`: a line about both traces, then the tree of positions with each
+/// side's duration and the changes (`+` only in B, `-` only in A, `!` status changed).
+pub fn trace_diff(c: &otel_worker_core::compare::TraceComparison) -> String {
+    let signed = |ns: i64| {
+        let sign = if ns < 0 { "-" } else { "+" };
+        format!("{sign}{}", duration(ns.unsigned_abs()))
+    };
+    let mut out = format!(
+        "A {} ({}) → B {} ({}): {}; {} matched, {} only in A, {} only in B, {}\n",
+        c.a.trace_id,
+        duration(c.a.duration_ns),
+        c.b.trace_id,
+        duration(c.b.duration_ns),
+        signed(c.duration_delta_ns),
+        c.matched,
+        c.only_in_a,
+        c.only_in_b,
+        count(c.status_changes, "status change"),
+    );
+    if c.truncated {
+        out.push_str("(a trace has more spans than a comparison reads: the first ones by start are compared)\n");
+    }
+    let mut t = table(&["", "span", "A", "B", "Δ duration", "Δ self"]);
+    for p in &c.positions {
+        let mark = match (&p.a, &p.b) {
+            (None, Some(_)) => "+",
+            (Some(_), None) => "-",
+            _ if p.status_changed => "!",
+            _ => "",
+        };
+        let side = |s: &Option<otel_worker_core::compare::Side>| {
+            s.as_ref().map_or(String::new(), |s| {
+                format!(
+                    "{}{}",
+                    duration(s.duration_ns),
+                    if s.error { " ✗" } else { "" }
+                )
+            })
+        };
+        t.add_row(vec![
+            mark.to_owned(),
+            format!(
+                "{}{}: {}",
+                "  ".repeat(p.depth as usize),
+                p.service.as_deref().unwrap_or("?"),
+                p.name
+            ),
+            side(&p.a),
+            side(&p.b),
+            p.duration_delta_ns.map_or(String::new(), signed),
+            p.self_delta_ns.map_or(String::new(), signed),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    out
+}
+
 fn log_entry(log: &Log) -> String {
     format!(
         "log  {:<5}  {}",

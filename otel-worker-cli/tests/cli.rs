@@ -31,6 +31,82 @@ fn example_path() -> String {
         .to_string()
 }
 
+/// The example trace, its id changed and its query 100 ms longer (with every span above
+/// it), written to `dir`.
+fn slower_example(dir: &Path, trace_id: &str) -> String {
+    let mut json = std::fs::read_to_string(example_path())
+        .unwrap()
+        .replace(EXAMPLE_TRACE_ID, trace_id);
+    // SELECT users, GET /users/<id>, GET, and the root end 100 ms later.
+    for (end, later) in [
+        ("1739872800210000000", "1739872800310000000"),
+        ("1739872800235000000", "1739872800335000000"),
+        ("1739872800240000000", "1739872800340000000"),
+        ("1739872800245000000", "1739872800345000000"),
+    ] {
+        assert!(json.contains(end), "{end} is in the example");
+        json = json.replace(end, later);
+    }
+    let path = dir.join("slower.json");
+    std::fs::write(&path, json).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn traces_diff_shows_which_span_got_slower_and_by_how_much() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let slower = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "--base-url",
+            &server.base_url,
+            "--auth-token",
+            &server.token,
+        ];
+        args.extend(extra);
+        cli(&args)
+    };
+    for file in [example_path(), slower_example(dir.path(), slower)] {
+        let sent = run(&["send", &file]);
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+    }
+    let diff = run(&["traces", "diff", EXAMPLE_TRACE_ID, slower]);
+    assert!(diff.status.success(), "{}", text(&diff.stderr));
+    let out = text(&diff.stdout);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("245.0ms") && first.contains("345.0ms") && first.contains("+100.0ms"),
+        "{out}"
+    );
+    assert!(
+        first.contains("5 matched, 0 only in A, 0 only in B"),
+        "{out}"
+    );
+    // The query is the one whose own time grew; its callers only got longer.
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not in\n{out}"))
+            .to_owned()
+    };
+    assert_eq!(row("SELECT users").matches("+100.0ms").count(), 2, "{out}");
+    assert_eq!(
+        row("GET /users/<id>").matches("+100.0ms").count(),
+        1,
+        "{out}"
+    );
+    assert!(row("GET /users/<id>").contains("+0ns"), "{out}");
+
+    let json = run(&["--json", "traces", "diff", EXAMPLE_TRACE_ID, slower]);
+    let value: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("--json prints JSON");
+    assert_eq!(value["durationDeltaNs"], 100_000_000);
+    let missing = run(&["traces", "diff", EXAMPLE_TRACE_ID, &"0".repeat(31)]);
+    assert!(!missing.status.success());
+}
+
 #[test]
 fn send_list_get_and_delete_from_the_terminal() {
     let server = TestServer::start();

@@ -120,6 +120,15 @@ impl Client {
     }
 
     /// Every span of a trace, in start order (all pages).
+    /// `GET /v1/compare/traces`: trace `b` against trace `a`, span by span.
+    pub async fn compare_traces(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> Result<crate::compare::TraceComparison, ClientError> {
+        self.get(&format!("/v1/compare/traces?a={a}&b={b}")).await
+    }
+
     pub async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Span>, ClientError> {
         Ok(self.trace(trace_id).await?.spans)
     }

@@ -8,12 +8,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::models::{Span, StatusCode};
 
 /// One span of a trace, where the comparison puts it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Side {
     pub span_id: String,
@@ -25,7 +25,7 @@ pub struct Side {
 }
 
 /// A position in the trees: the span there in each trace, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Position {
     /// `service: name` from the root down, ` > ` between levels, `#n` on the n-th
@@ -44,7 +44,7 @@ pub struct Position {
 }
 
 /// What a whole trace is, for the comparison's header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceSide {
     pub trace_id: String,
@@ -54,7 +54,7 @@ pub struct TraceSide {
 }
 
 /// `GET /v1/compare/traces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceComparison {
     pub a: TraceSide,
