@@ -449,3 +449,59 @@ async fn metric_tools_list_metrics_and_fold_one_into_steps_with_its_exemplars() 
             .is_some_and(|t| t.contains("not found"))
     );
 }
+
+#[tokio::test]
+async fn compare_traces_tells_an_agent_which_operation_got_slower() {
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    let server = TestServer::start();
+    let service = fresh_service("mcp-compare");
+    let base = now_ns() - 60_000_000_000;
+    // The same request twice: its query takes 20 ms, then 70 ms.
+    let request = |query_ms: u64| {
+        let trace_id = random_trace_id();
+        let mut root = span(&trace_id, None, "GET /orders", base);
+        root.end_time_unix_nano = base + (query_ms + 30) * 1_000_000;
+        let mut query: Span = span(
+            &trace_id,
+            Some(&root.span_id),
+            "SELECT orders",
+            base + 10_000_000,
+        );
+        query.end_time_unix_nano = base + (10 + query_ms) * 1_000_000;
+        (hex::encode(&trace_id), export(&service, vec![root, query]))
+    };
+    let (a, export_a) = request(20);
+    let (b, export_b) = request(70);
+    for export in [export_a, export_b] {
+        assert_eq!(
+            post_protobuf(&server, export.encode_to_vec())
+                .await
+                .status(),
+            reqwest::StatusCode::OK
+        );
+    }
+    let compared = call_tool(&server, "compare_traces", json!({"a": a, "b": b})).await;
+    assert_eq!(compared["isError"], false, "{compared}");
+    let structured = &compared["structuredContent"];
+    assert_eq!(structured["durationDeltaNs"], 50_000_000);
+    assert_eq!(structured["matched"], 2);
+    let first = &structured["changes"][0];
+    assert_eq!(
+        first["path"],
+        format!("{service}: GET /orders > {service}: SELECT orders")
+    );
+    assert_eq!(first["selfDeltaNs"], 50_000_000);
+    let text = compared["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("+50.0ms self") && text.contains("SELECT orders"),
+        "{text}"
+    );
+
+    let refused = call_tool(&server, "compare_traces", json!({"a": a})).await;
+    assert_eq!(refused["isError"], true);
+    assert!(
+        refused["content"][0]["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("b is required"))
+    );
+}

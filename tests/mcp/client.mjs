@@ -32,6 +32,7 @@ const READ_ONLY_TOOLS = [
   'get_trace',
   'get_span',
   'get_trace_errors',
+  'compare_traces',
   'search_logs',
   'get_trace_logs',
   'get_stats',

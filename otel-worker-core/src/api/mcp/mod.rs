@@ -29,7 +29,8 @@ const INSTRUCTIONS: &str = "otel-worker holds the OpenTelemetry traces and logs 
 To find a failing or slow request: search_traces (service, status=error, min_duration, attributes, \
 text, since) lists trace summaries, newest first; get_trace shows one trace as a compact tree \
 (attributes only on error spans unless asked); get_trace_errors gives a trace's error spans with \
-their exceptions and their path from the root; get_span gives every detail of a few spans; \
+their exceptions and their path from the root; compare_traces tells which operation got slower \
+or started failing between two traces of the same request; get_span gives every detail of a few spans; \
 get_trace_logs and search_logs read log records. list_metrics and get_metric show what a counter, gauge \
 or histogram did over time (rates and percentiles per step, exemplars that lead to traces). list_services \
 and get_stats say what is stored. \

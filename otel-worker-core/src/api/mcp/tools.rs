@@ -152,6 +152,7 @@ async fn run<B: Backend>(backend: &B, name: &str, args: &Args) -> ToolResult {
         "get_trace" => get_trace(backend, args).await,
         "get_span" => get_span(backend, args).await,
         "get_trace_errors" => get_trace_errors(backend, args).await,
+        "compare_traces" => compare_traces(backend, args).await,
         "search_logs" => search_logs(backend, args).await,
         "get_trace_logs" => get_trace_logs(backend, args).await,
         "get_stats" => get_stats(backend).await,
@@ -834,6 +835,126 @@ async fn get_trace_logs<B: Backend>(backend: &B, args: &Args) -> ToolResult {
     })
 }
 
+/// `compare_traces`: the comparison's headline, its largest self-time changes, the spans
+/// only one trace has and the status changes, small enough for a model's context
+/// whatever the traces' size.
+async fn compare_traces<B: Backend>(backend: &B, args: &Args) -> ToolResult {
+    use crate::compare::{Position, TraceComparison};
+    let a = query::trace_id(&args.required("a")?).map_err(|e| e.to_string())?;
+    let b = query::trace_id(&args.required("b")?).map_err(|e| e.to_string())?;
+    let max = args.bounded("max_changes", 10, 200)? as usize;
+    let body = backend
+        .get(&format!("/v1/compare/traces?a={a}&b={b}"))
+        .await?;
+    let c: TraceComparison = serde_json::from_value(body)
+        .map_err(|e| format!("the comparison did not read back: {e}"))?;
+    let signed = |ns: i64| {
+        let sign = if ns < 0 { "-" } else { "+" };
+        format!("{sign}{}", render::duration(ns.unsigned_abs()))
+    };
+    let mut out = format!(
+        "b {b} took {} against {} for a {a} ({}); {} matched, {} only in a, {} only in b, {}.",
+        render::duration(c.b.duration_ns),
+        render::duration(c.a.duration_ns),
+        signed(c.duration_delta_ns),
+        count(c.matched as usize, "span"),
+        c.only_in_a,
+        c.only_in_b,
+        count(c.status_changes as usize, "status change"),
+    );
+    if c.truncated {
+        out.push_str(" A trace was too large to compare whole: its first spans by start were.");
+    }
+    let mut changed: Vec<&Position> = c
+        .positions
+        .iter()
+        .filter(|p| p.self_delta_ns.is_some_and(|d| d != 0) || p.status_changed)
+        .collect();
+    changed.sort_by_key(|p| {
+        std::cmp::Reverse((
+            p.self_delta_ns.unwrap_or(0).unsigned_abs(),
+            p.duration_delta_ns.unwrap_or(0).unsigned_abs(),
+        ))
+    });
+    changed.truncate(max);
+    if !changed.is_empty() {
+        out.push_str("\nLargest changes in self time (the span's own time, outside its children):");
+    }
+    for p in &changed {
+        let status = match (&p.a, &p.b) {
+            (Some(x), Some(y)) if p.status_changed && y.error => {
+                ", now failing (was ok)".to_owned()
+            }
+            (Some(_), Some(_)) if p.status_changed => ", no longer failing".to_owned(),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "\n  {} self, {} in all{status}: {}",
+            signed(p.self_delta_ns.unwrap_or(0)),
+            signed(p.duration_delta_ns.unwrap_or(0)),
+            p.path
+        ));
+    }
+    let only = |in_a: bool| -> Vec<&Position> {
+        c.positions
+            .iter()
+            .filter(|p| if in_a { p.b.is_none() } else { p.a.is_none() })
+            .take(max)
+            .collect()
+    };
+    let (only_a, only_b) = (only(true), only(false));
+    for (label, list, total) in [
+        ("Only in b", &only_b, c.only_in_b),
+        ("Only in a", &only_a, c.only_in_a),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{label}:"));
+        for p in list {
+            let side = p.b.as_ref().or(p.a.as_ref());
+            out.push_str(&format!(
+                "\n  {} {}",
+                p.path,
+                side.map_or(String::new(), |s| render::duration(s.duration_ns))
+            ));
+        }
+        if total as usize > list.len() {
+            out.push_str(&format!("\n  ... and {} more", total as usize - list.len()));
+        }
+    }
+    let summary = |list: &[&Position]| -> Vec<Value> {
+        list.iter()
+            .map(|p| {
+                json!({
+                    "path": p.path,
+                    "a": p.a,
+                    "b": p.b,
+                    "durationDeltaNs": p.duration_delta_ns,
+                    "selfDeltaNs": p.self_delta_ns,
+                    "statusChanged": p.status_changed,
+                })
+            })
+            .collect()
+    };
+    Ok(Answer {
+        text: out,
+        structured: json!({
+            "a": c.a,
+            "b": c.b,
+            "durationDeltaNs": c.duration_delta_ns,
+            "matched": c.matched,
+            "onlyInA": c.only_in_a,
+            "onlyInB": c.only_in_b,
+            "statusChanges": c.status_changes,
+            "truncated": c.truncated,
+            "changes": summary(&changed),
+            "onlyInAPaths": only_a.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            "onlyInBPaths": only_b.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+        }),
+    })
+}
+
 async fn get_stats<B: Backend>(backend: &B) -> ToolResult {
     let body = backend.get("/v1/stats").await?;
     let mut out = format!(
@@ -1157,6 +1278,7 @@ mod tests {
                 "get_trace",
                 "get_span",
                 "get_trace_errors",
+                "compare_traces",
                 "search_logs",
                 "get_trace_logs",
                 "get_stats",
@@ -1217,6 +1339,10 @@ mod tests {
             }
             if name == "get_metric" {
                 arguments.insert("name".into(), json!("m"));
+            }
+            if name == "compare_traces" {
+                arguments.insert("a".into(), json!("0".repeat(32)));
+                arguments.insert("b".into(), json!("1".repeat(32)));
             }
             let args = Args::new(arguments);
             let outcome = run(&Unreachable, name, &args).now_or_never();
