@@ -249,6 +249,28 @@ try {
   check(detailText.includes("users-7d9f8"), "its resource's host.name is shown");
   await page.screenshot({ path: `${shots}/waterfall.png` });
 
+  // 5a. Compare with a copy of the example whose query took 100 ms longer: the query is
+  // the span whose own time grew; its callers only got longer.
+  const slower = hex(16);
+  let copy = readFileSync(EXAMPLE, "utf8").replaceAll(EXAMPLE_TRACE, slower);
+  for (const [end, later] of [["1739872800210000000", "1739872800310000000"], ["1739872800235000000", "1739872800335000000"],
+    ["1739872800240000000", "1739872800340000000"], ["1739872800245000000", "1739872800345000000"]]) copy = copy.replaceAll(end, later);
+  await post(copy);
+  await page.getByTestId("compare-with").fill(slower);
+  await page.getByRole("button", { name: "Compare" }).click();
+  await page.waitForFunction((id) => location.hash.includes("compare=") && location.hash.includes("with=" + id), slower);
+  const queryRow = page.locator('table.compare tr[data-path$="user-service: SELECT users"]');
+  await queryRow.waitFor();
+  const cells = await queryRow.locator("td").allInnerTexts();
+  check(cells[1] === "180.0ms" && cells[2] === "280.0ms" && cells[3] === "+100.0ms" && cells[4] === "+100.0ms",
+    `the query's row shows both durations and +100 ms in all and of its own: ${JSON.stringify(cells)}`);
+  const callerCells = await page.locator('table.compare tr[data-path$="user-service: GET /users/<id>"] td').allInnerTexts();
+  check(callerCells[3] === "+100.0ms" && callerCells[4] === "+0ns", `its caller only got longer: ${JSON.stringify(callerCells)}`);
+  check((await page.locator("#compare-title").innerText()).includes("245.0ms → 345.0ms"), "the title gives both durations");
+  await page.screenshot({ path: `${shots}/compare.png` });
+  await queryRow.click();
+  await page.waitForFunction((id) => location.hash.includes("trace=" + id) && location.hash.includes("span=2f3e4d5c6b7a8190"), slower);
+
   // 5b. The log list: newest first, filtered by severity, following new records live,
   // each one a click away from its trace and span.
   await page.getByTestId("nav-logs").click();
