@@ -87,7 +87,7 @@ pub async fn run(settings: Settings) {
                 .sweep_step(now_ms(), SWEEP_EVERY, sweep::DEFAULT_STEP_ROWS)
                 .await
             {
-                Ok(swept) if swept.ended => tracing::debug!(
+                Ok(Some(swept)) if swept.ended => tracing::debug!(
                     series = swept.series,
                     key_sets = swept.shapes,
                     resources = swept.resources,

@@ -115,13 +115,15 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_day
                 .sweep_step(now_ms, SWEEP_EVERY, sweep::DEFAULT_STEP_ROWS)
                 .await
             {
-                Ok(swept) if swept.ended => {
+                Ok(Some(swept)) if swept.ended => {
                     line["sweptSeries"] = swept.series.into();
                     line["sweptKeySets"] = swept.shapes.into();
                     line["sweptResources"] = swept.resources.into();
                     break;
                 }
-                Ok(_) => {}
+                Ok(Some(_)) => {}
+                // Nothing to sweep until the next is due: no more reads this run.
+                Ok(None) => break,
                 Err(e) => {
                     console_error!("sweeping shard {index} failed: {e}");
                     break;

@@ -27,13 +27,14 @@ pub struct Swept {
 
 impl Store {
     /// Runs one step of the sweep, starting one first when none runs and the last ended
-    /// at least `every` before `now_ms`.
+    /// at least `every` before `now_ms`; `None` (after one small read) when there is
+    /// nothing to do until then.
     pub async fn sweep_step(
         &self,
         now_ms: u64,
         every: Duration,
         rows: u32,
-    ) -> Result<Swept, StoreError> {
+    ) -> Result<Option<Swept>, StoreError> {
         let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
         // Reading the state first spares an idle step the rows its statements would read.
         let state = self
@@ -43,7 +44,7 @@ impl Store {
         let running = super::first_number::<i64>(&state, "running").unwrap_or(0) != 0;
         let ended_ms = super::first_number::<u64>(&state, "ended_ms").unwrap_or(0);
         if !running && ended_ms.saturating_add(every_ms) > now_ms {
-            return Ok(Swept::default());
+            return Ok(None);
         }
         let params = [
             Param::Int(i64::from(rows)),
@@ -66,11 +67,11 @@ impl Store {
                 .and_then(|i| changes.get(i).copied())
                 .unwrap_or(0)
         };
-        Ok(Swept {
+        Ok(Some(Swept {
             ended: count(sql::SWEEP_ENDED) > 0,
             series: count(sql::SWEEP_DELETED_SERIES),
             shapes: count(sql::SWEEP_DELETED_SHAPES),
             resources: count(sql::SWEEP_DELETED_RESOURCES),
-        })
+        }))
     }
 }
