@@ -10,7 +10,51 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::{Span, StatusCode};
+use crate::models::{StatusCode, u64_string};
+
+/// What a comparison needs of a span: the API's span JSON read without its attributes,
+/// events and links, so two traces of [`MAX_SPANS`] spans fit in a Worker's memory.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default)]
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    #[serde(with = "u64_string")]
+    pub start_time_unix_nano: u64,
+    #[serde(with = "u64_string")]
+    pub end_time_unix_nano: u64,
+    pub duration_ns: u64,
+    pub status: SpanStatus,
+    #[serde(default)]
+    pub resource: SpanResource,
+}
+
+/// [`Span`]'s status: its code only.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SpanStatus {
+    pub code: StatusCode,
+}
+
+/// [`Span`]'s resource: its service only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SpanResource {
+    #[serde(default)]
+    pub attributes: ServiceAttribute,
+}
+
+/// The one resource attribute a comparison reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ServiceAttribute {
+    #[serde(rename = "service.name", default)]
+    pub service_name: Option<serde_json::Value>,
+}
+
+/// Spans read of each trace: a comparison of larger traces covers their first spans by
+/// start and says `truncated`.
+pub const MAX_SPANS: usize = 20_000;
 
 /// One span of a trace, where the comparison puts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +203,8 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
 fn service_of(span: &Span) -> Option<String> {
     span.resource
         .attributes
-        .get("service.name")
+        .service_name
+        .as_ref()
         .and_then(|v| v.as_str())
         .map(str::to_owned)
 }
@@ -354,36 +399,23 @@ fn self_time(span: &Span, children: &[usize], spans: &[Span]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{Resource, Scope, SpanKind, Status};
-
     fn span(id: &str, parent: Option<&str>, name: &str, start: u64, end: u64) -> Span {
-        let mut resource = Resource::default();
-        resource
-            .attributes
-            .insert("service.name".into(), "svc".into());
         Span {
             trace_id: "t".into(),
             span_id: id.into(),
             parent_span_id: parent.map(str::to_owned),
             name: name.into(),
-            kind: SpanKind::Internal,
             start_time_unix_nano: start,
             end_time_unix_nano: end,
             duration_ns: end.saturating_sub(start),
-            trace_state: String::new(),
-            flags: 0,
-            status: Status {
+            status: SpanStatus {
                 code: StatusCode::Unset,
-                message: String::new(),
             },
-            attributes: Default::default(),
-            resource,
-            scope: Scope::default(),
-            events: Vec::new(),
-            links: Vec::new(),
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
-            dropped_links_count: 0,
+            resource: SpanResource {
+                attributes: ServiceAttribute {
+                    service_name: Some("svc".into()),
+                },
+            },
         }
     }
 

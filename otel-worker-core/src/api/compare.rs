@@ -5,15 +5,13 @@ use axum::extract::{RawQuery, State};
 
 use super::traces::find_trace;
 use super::{ApiError, AppState};
-use crate::compare::{self, TraceComparison};
-use crate::models::Span;
+use crate::compare::{self, MAX_SPANS, Span, TraceComparison};
 use crate::query;
 use crate::store::StoreError;
 use crate::store::read::SpanCursor;
 
-/// Spans read of each trace: a comparison of larger traces covers their first spans by
-/// start and says `truncated`.
-pub const MAX_COMPARED_SPANS: usize = 20_000;
+/// Spans read per page: what the Worker holds as text at once while reading a trace.
+const PAGE: u32 = 2_000;
 
 /// `GET /v1/compare/traces?a=ID&b=ID`
 pub(crate) async fn compare_traces(
@@ -26,15 +24,13 @@ pub(crate) async fn compare_traces(
     Ok(Json(compare::traces(&a, &b, a_cut || b_cut)))
 }
 
-/// Up to [`MAX_COMPARED_SPANS`] spans of a trace, and whether there were more.
+/// Up to [`MAX_SPANS`] spans of a trace, and whether there were more.
 async fn spans_of(state: &AppState, trace_id: &str) -> Result<(Vec<Span>, bool), ApiError> {
     let (store, _) = find_trace(state, trace_id).await?;
     let mut spans = Vec::new();
     let mut after: Option<SpanCursor> = None;
     loop {
-        let page = store
-            .trace_spans(trace_id, after.as_ref(), query::MAX_SPAN_PAGE)
-            .await?;
+        let page = store.trace_spans(trace_id, after.as_ref(), PAGE).await?;
         for raw in &page.spans {
             let span: Span = serde_json::from_str(raw.get()).map_err(|e| {
                 StoreError::Other(format!(
@@ -43,9 +39,9 @@ async fn spans_of(state: &AppState, trace_id: &str) -> Result<(Vec<Span>, bool),
             })?;
             spans.push(span);
         }
-        if spans.len() >= MAX_COMPARED_SPANS {
-            let more = spans.len() > MAX_COMPARED_SPANS || page.next.is_some();
-            spans.truncate(MAX_COMPARED_SPANS);
+        if spans.len() >= MAX_SPANS {
+            let more = spans.len() > MAX_SPANS || page.next.is_some();
+            spans.truncate(MAX_SPANS);
             return Ok((spans, more));
         }
         match page.next {
