@@ -6,7 +6,7 @@
 //! overlaps counted once): what the span spent itself, which is what moves when a
 //! change makes one operation slower and everything above it slower with it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -138,11 +138,14 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
     let b = lay_out(b);
     // The union of both trees: children by parent path, each once.
     let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut listed: HashSet<&str> = HashSet::new();
     for laid in [&b, &a] {
         for (path, placed) in &laid.at {
-            let list = children.entry(placed.parent.as_str()).or_default();
-            if !list.contains(&path.as_str()) {
-                list.push(path.as_str());
+            if listed.insert(path.as_str()) {
+                children
+                    .entry(placed.parent.as_str())
+                    .or_default()
+                    .push(path.as_str());
             }
         }
     }
@@ -168,7 +171,7 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
         let Some(placed) = pb.or(pa) else { continue };
         let (sa, sb) = (pa.map(|p| p.side.clone()), pb.map(|p| p.side.clone()));
         let delta = |f: fn(&Side) -> u64| match (&sa, &sb) {
-            (Some(x), Some(y)) => Some(f(y) as i64 - f(x) as i64),
+            (Some(x), Some(y)) => Some(difference(f(x), f(y))),
             _ => None,
         };
         positions.push(Position {
@@ -188,7 +191,7 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
     }
     let count = |f: fn(&Position) -> bool| positions.iter().filter(|p| f(p)).count() as u64;
     TraceComparison {
-        duration_delta_ns: b.side.duration_ns as i64 - a.side.duration_ns as i64,
+        duration_delta_ns: difference(a.side.duration_ns, b.side.duration_ns),
         matched: count(|p| p.a.is_some() && p.b.is_some()),
         only_in_a: count(|p| p.b.is_none()),
         only_in_b: count(|p| p.a.is_none()),
@@ -198,6 +201,11 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
         positions,
         truncated,
     }
+}
+
+/// `to - from`, held to what an `i64` can say (a span may claim to last 2^64 ns).
+fn difference(from: u64, to: u64) -> i64 {
+    (i128::from(to) - i128::from(from)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 fn service_of(span: &Span) -> Option<String> {
@@ -433,6 +441,22 @@ mod tests {
         assert_eq!(root.a.as_ref().map(|s| s.self_ns), Some(100 - 40 - 10));
         assert_eq!(root.self_delta_ns, Some(0));
         assert_eq!(compared.matched, 4);
+    }
+
+    #[test]
+    fn a_root_with_fifty_thousand_children_and_spans_of_any_length_compare_in_linear_time() {
+        let mut a = vec![span("r", None, "root", 0, u64::MAX)];
+        a.extend((0..50_000u64).map(|i| span(&format!("c{i}"), Some("r"), "call", i, i + 10)));
+        let mut b = a.clone();
+        b[0].end_time_unix_nano = 5;
+        b[0].duration_ns = 5;
+        let compared = traces(&a, &b, false);
+        assert_eq!(compared.matched, 50_001);
+        assert_eq!(compared.positions[0].duration_delta_ns, Some(i64::MIN));
+        assert_eq!(
+            compared.positions[50_000].path,
+            "svc: root > svc: call#50000"
+        );
     }
 
     #[test]
