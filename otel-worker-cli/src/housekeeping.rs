@@ -82,6 +82,7 @@ pub async fn run(settings: Settings) {
             Ok(_) => {}
             Err(e) => tracing::warn!("keeping within the storage budget failed, will retry: {e}"),
         }
+        // Legacy spans refer to resources the sweep does not read: it waits for them.
         if !legacy_left {
             match store
                 .sweep_step(now_ms(), SWEEP_EVERY, sweep::DEFAULT_STEP_ROWS)

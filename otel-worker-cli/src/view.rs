@@ -276,10 +276,7 @@ pub fn trace_tree(trace: &TraceDetail, logs: &[Log]) -> String {
 /// `client traces diff`: a line about both traces, then the tree of positions with each
 /// side's duration and the changes (`+` only in B, `-` only in A, `!` status changed).
 pub fn trace_diff(c: &otel_worker_core::compare::TraceComparison) -> String {
-    let signed = |ns: i64| {
-        let sign = if ns < 0 { "-" } else { "+" };
-        format!("{sign}{}", duration(ns.unsigned_abs()))
-    };
+    let signed = otel_worker_core::duration::human_change;
     let mut out = format!(
         "A {} ({}) → B {} ({}): {}; {} matched, {} only in A, {} only in B, {}\n",
         c.a.trace_id,

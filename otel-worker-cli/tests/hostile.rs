@@ -40,12 +40,6 @@ async fn span_names(server: &TestServer, trace_id: &str) -> Vec<String> {
     names
 }
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 #[tokio::test]
 async fn pages_on_other_sites_cannot_call_the_api_or_open_the_live_feed() {
     let server = TestServer::start();

@@ -21,13 +21,6 @@ use serde_json::{Value, json};
 
 const PROTOBUF: &str = "application/x-protobuf";
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
 /// A service name no other test uses, so tests can share one server.
 fn fresh_service(what: &str) -> String {
     format!("{what}-{}", hex::encode(random_span_id()))

@@ -17,13 +17,6 @@ fn fresh_service(what: &str) -> String {
     format!("{what}-{}", hex::encode(random_span_id()))
 }
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
 /// `POST /mcp` with the token and `body`; extra headers as given.
 async fn post_mcp(server: &TestServer, body: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = server

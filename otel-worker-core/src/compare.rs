@@ -149,18 +149,14 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
             }
         }
     }
-    let offset = |path: &str| {
+    // Siblings in start order (B's where both have them), then by path.
+    let order = |path: &str| {
         b.at.get(path)
             .or_else(|| a.at.get(path))
-            .map_or(0, |p| p.side.offset_ns)
-    };
-    let display = |path: &str| {
-        b.at.get(path)
-            .or_else(|| a.at.get(path))
-            .map_or("", |p| p.display.as_str())
+            .map_or((0, ""), |p| (p.side.offset_ns, p.display.as_str()))
     };
     for list in children.values_mut() {
-        list.sort_by(|x, y| (offset(x), display(x), *x).cmp(&(offset(y), display(y), *y)));
+        list.sort_by(|x, y| (order(x), *x).cmp(&(order(y), *y)));
     }
     let mut positions = Vec::new();
     let mut stack: Vec<&str> = children

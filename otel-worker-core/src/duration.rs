@@ -29,6 +29,12 @@ pub fn human(ns: u64) -> String {
     }
 }
 
+/// A change in length, signed: `+100.0ms`, `-3.0ms`, `+0ns`.
+pub fn human_change(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "+" };
+    format!("{sign}{}", human(ns.unsigned_abs()))
+}
+
 /// A length of time as it would be typed: `7d`, `36h`, `1m`, `90s`, `1.5s` (the largest
 /// unit that divides it).
 pub fn spelled(duration: Duration) -> String {

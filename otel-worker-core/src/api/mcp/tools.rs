@@ -837,43 +837,38 @@ async fn get_trace_logs<B: Backend>(backend: &B, args: &Args) -> ToolResult {
 
 /// `compare_traces`: the comparison's headline, its largest self-time changes, the spans
 /// only one trace has and the status changes, small enough for a model's context
-/// whatever the traces' size.
+/// whatever the traces' size. Reads the API's JSON, as the other tools do.
 async fn compare_traces<B: Backend>(backend: &B, args: &Args) -> ToolResult {
-    use crate::compare::{Position, TraceComparison};
     let a = query::trace_id(&args.required("a")?).map_err(|e| e.to_string())?;
     let b = query::trace_id(&args.required("b")?).map_err(|e| e.to_string())?;
     let max = args.bounded("max_changes", 10, 200)? as usize;
     let body = backend
         .get(&format!("/v1/compare/traces?a={a}&b={b}"))
         .await?;
-    let c: TraceComparison = serde_json::from_value(body)
-        .map_err(|e| format!("the comparison did not read back: {e}"))?;
-    let signed = |ns: i64| {
-        let sign = if ns < 0 { "-" } else { "+" };
-        format!("{sign}{}", render::duration(ns.unsigned_abs()))
-    };
+    let signed = |value: &Value| crate::duration::human_change(value.as_i64().unwrap_or(0));
     let mut out = format!(
         "b {b} took {} against {} for a {a} ({}); {} matched, {} only in a, {} only in b, {}.",
-        render::duration(c.b.duration_ns),
-        render::duration(c.a.duration_ns),
-        signed(c.duration_delta_ns),
-        count(c.matched as usize, "span"),
-        c.only_in_a,
-        c.only_in_b,
-        count(c.status_changes as usize, "status change"),
+        render::duration(number(&body["b"], "durationNs")),
+        render::duration(number(&body["a"], "durationNs")),
+        signed(&body["durationDeltaNs"]),
+        count(number(&body, "matched") as usize, "span"),
+        number(&body, "onlyInA"),
+        number(&body, "onlyInB"),
+        count(number(&body, "statusChanges") as usize, "status change"),
     );
-    if c.truncated {
+    if body["truncated"] == true {
         out.push_str(" A trace was too large to compare whole: its first spans by start were.");
     }
-    let mut changed: Vec<&Position> = c
-        .positions
+    let positions = items(&body, "positions");
+    let changed_self = |p: &Value| p["selfDeltaNs"].as_i64().unwrap_or(0);
+    let mut changed: Vec<&Value> = positions
         .iter()
-        .filter(|p| p.self_delta_ns.is_some_and(|d| d != 0) || p.status_changed)
+        .filter(|p| changed_self(p) != 0 || p["statusChanged"] == true)
         .collect();
     changed.sort_by_key(|p| {
         std::cmp::Reverse((
-            p.self_delta_ns.unwrap_or(0).unsigned_abs(),
-            p.duration_delta_ns.unwrap_or(0).unsigned_abs(),
+            changed_self(p).unsigned_abs(),
+            p["durationDeltaNs"].as_i64().unwrap_or(0).unsigned_abs(),
         ))
     });
     changed.truncate(max);
@@ -881,76 +876,77 @@ async fn compare_traces<B: Backend>(backend: &B, args: &Args) -> ToolResult {
         out.push_str("\nLargest changes in self time (the span's own time, outside its children):");
     }
     for p in &changed {
-        let status = match (&p.a, &p.b) {
-            (Some(x), Some(y)) if p.status_changed && y.error => {
-                ", now failing (was ok)".to_owned()
-            }
-            (Some(_), Some(_)) if p.status_changed => ", no longer failing".to_owned(),
-            _ => String::new(),
+        let status = match (p["statusChanged"] == true, p["b"]["error"] == true) {
+            (true, true) => ", now failing (was ok)",
+            (true, false) => ", no longer failing",
+            _ => "",
         };
         out.push_str(&format!(
             "\n  {} self, {} in all{status}: {}",
-            signed(p.self_delta_ns.unwrap_or(0)),
-            signed(p.duration_delta_ns.unwrap_or(0)),
-            p.path
+            signed(&p["selfDeltaNs"]),
+            signed(&p["durationDeltaNs"]),
+            text(p, "path")
         ));
     }
-    let only = |in_a: bool| -> Vec<&Position> {
-        c.positions
+    let only = |side: &str| -> Vec<&Value> {
+        positions
             .iter()
-            .filter(|p| if in_a { p.b.is_none() } else { p.a.is_none() })
+            .filter(|p| p[side].is_null())
             .take(max)
             .collect()
     };
-    let (only_a, only_b) = (only(true), only(false));
+    // Only in a: no span at b's side, and the other way round.
+    let (only_a, only_b) = (only("b"), only("a"));
     for (label, list, total) in [
-        ("Only in b", &only_b, c.only_in_b),
-        ("Only in a", &only_a, c.only_in_a),
+        ("Only in b", &only_b, number(&body, "onlyInB")),
+        ("Only in a", &only_a, number(&body, "onlyInA")),
     ] {
         if list.is_empty() {
             continue;
         }
         out.push_str(&format!("\n{label}:"));
         for p in list {
-            let side = p.b.as_ref().or(p.a.as_ref());
+            let side = if p["b"].is_null() { &p["a"] } else { &p["b"] };
             out.push_str(&format!(
                 "\n  {} {}",
-                p.path,
-                side.map_or(String::new(), |s| render::duration(s.duration_ns))
+                text(p, "path"),
+                render::duration(number(side, "durationNs"))
             ));
         }
         if total as usize > list.len() {
             out.push_str(&format!("\n  ... and {} more", total as usize - list.len()));
         }
     }
-    let summary = |list: &[&Position]| -> Vec<Value> {
+    let summary = |list: &[&Value]| -> Vec<Value> {
         list.iter()
             .map(|p| {
                 json!({
-                    "path": p.path,
-                    "a": p.a,
-                    "b": p.b,
-                    "durationDeltaNs": p.duration_delta_ns,
-                    "selfDeltaNs": p.self_delta_ns,
-                    "statusChanged": p.status_changed,
+                    "path": p["path"],
+                    "a": p["a"],
+                    "b": p["b"],
+                    "durationDeltaNs": p["durationDeltaNs"],
+                    "selfDeltaNs": p["selfDeltaNs"],
+                    "statusChanged": p["statusChanged"],
                 })
             })
             .collect()
     };
+    let paths =
+        |list: &[&Value]| -> Vec<Value> { list.iter().map(|p| p["path"].clone()).collect() };
     Ok(Answer {
         text: out,
         structured: json!({
-            "a": c.a,
-            "b": c.b,
-            "durationDeltaNs": c.duration_delta_ns,
-            "matched": c.matched,
-            "onlyInA": c.only_in_a,
-            "onlyInB": c.only_in_b,
-            "statusChanges": c.status_changes,
-            "truncated": c.truncated,
+            "a": body["a"],
+            "b": body["b"],
+            "durationDeltaNs": body["durationDeltaNs"],
+            "matched": body["matched"],
+            "onlyInA": body["onlyInA"],
+            "onlyInB": body["onlyInB"],
+            "statusChanges": body["statusChanges"],
+            "truncated": body["truncated"],
             "changes": summary(&changed),
-            "onlyInAPaths": only_a.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
-            "onlyInBPaths": only_b.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            "onlyInAPaths": paths(&only_a),
+            "onlyInBPaths": paths(&only_b),
         }),
     })
 }
