@@ -261,6 +261,27 @@ pub struct StoreStats {
     /// counts twice until then): searches find them, probing each of their traces.
     #[serde(default)]
     pub unindexed_spans: u64,
+    /// What the archive tier holds; the fields above are the hot tier's. `None` when
+    /// there is no archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveStats>,
+}
+
+/// What the archive tier holds (docs/architecture.md, "The archive tier").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveStats {
+    /// Spans in blocks. A span sent again after its first copy was archived is counted
+    /// twice until a merge drops the older copy.
+    pub spans: u64,
+    /// Bytes of the blocks' objects.
+    pub bytes: u64,
+    pub blocks: u64,
+    /// The earliest span start in a block.
+    #[serde(with = "option_u64_string", default)]
+    pub oldest_unix_nano: Option<u64>,
+    /// Block writes that failed and were retried (their data stayed hot meanwhile).
+    pub failed_writes: u64,
 }
 
 /// A stored log record in the API's JSON form.

@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_sweep.sql",
         include_str!("../../../migrations/0010_sweep.sql"),
     ),
+    (
+        "0011_archive.sql",
+        include_str!("../../../migrations/0011_archive.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

@@ -363,4 +363,6 @@ impl Database for SqliteDatabase {
 }
 
 #[cfg(test)]
+mod archive_tests;
+#[cfg(test)]
 mod tests;

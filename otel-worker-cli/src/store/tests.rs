@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{MIGRATIONS, SqliteDatabase};
 
-fn resource(service: Option<&str>) -> ResourceRecord {
+pub(super) fn resource(service: Option<&str>) -> ResourceRecord {
     let attributes = match service {
         Some(name) => serde_json::json!({"service.name": name}),
         None => serde_json::json!({}),
@@ -31,7 +31,7 @@ fn resource(service: Option<&str>) -> ResourceRecord {
     )
 }
 
-fn shape() -> ShapeRecord {
+pub(super) fn shape() -> ShapeRecord {
     let mut attributes = serde_json::Map::new();
     attributes.insert("n".into(), Value::from(0));
     ShapeRecord::of(&attributes)
@@ -63,7 +63,7 @@ fn record(trace: u8, span: u8, parent: Option<u8>, start_ns: u64, end_ns: u64) -
     )
 }
 
-fn with_service(record: SpanRecord, service: Option<&str>) -> SpanRecord {
+pub(super) fn with_service(record: SpanRecord, service: Option<&str>) -> SpanRecord {
     SpanRecord {
         service_name: service.map(str::to_owned),
         resource_id: resource(service).id,
@@ -72,7 +72,7 @@ fn with_service(record: SpanRecord, service: Option<&str>) -> SpanRecord {
 }
 
 /// One export of `spans`, with their resources and shape.
-fn batch(spans: Vec<SpanRecord>) -> Batch {
+pub(super) fn batch(spans: Vec<SpanRecord>) -> Batch {
     let mut resources: Vec<ResourceRecord> = Vec::new();
     for span in &spans {
         let r = resource(span.service_name.as_deref());
@@ -131,7 +131,7 @@ fn log_batch(records: &[(u64, i32, &str, Option<u8>)]) -> Batch {
     rows.batch
 }
 
-fn open(path: &Path) -> Store {
+pub(super) fn open(path: &Path) -> Store {
     Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
 }
 
@@ -162,21 +162,21 @@ fn as_d1(batches: &[Batch]) -> Vec<Statement> {
         .collect()
 }
 
-fn temp_store() -> (tempfile::TempDir, PathBuf, Store) {
+pub(super) fn temp_store() -> (tempfile::TempDir, PathBuf, Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/test.db");
     let store = open(&path);
     (dir, path, store)
 }
 
-fn count(path: &Path, sql: &str) -> i64 {
+pub(super) fn count(path: &Path, sql: &str) -> i64 {
     Connection::open(path)
         .unwrap()
         .query_row(sql, [], |r| r.get(0))
         .unwrap()
 }
 
-fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
+pub(super) fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
     TraceListQuery {
         limit,
         before: before_ns.map(|start_ns| Cursor {
@@ -187,7 +187,7 @@ fn query(limit: u32, before_ns: Option<u64>) -> TraceListQuery {
     }
 }
 
-async fn list(store: &Store, query: TraceListQuery) -> Vec<TraceSummary> {
+pub(super) async fn list(store: &Store, query: TraceListQuery) -> Vec<TraceSummary> {
     search(std::slice::from_ref(store), &query, None)
         .await
         .unwrap()
@@ -195,7 +195,7 @@ async fn list(store: &Store, query: TraceListQuery) -> Vec<TraceSummary> {
 }
 
 /// The spans of a trace as JSON, all pages.
-async fn spans(store: &Store, trace_id: &str) -> Vec<Value> {
+pub(super) async fn spans(store: &Store, trace_id: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -215,7 +215,7 @@ async fn spans(store: &Store, trace_id: &str) -> Vec<Value> {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     crate::housekeeping::now_ms()
 }
 
@@ -248,6 +248,10 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
     assert_eq!(
         names,
         [
+            "archive_blocks",
+            "archive_blocks_by_start",
+            "archive_trace_filters",
+            "archive_trace_filters_by_block",
             "attribute_shapes",
             "attribute_shapes_one_content_per_id",
             "block_attributes",
@@ -613,8 +617,9 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        3 + 2 + 4 + 1 + 2 + 13 + 2 + 1 + 2,
-        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 13 counters (7 the sweep's), 2 log records, \
+        3 + 2 + 4 + 1 + 2 + 15 + 2 + 1 + 2,
+        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 15 counters (7 the sweep's, 2 the \
+         archive's), 2 log records, \
          1 metric series, 2 points"
     );
     assert_eq!(dump(&json_path), native_rows);
@@ -1057,6 +1062,63 @@ fn every_read_query_is_served_by_an_index() {
             ));
         }
     }
+    {
+        // The archive: a small table of blocks (one row per 65,536 spans), read whole by
+        // retention; every other statement goes through an index.
+        let ids = text(&format!("[\"{}\"]", "01".repeat(16)));
+        queries.extend([
+            (
+                "traces to archive".into(),
+                statement(sql::TRACES_TO_ARCHIVE.into(), vec![text("5"), text("10")]),
+            ),
+            (
+                "spans to archive".into(),
+                statement(sql::SPANS_TO_ARCHIVE.into(), vec![ids.clone()]),
+            ),
+            (
+                "archive guard".into(),
+                statement(
+                    sql::ARCHIVE_GUARD.into(),
+                    vec![ids.clone(), text("1:5"), text("1")],
+                ),
+            ),
+            (
+                "archive blocks".into(),
+                statement(sql::ARCHIVE_BLOCKS.into(), vec![text("1"), text("5")]),
+            ),
+            (
+                "archive filters".into(),
+                statement(sql::ARCHIVE_BLOOMS.into(), vec![text("[1,2]")]),
+            ),
+            (
+                "archive trace shards".into(),
+                statement(
+                    sql::ARCHIVE_TRACE_SHARDS.into(),
+                    vec![text("1048577"), text("16777217")],
+                ),
+            ),
+            (
+                "archive stats".into(),
+                statement(sql::ARCHIVE_STATS.into(), vec![text("1")]),
+            ),
+            (
+                "archive resources".into(),
+                statement(sql::ARCHIVE_RESOURCES.into(), vec![text("[\"5\"]")]),
+            ),
+        ]);
+        for (i, sql) in sql::ARCHIVE_DELETE.iter().enumerate() {
+            queries.push((
+                format!("archive delete statement {i}"),
+                statement((*sql).into(), vec![ids.clone()]),
+            ));
+        }
+        for (i, sql) in sql::DROP_ARCHIVE_BLOCK.iter().enumerate() {
+            queries.push((
+                format!("drop an archive block, statement {i}"),
+                statement((*sql).into(), vec![text("5")]),
+            ));
+        }
+    }
     for (i, prune) in sql::PRUNE.iter().enumerate() {
         queries.push((
             format!("prune statement {i}"),
@@ -1114,6 +1176,7 @@ fn every_read_query_is_served_by_an_index() {
                 "SCAN x",
                 "SCAN search_blocks",
                 "SCAN ms",
+                "SCAN archive_blocks",
             ];
             let allowed = small
                 .iter()
@@ -1321,12 +1384,12 @@ async fn the_wal_is_emptied_once_ingest_pauses() {
 /// Many traces over several search blocks: traces `0..n`, trace `t` starting at `t` µs,
 /// three spans each (a root of service `svc-<t % 3>` named `op <t % 7>`, two children),
 /// attribute `n` = `t % 97` on every span, every 13th trace failing.
-async fn many_traces(store: &Store, n: u32) {
+pub(super) async fn many_traces(store: &Store, n: u32) {
     traces_in(store, 0..n).await;
 }
 
 /// [`many_traces`] with ids (and starts) from `range`.
-async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
+pub(super) async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
     let traces: Vec<u32> = range.collect();
     for chunk in traces.chunks(1_000) {
         let mut all = Vec::new();
@@ -1370,7 +1433,7 @@ async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
 }
 
 /// Searches whose answers do not depend on how far the summaries are.
-fn block_searches() -> Vec<TraceListQuery> {
+pub(super) fn block_searches() -> Vec<TraceListQuery> {
     let with = |f: &dyn Fn(&mut SpanFilter), limit: u32| {
         let mut q = query(limit, None);
         f(&mut q.span);
@@ -1397,7 +1460,7 @@ fn block_searches() -> Vec<TraceListQuery> {
 }
 
 /// Every page of a search, following its cursors.
-async fn all_pages(store: &Store, q: &TraceListQuery) -> Vec<String> {
+pub(super) async fn all_pages(store: &Store, q: &TraceListQuery) -> Vec<String> {
     let mut q = q.clone();
     let mut ids = Vec::new();
     loop {

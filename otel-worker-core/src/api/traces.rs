@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::extract::{SpanId, TraceId};
 use super::{ApiError, AppState};
 use crate::models::{
-    AttributeKey, AttributeList, AttributeValues, Service, ServiceList, Stats, StoreStats,
-    StoredTraceDetail, TraceList,
+    ArchiveStats, AttributeKey, AttributeList, AttributeValues, Service, ServiceList, Stats,
+    StoreStats, StoredTraceDetail, TraceList,
 };
 use crate::query;
 use crate::store::Store;
@@ -180,6 +180,20 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
         pruned_traces: shards.iter().map(|s| s.pruned_traces).sum(),
         sampled_out_spans: shards.iter().map(|s| s.sampled_out_spans).sum(),
         unindexed_spans: shards.iter().map(|s| s.unindexed_spans).sum(),
+        archive: shards
+            .iter()
+            .filter_map(|s| s.archive.clone())
+            .reduce(|a, b| ArchiveStats {
+                spans: a.spans + b.spans,
+                bytes: a.bytes + b.bytes,
+                blocks: a.blocks + b.blocks,
+                oldest_unix_nano: a
+                    .oldest_unix_nano
+                    .into_iter()
+                    .chain(b.oldest_unix_nano)
+                    .min(),
+                failed_writes: a.failed_writes + b.failed_writes,
+            }),
     };
     Ok(Json(Stats { total, shards }))
 }

@@ -109,6 +109,9 @@ pub struct TraceRow {
     pub root_name: Option<String>,
     /// The service of its earliest span without a parent, else of its earliest span.
     pub service: Option<String>,
+    /// Its distinct services, sorted.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// The resources and key sets a block's spans refer to, by position.
@@ -388,6 +391,17 @@ fn summarize(spans: &[SpanRecord], dictionaries: &Dictionaries) -> Vec<TraceRow>
             })
             .min_by_key(|(key, _)| *key)
             .map(|(_, service)| service.to_owned());
+        let mut services: Vec<String> = trace
+            .iter()
+            .filter_map(|s| {
+                s.service_name
+                    .as_deref()
+                    .or_else(|| service_of.get(&s.resource_id).copied().flatten())
+            })
+            .map(str::to_owned)
+            .collect();
+        services.sort_unstable();
+        services.dedup();
         out.push(TraceRow {
             trace_id: trace[0].trace_id.clone(),
             start_ns: trace.iter().map(|s| s.start_ns).min().unwrap_or(0),
@@ -396,6 +410,7 @@ fn summarize(spans: &[SpanRecord], dictionaries: &Dictionaries) -> Vec<TraceRow>
             errors: trace.iter().filter(|s| s.status_code == 2).count() as u64,
             root_name: root.map(|s| s.name.clone()),
             service,
+            services,
         });
     }
     out
@@ -809,6 +824,7 @@ mod tests {
                     errors: 1,
                     root_name: Some("op 1".into()),
                     service: Some("root".into()),
+                    services: vec!["child".into(), "root".into()],
                 },
                 TraceRow {
                     trace_id: "02".repeat(16),
@@ -818,6 +834,7 @@ mod tests {
                     errors: 0,
                     root_name: None,
                     service: Some("orphan".into()),
+                    services: vec!["orphan".into()],
                 },
             ]
         );

@@ -2,8 +2,177 @@
 //! a directory locally), found through metadata in the database. The design, its costs
 //! and the measurements behind the block format are in docs/architecture.md ("The
 //! archive tier").
+//!
+//! Split by mechanism: [`block`] is the format, [`objects`] the store it lives in,
+//! [`read`] opens blocks, [`compact`] moves old traces from the span rows into blocks,
+//! [`lookup`] and [`walk`] read them back for the API, [`matching`] checks spans against
+//! a search, [`trace_filter`] finds the blocks of a trace id, [`retention`] drops blocks.
 
 pub mod block;
+pub mod compact;
+pub mod lookup;
+pub mod matching;
 pub mod objects;
 pub mod read;
+pub mod retention;
 pub mod trace_filter;
+pub mod walk;
+
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
+
+use crate::store::bloom::Bloom;
+use crate::store::{SpanRecord, StoreError};
+use block::TraceRow;
+use objects::{ObjectError, ObjectStore};
+use read::{OpenBlock, ReadError};
+
+/// Blocks opened (footer and dictionaries) kept per archive: a trace lookup or a search
+/// that meets a block again reads only its rows.
+pub const OPENED_BLOCKS: usize = 256;
+
+/// Row groups kept decoded per archive (about 1.5 MB each): the pages of one search, and
+/// the spans of traces opened one after another, read the same few again.
+pub const DECODED_GROUPS: usize = 32;
+
+/// Search filters kept per archive (an archive block's is about 10 bits a distinct term).
+pub const CACHED_FILTERS: usize = 2_048;
+
+/// A row group's spans, decoded once.
+type DecodedGroup = Arc<Vec<SpanRecord>>;
+
+/// The archive of one store: where its blocks are, and what reads keep of them. Blocks
+/// never change once written, so what is cached stays true until the block is dropped.
+pub struct Archive {
+    objects: Arc<dyn ObjectStore>,
+    opened: Mutex<FxHashMap<i64, Arc<OpenBlock>>>,
+    filters: Mutex<FxHashMap<i64, Arc<Bloom>>>,
+    groups: Mutex<FxHashMap<(i64, usize), DecodedGroup>>,
+    traces: Mutex<FxHashMap<i64, Arc<Vec<TraceRow>>>>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive").finish_non_exhaustive()
+    }
+}
+
+impl Archive {
+    pub fn new(objects: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            objects,
+            opened: Mutex::default(),
+            filters: Mutex::default(),
+            groups: Mutex::default(),
+            traces: Mutex::default(),
+        }
+    }
+
+    pub fn objects(&self) -> &dyn ObjectStore {
+        self.objects.as_ref()
+    }
+
+    /// Block `block_id` opened, from the cache or read (two reads).
+    pub async fn open(&self, block_id: i64, key: &str) -> Result<Arc<OpenBlock>, ReadError> {
+        if let Some(open) = lock(&self.opened).get(&block_id) {
+            return Ok(open.clone());
+        }
+        let open = Arc::new(OpenBlock::open(self.objects.as_ref(), key).await?);
+        let mut opened = lock(&self.opened);
+        if opened.len() >= OPENED_BLOCKS {
+            opened.clear();
+        }
+        opened.insert(block_id, open.clone());
+        Ok(open)
+    }
+
+    /// Row group `index` of block `block_id` (opened as `open`), decoded.
+    pub async fn row_group(
+        &self,
+        block_id: i64,
+        open: &OpenBlock,
+        index: usize,
+    ) -> Result<Arc<Vec<SpanRecord>>, ReadError> {
+        if let Some(spans) = lock(&self.groups).get(&(block_id, index)) {
+            return Ok(spans.clone());
+        }
+        let Some(group) = open.footer.row_groups.get(index) else {
+            return Ok(Arc::default());
+        };
+        let spans = Arc::new(open.row_group(self.objects.as_ref(), group).await?);
+        let mut groups = lock(&self.groups);
+        if groups.len() >= DECODED_GROUPS {
+            groups.clear();
+        }
+        groups.insert((block_id, index), spans.clone());
+        Ok(spans)
+    }
+
+    /// The trace table of block `block_id` (opened as `open`), decoded.
+    pub async fn traces(
+        &self,
+        block_id: i64,
+        open: &OpenBlock,
+    ) -> Result<Arc<Vec<TraceRow>>, ReadError> {
+        if let Some(traces) = lock(&self.traces).get(&block_id) {
+            return Ok(traces.clone());
+        }
+        let traces = Arc::new(open.traces(self.objects.as_ref()).await?);
+        let mut tables = lock(&self.traces);
+        if tables.len() >= OPENED_BLOCKS {
+            tables.clear();
+        }
+        tables.insert(block_id, traces.clone());
+        Ok(traces)
+    }
+
+    fn cached_filter(&self, block_id: i64) -> Option<Arc<Bloom>> {
+        lock(&self.filters).get(&block_id).cloned()
+    }
+
+    fn keep_filter(&self, block_id: i64, bloom: Arc<Bloom>) {
+        let mut filters = lock(&self.filters);
+        if filters.len() >= CACHED_FILTERS {
+            filters.clear();
+        }
+        filters.insert(block_id, bloom);
+    }
+
+    /// Forgets a dropped block.
+    fn forget(&self, block_id: i64) {
+        lock(&self.opened).remove(&block_id);
+        lock(&self.filters).remove(&block_id);
+        lock(&self.groups).retain(|(block, _), _| *block != block_id);
+        lock(&self.traces).remove(&block_id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The key of a block's object: ids are zero-padded so keys list in id order.
+pub fn object_key(level: u8, block_id: i64) -> String {
+    format!("blocks/{level}/{block_id:016}.owb")
+}
+
+impl From<ObjectError> for StoreError {
+    fn from(error: ObjectError) -> Self {
+        match error {
+            ObjectError::Unavailable(_) => StoreError::Busy(format!("archive: {error}")),
+            ObjectError::Refused(_) => StoreError::Other(format!("archive: {error}")),
+        }
+    }
+}
+
+impl From<ReadError> for StoreError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Objects(error) => error.into(),
+            other => StoreError::Other(format!("archive: {other}")),
+        }
+    }
+}

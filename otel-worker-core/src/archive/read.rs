@@ -2,7 +2,7 @@
 //! needs: a block is opened with one read of its end (footer) and one of its dictionaries,
 //! and a trace is then one read of the row group that holds it.
 
-use super::block::{self, BlockError, Dictionaries, Extent, Footer, TraceRow};
+use super::block::{self, BlockError, Dictionaries, Extent, Footer, RowGroupMeta, TraceRow};
 use super::objects::{ObjectError, ObjectStore};
 use crate::store::SpanRecord;
 
@@ -85,12 +85,20 @@ impl OpenBlock {
     ) -> Result<Vec<SpanRecord>, ReadError> {
         let mut spans = Vec::new();
         for group in self.footer.row_groups_of(trace_id) {
-            let bytes = self.read(store, group.extent).await?;
-            let rows = block::read_row_group(&bytes, group, &self.dictionaries)
-                .map_err(|error| self.failed(error))?;
+            let rows = self.row_group(store, group).await?;
             spans.extend(rows.into_iter().filter(|s| s.trace_id == trace_id));
         }
         Ok(spans)
+    }
+
+    /// The spans of one of the block's row groups: one read.
+    pub async fn row_group(
+        &self,
+        store: &dyn ObjectStore,
+        group: &RowGroupMeta,
+    ) -> Result<Vec<SpanRecord>, ReadError> {
+        let bytes = self.read(store, group.extent).await?;
+        block::read_row_group(&bytes, group, &self.dictionaries).map_err(|error| self.failed(error))
     }
 
     /// The summaries of the block's traces, by trace id.

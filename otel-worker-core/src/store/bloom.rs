@@ -1,9 +1,10 @@
 //! A Bloom filter with a stable stored form: the summary of what one search block's
 //! spans contain. It answers "may contain" or "certainly not", never a false "not".
 //!
-//! The format is ours and fixed, because filters are stored: [`BITS`] bits as bytes, bit
-//! `i` in byte `i / 8` at `1 << (i % 8)`; a term sets the [`HASHES`] bits
-//! `(h1 + j * h2) mod BITS` for `j` in `0..HASHES`, where `h1` and `h2` are the low and
+//! The format is ours and fixed, because filters are stored: `m` bits as bytes ([`BITS`]
+//! for a search block, sized to its terms for an archive block), bit `i` in byte `i / 8`
+//! at `1 << (i % 8)`; a term sets the [`HASHES`] bits `(h1 + j * h2) mod m` for `j` in
+//! `0..HASHES`, where `h1` and `h2` are the low and
 //! high halves of the term's 64-bit xxh3.
 
 /// Bits per filter: 64 KiB. A block closes before a third of them are set, which keeps
@@ -17,7 +18,7 @@ pub const HASHES: u64 = 5;
 pub const FULL: f64 = 0.35;
 
 /// A term's position, computed once and tested against many filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Term(u64);
 
 impl Term {
@@ -25,9 +26,11 @@ impl Term {
         Self(xxhash_rust::xxh3::xxh3_64(bytes))
     }
 
-    fn bits(self) -> impl Iterator<Item = usize> {
+    /// The bits the term sets in a filter of `bits` bits.
+    fn bits(self, bits: usize) -> impl Iterator<Item = usize> {
         let (h1, h2) = (self.0 & 0xffff_ffff, self.0 >> 32);
-        (0..HASHES).map(move |j| (h1.wrapping_add(j.wrapping_mul(h2)) % BITS as u64) as usize)
+        let bits = bits.max(1) as u64;
+        (0..HASHES).map(move |j| (h1.wrapping_add(j.wrapping_mul(h2)) % bits) as usize)
     }
 }
 
@@ -68,12 +71,35 @@ impl Bloom {
         hex::decode(text).ok().and_then(Self::from_bytes)
     }
 
+    /// An empty filter sized for `terms` distinct terms at about 1% false positives (ten
+    /// bits a term), at least 64 bytes: an archive block's, sized once it is built.
+    pub fn for_terms(terms: usize) -> Self {
+        Self {
+            bytes: vec![0; (terms.saturating_mul(10) / 8).max(64)],
+            set: 0,
+        }
+    }
+
+    /// A stored filter of any size (an archive block's); `None` when empty.
+    pub fn from_sized_bytes(bytes: Vec<u8>) -> Option<Self> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let set = bytes.iter().map(|b| b.count_ones() as usize).sum();
+        Some(Self { bytes, set })
+    }
+
+    /// The stored form.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(&self.bytes)
     }
 
     pub fn insert(&mut self, term: Term) {
-        for bit in term.bits() {
+        for bit in term.bits(self.bytes.len() * 8) {
             let (byte, mask) = (bit / 8, 1u8 << (bit % 8));
             if self.bytes[byte] & mask == 0 {
                 self.bytes[byte] |= mask;
@@ -84,16 +110,16 @@ impl Bloom {
 
     /// `false` means the term was certainly never inserted.
     pub fn may_contain(&self, term: Term) -> bool {
-        term.bits()
+        term.bits(self.bytes.len() * 8)
             .all(|bit| self.bytes[bit / 8] & (1 << (bit % 8)) != 0)
     }
 
     /// The share of bits set.
     pub fn fill(&self) -> f64 {
-        self.set as f64 / BITS as f64
+        self.set as f64 / (self.bytes.len() * 8).max(1) as f64
     }
 
-    /// Adds every term of `other`.
+    /// Adds every term of `other` (a filter of the same size).
     pub fn merge(&mut self, other: &Bloom) {
         for (mine, theirs) in self.bytes.iter_mut().zip(&other.bytes) {
             *mine |= theirs;

@@ -3,7 +3,7 @@
 //! always kept. An export that arrives while the store is still over its budget (a burst
 //! larger than the headroom) is refused with a retryable error naming the budget.
 
-use super::{Store, StoreError};
+use super::{Pruned, Store, StoreError};
 
 /// Pruning starts once a store passes this share of its budget...
 pub const PRUNE_ABOVE: f64 = 0.90;
@@ -40,7 +40,12 @@ impl Store {
         let Some(limit) = self.budget else {
             return Ok(false);
         };
-        Ok(self.db.size().await? as f64 > limit as f64 * PRUNE_ABOVE)
+        Ok(self.used_bytes().await? as f64 > limit as f64 * PRUNE_ABOVE)
+    }
+
+    /// What counts against the budget: the database and the archive's blocks.
+    pub async fn used_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size().await? + self.archive_bytes().await?)
     }
 
     /// Deletes the oldest traces, [`TRACES_PER_STEP`] at a time, while the store is over
@@ -51,17 +56,21 @@ impl Store {
         let Some(limit) = self.budget else {
             return Ok(kept);
         };
-        kept.bytes = self.db.size().await?;
+        kept.bytes = self.used_bytes().await?;
         if kept.bytes as f64 <= limit as f64 * PRUNE_ABOVE {
             return Ok(kept);
         }
         let target = limit as f64 * PRUNE_DOWN_TO;
         for _ in 0..max_steps {
-            let pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
+            // The archive holds the oldest data: its blocks go first, one a step.
+            let mut pruned = self.drop_blocks_before(u64::MAX, 1).await?;
+            if pruned == Pruned::default() {
+                pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
+            }
             kept.traces_deleted += pruned.traces;
             kept.spans_deleted += pruned.spans;
             kept.logs_deleted += pruned.logs;
-            kept.bytes = self.db.size().await?;
+            kept.bytes = self.used_bytes().await?;
             let nothing = pruned.traces == 0 && pruned.logs == 0 && pruned.points == 0;
             if nothing || kept.bytes as f64 <= target {
                 break;
@@ -69,7 +78,7 @@ impl Store {
         }
         if kept.bytes as f64 > target {
             self.db.reclaim().await?;
-            kept.bytes = self.db.size().await?;
+            kept.bytes = self.used_bytes().await?;
         }
         kept.over = kept.bytes as f64 > target;
         Ok(kept)
@@ -81,7 +90,7 @@ impl Store {
         let Some(limit) = self.budget else {
             return Ok(());
         };
-        if self.db.size().await? < limit {
+        if self.used_bytes().await? < limit {
             return Ok(());
         }
         let kept = self.keep_within_budget(20).await?;

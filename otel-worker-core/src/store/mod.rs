@@ -184,7 +184,7 @@ pub(crate) fn first_number<T: std::str::FromStr>(rows: &Rows, column: &str) -> O
 /// knows. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<dyn Database>,
+    pub(crate) db: Arc<dyn Database>,
     /// Decoded search block filters, kept between searches.
     cache: Arc<search::BlockCache>,
     /// Resources and attribute key sets the summarizer has read.
@@ -193,6 +193,8 @@ pub struct Store {
     budget: Option<u64>,
     /// Span rows the summarizer folds per step ([`summary::STEP_ROWS`] unless set).
     summary_step_rows: u32,
+    /// Where old traces go; `None`: they stay in the span rows until pruned.
+    archive: Option<Arc<crate::archive::Archive>>,
 }
 
 impl Store {
@@ -203,7 +205,19 @@ impl Store {
             dictionary: Arc::default(),
             budget: None,
             summary_step_rows: summary::STEP_ROWS,
+            archive: None,
         }
+    }
+
+    /// Moves old traces to `archive` (see [`crate::archive`]) and reads them from there.
+    pub fn with_archive(mut self, archive: Arc<crate::archive::Archive>) -> Self {
+        self.archive = Some(archive);
+        self
+    }
+
+    /// The archive, if this store has one.
+    pub fn archive(&self) -> Option<&crate::archive::Archive> {
+        self.archive.as_deref()
     }
 
     /// Folds `rows` span rows per summarizer step. Each step reads and rewrites the open
@@ -230,7 +244,10 @@ impl Store {
         self.db.max_span_bytes()
     }
 
-    async fn rows<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, StoreError> {
+    pub(crate) async fn rows<T: DeserializeOwned>(
+        &self,
+        statement: Statement,
+    ) -> Result<Vec<T>, StoreError> {
         decode(&self.db.query(statement).await?)
     }
 

@@ -29,11 +29,13 @@ impl Store {
         );
         let changes = self.db.transaction(statements).await?;
         let count = |i: usize| changes.get(i).copied().unwrap_or(0);
+        // Archived traces of the same age go with their blocks.
+        let blocks = self.drop_blocks_before(cutoff_ns, 4).await?;
         Ok(Pruned {
-            spans: count(3) + count(4),
+            spans: count(3) + count(4) + blocks.spans,
             logs: count(6),
             points: count(8),
-            traces: count(10),
+            traces: count(10) + blocks.traces,
         })
     }
 

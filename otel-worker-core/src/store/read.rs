@@ -35,7 +35,12 @@ impl Store {
             .next()
             .map(SummaryRow::into_summary)
             .transpose()?;
-        Ok(summary.filter(|s| s.span_count > 0))
+        let mut parts: Vec<TraceSummary> = summary.into_iter().collect();
+        if self.archive().is_some() {
+            let archived = self.archived_trace(trace_id).await?;
+            parts.extend(archived.summaries.into_iter().map(TraceSummary::from));
+        }
+        Ok(crate::archive::lookup::merge_summaries(parts).filter(|s| s.span_count > 0))
     }
 
     /// Summaries of the newest traces in the query's range and before its cursor,
@@ -72,8 +77,24 @@ impl Store {
                 ],
             ))
             .await?;
-        let more = rows.len() > limit as usize;
         let mut rows = rows;
+        if self.archive().is_some() {
+            // The archived spans after the cursor join the page in the same order; a span
+            // also in the span rows (sent again after it was archived) is shown once.
+            let hot: std::collections::HashSet<String> =
+                rows.iter().map(|r| r.span_id.clone()).collect();
+            let key = |r: &SpanRow| (r.start_ns.parse::<u64>().unwrap_or(0), r.span_id.clone());
+            let cursor = after.map(|c| (c.start_ns, c.span_id.clone()));
+            let archived = self.archived_trace(trace_id).await?.spans;
+            rows.extend(
+                archived
+                    .into_iter()
+                    .filter(|r| !hot.contains(&r.span_id))
+                    .filter(|r| cursor.as_ref().is_none_or(|c| key(r) > *c)),
+            );
+            rows.sort_by_key(key);
+        }
+        let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next = more.then(|| rows.last()).flatten().map(|last| SpanCursor {
             start_ns: last.start_ns.parse().unwrap_or(0),
@@ -98,7 +119,19 @@ impl Store {
                 vec![trace_id.into(), span_id.into()],
             ))
             .await?;
-        rows.into_iter().next().map(SpanRow::into_json).transpose()
+        if let Some(row) = rows.into_iter().next() {
+            return row.into_json().map(Some);
+        }
+        if self.archive().is_none() {
+            return Ok(None);
+        }
+        let archived = self.archived_trace(trace_id).await?;
+        archived
+            .spans
+            .into_iter()
+            .find(|r| r.span_id == span_id)
+            .map(SpanRow::into_json)
+            .transpose()
     }
 
     /// Every service name seen, with its span count and latest span end, by name.
@@ -125,11 +158,47 @@ impl Store {
             pruned_traces: number(&row.pruned_traces).unwrap_or(0),
             sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
             unindexed_spans: number(&row.unindexed_spans).unwrap_or(0),
+            archive: self.archive_stats().await?,
         })
     }
 }
 
 impl Store {
+    /// What the archive holds; `None` without one.
+    pub async fn archive_stats(&self) -> Result<Option<crate::models::ArchiveStats>, StoreError> {
+        if self.archive().is_none() {
+            return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            blocks: u64,
+            items: String,
+            bytes: String,
+            oldest: Option<String>,
+        }
+        let row: Option<Row> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_STATS,
+                vec![Param::Int(crate::archive::compact::SPANS)],
+            ))
+            .await?
+            .pop();
+        let failed_writes = self.counter("archive_failed_writes").await?;
+        Ok(Some(match row {
+            Some(row) => crate::models::ArchiveStats {
+                spans: row.items.parse().unwrap_or(0),
+                bytes: row.bytes.parse().unwrap_or(0),
+                blocks: row.blocks,
+                oldest_unix_nano: row.oldest.and_then(|o| o.parse().ok()),
+                failed_writes,
+            },
+            None => crate::models::ArchiveStats {
+                failed_writes,
+                ..Default::default()
+            },
+        }))
+    }
+
     /// Attribute keys seen in the search blocks, with their types and how many spans
     /// carry them, most common first.
     pub async fn attribute_keys(

@@ -48,7 +48,7 @@ pub struct Page {
 
 /// How far one store's walk went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum End {
+pub(crate) enum End {
     /// Nothing is left below what was returned.
     Exhausted,
     /// `limit + 1` traces were found; more may follow the last.
@@ -123,12 +123,19 @@ pub async fn search(
     let limit = query.limit as usize;
     let mut ends = Vec::with_capacity(stores.len());
     let mut found = Vec::new();
-    let walks = stores.iter().map(|store| store.walk(query, budget));
+    // Each store's span rows and its archive are walked side by side, like shards.
+    let walks = stores.iter().map(|store| async move {
+        let hot = store.walk(query, budget).await?;
+        let archived = store.archive_walk(query, budget).await?;
+        Ok::<_, StoreError>([hot, archived])
+    });
     for result in futures_util::future::join_all(walks).await {
-        let (traces, end) = result?;
-        found.extend(traces);
-        ends.push(end);
+        for (traces, end) in result? {
+            found.extend(traces);
+            ends.push(end);
+        }
     }
+    let mut found = merge_parts(found);
     found.sort_by(|a, b| {
         (b.start_time_unix_nano, &b.trace_id).cmp(&(a.start_time_unix_nano, &a.trace_id))
     });
@@ -142,7 +149,7 @@ pub async fn search(
         .max();
     let before_floor = |t: &TraceSummary| floor.is_some_and(|floor| t.start_time_unix_nano < floor);
     // A full store's unseen traces come after its last one: nothing beyond that is known.
-    let full_limit = stores.len() > 1 && ends.contains(&End::Full);
+    let full_limit = ends.len() > 1 && ends.contains(&End::Full);
     let mut traces: Vec<TraceSummary> = found.into_iter().filter(|t| !before_floor(t)).collect();
     if traces.len() > limit {
         traces.truncate(limit + 1);
@@ -405,6 +412,20 @@ pub fn dense_statement(
     sql::traces_where(b, conditions, u32::try_from(limit).unwrap_or(u32::MAX))
 }
 
+/// The traces found, each once: a trace with parts in both tiers (spans that arrived
+/// after the rest was archived) is found in each, and shown as one.
+fn merge_parts(found: Vec<TraceSummary>) -> Vec<TraceSummary> {
+    let mut by_id: std::collections::HashMap<String, Vec<TraceSummary>> =
+        std::collections::HashMap::with_capacity(found.len());
+    for trace in found {
+        by_id.entry(trace.trace_id.clone()).or_default().push(trace);
+    }
+    by_id
+        .into_values()
+        .filter_map(crate::archive::lookup::merge_summaries)
+        .collect()
+}
+
 /// Adds the traces not found before (a trace with matching spans in several blocks is
 /// found in each).
 fn add_new(found: &mut Vec<TraceSummary>, seen: &mut HashSet<String>, more: Vec<TraceSummary>) {
@@ -416,7 +437,7 @@ fn add_new(found: &mut Vec<TraceSummary>, seen: &mut HashSet<String>, more: Vec<
 }
 
 /// Newest first, as pages are.
-fn rank(found: &mut [TraceSummary]) {
+pub(crate) fn rank(found: &mut [TraceSummary]) {
     found.sort_by(|a, b| {
         (b.start_time_unix_nano, &b.trace_id).cmp(&(a.start_time_unix_nano, &a.trace_id))
     });
@@ -424,7 +445,7 @@ fn rank(found: &mut [TraceSummary]) {
 
 /// The walk's answer when the budget ran out before a block whose traces started at or
 /// before `newest_left`: every trace that started later has been checked.
-fn stopped(mut found: Vec<TraceSummary>, newest_left: u64) -> (Vec<TraceSummary>, End) {
+pub(crate) fn stopped(mut found: Vec<TraceSummary>, newest_left: u64) -> (Vec<TraceSummary>, End) {
     rank(&mut found);
     (found, End::Stopped(newest_left.saturating_add(1)))
 }

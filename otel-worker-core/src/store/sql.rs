@@ -1364,3 +1364,157 @@ pub const SWEEP_ENDED: &str = concat!(
     "UPDATE counters SET value = 0 WHERE name = 'sweep_running' AND ",
     sweep_read_all!()
 );
+
+// ---- the archive ------------------------------------------------------------------------
+
+/// Takes the archive lease unless another compactor holds it: `?1` = now (unix ms, as
+/// text), `?2` = until when (as text). One row changed: the lease is ours.
+pub const TAKE_ARCHIVE_LEASE: &str = "\
+INSERT INTO counters (name, value) VALUES ('archive_lease', CAST(?2 AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE value < CAST(?1 AS INTEGER)";
+
+/// Gives the archive lease back: `?1` = the `until` it was taken with.
+pub const RETURN_ARCHIVE_LEASE: &str =
+    "UPDATE counters SET value = 0 WHERE name = 'archive_lease' AND value = CAST(?1 AS INTEGER)";
+
+/// Takes the next block id (read back with [`COUNTER`] `last_archive_block` while the
+/// lease is held). An id taken by a step that then failed is never used again.
+pub const NEXT_ARCHIVE_BLOCK: &str = "\
+INSERT INTO counters (name, value) VALUES ('last_archive_block', 1)
+ON CONFLICT (name) DO UPDATE SET value = value + 1";
+
+/// The oldest traces that started before `?1` (ns as text), with their span counts, at
+/// most `?2`: what the next block takes, whole traces.
+pub const TRACES_TO_ARCHIVE: &str = "\
+SELECT lower(hex(trace_id)) AS trace_id, coalesce(span_count, 0) AS span_count FROM traces
+WHERE start_ns < CAST(?1 AS INTEGER) AND parts IS NOT NULL
+ORDER BY start_ns, trace_id LIMIT CAST(?2 AS INTEGER)";
+
+/// The traces of a compaction step: `?1` = a JSON array of trace ids (hex).
+macro_rules! archived_traces {
+    () => {
+        "SELECT unhex(value) FROM json_each(?1)"
+    };
+}
+
+/// The span rows of the traces in `?1` (a JSON array of hex ids), as a block takes them.
+pub const SPANS_TO_ARCHIVE: &str = concat!(
+    "SELECT CAST(s.span_row AS TEXT) AS span_row, lower(hex(s.trace_id)) AS trace_id,
+       lower(hex(s.span_id)) AS span_id, nullif(lower(hex(s.parent_span_id)), '') AS parent_span_id,
+       s.name AS name, s.kind AS kind, s.status_code AS status_code,
+       CAST(s.start_ns AS TEXT) AS start_ns, CAST(s.end_ns AS TEXT) AS end_ns,
+       CAST(s.resource_id AS TEXT) AS resource_id, CAST(s.shape_id AS TEXT) AS shape_id, s.body AS body
+FROM traces t JOIN ",
+    own_spans!("s"),
+    " WHERE t.trace_id IN (",
+    archived_traces!(),
+    ")"
+);
+
+/// The first statement of a compaction's commit: counts the spans archived (`?3`), and
+/// fails the transaction unless the traces of `?1` still have exactly the span rows the
+/// block was built from (`?2` = their count and the sum of their row numbers, as
+/// `count:sum`): a span that arrived for one of them meanwhile, or a trace deleted,
+/// makes the step start over instead of losing it.
+pub const ARCHIVE_GUARD: &str = concat!(
+    "INSERT INTO counters (name, value)
+SELECT 'archived_spans', CAST(?3 AS INTEGER) + json(CASE WHEN (
+    SELECT count(*) || ':' || coalesce(sum(s.span_row), 0) FROM traces t JOIN ",
+    own_spans!("s"),
+    " WHERE t.trace_id IN (",
+    archived_traces!(),
+    ")) = ?2 THEN '0' ELSE 'the traces being archived changed: the step starts over' END)
+WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+);
+
+/// Deletes the archived traces' rows (`?1` = a JSON array of hex ids): uncounts their
+/// spans and traces, deletes the spans, then the traces. The services keep their counts:
+/// the spans are still stored, in the archive.
+pub const ARCHIVE_DELETE: [&str; 3] = {
+    let all = delete_traces!(archived_traces!());
+    [all[0], all[3], all[5]]
+};
+
+/// Records a block: `?1` = id, `?2` = level, `?3` = signal, `?4` = object key, `?5`/`?6` =
+/// min/max start (text), `?7` items, `?8` traces, `?9` bytes, `?10` services JSON, `?11`
+/// the search filter (hex).
+pub const INSERT_ARCHIVE_BLOCK: &str = "\
+INSERT INTO archive_blocks
+    (block_id, level, signal, object_key, min_start_ns, max_start_ns, items, traces, bytes, services, bloom)
+VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, CAST(?5 AS INTEGER), CAST(?6 AS INTEGER), ?7, ?8, ?9, ?10, unhex(?11))";
+
+/// One trace-id filter shard: `?1` = shard (its count times 65,536 plus its index), `?2`
+/// = block id, `?3` = bits (hex).
+pub const INSERT_TRACE_FILTER: &str = "\
+INSERT INTO archive_trace_filters (shard, block_id, bits) VALUES (?1, CAST(?2 AS INTEGER), unhex(?3))";
+
+/// [`INSERT_TRACE_FILTER`] for many shards: `?1` = a JSON array of the same rows.
+pub const INSERT_TRACE_FILTERS_JSON: &str = "\
+INSERT INTO archive_trace_filters (shard, block_id, bits)
+SELECT value ->> 0, CAST(value ->> 1 AS INTEGER), unhex(value ->> 2) FROM json_each(?1)";
+
+/// Resources by id, whole, as a block keeps them: `?1` = a JSON array of ids as text.
+pub const ARCHIVE_RESOURCES: &str = "\
+SELECT CAST(resource_id AS TEXT) AS resource_id, resource, scope, service_name FROM resources
+WHERE resource_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))";
+
+/// The object key of every block.
+pub const ARCHIVE_KEYS: &str = "SELECT object_key FROM archive_blocks";
+
+/// The columns of an archive block, as `walk::BlockRow` reads them.
+macro_rules! archive_block_columns {
+    () => {
+        "block_id, object_key, CAST(min_start_ns AS TEXT) AS min_start,
+       CAST(max_start_ns AS TEXT) AS max_start, items, traces, bytes, services"
+    };
+}
+
+/// The blocks of signal `?1` that may hold a trace that started at or after `?2` (text),
+/// latest start first.
+pub const ARCHIVE_BLOCKS: &str = concat!(
+    "SELECT ",
+    archive_block_columns!(),
+    " FROM archive_blocks
+WHERE signal = ?1 AND max_start_ns >= CAST(?2 AS INTEGER) ORDER BY max_start_ns DESC, block_id DESC"
+);
+
+/// The search filters of some blocks: `?1` = a JSON array of block ids.
+pub const ARCHIVE_BLOOMS: &str = "\
+SELECT block_id, hex(bloom) AS bloom FROM archive_blocks
+WHERE block_id IN (SELECT value FROM json_each(?1))";
+
+/// The blocks whose trace-id filter shard `?1` or `?2` (one per shard count) may hold a
+/// trace, with the shard's bits.
+pub const ARCHIVE_TRACE_SHARDS: &str = concat!(
+    "SELECT ",
+    archive_block_columns!(),
+    ", hex(f.bits) AS bits
+FROM archive_trace_filters f JOIN archive_blocks USING (block_id)
+WHERE f.shard IN (?1, ?2) ORDER BY block_id"
+);
+
+/// What the archive holds of signal `?1`.
+pub const ARCHIVE_STATS: &str = "\
+SELECT count(*) AS blocks, CAST(coalesce(sum(items), 0) AS TEXT) AS items,
+       CAST(coalesce(sum(bytes), 0) AS TEXT) AS bytes, CAST(min(min_start_ns) AS TEXT) AS oldest
+FROM archive_blocks WHERE signal = ?1";
+
+/// The oldest blocks whose every item started before `?1` (text), at most `?2`.
+pub const ARCHIVE_EXPIRED: &str = concat!(
+    "SELECT ",
+    archive_block_columns!(),
+    " FROM archive_blocks
+WHERE max_start_ns < CAST(?1 AS INTEGER) ORDER BY max_start_ns, block_id LIMIT CAST(?2 AS INTEGER)"
+);
+
+/// Drops a block's metadata, reads stop seeing it at the commit (its object is deleted
+/// after): uncounts its spans from `services` (`?1` = its services JSON) ...
+pub const UNCOUNT_ARCHIVE_SERVICES: &str = "\
+UPDATE services SET span_count = span_count - CAST(j.value AS INTEGER)
+FROM json_each(?1) j WHERE services.service_name = j.key";
+
+/// ... deletes its trace-id filter and its row (`?1` = block id).
+pub const DROP_ARCHIVE_BLOCK: [&str; 2] = [
+    "DELETE FROM archive_trace_filters WHERE block_id = CAST(?1 AS INTEGER)",
+    "DELETE FROM archive_blocks WHERE block_id = CAST(?1 AS INTEGER)",
+];

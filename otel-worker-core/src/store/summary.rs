@@ -156,7 +156,7 @@ fn operation_terms(span: &SpanView, add: &mut impl FnMut(Term)) {
 }
 
 /// The terms of some attributes: key and value, and the value's trigrams.
-fn attribute_terms(attributes: &[(&str, &Value)], add: &mut impl FnMut(Term)) {
+pub fn attribute_terms(attributes: &[(&str, &Value)], add: &mut impl FnMut(Term)) {
     let mut bytes = Vec::new();
     for (key, value) in attributes {
         if let Some(text) = value_text(value) {

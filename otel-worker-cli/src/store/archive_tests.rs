@@ -1,0 +1,435 @@
+//! The archive tier on real SQLite files and a real directory: what is read back does not
+//! depend on which tier holds it, and compaction stopped at any step loses and doubles
+//! nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use otel_worker_core::archive::Archive;
+use otel_worker_core::archive::objects::{Listing, ObjectError, ObjectStore};
+use otel_worker_core::models::TraceSummary;
+use otel_worker_core::store::search::search;
+use otel_worker_core::store::{Body, SpanFilter, SpanRecord, Store, StoreError, TraceListQuery};
+use serde_json::Value;
+
+use super::SqliteDatabase;
+use super::tests::{
+    all_pages, batch, block_searches, count, many_traces, now_ms, query, shape, spans, with_service,
+};
+use crate::archive_dir::DirectoryStore;
+
+/// A store over `path` whose archive is `objects`.
+fn archived(path: &Path, objects: Arc<dyn ObjectStore>) -> Store {
+    Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
+        .with_archive(Arc::new(Archive::new(objects)))
+}
+
+fn directory(path: &Path) -> Arc<DirectoryStore> {
+    Arc::new(DirectoryStore::open(path.with_file_name("archive")).unwrap())
+}
+
+/// Every search of [`block_searches`] and a few more (the plain list, a time range, a
+/// status with a duration), all pages.
+fn every_search() -> Vec<TraceListQuery> {
+    let mut all = block_searches();
+    all.push(query(100, None));
+    all.push(TraceListQuery {
+        limit: 40,
+        start_ns: Some(3_000_000),
+        end_ns: Some(9_000_000),
+        ..TraceListQuery::default()
+    });
+    all.push(TraceListQuery {
+        limit: 7,
+        span: SpanFilter {
+            status_code: Some(2),
+            max_duration_ns: Some(200_000),
+            service: Some("svc-db".into()),
+            ..SpanFilter::default()
+        },
+        ..TraceListQuery::default()
+    });
+    all
+}
+
+/// What a user reads back: every search's traces (ids, in order), and the summaries and
+/// spans of a sample of traces.
+async fn everything_read(store: &Store) -> (Vec<Vec<String>>, Vec<(TraceSummary, Vec<Value>)>) {
+    let mut searches = Vec::new();
+    for q in every_search() {
+        searches.push(all_pages(store, &q).await);
+    }
+    let mut traces = Vec::new();
+    for t in [0u32, 1, 13, 4_999, 5_000, 6_001, 11_999] {
+        let id = format!("{t:032x}");
+        let summary = store.trace_summary(&id).await.unwrap().expect("the trace");
+        traces.push((summary, spans(store, &id).await));
+    }
+    (searches, traces)
+}
+
+#[tokio::test]
+async fn searches_and_traces_read_the_same_whichever_tier_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    many_traces(&store, 12_000).await;
+    store.summarize(now_ms(), 100).await.unwrap();
+    let before = everything_read(&store).await;
+    assert!(
+        before.0.iter().any(|ids| ids.len() > 1_000),
+        "some find many"
+    );
+    assert!(before.0[1].is_empty(), "some find none");
+    let hot_spans = count(&path, "SELECT count(*) FROM spans");
+    assert_eq!(hot_spans, 36_000);
+
+    // Half of the traces (those that started before trace 6,000's) go to the archive...
+    let half = store
+        .archive_before(now_ms(), 6_000_000, 100)
+        .await
+        .unwrap();
+    assert_eq!((half.traces, half.spans), (6_000, 18_000));
+    assert_eq!(count(&path, "SELECT count(*) FROM spans"), 18_000);
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 6_000);
+    assert_eq!(everything_read(&store).await, before, "half archived");
+    let stats = store.holdings().await.unwrap();
+    assert_eq!((stats.spans, stats.traces), (18_000, 6_000), "the hot tier");
+    let archive = stats.archive.expect("archive stats");
+    assert_eq!(archive.spans, 18_000);
+    assert_eq!(archive.oldest_unix_nano, Some(1));
+    assert!(archive.blocks >= 1 && archive.bytes > 0, "{archive:?}");
+    assert!(
+        archive.bytes < 18_000 * 100,
+        "{} bytes a span",
+        archive.bytes / 18_000
+    );
+
+    // ... then the rest; a new store over the same files (nothing cached) reads the same.
+    store.archive_before(now_ms(), u64::MAX, 100).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM spans"), 0);
+    assert_eq!(everything_read(&store).await, before, "all archived");
+    let reopened = archived(&path, directory(&path));
+    assert_eq!(everything_read(&reopened).await, before, "reopened");
+    // The services still count every span.
+    let services = store.services().await.unwrap();
+    assert_eq!(services.iter().map(|s| s.span_count).sum::<u64>(), 36_000);
+}
+
+#[tokio::test]
+async fn spans_that_arrive_after_their_trace_was_archived_join_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    many_traces(&store, 10).await;
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    let id = format!("{:032x}", 4);
+    let archived_summary = store.trace_summary(&id).await.unwrap().unwrap();
+    assert_eq!(archived_summary.span_count, 3);
+    // A late span, and one span sent again (same id, new name).
+    let late = |span_id: &str, name: &str, start: u64| {
+        with_service(
+            SpanRecord {
+                trace_id: id.clone(),
+                span_id: span_id.into(),
+                parent_span_id: Some(format!("{:08x}{:08x}", 4, 1)),
+                name: name.into(),
+                kind: 2,
+                service_name: None,
+                status_code: 2,
+                start_ns: start,
+                end_ns: start + 1_000_000,
+                resource_id: 0,
+                shape_id: Some(shape().id),
+                body: serde_json::to_string(&Body {
+                    values: vec![Value::from(7)],
+                    ..Body::default()
+                })
+                .unwrap(),
+            },
+            Some("svc-late"),
+        )
+    };
+    store
+        .insert(batch(vec![
+            late("00000000000000ff", "late", 4_500),
+            late(&format!("{:08x}{:08x}", 4, 2), "sent again", 4_002),
+        ]))
+        .await
+        .unwrap();
+    let all = spans(&store, &id).await;
+    let names: Vec<&str> = all.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["op 4", "sent again", "child 3", "late"], "{all:#?}");
+    let summary = store.trace_summary(&id).await.unwrap().unwrap();
+    assert_eq!(summary.root_span_name.as_deref(), Some("op 4"));
+    assert_eq!(summary.end_time_unix_nano, 4_500 + 1_000_000);
+    assert!(summary.services.contains(&"svc-late".to_owned()));
+    // Found by what only the late span carries, and listed once.
+    let mut q = query(20, None);
+    q.span.service = Some("svc-late".into());
+    assert_eq!(all_pages(&store, &q).await, std::slice::from_ref(&id));
+    let listed = all_pages(&store, &query(20, None)).await;
+    assert_eq!(listed.iter().filter(|t| **t == id).count(), 1, "{listed:?}");
+    assert_eq!(listed.len(), 10);
+    // One span by id, from either tier.
+    for span_id in ["00000000000000ff", &format!("{:08x}{:08x}", 4, 3)] {
+        let one = store.span(&id, span_id).await.unwrap().expect("the span");
+        assert!(one.get().contains(span_id));
+    }
+}
+
+/// The directory store, failing every `put` while `failing` is above zero.
+struct FlakyWrites {
+    inner: Arc<DirectoryStore>,
+    failing: AtomicU32,
+}
+
+#[async_trait]
+impl ObjectStore for FlakyWrites {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+        if self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ObjectError::Unavailable("the disk is full".into()));
+        }
+        self.inner.put(key, bytes).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<Vec<u8>>, ObjectError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn get_suffix(&self, key: &str, len: u64) -> Result<Option<(Vec<u8>, u64)>, ObjectError> {
+        self.inner.get_suffix(key, len).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), ObjectError> {
+        self.inner.delete(keys).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Listing, ObjectError> {
+        self.inner.list(prefix, after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_compaction_stopped_at_any_step_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let objects = directory(&path);
+    let flaky = Arc::new(FlakyWrites {
+        inner: objects.clone(),
+        failing: AtomicU32::new(0),
+    });
+    let store = archived(&path, flaky.clone());
+    many_traces(&store, 300).await;
+    let before = all_pages(&store, &query(50, None)).await;
+    let whole = |store: &Store| {
+        let store = store.clone();
+        let before = before.clone();
+        async move {
+            assert_eq!(all_pages(&store, &query(50, None)).await, before);
+            for t in [0u32, 150, 299] {
+                let id = format!("{t:032x}");
+                let summary = store.trace_summary(&id).await.unwrap().unwrap();
+                assert_eq!(summary.span_count, 3, "{id}");
+                assert_eq!(spans(&store, &id).await.len(), 3, "{id}");
+            }
+        }
+    };
+    let now = now_ms();
+
+    // Stopped after taking the lease and building the block (the process died): the
+    // lease keeps other compactors out until it expires; then the next one starts over.
+    let pending = store.prepare_block(now, u64::MAX).await.unwrap().unwrap();
+    let lost_id = pending.block_id;
+    drop(pending);
+    whole(&store).await;
+    assert!(store.archive_step(now, u64::MAX).await.unwrap().is_none());
+
+    // Stopped after the object was written, before the commit: an orphan nobody reads.
+    let later = now + 61_000;
+    let pending = store.prepare_block(later, u64::MAX).await.unwrap().unwrap();
+    assert!(pending.block_id > lost_id, "an id is never reused");
+    store.write_block(&pending).await.unwrap();
+    let orphan = pending.key.clone();
+    drop(pending);
+    whole(&store).await;
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 0);
+
+    // The object store fails: nothing changes, the failure is counted, the rows stay.
+    flaky.failing.store(1, Ordering::SeqCst);
+    let failed = store.archive_step(later + 61_000, u64::MAX).await;
+    assert!(matches!(failed, Err(StoreError::Busy(_))), "{failed:?}");
+    assert_eq!(count(&path, "SELECT count(*) FROM spans"), 900);
+    let stats = store.holdings().await.unwrap();
+    assert_eq!(stats.archive.unwrap().failed_writes, 1);
+    whole(&store).await;
+
+    // A span arrives for a trace being archived between the build and the commit: the
+    // commit changes nothing, and the next step takes the span too.
+    let pending = store
+        .prepare_block(later + 61_000, u64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    store.write_block(&pending).await.unwrap();
+    let mut extra = with_service(
+        SpanRecord {
+            trace_id: format!("{:032x}", 0),
+            span_id: "00000000000000ee".into(),
+            parent_span_id: None,
+            name: "arrived meanwhile".into(),
+            kind: 1,
+            service_name: None,
+            status_code: 0,
+            start_ns: 10,
+            end_ns: 20,
+            resource_id: 0,
+            shape_id: None,
+            body: "{}".into(),
+        },
+        Some("svc-0"),
+    );
+    extra.shape_id = None;
+    store.insert(batch(vec![extra])).await.unwrap();
+    let refused = store.commit_block(pending).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM spans"), 901);
+
+    // The next steps archive everything, once.
+    let done = store
+        .archive_before(later + 122_000, u64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!((done.traces, done.spans), (300, 901));
+    assert_eq!(count(&path, "SELECT count(*) FROM spans"), 0);
+    assert_eq!(
+        spans(&store, &format!("{:032x}", 0)).await.len(),
+        4,
+        "the span that arrived meanwhile"
+    );
+    assert_eq!(all_pages(&store, &query(50, None)).await, before);
+
+    // The orphans (the object written before the stop, the one refused at the commit)
+    // are deleted; the block in use is not.
+    assert!(objects.get_suffix(&orphan, 8).await.unwrap().is_some());
+    assert_eq!(store.delete_orphans().await.unwrap(), 2);
+    assert!(objects.get_suffix(&orphan, 8).await.unwrap().is_none());
+    assert_eq!(all_pages(&store, &query(50, None)).await, before);
+}
+
+#[tokio::test]
+async fn retention_and_the_budget_drop_whole_blocks_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let objects = directory(&path);
+    let store = archived(&path, objects.clone());
+    many_traces(&store, 100).await;
+    // Two blocks: traces 0-49, then 50-99.
+    store.archive_before(now_ms(), 50_000, 10).await.unwrap();
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 2);
+    let keys = objects.list("blocks/", None, 10).await.unwrap().objects;
+    assert_eq!(keys.len(), 2);
+
+    // Retention at trace 60's start drops only the block whose every trace is older.
+    let pruned = store.prune(60_000, 1_000).await.unwrap();
+    assert_eq!((pruned.traces, pruned.spans), (50, 150));
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 1);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM archive_trace_filters WHERE block_id NOT IN (SELECT block_id FROM archive_blocks)"
+        ),
+        0
+    );
+    assert_eq!(
+        objects
+            .list("blocks/", None, 10)
+            .await
+            .unwrap()
+            .objects
+            .len(),
+        1
+    );
+    let listed = all_pages(&store, &query(100, None)).await;
+    assert_eq!(listed.len(), 50);
+    assert!(
+        store
+            .trace_summary(&format!("{:032x}", 10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let services = store.services().await.unwrap();
+    assert_eq!(services.iter().map(|s| s.span_count).sum::<u64>(), 150);
+    let stats = store.holdings().await.unwrap();
+    assert_eq!(stats.pruned_traces, 50);
+
+    // Over a budget, the archive's oldest block goes before any hot trace.
+    many_traces_from(&store, 100..110).await;
+    let tiny = store.clone().with_budget(Some(1));
+    tiny.keep_within_budget(1).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 10);
+}
+
+async fn many_traces_from(store: &Store, range: std::ops::Range<u32>) {
+    super::tests::traces_in(store, range).await;
+}
+
+#[tokio::test]
+async fn a_search_over_many_blocks_pages_in_order_with_a_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    many_traces(&store, 2_000).await;
+    let expected = all_pages(&store, &query(30, None)).await;
+    // Twenty blocks, by start.
+    for cut in 1..=20u64 {
+        store
+            .archive_before(now_ms(), cut * 100_000, 1)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 20);
+    assert_eq!(all_pages(&store, &query(30, None)).await, expected);
+    // With a budget of two probes a request, the pages are partial and continue.
+    // Failing traces with n = 42: two of them (624 and 1,885), in blocks every filter
+    // lets through.
+    let mut q = query(30, None);
+    q.span.status_code = Some(2);
+    q.span.attributes = vec![("n".into(), "42".into())];
+    let full = all_pages(&store, &q).await;
+    assert_eq!(full, [format!("{:032x}", 1_885), format!("{:032x}", 624)]);
+    let budget = otel_worker_core::store::search::Budget {
+        probes: 2,
+        filters: 48,
+    };
+    let mut ids = Vec::new();
+    let mut partial = 0;
+    loop {
+        let page = search(std::slice::from_ref(&store), &q, Some(budget))
+            .await
+            .unwrap();
+        partial += usize::from(page.partial);
+        ids.extend(page.traces.iter().map(|t| t.trace_id.clone()));
+        match page.next {
+            Some(next) => q.before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(ids, full);
+    assert!(partial > 0);
+}

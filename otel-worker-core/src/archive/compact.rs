@@ -1,0 +1,485 @@
+//! Compaction: the oldest traces leave the span rows for a block in the object store.
+//!
+//! A step, under a lease so two compactors never take the same traces
+//! (docs/architecture.md, "A compaction step"):
+//! 1. [`Store::prepare_block`]: takes the lease and a block id, reads the oldest whole
+//!    traces that started before the cutoff (up to [`BLOCK_SPANS`] spans), and builds the
+//!    block, its search filter and its trace-id filter in memory;
+//! 2. [`Store::write_block`]: puts the object under a key fixed by the id;
+//! 3. [`Store::commit_block`]: one transaction records the block and deletes the span and
+//!    trace rows it took, provided they are still exactly those (a span that arrived for
+//!    one of the traces meanwhile makes it fail, and the next step starts over).
+//!
+//! Stopped anywhere, nothing is lost: until the commit the rows are where they were, and
+//! an object without its row is never read. Such an orphan is overwritten if its id comes
+//! back, or deleted by [`Store::delete_orphans`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::matching::{self, Parsed};
+use super::{Archive, block, object_key, trace_filter};
+use crate::store::summary::LEASE_MS;
+use crate::store::{
+    Param, ResourceRecord, ShapeRecord, SpanRecord, Statement, Store, StoreError, sql,
+};
+
+/// Spans a block takes at most (whole traces, so one larger trace makes a larger block):
+/// about 1.7 MB of object at 26 bytes a span, and a search that must read a block reads
+/// at most this many.
+pub const BLOCK_SPANS: u64 = 65_536;
+
+/// Shards of a level-0 block's trace-id filter.
+pub const TRACE_FILTER_SHARDS: u16 = 16;
+
+/// The signal of span blocks in `archive_blocks`.
+pub const SPANS: i64 = 1;
+
+/// A block built and not committed yet.
+#[derive(Debug)]
+pub struct Pending {
+    pub block_id: i64,
+    pub key: String,
+    pub bytes: Vec<u8>,
+    /// The lease's expiry, returned with the commit.
+    lease: u64,
+    traces: Vec<String>,
+    spans: u64,
+    /// The span rows taken: `count:sum of row numbers`, checked at the commit.
+    rows: String,
+    statements: Vec<Statement>,
+}
+
+/// What one step archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Archived {
+    pub block_id: i64,
+    pub traces: u64,
+    pub spans: u64,
+    pub bytes: u64,
+}
+
+#[derive(Deserialize)]
+struct TraceToArchive {
+    trace_id: String,
+    span_count: i64,
+}
+
+#[derive(Deserialize)]
+struct SpanToArchive {
+    span_row: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    name: String,
+    kind: i32,
+    status_code: i32,
+    start_ns: String,
+    end_ns: String,
+    resource_id: String,
+    shape_id: Option<String>,
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct ResourceRow {
+    resource_id: String,
+    resource: String,
+    scope: String,
+    service_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ShapeRow {
+    shape_id: String,
+    keys: String,
+}
+
+fn number(text: &str, what: &str) -> Result<i64, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Other(format!("stored {what} {text:?} is not a number")))
+}
+
+impl Store {
+    fn archive_or_fail(&self) -> Result<&Archive, StoreError> {
+        self.archive()
+            .ok_or_else(|| StoreError::Other("this store has no archive".into()))
+    }
+
+    /// One whole step; `None` when another compactor holds the lease or no trace started
+    /// before `cutoff_ns`.
+    pub async fn archive_step(
+        &self,
+        now_ms: u64,
+        cutoff_ns: u64,
+    ) -> Result<Option<Archived>, StoreError> {
+        let Some(pending) = self.prepare_block(now_ms, cutoff_ns).await? else {
+            return Ok(None);
+        };
+        let lease = pending.lease;
+        let result = async {
+            self.write_block(&pending).await?;
+            self.commit_block(pending).await
+        }
+        .await;
+        if result.is_err() {
+            // The next step, here or elsewhere, may start over at once.
+            self.return_archive_lease(lease).await;
+        }
+        result.map(Some)
+    }
+
+    /// Archives every trace that started before `cutoff_ns`, step after step, at most
+    /// `max_steps`. Returns what the steps archived, in all.
+    pub async fn archive_before(
+        &self,
+        now_ms: u64,
+        cutoff_ns: u64,
+        max_steps: u32,
+    ) -> Result<Archived, StoreError> {
+        let mut total = Archived {
+            block_id: 0,
+            traces: 0,
+            spans: 0,
+            bytes: 0,
+        };
+        for _ in 0..max_steps {
+            let Some(step) = self.archive_step(now_ms, cutoff_ns).await? else {
+                break;
+            };
+            total.block_id = step.block_id;
+            total.traces += step.traces;
+            total.spans += step.spans;
+            total.bytes += step.bytes;
+        }
+        Ok(total)
+    }
+
+    /// Step 1: the lease, a block id, and the block built from the oldest traces.
+    pub async fn prepare_block(
+        &self,
+        now_ms: u64,
+        cutoff_ns: u64,
+    ) -> Result<Option<Pending>, StoreError> {
+        self.archive_or_fail()?;
+        let lease = now_ms + LEASE_MS;
+        let taken = self
+            .db
+            .transaction(vec![Statement::new(
+                sql::TAKE_ARCHIVE_LEASE,
+                vec![now_ms.to_string().into(), lease.to_string().into()],
+            )])
+            .await?;
+        if taken.first().copied() != Some(1) {
+            return Ok(None);
+        }
+        let built = self.build_block(lease, cutoff_ns).await;
+        if !matches!(built, Ok(Some(_))) {
+            self.return_archive_lease(lease).await;
+        }
+        built
+    }
+
+    /// Gives the lease taken until `lease` back; a failure leaves it to expire.
+    async fn return_archive_lease(&self, lease: u64) {
+        let statement = Statement::new(sql::RETURN_ARCHIVE_LEASE, vec![lease.to_string().into()]);
+        let _ = self.db.transaction(vec![statement]).await;
+    }
+
+    async fn build_block(&self, lease: u64, cutoff_ns: u64) -> Result<Option<Pending>, StoreError> {
+        let candidates: Vec<TraceToArchive> = self
+            .rows(Statement::new(
+                sql::TRACES_TO_ARCHIVE,
+                vec![
+                    crate::store::ns_param(cutoff_ns),
+                    Param::Int(BLOCK_SPANS as i64),
+                ],
+            ))
+            .await?;
+        let mut traces = Vec::new();
+        let mut spans_wanted = 0u64;
+        for trace in candidates {
+            if !traces.is_empty() && spans_wanted + trace.span_count.max(0) as u64 > BLOCK_SPANS {
+                break;
+            }
+            spans_wanted += trace.span_count.max(0) as u64;
+            traces.push(trace.trace_id);
+        }
+        if traces.is_empty() {
+            return Ok(None);
+        }
+        let ids = serde_json::to_string(&traces).unwrap_or_default();
+        let rows: Vec<SpanToArchive> = self
+            .rows(Statement::new(
+                sql::SPANS_TO_ARCHIVE,
+                vec![ids.clone().into()],
+            ))
+            .await?;
+        let mut row_sum: i64 = 0;
+        let mut resource_ids = BTreeMap::new();
+        let mut shape_ids = BTreeMap::new();
+        let mut spans = Vec::with_capacity(rows.len());
+        for row in &rows {
+            row_sum = row_sum.wrapping_add(number(&row.span_row, "span row")?);
+            resource_ids.insert(row.resource_id.clone(), ());
+            if let Some(shape) = &row.shape_id {
+                shape_ids.insert(shape.clone(), ());
+            }
+        }
+        let resources: Vec<ResourceRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_RESOURCES,
+                vec![json_keys(&resource_ids).into()],
+            ))
+            .await?;
+        let shapes: Vec<ShapeRow> = self
+            .rows(Statement::new(
+                sql::SHAPES_BY_ID,
+                vec![json_keys(&shape_ids).into()],
+            ))
+            .await?;
+        let resources = resources
+            .into_iter()
+            .map(|r| {
+                Ok(ResourceRecord {
+                    id: number(&r.resource_id, "resource id")?,
+                    resource: r.resource,
+                    scope: r.scope,
+                    service_name: r.service_name,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let shapes = shapes
+            .into_iter()
+            .map(|s| {
+                Ok(ShapeRecord {
+                    id: number(&s.shape_id, "attribute key set id")?,
+                    keys: s.keys,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let service_of: BTreeMap<i64, Option<&str>> = resources
+            .iter()
+            .map(|r| (r.id, r.service_name.as_deref()))
+            .collect();
+        for row in rows {
+            let resource_id = number(&row.resource_id, "resource id")?;
+            spans.push(SpanRecord {
+                service_name: service_of
+                    .get(&resource_id)
+                    .copied()
+                    .flatten()
+                    .map(str::to_owned),
+                trace_id: row.trace_id,
+                span_id: row.span_id,
+                parent_span_id: row.parent_span_id,
+                name: row.name,
+                kind: row.kind,
+                status_code: row.status_code,
+                start_ns: number(&row.start_ns, "start")?.max(0) as u64,
+                end_ns: number(&row.end_ns, "end")?.max(0) as u64,
+                resource_id,
+                shape_id: row
+                    .shape_id
+                    .as_deref()
+                    .map(|s| number(s, "shape"))
+                    .transpose()?,
+                body: row.body,
+            });
+        }
+        let count = spans.len() as u64;
+        let mut services: BTreeMap<String, u64> = BTreeMap::new();
+        for span in &spans {
+            if let Some(service) = &span.service_name {
+                *services.entry(service.clone()).or_default() += 1;
+            }
+        }
+        let min_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        let max_start = spans.iter().map(|s| s.start_ns).max().unwrap_or(0);
+        let trace_ids: Vec<[u8; 16]> = traces.iter().filter_map(|t| id_bytes(t)).collect();
+        let encoded = block::encode(spans, &resources, &shapes).map_err(block_failed)?;
+        // The filter is built from the block as readers will see it.
+        let decoded = block::decode(&encoded).map_err(block_failed)?;
+        let parsed = Parsed::of(&decoded.dictionaries);
+        let bloom = matching::filter_of(&decoded.spans, &parsed).map_err(block_failed)?;
+
+        // The id comes last, from a counter only the lease holder moves.
+        self.db
+            .transaction(vec![Statement::new(sql::NEXT_ARCHIVE_BLOCK, vec![])])
+            .await?;
+        let block_id = self.counter("last_archive_block").await? as i64;
+        let key = object_key(0, block_id);
+
+        let mut statements = vec![Statement::new(
+            sql::INSERT_ARCHIVE_BLOCK,
+            vec![
+                block_id.to_string().into(),
+                Param::Int(0),
+                Param::Int(SPANS),
+                key.as_str().into(),
+                crate::store::ns_param(min_start),
+                crate::store::ns_param(max_start),
+                Param::Int(count as i64),
+                Param::Int(traces.len() as i64),
+                Param::Int(encoded.len() as i64),
+                serde_json::to_string(&services).unwrap_or_default().into(),
+                hex::encode(bloom.as_bytes()).into(),
+            ],
+        )];
+        let shard_rows: Vec<Vec<Param>> = trace_filter::build(&trace_ids, TRACE_FILTER_SHARDS)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, bits)| !bits.is_empty())
+            .map(|(index, bits)| {
+                vec![
+                    Param::Int(shard_key(TRACE_FILTER_SHARDS, index as u16)),
+                    block_id.to_string().into(),
+                    hex::encode(bits).into(),
+                ]
+            })
+            .collect();
+        if !shard_rows.is_empty() {
+            statements.push(Statement::Rows {
+                per_row: sql::INSERT_TRACE_FILTER,
+                as_json: sql::INSERT_TRACE_FILTERS_JSON,
+                rows: shard_rows,
+            });
+        }
+        Ok(Some(Pending {
+            block_id,
+            key,
+            bytes: encoded,
+            lease,
+            rows: format!("{count}:{row_sum}"),
+            spans: count,
+            traces,
+            statements,
+        }))
+    }
+
+    /// Step 2: the object, under its fixed key (a retried step overwrites its own). A
+    /// failed write is counted for the stats; the rows stay hot for the next step.
+    pub async fn write_block(&self, pending: &Pending) -> Result<(), StoreError> {
+        let archive = self.archive_or_fail()?;
+        if let Err(error) = archive
+            .objects()
+            .put(&pending.key, pending.bytes.clone())
+            .await
+        {
+            let _ = self
+                .db
+                .transaction(vec![Statement::new(
+                    sql::ADD_TO_COUNTER,
+                    vec!["archive_failed_writes".into(), "1".into()],
+                )])
+                .await;
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Step 3: one transaction records the block and deletes the rows it holds, or
+    /// changes nothing.
+    pub async fn commit_block(&self, pending: Pending) -> Result<Archived, StoreError> {
+        let ids: Param = serde_json::to_string(&pending.traces)
+            .unwrap_or_default()
+            .into();
+        let mut statements = vec![Statement::new(
+            sql::ARCHIVE_GUARD,
+            vec![
+                ids.clone(),
+                pending.rows.clone().into(),
+                pending.spans.to_string().into(),
+            ],
+        )];
+        statements.extend(
+            sql::ARCHIVE_DELETE
+                .iter()
+                .map(|sql| Statement::new(*sql, vec![ids.clone()])),
+        );
+        statements.extend(pending.statements);
+        statements.extend(
+            sql::FORGET_EMPTY_BLOCKS
+                .iter()
+                .map(|sql| Statement::new(*sql, vec![])),
+        );
+        statements.push(Statement::new(
+            sql::RETURN_ARCHIVE_LEASE,
+            vec![pending.lease.to_string().into()],
+        ));
+        self.db.transaction(statements).await?;
+        Ok(Archived {
+            block_id: pending.block_id,
+            traces: pending.traces.len() as u64,
+            spans: pending.spans,
+            bytes: pending.bytes.len() as u64,
+        })
+    }
+
+    /// Deletes objects under `blocks/` that no block row names and that are not newer
+    /// than the last block id taken (a step in progress may be writing a newer one).
+    /// Returns how many it deleted.
+    pub async fn delete_orphans(&self) -> Result<u64, StoreError> {
+        let archive = self.archive_or_fail()?;
+        let last = self.counter("last_archive_block").await? as i64;
+        let known: Vec<KnownKey> = self.rows(Statement::new(sql::ARCHIVE_KEYS, vec![])).await?;
+        let known: std::collections::HashSet<String> =
+            known.into_iter().map(|k| k.object_key).collect();
+        let mut deleted = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let listing = archive
+                .objects()
+                .list("blocks/", after.as_deref(), 1_000)
+                .await?;
+            let orphans: Vec<String> = listing
+                .objects
+                .iter()
+                .filter(|o| !known.contains(&o.key))
+                .filter(|o| block_id_of(&o.key).is_some_and(|id| id < last))
+                .map(|o| o.key.clone())
+                .collect();
+            if !orphans.is_empty() {
+                archive.objects().delete(&orphans).await?;
+                deleted += orphans.len() as u64;
+            }
+            after = listing.objects.last().map(|o| o.key.clone());
+            if !listing.truncated || after.is_none() {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+#[derive(Deserialize)]
+struct KnownKey {
+    object_key: String,
+}
+
+/// The id in a block's key (`blocks/<level>/<id>.owb`).
+fn block_id_of(key: &str) -> Option<i64> {
+    key.rsplit('/').next()?.strip_suffix(".owb")?.parse().ok()
+}
+
+/// How a trace-id filter shard is keyed: its count and index, so blocks of different
+/// shard counts share the table.
+pub fn shard_key(shards: u16, index: u16) -> i64 {
+    i64::from(shards) << 16 | i64::from(index)
+}
+
+/// A trace id's 16 bytes, from its hex.
+pub fn id_bytes(hex_id: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(hex_id, &mut out).ok()?;
+    Some(out)
+}
+
+fn json_keys(ids: &BTreeMap<String, ()>) -> String {
+    serde_json::to_string(&ids.keys().collect::<Vec<_>>()).unwrap_or_default()
+}
+
+fn block_failed(error: block::BlockError) -> StoreError {
+    StoreError::Other(format!("archive: building a block: {error}"))
+}

@@ -1,0 +1,222 @@
+//! A block's spans as search sees them: their attributes parsed from the block's
+//! dictionaries, the terms of its filter ([`summary::span_terms`], the same terms the
+//! search blocks hold, so [`summary::Plan`] rules blocks out alike), and a span filter
+//! checked in Rust with the meaning the SQL of `store::search::span_conditions` gives it.
+
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use super::block::{BlockError, Dictionaries};
+use crate::store::bloom::{Bloom, Term};
+use crate::store::summary::{self, SpanView};
+use crate::store::{SpanFilter, SpanRecord, row};
+
+/// A resource as matching needs it.
+#[derive(Debug, Default)]
+struct Resource {
+    service: Option<String>,
+    attributes: Vec<(String, Value)>,
+}
+
+/// A block's resources and key sets, parsed once.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    resources: FxHashMap<i64, Resource>,
+    shapes: FxHashMap<i64, Vec<String>>,
+}
+
+impl Parsed {
+    pub fn of(dictionaries: &Dictionaries) -> Self {
+        let resources = dictionaries
+            .resources
+            .iter()
+            .map(|r| {
+                let parsed: Value = serde_json::from_str(&r.resource).unwrap_or_default();
+                let attributes = match parsed.get("attributes") {
+                    Some(Value::Object(map)) => {
+                        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let resource = Resource {
+                    service: r.service_name.clone(),
+                    attributes,
+                };
+                (r.id, resource)
+            })
+            .collect();
+        let shapes = dictionaries
+            .shapes
+            .iter()
+            .map(|s| (s.id, serde_json::from_str(&s.keys).unwrap_or_default()))
+            .collect();
+        Self { resources, shapes }
+    }
+
+    /// The span's attributes, keys with their values.
+    fn attributes(&self, span: &SpanRecord) -> Result<Vec<(String, Value)>, BlockError> {
+        let values = row::attribute_values(&span.body)
+            .map_err(|e| BlockError::Corrupt(format!("span {}: body: {e}", span.span_id)))?;
+        let no_keys = Vec::new();
+        let keys = span
+            .shape_id
+            .and_then(|id| self.shapes.get(&id))
+            .unwrap_or(&no_keys);
+        if keys.len() != values.len() {
+            return Err(BlockError::Corrupt(format!(
+                "span {}: {} attribute keys for {} values",
+                span.span_id,
+                keys.len(),
+                values.len()
+            )));
+        }
+        Ok(keys.iter().cloned().zip(values).collect())
+    }
+
+    fn resource(&self, span: &SpanRecord) -> Option<&Resource> {
+        self.resources.get(&span.resource_id)
+    }
+
+    fn service<'a>(&'a self, span: &'a SpanRecord) -> Option<&'a str> {
+        self.resource(span)
+            .and_then(|r| r.service.as_deref())
+            .or(span.service_name.as_deref())
+    }
+}
+
+/// The search filter of `spans` (whose dictionaries `parsed` holds): every term of every
+/// span, in a filter sized to their number.
+pub fn filter_of(spans: &[SpanRecord], parsed: &Parsed) -> Result<Bloom, BlockError> {
+    let mut terms = rustc_hash::FxHashSet::default();
+    let mut resources_done = rustc_hash::FxHashSet::default();
+    for span in spans {
+        let attributes = parsed.attributes(span)?;
+        let pairs: Vec<(&str, &Value)> = attributes.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let view = SpanView {
+            service: parsed.service(span),
+            name: &span.name,
+            root: span.parent_span_id.is_none(),
+            status_code: span.status_code,
+            duration_ns: span.end_ns.saturating_sub(span.start_ns),
+            attributes: &pairs,
+            resource_attributes: &[],
+        };
+        summary::span_terms(&view, &mut |term: Term| {
+            terms.insert(term);
+        });
+        if resources_done.insert(span.resource_id)
+            && let Some(resource) = parsed.resource(span)
+        {
+            let pairs: Vec<(&str, &Value)> = resource
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v))
+                .collect();
+            summary::attribute_terms(&pairs, &mut |term: Term| {
+                terms.insert(term);
+            });
+        }
+    }
+    let mut bloom = Bloom::for_terms(terms.len());
+    for term in terms {
+        bloom.insert(term);
+    }
+    Ok(bloom)
+}
+
+/// One attribute condition of a filter.
+#[derive(Debug)]
+struct Wanted {
+    key: String,
+    text: String,
+    /// The text as a finite number, if it is one.
+    number: Option<f64>,
+}
+
+/// A [`SpanFilter`] ready to check spans.
+#[derive(Debug)]
+pub struct Matcher {
+    filter: SpanFilter,
+    attributes: Vec<Wanted>,
+    /// The text filter, lower-cased (ASCII, as SQLite's `lower`).
+    text: Option<String>,
+}
+
+impl Matcher {
+    pub fn new(filter: &SpanFilter) -> Self {
+        Self {
+            attributes: filter
+                .attributes
+                .iter()
+                .map(|(key, text)| Wanted {
+                    key: key.clone(),
+                    text: text.clone(),
+                    number: text.parse::<f64>().ok().filter(|n| n.is_finite()),
+                })
+                .collect(),
+            text: filter.text.as_ref().map(|t| t.to_ascii_lowercase()),
+            filter: filter.clone(),
+        }
+    }
+
+    /// Whether `span` meets every condition.
+    pub fn matches(&self, span: &SpanRecord, parsed: &Parsed) -> Result<bool, BlockError> {
+        let f = &self.filter;
+        if let Some(service) = &f.service
+            && parsed.resource(span).and_then(|r| r.service.as_deref()) != Some(service.as_str())
+        {
+            return Ok(false);
+        }
+        if f.name.as_ref().is_some_and(|name| *name != span.name)
+            || (f.root_only && span.parent_span_id.is_some())
+            || f.status_code.is_some_and(|code| code != span.status_code)
+        {
+            return Ok(false);
+        }
+        let duration = span.end_ns.saturating_sub(span.start_ns);
+        if f.min_duration_ns.is_some_and(|min| duration < min)
+            || f.max_duration_ns.is_some_and(|max| duration > max)
+        {
+            return Ok(false);
+        }
+        if self.attributes.is_empty() && self.text.is_none() {
+            return Ok(true);
+        }
+        let attributes = parsed.attributes(span)?;
+        let resource = parsed.resource(span);
+        let resource_attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        for wanted in &self.attributes {
+            let carries = |list: &[(String, Value)]| {
+                list.iter()
+                    .any(|(key, value)| *key == wanted.key && value_matches(value, wanted))
+            };
+            if !carries(&attributes) && !carries(resource_attributes) {
+                return Ok(false);
+            }
+        }
+        if let Some(text) = &self.text {
+            let contains = |s: &str| s.to_ascii_lowercase().contains(text.as_str());
+            let in_strings = |list: &[(String, Value)]| {
+                list.iter()
+                    .any(|(_, value)| value.as_str().is_some_and(contains))
+            };
+            if !contains(&span.name) && !in_strings(&attributes) && !in_strings(resource_attributes)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Whether an attribute value reads as the text a user typed: a string with that text,
+/// an integer or bool that reads the same, a double equal to the number.
+fn value_matches(value: &Value, wanted: &Wanted) -> bool {
+    match value {
+        Value::String(s) => *s == wanted.text,
+        Value::Bool(b) => wanted.text == if *b { "true" } else { "false" },
+        Value::Number(n) if n.is_f64() => wanted.number.is_some() && n.as_f64() == wanted.number,
+        Value::Number(n) => n.to_string() == wanted.text,
+        _ => false,
+    }
+}

@@ -1,0 +1,59 @@
+//! Retention and the storage budget in the archive: whole blocks go, oldest first. A
+//! block's row goes first (reads stop seeing it at that commit), its object after; a
+//! crash between the two leaves an orphan object for [`Store::delete_orphans`].
+
+use super::walk::BlockRow;
+use crate::store::{Param, Pruned, Statement, Store, StoreError, ns_param, sql};
+
+impl Store {
+    /// Drops up to `max_blocks` blocks whose every item started before `cutoff_ns`,
+    /// oldest first. Returns what they held.
+    pub async fn drop_blocks_before(
+        &self,
+        cutoff_ns: u64,
+        max_blocks: u32,
+    ) -> Result<Pruned, StoreError> {
+        let Some(archive) = self.archive() else {
+            return Ok(Pruned::default());
+        };
+        let blocks: Vec<BlockRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_EXPIRED,
+                vec![ns_param(cutoff_ns), Param::Int(i64::from(max_blocks))],
+            ))
+            .await?;
+        let mut pruned = Pruned::default();
+        for block in blocks {
+            let id: Param = block.block_id.to_string().into();
+            let mut statements = vec![
+                Statement::new(
+                    sql::UNCOUNT_ARCHIVE_SERVICES,
+                    vec![block.services.as_str().into()],
+                ),
+                Statement::new(
+                    sql::ADD_TO_COUNTER,
+                    vec![sql::PRUNED_TRACES.into(), block.traces.to_string().into()],
+                ),
+            ];
+            statements.extend(
+                sql::DROP_ARCHIVE_BLOCK
+                    .iter()
+                    .map(|sql| Statement::new(*sql, vec![id.clone()])),
+            );
+            self.db.transaction(statements).await?;
+            archive.forget(block.block_id);
+            archive
+                .objects()
+                .delete(std::slice::from_ref(&block.object_key))
+                .await?;
+            pruned.traces += block.traces.max(0) as u64;
+            pruned.spans += block.items.max(0) as u64;
+        }
+        Ok(pruned)
+    }
+
+    /// The bytes of the archive's blocks (0 without an archive).
+    pub async fn archive_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.archive_stats().await?.map_or(0, |a| a.bytes))
+    }
+}

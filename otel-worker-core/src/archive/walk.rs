@@ -1,0 +1,242 @@
+//! The archive's part of a search: blocks walked by latest start, newest first, as the
+//! search blocks of the span rows are ([`crate::store::search`]). A block's search filter
+//! rules it out without reading it; a block that may match has its trace table read, and
+//! for a span filter its rows too, checked in Rust ([`super::matching`]). The walk ends
+//! when the page is full and no block left can hold a newer trace than its last, or when
+//! the budget runs out (the page is then `partial`, with a cursor that continues it).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::block;
+use super::compact::SPANS;
+use super::matching::{Matcher, Parsed};
+use super::read::OpenBlock;
+use crate::models::TraceSummary;
+use crate::store::bloom::Bloom;
+use crate::store::search::{Budget, End, rank, stopped};
+use crate::store::summary::Plan;
+use crate::store::{Cursor, Param, Statement, Store, StoreError, TraceListQuery, sql};
+
+/// One block as [`sql::ARCHIVE_BLOCKS`] lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlockRow {
+    pub block_id: i64,
+    pub object_key: String,
+    /// No trace has a span in the block that started earlier ...
+    pub min_start: String,
+    /// ... or later.
+    pub max_start: String,
+    pub items: i64,
+    pub traces: i64,
+    pub bytes: i64,
+    /// JSON `{service: items}`.
+    pub services: String,
+}
+
+impl BlockRow {
+    pub fn min_start(&self) -> u64 {
+        self.min_start.parse().unwrap_or(0)
+    }
+
+    pub fn max_start(&self) -> u64 {
+        self.max_start.parse().unwrap_or(0)
+    }
+}
+
+#[derive(Deserialize)]
+struct BloomRow {
+    block_id: i64,
+    bloom: String,
+}
+
+/// Filters read from the database in one statement.
+const FILTERS_PER_READ: usize = 8;
+
+impl Store {
+    /// The archive's traces for one page of `query`, newest first, and how far the walk
+    /// went. Without an archive: nothing, exhausted.
+    pub(crate) async fn archive_walk(
+        &self,
+        query: &TraceListQuery,
+        budget: Option<Budget>,
+    ) -> Result<(Vec<TraceSummary>, End), StoreError> {
+        let Some(archive) = self.archive() else {
+            return Ok((Vec::new(), End::Exhausted));
+        };
+        let wanted = query.limit as usize + 1;
+        let bottom = query.start_ns.unwrap_or(0);
+        let blocks: Vec<BlockRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_BLOCKS,
+                vec![Param::Int(SPANS), crate::store::ns_param(bottom)],
+            ))
+            .await?;
+        let plan = Plan::of(&query.span);
+        let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
+        let (mut probes, mut filters) = (0usize, 0usize);
+        let mut found: Vec<TraceSummary> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, block) in blocks.iter().enumerate() {
+            let newest_left = block.max_start();
+            if found.len() >= wanted {
+                rank(&mut found);
+                if found[wanted - 1].start_time_unix_nano > newest_left {
+                    found.truncate(wanted);
+                    return Ok((found, End::Full));
+                }
+            }
+            // Every trace part in the block started at or after its earliest span.
+            let min_start = block.min_start();
+            if query.end_ns.is_some_and(|end| min_start >= end)
+                || query
+                    .before
+                    .as_ref()
+                    .is_some_and(|c| min_start > c.start_ns)
+            {
+                continue;
+            }
+            if !plan.is_empty() {
+                let bloom = match archive.cached_filter(block.block_id) {
+                    Some(bloom) => bloom,
+                    None => {
+                        if budget.is_some_and(|b| filters >= b.filters) {
+                            return Ok(stopped(found, newest_left));
+                        }
+                        let read = self.read_archive_filters(&blocks[i..]).await?;
+                        filters += read;
+                        archive.cached_filter(block.block_id).unwrap_or_default()
+                    }
+                };
+                if !plan.may_match(&bloom) {
+                    continue;
+                }
+            }
+            if budget.is_some_and(|b| probes >= b.probes) {
+                return Ok(stopped(found, newest_left));
+            }
+            probes += 1;
+            let open = archive.open(block.block_id, &block.object_key).await?;
+            let traces = self
+                .block_matches(block.block_id, &open, query, matcher.as_ref())
+                .await?;
+            for trace in traces {
+                if seen.insert(trace.trace_id.clone()) {
+                    found.push(trace);
+                }
+            }
+        }
+        rank(&mut found);
+        if found.len() >= wanted {
+            found.truncate(wanted);
+            return Ok((found, End::Full));
+        }
+        Ok((found, End::Exhausted))
+    }
+
+    /// Reads the filters of the first blocks of `blocks` not cached yet (the first of
+    /// them among them) into the archive's cache. Returns how many it read.
+    async fn read_archive_filters(&self, blocks: &[BlockRow]) -> Result<usize, StoreError> {
+        let Some(archive) = self.archive() else {
+            return Ok(0);
+        };
+        let ids: Vec<i64> = blocks
+            .iter()
+            .filter(|b| archive.cached_filter(b.block_id).is_none())
+            .take(FILTERS_PER_READ)
+            .map(|b| b.block_id)
+            .collect();
+        let rows: Vec<BloomRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_BLOOMS,
+                vec![serde_json::to_string(&ids).unwrap_or_default().into()],
+            ))
+            .await?;
+        for row in rows {
+            let bloom = hex::decode(&row.bloom)
+                .ok()
+                .and_then(Bloom::from_sized_bytes)
+                .ok_or_else(|| {
+                    StoreError::Other(format!(
+                        "archive block {} has a broken search filter",
+                        row.block_id
+                    ))
+                })?;
+            archive.keep_filter(row.block_id, Arc::new(bloom));
+        }
+        Ok(ids.len())
+    }
+
+    /// The summaries of the block's traces in the query's range and before its cursor
+    /// that have a span `matcher` accepts (all of them without one).
+    async fn block_matches(
+        &self,
+        block_id: i64,
+        open: &OpenBlock,
+        query: &TraceListQuery,
+        matcher: Option<&Matcher>,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        let Some(archive) = self.archive() else {
+            return Ok(Vec::new());
+        };
+        let in_range = |t: &block::TraceRow| {
+            query.start_ns.is_none_or(|start| t.start_ns >= start)
+                && query.end_ns.is_none_or(|end| t.start_ns < end)
+                && query.before.as_ref().is_none_or(|c| before(t, c))
+        };
+        let table = archive.traces(block_id, open).await?;
+        let traces: Vec<&block::TraceRow> = table.iter().filter(|t| in_range(t)).collect();
+        let Some(matcher) = matcher else {
+            return Ok(traces
+                .into_iter()
+                .cloned()
+                .map(TraceSummary::from)
+                .collect());
+        };
+        if traces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: std::collections::HashSet<&str> =
+            traces.iter().map(|t| t.trace_id.as_str()).collect();
+        let parsed = Parsed::of(&open.dictionaries);
+        let mut matched: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for (index, group) in open.footer.row_groups.iter().enumerate() {
+            // Row groups are in trace id order: one that holds no wanted trace is skipped.
+            if !wanted
+                .iter()
+                .any(|id| group.first_trace.as_str() <= *id && *id <= group.last_trace.as_str())
+            {
+                continue;
+            }
+            let spans = archive.row_group(block_id, open, index).await?;
+            for span in spans.iter() {
+                if matched.contains(span.trace_id.as_str())
+                    || !wanted.contains(span.trace_id.as_str())
+                {
+                    continue;
+                }
+                if matcher
+                    .matches(span, &parsed)
+                    .map_err(|e| StoreError::Other(format!("archive: {}: {e}", open.key)))?
+                {
+                    matched.insert(span.trace_id.clone());
+                }
+            }
+        }
+        Ok(traces
+            .into_iter()
+            .filter(|t| matched.contains(&t.trace_id))
+            .cloned()
+            .map(TraceSummary::from)
+            .collect())
+    }
+}
+
+/// Whether a trace comes after cursor `c` in the newest-first list.
+fn before(t: &block::TraceRow, c: &Cursor) -> bool {
+    match &c.trace_id {
+        Some(id) => (t.start_ns, t.trace_id.as_str()) < (c.start_ns, id.as_str()),
+        None => t.start_ns < c.start_ns,
+    }
+}
