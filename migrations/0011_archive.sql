@@ -41,6 +41,17 @@ CREATE TABLE archive_trace_filters (
 ) WITHOUT ROWID;
 CREATE INDEX archive_trace_filters_by_block ON archive_trace_filters (block_id);
 
+-- Traces and spans deleted while blocks hold them (blocks never change): every read
+-- leaves out what a tombstone covers, in the blocks up to `up_to_block` (the last block
+-- when it was deleted; spans of the trace that arrive later are not deleted). `span_id`
+-- is empty for the whole trace. Dropped with the last block they cover.
+CREATE TABLE archive_tombstones (
+    trace_id    BLOB    NOT NULL,
+    span_id     BLOB    NOT NULL,
+    up_to_block INTEGER NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+
 INSERT OR IGNORE INTO counters (name, value) VALUES
     -- The last block id taken.
     ('last_archive_block', 0),

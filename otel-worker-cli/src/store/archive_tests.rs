@@ -433,3 +433,53 @@ async fn a_search_over_many_blocks_pages_in_order_with_a_budget() {
     assert_eq!(ids, full);
     assert!(partial > 0);
 }
+
+#[tokio::test]
+async fn deleting_an_archived_trace_or_span_hides_it_from_every_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    many_traces(&store, 30).await;
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    let trace = |t: u32| format!("{t:032x}");
+    let span = |t: u32, i: u32| format!("{t:08x}{i:08x}");
+
+    // A whole trace.
+    assert!(store.delete_trace(&trace(7)).await.unwrap());
+    assert!(store.trace_summary(&trace(7)).await.unwrap().is_none());
+    assert!(spans(&store, &trace(7)).await.is_empty());
+    assert!(store.span(&trace(7), &span(7, 1)).await.unwrap().is_none());
+    let listed = all_pages(&store, &query(100, None)).await;
+    assert_eq!(listed.len(), 29);
+    assert!(!listed.contains(&trace(7)));
+    let mut q = query(100, None);
+    q.span.name = Some("op 0".into());
+    assert_eq!(
+        all_pages(&store, &q).await,
+        [trace(28), trace(21), trace(14), trace(0)]
+    );
+    assert!(
+        !store.delete_trace(&trace(7)).await.unwrap(),
+        "already gone"
+    );
+
+    // One span of another: the trace loses it and its count.
+    assert!(store.delete_span(&trace(13), &span(13, 3)).await.unwrap());
+    let left = spans(&store, &trace(13)).await;
+    assert_eq!(left.len(), 2);
+    let summary = store.trace_summary(&trace(13)).await.unwrap().unwrap();
+    assert_eq!((summary.span_count, summary.error_count), (2, 0));
+    assert!(!store.delete_span(&trace(13), &span(13, 3)).await.unwrap());
+
+    // Spans of the deleted trace sent afterwards are kept, in either tier.
+    super::tests::traces_in(&store, 7..8).await;
+    assert_eq!(spans(&store, &trace(7)).await.len(), 3);
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    assert_eq!(spans(&store, &trace(7)).await.len(), 3);
+    assert_eq!(all_pages(&store, &query(100, None)).await.len(), 30);
+
+    // Retention takes the tombstones with the blocks they cover.
+    store.prune(u64::MAX, 1_000).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_tombstones"), 0);
+}

@@ -250,6 +250,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
         [
             "archive_blocks",
             "archive_blocks_by_start",
+            "archive_tombstones",
             "archive_trace_filters",
             "archive_trace_filters_by_block",
             "attribute_shapes",

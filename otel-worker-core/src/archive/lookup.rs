@@ -19,6 +19,17 @@ struct ShardRow {
     bits: String,
 }
 
+/// A deletion the blocks up to `up_to_block` still hold.
+#[derive(Deserialize)]
+pub(crate) struct Tombstone {
+    /// Empty: the whole trace.
+    #[serde(default)]
+    pub span_id: String,
+    #[serde(default)]
+    pub trace_id: String,
+    pub up_to_block: i64,
+}
+
 /// What the archive holds of one trace.
 #[derive(Debug, Default)]
 pub struct ArchivedTrace {
@@ -29,6 +40,29 @@ pub struct ArchivedTrace {
 }
 
 impl Store {
+    /// Marks the archived spans of a trace (or one of them) deleted; `false` when the
+    /// archive holds none of them.
+    pub async fn delete_archived(
+        &self,
+        trace_id: &str,
+        span_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let held = self.archived_trace(trace_id).await?;
+        let any = match span_id {
+            Some(id) => held.spans.iter().any(|s| s.span_id == id),
+            None => !held.spans.is_empty(),
+        };
+        if any {
+            self.db
+                .transaction(vec![Statement::new(
+                    sql::INSERT_TOMBSTONE,
+                    vec![trace_id.into(), span_id.unwrap_or("").into()],
+                )])
+                .await?;
+        }
+        Ok(any)
+    }
+
     /// The blocks that may hold spans of `trace_id` (lower-case hex), oldest first.
     async fn blocks_of_trace(&self, trace_id: &str) -> Result<Vec<BlockRow>, StoreError> {
         let Some(id) = id_bytes(trace_id) else {
@@ -60,8 +94,23 @@ impl Store {
             return Ok(ArchivedTrace::default());
         };
         let mut out = ArchivedTrace::default();
+        let blocks = self.blocks_of_trace(trace_id).await?;
+        if blocks.is_empty() {
+            return Ok(out);
+        }
+        let tombstones: Vec<Tombstone> = self
+            .rows(Statement::new(sql::TRACE_TOMBSTONES, vec![trace_id.into()]))
+            .await?;
+        let deleted = |block_id: i64, span_id: &str| {
+            tombstones.iter().any(|t| {
+                t.up_to_block >= block_id && (t.span_id.is_empty() || t.span_id == span_id)
+            })
+        };
         let mut by_span: FxHashMap<String, (u64, String, SpanRow)> = FxHashMap::default();
-        for block in self.blocks_of_trace(trace_id).await? {
+        for block in blocks {
+            if deleted(block.block_id, "") {
+                continue;
+            }
             let open = archive.open(block.block_id, &block.object_key).await?;
             let mut records = Vec::new();
             for (index, group) in open.footer.row_groups.iter().enumerate() {
@@ -70,6 +119,9 @@ impl Store {
                     records.extend(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
                 }
             }
+            let before = records.len();
+            let errors_before = records.iter().filter(|s| s.status_code == 2).count();
+            records.retain(|s| !deleted(block.block_id, &s.span_id));
             if records.is_empty() {
                 continue;
             }
@@ -79,7 +131,12 @@ impl Store {
                 .iter()
                 .find(|t| t.trace_id == trace_id)
             {
-                out.summaries.push(summary.clone());
+                // Deleted spans no longer count.
+                let mut summary = summary.clone();
+                summary.spans -= (before - records.len()) as u64;
+                summary.errors -=
+                    (errors_before - records.iter().filter(|s| s.status_code == 2).count()) as u64;
+                out.summaries.push(summary);
             }
             let resources: FxHashMap<i64, _> = open
                 .dictionaries

@@ -40,6 +40,7 @@ impl Store {
                     .iter()
                     .map(|sql| Statement::new(*sql, vec![id.clone()])),
             );
+            statements.push(Statement::new(sql::FORGET_TOMBSTONES, vec![]));
             self.db.transaction(statements).await?;
             archive.forget(block.block_id);
             archive

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::block;
 use super::compact::SPANS;
+use super::lookup::Tombstone;
 use super::matching::{Matcher, Parsed};
 use super::read::OpenBlock;
 use crate::models::TraceSummary;
@@ -73,6 +74,17 @@ impl Store {
                 vec![Param::Int(SPANS), crate::store::ns_param(bottom)],
             ))
             .await?;
+        // Traces deleted while blocks hold them.
+        let tombstones: std::collections::HashMap<String, i64> = if blocks.is_empty() {
+            Default::default()
+        } else {
+            let rows: Vec<Tombstone> = self
+                .rows(Statement::new(sql::TRACE_TOMBSTONES_ALL, vec![]))
+                .await?;
+            rows.into_iter()
+                .map(|t| (t.trace_id, t.up_to_block))
+                .collect()
+        };
         let plan = Plan::of(&query.span);
         let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
         let (mut probes, mut filters) = (0usize, 0usize);
@@ -120,7 +132,13 @@ impl Store {
             let open = archive.open(block.block_id, &block.object_key).await?;
             let traces = self
                 .block_matches(block.block_id, &open, query, matcher.as_ref())
-                .await?;
+                .await?
+                .into_iter()
+                .filter(|t| {
+                    tombstones
+                        .get(&t.trace_id)
+                        .is_none_or(|up_to| *up_to < block.block_id)
+                });
             for trace in traces {
                 if seen.insert(trace.trace_id.clone()) {
                     found.push(trace);

@@ -47,7 +47,9 @@ impl Store {
             .map(|sql| Statement::new(*sql, vec![trace_id.into()]))
             .collect();
         let changes = self.db.transaction(statements).await?;
-        Ok(changes.get(1).is_some_and(|n| *n > 0) || changes.last().is_some_and(|n| *n > 0))
+        let hot = changes.get(1).is_some_and(|n| *n > 0) || changes.last().is_some_and(|n| *n > 0);
+        let archived = self.delete_archived(trace_id, None).await?;
+        Ok(hot || archived)
     }
 
     /// Deletes one span; `false` when it did not exist.
@@ -63,6 +65,9 @@ impl Store {
             })
             .collect();
         let changes = self.db.transaction(statements).await?;
-        Ok(changes.get(2).copied().unwrap_or(0) + changes.get(3).copied().unwrap_or(0) > 0)
+        if changes.get(2).copied().unwrap_or(0) + changes.get(3).copied().unwrap_or(0) > 0 {
+            return Ok(true);
+        }
+        self.delete_archived(trace_id, Some(span_id)).await
     }
 }

@@ -1518,3 +1518,22 @@ pub const DROP_ARCHIVE_BLOCK: [&str; 2] = [
     "DELETE FROM archive_trace_filters WHERE block_id = CAST(?1 AS INTEGER)",
     "DELETE FROM archive_blocks WHERE block_id = CAST(?1 AS INTEGER)",
 ];
+
+/// Records a deletion in the archive: `?1` = trace id, `?2` = span id (hex; '' for the
+/// whole trace). It covers every block there is now.
+pub const INSERT_TOMBSTONE: &str = "\
+INSERT INTO archive_tombstones (trace_id, span_id, up_to_block)
+VALUES (unhex(?1), unhex(?2), (SELECT value FROM counters WHERE name = 'last_archive_block'))
+ON CONFLICT (trace_id, span_id) DO UPDATE SET up_to_block = excluded.up_to_block";
+
+/// The tombstones of one trace: `?1` = trace id.
+pub const TRACE_TOMBSTONES: &str = "\
+SELECT lower(hex(span_id)) AS span_id, up_to_block FROM archive_tombstones WHERE trace_id = unhex(?1)";
+
+/// Every whole-trace tombstone (a search leaves their traces out).
+pub const TRACE_TOMBSTONES_ALL: &str = "\
+SELECT lower(hex(trace_id)) AS trace_id, up_to_block FROM archive_tombstones WHERE span_id = x''";
+
+/// Forgets tombstones that cover no block any more.
+pub const FORGET_TOMBSTONES: &str = "\
+DELETE FROM archive_tombstones WHERE up_to_block < coalesce((SELECT min(block_id) FROM archive_blocks), 9223372036854775807)";
