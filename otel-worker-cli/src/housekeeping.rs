@@ -39,7 +39,20 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// Warn each time the database grows past another multiple of this many bytes.
     pub warn_past_each: Option<u64>,
+    /// Archive traces that started longer ago than this (the store has an archive).
+    pub archive_after: Option<Duration>,
 }
+
+/// How often the archive looks for traces old enough, when the last look found none
+/// or too few for a block (or every `--archive-after`, if shorter).
+pub const ARCHIVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Compaction steps (blocks) per round; a store with more to archive gets another round
+/// at once.
+const ARCHIVE_STEPS: u32 = 4;
+
+/// How often objects left by a compaction that stopped midway are looked for.
+pub const ORPHANS_EVERY: Duration = Duration::from_secs(24 * 3_600);
 
 /// Runs until the process ends.
 pub async fn run(settings: Settings) {
@@ -61,8 +74,45 @@ pub async fn run(settings: Settings) {
         _ => false,
     };
     let mut moved = 0u64;
+    let mut last_archive: Option<Instant> = None;
+    let mut last_orphans: Option<Instant> = None;
     loop {
         let mut busy = false;
+        if let Some(after) = settings.archive_after
+            && last_archive.is_none_or(|at| at.elapsed() >= ARCHIVE_INTERVAL.min(after))
+        {
+            last_archive = Some(Instant::now());
+            let cutoff = crate::unix_nanos_ago(after);
+            match store.archive_before(now_ms(), cutoff, ARCHIVE_STEPS).await {
+                Ok(archived) if archived.spans > 0 => {
+                    tracing::debug!(
+                        traces = archived.traces,
+                        spans = archived.spans,
+                        bytes = archived.bytes,
+                        "archived traces older than {}",
+                        otel_worker_core::duration::spelled(after)
+                    );
+                    // Every step made a block: there may be more right away.
+                    if archived.blocks >= u64::from(ARCHIVE_STEPS) {
+                        last_archive = None;
+                        busy = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("archiving old traces failed, will retry: {e}"),
+            }
+            if last_orphans.is_none_or(|at| at.elapsed() >= ORPHANS_EVERY) {
+                last_orphans = Some(Instant::now());
+                match store.delete_orphans().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        objects = n,
+                        "deleted archive objects a stopped compaction left behind"
+                    ),
+                    Err(e) => tracing::warn!("looking for orphaned archive objects failed: {e}"),
+                }
+            }
+        }
         match store.summarize(now_ms(), SUMMARY_STEPS).await {
             Ok(rows) => busy |= rows >= u64::from(SUMMARY_STEPS * SUMMARY_STEP_ROWS),
             Err(e) => {

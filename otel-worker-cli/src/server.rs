@@ -70,6 +70,31 @@ pub struct DevArgs {
     /// Offer the `delete_trace` tool on `/mcp` (MCP clients may then delete traces).
     #[arg(long)]
     pub mcp_allow_delete: bool,
+    /// Move traces that started longer ago than this (`1h`, `10m`) from the database to
+    /// the archive, compressed blocks that take a tenth of the space and are searched
+    /// all the same; `off` keeps everything in the database.
+    #[arg(long, value_name = "DURATION|off", default_value = DEFAULT_ARCHIVE_AFTER, value_parser = parse_archive_after)]
+    pub archive_after: ArchiveAfter,
+    /// Where the archive's blocks live; by default `archive/` beside the database.
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+}
+
+/// How long traces stay in the database before they are archived, unless told.
+pub const DEFAULT_ARCHIVE_AFTER: &str = "1h";
+
+/// `--archive-after`: a duration, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveAfter {
+    After(Duration),
+    Off,
+}
+
+fn parse_archive_after(text: &str) -> Result<ArchiveAfter, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(ArchiveAfter::Off);
+    }
+    otel_worker_core::duration::parse(text).map(ArchiveAfter::After)
 }
 
 /// `--grpc-listen`: an address, or off.
@@ -101,6 +126,22 @@ impl DevArgs {
     /// The database file; `None` keeps the database in memory.
     pub fn database(&self) -> Option<&Path> {
         (!self.in_memory).then_some(self.db.as_path())
+    }
+
+    /// The archive's directory and how long traces stay hot; `None` when there is no
+    /// archive (turned off, or a database in memory, whose block list would vanish).
+    pub fn archive(&self) -> Option<(PathBuf, Duration)> {
+        let ArchiveAfter::After(after) = self.archive_after else {
+            return None;
+        };
+        let database = self.database()?;
+        let dir = self.archive.clone().unwrap_or_else(|| {
+            database
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("archive")
+        });
+        Some((dir, after))
     }
 }
 
@@ -140,9 +181,17 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         ),
         None => (SqliteDatabase::in_memory()?, "in memory".to_owned()),
     };
-    let store = Store::new(Arc::new(db))
+    let mut store = Store::new(Arc::new(db))
         .with_budget(options.max_storage)
         .with_summary_step(crate::housekeeping::SUMMARY_STEP_ROWS);
+    let archive = options.archive();
+    if let Some((dir, _)) = &archive {
+        let objects = crate::archive_dir::DirectoryStore::open(dir)
+            .with_context(|| format!("cannot open the archive directory {}", dir.display()))?;
+        store = store.with_archive(Arc::new(
+            otel_worker_core::archive::Archive::new(Arc::new(objects)).within_budget(),
+        ));
+    }
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);
     let open = auth_token.is_none();
@@ -151,6 +200,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         retention: options.retention,
         warn_past_each: (options.max_storage.is_none() && options.retention.is_none())
             .then_some(SIZE_WARNING_BYTES),
+        archive_after: archive.as_ref().map(|(_, after)| *after),
     });
     let sampling = options.sample_rate.and_then(Sampling::new);
     let exports = Exports::new(DEFAULT_MAX_EXPORTS_IN_FLIGHT);
@@ -200,6 +250,13 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         tracing::info!(
             "retention: traces older than {} are deleted",
             otel_worker_core::duration::spelled(keep)
+        );
+    }
+    if let Some((dir, after)) = &archive {
+        tracing::info!(
+            "archive: traces older than {} move to {}",
+            otel_worker_core::duration::spelled(*after),
+            dir.display()
         );
     }
     if let Some(bytes) = options.max_storage {

@@ -67,34 +67,63 @@ async fn ingest_until_gone(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_ingest_loses_no_acknowledged_export() {
+    kill_and_check(&[], 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_ingest_and_archiving_loses_and_doubles_nothing() {
+    // Every trace is archived as soon as the server looks: kills land in compaction steps.
+    kill_and_check(&["--archive-after", "0s"], 3).await;
+}
+
+/// `GET path` as JSON (`null` when the answer is not JSON).
+async fn read(http: &reqwest::Client, url: &str, token: &str, path: &str) -> serde_json::Value {
+    http.get(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+/// Ingests from four clients and SIGKILLs the server at a random moment, `kills` times
+/// (restarting it on the same files), then checks that every acknowledged export reads
+/// back whole, each span once, and that the trace list holds each trace once.
+async fn kill_and_check(extra: &[&str], kills: u32) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.db");
     let token = "kill-9-token";
-    let args = [
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         "--auth-token".as_ref(),
         token.as_ref(),
         "--db".as_ref(),
         db.as_os_str(),
     ];
-    let (mut server, url, log) = spawn_dev(&args);
-    std::thread::spawn(move || for _ in log {});
-
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            tokio::spawn(ingest_until_gone(
-                url.clone(),
-                token.into(),
-                acknowledged.clone(),
-            ))
-        })
-        .collect();
-    let kill_after = Duration::from_millis(rand::rng().random_range(500..2_000));
-    tokio::time::sleep(kill_after).await;
-    server.kill().expect("SIGKILL the server");
-    server.wait().unwrap();
-    for client in clients {
-        client.await.unwrap();
+    let mut kill_times = Vec::new();
+    for _ in 0..kills {
+        let (mut server, url, log) = spawn_dev(&args);
+        std::thread::spawn(move || for _ in log {});
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                tokio::spawn(ingest_until_gone(
+                    url.clone(),
+                    token.into(),
+                    acknowledged.clone(),
+                ))
+            })
+            .collect();
+        let kill_after = Duration::from_millis(rand::rng().random_range(500..2_000));
+        tokio::time::sleep(kill_after).await;
+        server.kill().expect("SIGKILL the server");
+        server.wait().unwrap();
+        for client in clients {
+            client.await.unwrap();
+        }
+        kill_times.push(kill_after);
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
@@ -107,15 +136,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_export() {
     let http = reqwest::Client::new();
     let mut problems = Vec::new();
     for (trace_id, span_ids) in &acknowledged {
-        let trace: serde_json::Value = http
-            .get(format!("{url}/v1/traces/{trace_id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
+        let trace = read(&http, &url, token, &format!("/v1/traces/{trace_id}")).await;
         let stored: Vec<&str> = trace["spans"]
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["spanId"].as_str()).collect())
@@ -125,10 +146,43 @@ async fn sigkill_during_ingest_loses_no_acknowledged_export() {
         sorted_stored.dedup();
         let mut expected: Vec<&str> = span_ids.iter().map(String::as_str).collect();
         expected.sort();
-        if sorted_stored != expected || stored.len() != expected.len() {
+        if sorted_stored != expected || stored.len() != expected.len() || trace["spanCount"] != 10 {
             problems.push(format!("trace {trace_id}: {} of 10 spans", stored.len()));
         }
     }
+    // The list, page by page: each acknowledged trace once.
+    let mut listed = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = read(
+            &http,
+            &url,
+            token,
+            &format!("/v1/traces?limit=1000{before}"),
+        )
+        .await;
+        listed.extend(
+            page["traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["traceId"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(cursor) => before = format!("&before={cursor}"),
+            None => break,
+        }
+    }
+    let listed_count = listed.len();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), listed_count, "a trace is listed twice");
+    for (trace_id, _) in &acknowledged {
+        if listed.binary_search(trace_id).is_err() {
+            problems.push(format!("trace {trace_id} is not listed"));
+        }
+    }
+    let stats = read(&http, &url, token, "/v1/stats").await;
     server.kill().unwrap();
     server.wait().unwrap();
     let integrity: String = rusqlite::Connection::open(&db)
@@ -136,9 +190,11 @@ async fn sigkill_during_ingest_loses_no_acknowledged_export() {
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .unwrap();
     eprintln!(
-        "killed after {kill_after:?}: {} acknowledged exports ({} spans) checked, integrity {integrity}",
+        "killed after {kill_times:?}: {} acknowledged exports ({} spans) checked, integrity \
+         {integrity}, archive {}",
         acknowledged.len(),
-        acknowledged.len() * 10
+        acknowledged.len() * 10,
+        stats["archive"]
     );
     assert!(
         problems.is_empty(),

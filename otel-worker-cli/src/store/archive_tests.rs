@@ -23,7 +23,7 @@ use crate::archive_dir::DirectoryStore;
 /// A store over `path` whose archive is `objects`.
 fn archived(path: &Path, objects: Arc<dyn ObjectStore>) -> Store {
     Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
-        .with_archive(Arc::new(Archive::new(objects)))
+        .with_archive(Arc::new(Archive::new(objects).within_budget()))
 }
 
 fn directory(path: &Path) -> Arc<DirectoryStore> {
@@ -78,6 +78,12 @@ async fn searches_and_traces_read_the_same_whichever_tier_holds_them() {
     many_traces(&store, 12_000).await;
     store.summarize(now_ms(), 100).await.unwrap();
     let before = everything_read(&store).await;
+    let discovered = (
+        store.attribute_keys(None, None).await.unwrap(),
+        store.attribute_values("n", None, None, 50).await.unwrap(),
+        store.attribute_keys(Some("svc-db"), None).await.unwrap(),
+    );
+    assert!(!discovered.0.is_empty() && !discovered.1.is_empty());
     assert!(
         before.0.iter().any(|ids| ids.len() > 1_000),
         "some find many"
@@ -111,6 +117,22 @@ async fn searches_and_traces_read_the_same_whichever_tier_holds_them() {
     store.archive_before(now_ms(), u64::MAX, 100).await.unwrap();
     assert_eq!(count(&path, "SELECT count(*) FROM spans"), 0);
     assert_eq!(everything_read(&store).await, before, "all archived");
+    // Attribute discovery counts the archived spans as it counted them in the rows.
+    let archived_discovery = (
+        store.attribute_keys(None, None).await.unwrap(),
+        store.attribute_values("n", None, None, 50).await.unwrap(),
+        store.attribute_keys(Some("svc-db"), None).await.unwrap(),
+    );
+    assert_eq!(archived_discovery.0, discovered.0);
+    assert_eq!(archived_discovery.2, discovered.2);
+    // Values are counted per block up to a number of distinct ones: a block of the
+    // archive holds more spans than a search block, so its counts are the exact ones.
+    assert_eq!(archived_discovery.1.len(), 50);
+    for value in &archived_discovery.1 {
+        let n: u32 = value.value.parse().unwrap();
+        let traces = (0..12_000u32).filter(|t| t % 97 == n).count() as u64;
+        assert_eq!(value.count, traces * 3, "{value:?}");
+    }
     let reopened = archived(&path, directory(&path));
     assert_eq!(everything_read(&reopened).await, before, "reopened");
     // The services still count every span.
@@ -166,6 +188,18 @@ async fn spans_that_arrive_after_their_trace_was_archived_join_it() {
     assert_eq!(summary.root_span_name.as_deref(), Some("op 4"));
     assert_eq!(summary.end_time_unix_nano, 4_500 + 1_000_000);
     assert!(summary.services.contains(&"svc-late".to_owned()));
+    // The span sent again counts once; both late spans fail.
+    assert_eq!((summary.span_count, summary.error_count), (4, 2));
+    let mut q = query(20, None);
+    q.span.name = Some("late".into());
+    let page = search(std::slice::from_ref(&store), &q, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.traces,
+        std::slice::from_ref(&summary),
+        "listed as read"
+    );
     // Found by what only the late span carries, and listed once.
     let mut q = query(20, None);
     q.span.service = Some("svc-late".into());
@@ -177,6 +211,23 @@ async fn spans_that_arrive_after_their_trace_was_archived_join_it() {
     for span_id in ["00000000000000ff", &format!("{:08x}{:08x}", 4, 3)] {
         let one = store.span(&id, span_id).await.unwrap().expect("the span");
         assert!(one.get().contains(span_id));
+    }
+    // Archived in turn, the late spans make a second block of the trace: it still reads
+    // and lists whole, once.
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 2);
+    assert_eq!(spans(&store, &id).await, all);
+    assert_eq!(store.trace_summary(&id).await.unwrap().unwrap(), summary);
+    for q in [query(20, None), {
+        let mut q = query(20, None);
+        q.span.status_code = Some(2);
+        q
+    }] {
+        let page = search(std::slice::from_ref(&store), &q, None)
+            .await
+            .unwrap();
+        let mine: Vec<&TraceSummary> = page.traces.iter().filter(|t| t.trace_id == id).collect();
+        assert_eq!(mine, [&summary], "{q:?}");
     }
 }
 

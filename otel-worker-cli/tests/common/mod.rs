@@ -181,15 +181,28 @@ impl TestServer {
                 _dir: None,
             };
         }
+        // `OTEL_WORKER_TEST_ARCHIVE_AFTER=0s`: the suite again with every trace archived
+        // as soon as the server looks (scripts/test.sh runs it so).
+        match std::env::var("OTEL_WORKER_TEST_ARCHIVE_AFTER") {
+            Ok(after) => Self::local(&["--archive-after", &after]),
+            Err(_) => Self::local(&[]),
+        }
+    }
+
+    /// `otel-worker-cli dev` with a fresh database, a token, and `extra` arguments,
+    /// whatever `OTEL_WORKER_TEST_URL` says (for tests of the local server's options).
+    pub fn local(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let token = format!("token-{}", hex::encode(random_span_id()));
         let db = dir.path().join("blackbox.db");
-        let (child, base_url, mut lines) = spawn_dev(&[
+        let mut args: Vec<&OsStr> = vec![
             "--auth-token".as_ref(),
             token.as_ref(),
             "--db".as_ref(),
             db.as_os_str(),
-        ]);
+        ];
+        args.extend(extra.iter().map(|a| OsStr::new(*a)));
+        let (child, base_url, mut lines) = spawn_dev(&args);
         let grpc_address = lines.by_ref().map_while(Result::ok).find_map(|line| {
             let rest = line.split("OTLP/gRPC on ").nth(1)?;
             rest.split_whitespace().next().map(str::to_owned)

@@ -374,46 +374,50 @@ fn summarize(spans: &[SpanRecord], dictionaries: &Dictionaries) -> Vec<TraceRow>
         .iter()
         .map(|r| (r.id, r.service_name.as_deref()))
         .collect();
-    let mut out: Vec<TraceRow> = Vec::new();
-    for trace in spans.chunk_by(|a, b| a.trace_id == b.trace_id) {
-        let root = trace
-            .iter()
-            .filter(|s| s.parent_span_id.is_none())
-            .min_by_key(|s| s.start_ns);
-        let service = trace
-            .iter()
-            .filter_map(|s| {
-                let service = s
-                    .service_name
-                    .as_deref()
-                    .or_else(|| service_of.get(&s.resource_id).copied().flatten())?;
-                Some(((s.parent_span_id.is_some(), s.start_ns), service))
-            })
-            .min_by_key(|(key, _)| *key)
-            .map(|(_, service)| service.to_owned());
-        let mut services: Vec<String> = trace
-            .iter()
-            .filter_map(|s| {
-                s.service_name
-                    .as_deref()
-                    .or_else(|| service_of.get(&s.resource_id).copied().flatten())
-            })
-            .map(str::to_owned)
-            .collect();
-        services.sort_unstable();
-        services.dedup();
-        out.push(TraceRow {
-            trace_id: trace[0].trace_id.clone(),
-            start_ns: trace.iter().map(|s| s.start_ns).min().unwrap_or(0),
-            end_ns: trace.iter().map(|s| s.end_ns).max().unwrap_or(0),
-            spans: trace.len() as u64,
-            errors: trace.iter().filter(|s| s.status_code == 2).count() as u64,
-            root_name: root.map(|s| s.name.clone()),
-            service,
-            services,
-        });
-    }
-    out
+    spans
+        .chunk_by(|a, b| a.trace_id == b.trace_id)
+        .filter_map(|trace| trace_row(trace, |id| service_of.get(&id).copied().flatten()))
+        .collect()
+}
+
+/// The summary of one trace's `spans` (any order), a span's service being its own
+/// `service_name` or else `service_of` its resource. `None` without spans.
+pub fn trace_row<'a>(
+    spans: &'a [SpanRecord],
+    service_of: impl Fn(i64) -> Option<&'a str>,
+) -> Option<TraceRow> {
+    let first = spans.first()?;
+    let service = |s: &'a SpanRecord| {
+        s.service_name
+            .as_deref()
+            .or_else(|| service_of(s.resource_id))
+    };
+    let root = spans
+        .iter()
+        .filter(|s| s.parent_span_id.is_none())
+        .min_by_key(|s| (s.start_ns, &s.span_id));
+    let main_service = spans
+        .iter()
+        .filter_map(|s| Some(((s.parent_span_id.is_some(), s.start_ns), service(s)?)))
+        .min_by_key(|(key, _)| *key)
+        .map(|(_, service)| service.to_owned());
+    let mut services: Vec<String> = spans
+        .iter()
+        .filter_map(service)
+        .map(str::to_owned)
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    Some(TraceRow {
+        trace_id: first.trace_id.clone(),
+        start_ns: spans.iter().map(|s| s.start_ns).min().unwrap_or(0),
+        end_ns: spans.iter().map(|s| s.end_ns).max().unwrap_or(0),
+        spans: spans.len() as u64,
+        errors: spans.iter().filter(|s| s.status_code == 2).count() as u64,
+        root_name: root.map(|s| s.name.clone()),
+        service: main_service,
+        services,
+    })
 }
 
 /// The columns of a row group, before deflating, in the order they are written.

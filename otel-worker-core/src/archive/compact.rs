@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::matching::{self, Parsed};
 use super::{Archive, block, object_key, trace_filter};
-use crate::store::summary::LEASE_MS;
+use crate::store::summary::{AttributeCounts, LEASE_MS};
 use crate::store::{
     Param, ResourceRecord, ShapeRecord, SpanRecord, Statement, Store, StoreError, sql,
 };
@@ -51,10 +51,12 @@ pub struct Pending {
     statements: Vec<Statement>,
 }
 
-/// What one step archived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What one step archived (or several, added up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Archived {
+    /// The (last) block written.
     pub block_id: i64,
+    pub blocks: u64,
     pub traces: u64,
     pub spans: u64,
     pub bytes: u64,
@@ -138,17 +140,13 @@ impl Store {
         cutoff_ns: u64,
         max_steps: u32,
     ) -> Result<Archived, StoreError> {
-        let mut total = Archived {
-            block_id: 0,
-            traces: 0,
-            spans: 0,
-            bytes: 0,
-        };
+        let mut total = Archived::default();
         for _ in 0..max_steps {
             let Some(step) = self.archive_step(now_ms, cutoff_ns).await? else {
                 break;
             };
             total.block_id = step.block_id;
+            total.blocks += 1;
             total.traces += step.traces;
             total.spans += step.spans;
             total.bytes += step.bytes;
@@ -289,8 +287,55 @@ impl Store {
             });
         }
         let count = spans.len() as u64;
+        // Traces the archive already holds part of (spans that came after the rest was
+        // archived) are taken whole into the new block, and their earlier parts hidden by
+        // a tombstone at the commit: a trace is never split across blocks for long.
+        let mut resources = resources;
+        let mut shapes = shapes;
+        let mut rejoined = Vec::new();
+        // Spans the block holds that earlier blocks count already: those it takes from
+        // them, and those sent again after their first copy was archived (whose new copy
+        // the export counted once more).
+        let mut counted_before = std::collections::HashSet::new();
+        let mut sent_again: BTreeMap<String, u64> = BTreeMap::new();
+        for trace_id in self.archived_among(&traces).await? {
+            let earlier = self.archived_trace(&trace_id).await?;
+            if earlier.records.is_empty() {
+                continue;
+            }
+            let newer: std::collections::HashSet<&str> = spans
+                .iter()
+                .filter(|s| s.trace_id == trace_id)
+                .map(|s| s.span_id.as_str())
+                .collect();
+            let (again, older): (Vec<SpanRecord>, Vec<SpanRecord>) = earlier
+                .records
+                .into_iter()
+                .partition(|r| newer.contains(r.span_id.as_str()));
+            for span in &again {
+                if let Some(service) = &span.service_name {
+                    *sent_again.entry(service.clone()).or_default() += 1;
+                }
+            }
+            counted_before.extend(
+                again
+                    .iter()
+                    .chain(&older)
+                    .map(|r| (r.trace_id.clone(), r.span_id.clone())),
+            );
+            spans.extend(older);
+            resources.extend(earlier.resources);
+            shapes.extend(earlier.shapes);
+            rejoined.push(trace_id);
+        }
+        let is_new = |s: &SpanRecord| {
+            counted_before.is_empty()
+                || !counted_before.contains(&(s.trace_id.clone(), s.span_id.clone()))
+        };
         let mut services: BTreeMap<String, u64> = BTreeMap::new();
-        for span in &spans {
+        let mut items = 0u64;
+        for span in spans.iter().filter(|s| is_new(s)) {
+            items += 1;
             if let Some(service) = &span.service_name {
                 *services.entry(service.clone()).or_default() += 1;
             }
@@ -298,18 +343,19 @@ impl Store {
         let min_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
         let max_start = spans.iter().map(|s| s.start_ns).max().unwrap_or(0);
         let trace_ids: Vec<[u8; 16]> = traces.iter().filter_map(|t| id_bytes(t)).collect();
-        let encoded = block::encode(spans, &resources, &shapes).map_err(block_failed)?;
-        // The filter is built from the block as readers will see it.
-        let decoded = block::decode(&encoded).map_err(block_failed)?;
-        let parsed = Parsed::of(&decoded.dictionaries);
-        let bloom = matching::filter_of(&decoded.spans, &parsed).map_err(block_failed)?;
-
-        // The id comes last, from a counter only the lease holder moves.
+        // The id, from a counter only the lease holder moves.
         self.db
             .transaction(vec![Statement::new(sql::NEXT_ARCHIVE_BLOCK, vec![])])
             .await?;
         let block_id = self.counter("last_archive_block").await? as i64;
         let key = object_key(0, block_id);
+        let encoded = block::encode(spans, &resources, &shapes).map_err(block_failed)?;
+        // The filter and the attribute counts come from the block as readers see it.
+        let decoded = block::decode(&encoded).map_err(block_failed)?;
+        let parsed = Parsed::of(&decoded.dictionaries);
+        let mut counts = AttributeCounts::new(-block_id);
+        let bloom = matching::summarize(&decoded.spans, &parsed, &mut counts, is_new)
+            .map_err(block_failed)?;
 
         let mut statements = vec![Statement::new(
             sql::INSERT_ARCHIVE_BLOCK,
@@ -320,7 +366,7 @@ impl Store {
                 key.as_str().into(),
                 crate::store::ns_param(min_start),
                 crate::store::ns_param(max_start),
-                Param::Int(count as i64),
+                Param::Int(items as i64),
                 Param::Int(traces.len() as i64),
                 Param::Int(encoded.len() as i64),
                 serde_json::to_string(&services).unwrap_or_default().into(),
@@ -345,6 +391,24 @@ impl Store {
                 as_json: sql::INSERT_TRACE_FILTERS_JSON,
                 rows: shard_rows,
             });
+        }
+        // Attribute discovery counts the block's spans under its negated id.
+        statements.extend(counts.statements());
+        if !sent_again.is_empty() {
+            statements.push(Statement::new(
+                sql::UNCOUNT_ARCHIVE_SERVICES,
+                vec![
+                    serde_json::to_string(&sent_again)
+                        .unwrap_or_default()
+                        .into(),
+                ],
+            ));
+        }
+        for trace_id in rejoined {
+            statements.push(Statement::new(
+                sql::TOMBSTONE_EARLIER_PARTS,
+                vec![trace_id.into(), (block_id - 1).to_string().into()],
+            ));
         }
         Ok(Some(Pending {
             block_id,
@@ -409,8 +473,12 @@ impl Store {
             vec![pending.lease.to_string().into()],
         ));
         self.db.transaction(statements).await?;
+        if let Some(archive) = self.archive() {
+            archive.set_known_bytes(None);
+        }
         Ok(Archived {
             block_id: pending.block_id,
+            blocks: 1,
             traces: pending.traces.len() as u64,
             spans: pending.spans,
             bytes: pending.bytes.len() as u64,

@@ -5,12 +5,14 @@
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
-use super::block::TraceRow;
+use super::block::{self, TraceRow};
 use super::compact::{TRACE_FILTER_SHARDS, id_bytes, shard_key};
 use super::trace_filter;
 use super::walk::BlockRow;
 use crate::models::TraceSummary;
-use crate::store::{Param, SpanRow, Statement, Store, StoreError, sql};
+use crate::store::{
+    Param, ResourceRecord, ShapeRecord, SpanRecord, SpanRow, Statement, Store, StoreError, sql,
+};
 
 #[derive(Deserialize)]
 struct ShardRow {
@@ -18,6 +20,21 @@ struct ShardRow {
     block: BlockRow,
     bits: String,
 }
+
+/// The keys of the trace-id filter shards that may hold `id`: one per shard count in
+/// use (level-0 blocks, and merged blocks once they exist).
+fn shard_keys(id: &[u8; 16]) -> [i64; 2] {
+    [
+        shard_key(
+            TRACE_FILTER_SHARDS,
+            trace_filter::shard_of(id, TRACE_FILTER_SHARDS),
+        ),
+        shard_key(MERGED_SHARDS, trace_filter::shard_of(id, MERGED_SHARDS)),
+    ]
+}
+
+/// Shards of a merged block's trace-id filter (docs/architecture.md).
+const MERGED_SHARDS: u16 = 256;
 
 /// A deletion the blocks up to `up_to_block` still hold.
 #[derive(Deserialize)]
@@ -35,8 +52,25 @@ pub(crate) struct Tombstone {
 pub struct ArchivedTrace {
     /// In start order (then span id), one copy of each span: the newest block's.
     pub spans: Vec<SpanRow>,
-    /// Its summary in each block that holds some of it.
-    pub summaries: Vec<TraceRow>,
+    /// The same spans, as blocks hold them.
+    pub records: Vec<SpanRecord>,
+    /// The resources and key sets of the blocks they were read from.
+    pub resources: Vec<ResourceRecord>,
+    pub shapes: Vec<ShapeRecord>,
+}
+
+impl ArchivedTrace {
+    /// The summary of the archived spans whose ids are not in `except` (those the span
+    /// rows hold again); `None` when none is left.
+    pub fn summary(&self, except: &std::collections::HashSet<String>) -> Option<TraceSummary> {
+        let kept: Vec<SpanRecord> = self
+            .records
+            .iter()
+            .filter(|r| !except.contains(&r.span_id))
+            .cloned()
+            .collect();
+        block::trace_row(&kept, |_| None).map(TraceSummary::from)
+    }
 }
 
 impl Store {
@@ -63,20 +97,73 @@ impl Store {
         Ok(any)
     }
 
+    /// Which of `trace_ids` (lower-case hex) some block may hold: one query for all of
+    /// them.
+    pub async fn archived_among(&self, trace_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<(&String, [u8; 16])> = trace_ids
+            .iter()
+            .filter_map(|t| Some((t, id_bytes(t)?)))
+            .collect();
+        let mut shards: Vec<i64> = ids
+            .iter()
+            .flat_map(|(_, id)| {
+                [
+                    shard_key(
+                        TRACE_FILTER_SHARDS,
+                        trace_filter::shard_of(id, TRACE_FILTER_SHARDS),
+                    ),
+                    shard_key(256, trace_filter::shard_of(id, 256)),
+                ]
+            })
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        #[derive(Deserialize)]
+        struct Shard {
+            shard: i64,
+            bits: String,
+        }
+        let rows: Vec<Shard> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_TRACE_SHARDS_AMONG,
+                vec![serde_json::to_string(&shards).unwrap_or_default().into()],
+            ))
+            .await?;
+        let mut by_shard: FxHashMap<i64, Vec<Vec<u8>>> = FxHashMap::default();
+        for row in rows {
+            if let Ok(bits) = hex::decode(&row.bits) {
+                by_shard.entry(row.shard).or_default().push(bits);
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .filter(|(_, id)| {
+                [
+                    shard_key(
+                        TRACE_FILTER_SHARDS,
+                        trace_filter::shard_of(id, TRACE_FILTER_SHARDS),
+                    ),
+                    shard_key(256, trace_filter::shard_of(id, 256)),
+                ]
+                .iter()
+                .filter_map(|shard| by_shard.get(shard))
+                .flatten()
+                .any(|bits| trace_filter::may_contain(bits, id))
+            })
+            .map(|(t, _)| t.clone())
+            .collect())
+    }
+
     /// The blocks that may hold spans of `trace_id` (lower-case hex), oldest first.
     async fn blocks_of_trace(&self, trace_id: &str) -> Result<Vec<BlockRow>, StoreError> {
         let Some(id) = id_bytes(trace_id) else {
             return Ok(Vec::new());
         };
-        let shard = trace_filter::shard_of(&id, TRACE_FILTER_SHARDS);
+        let [level0, merged] = shard_keys(&id);
         let rows: Vec<ShardRow> = self
             .rows(Statement::new(
                 sql::ARCHIVE_TRACE_SHARDS,
-                vec![
-                    Param::Int(shard_key(TRACE_FILTER_SHARDS, shard)),
-                    // The shard count of merged blocks, once they exist.
-                    Param::Int(shard_key(256, trace_filter::shard_of(&id, 256))),
-                ],
+                vec![Param::Int(level0), Param::Int(merged)],
             ))
             .await?;
         Ok(rows
@@ -106,7 +193,7 @@ impl Store {
                 t.up_to_block >= block_id && (t.span_id.is_empty() || t.span_id == span_id)
             })
         };
-        let mut by_span: FxHashMap<String, (u64, String, SpanRow)> = FxHashMap::default();
+        let mut by_span: FxHashMap<String, (SpanRecord, SpanRow)> = FxHashMap::default();
         for block in blocks {
             if deleted(block.block_id, "") {
                 continue;
@@ -119,25 +206,10 @@ impl Store {
                     records.extend(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
                 }
             }
-            let before = records.len();
-            let errors_before = records.iter().filter(|s| s.status_code == 2).count();
             records.retain(|s| !deleted(block.block_id, &s.span_id));
-            if records.is_empty() {
-                continue;
-            }
-            if let Some(summary) = archive
-                .traces(block.block_id, &open)
-                .await?
-                .iter()
-                .find(|t| t.trace_id == trace_id)
-            {
-                // Deleted spans no longer count.
-                let mut summary = summary.clone();
-                summary.spans -= (before - records.len()) as u64;
-                summary.errors -=
-                    (errors_before - records.iter().filter(|s| s.status_code == 2).count()) as u64;
-                out.summaries.push(summary);
-            }
+            out.resources
+                .extend(open.dictionaries.resources.iter().cloned());
+            out.shapes.extend(open.dictionaries.shapes.iter().cloned());
             let resources: FxHashMap<i64, _> = open
                 .dictionaries
                 .resources
@@ -153,12 +225,12 @@ impl Store {
                     record.shape_id.and_then(|id| shapes.get(&id).copied()),
                 );
                 // Blocks come oldest first: a later copy replaces an earlier one.
-                by_span.insert(record.span_id, (record.start_ns, row.span_id.clone(), row));
+                by_span.insert(record.span_id.clone(), (record, row));
             }
         }
-        let mut spans: Vec<(u64, String, SpanRow)> = by_span.into_values().collect();
-        spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        out.spans = spans.into_iter().map(|(_, _, row)| row).collect();
+        let mut spans: Vec<(SpanRecord, SpanRow)> = by_span.into_values().collect();
+        spans.sort_by(|a, b| (a.0.start_ns, &a.0.span_id).cmp(&(b.0.start_ns, &b.0.span_id)));
+        (out.records, out.spans) = spans.into_iter().unzip();
         Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::block::{BlockError, Dictionaries};
 use crate::store::bloom::{Bloom, Term};
-use crate::store::summary::{self, SpanView};
+use crate::store::summary::{self, AttributeCounts, SpanView};
 use crate::store::{SpanFilter, SpanRecord, row};
 
 /// A resource as matching needs it.
@@ -84,16 +84,23 @@ impl Parsed {
     }
 }
 
-/// The search filter of `spans` (whose dictionaries `parsed` holds): every term of every
-/// span, in a filter sized to their number.
-pub fn filter_of(spans: &[SpanRecord], parsed: &Parsed) -> Result<Bloom, BlockError> {
+/// The search filter of `spans` (whose dictionaries `parsed` holds), every term of every
+/// span in a filter sized to their number, and the counts of the attribute keys and
+/// values of those `counted` accepts (for attribute discovery) under `counts`.
+pub fn summarize(
+    spans: &[SpanRecord],
+    parsed: &Parsed,
+    counts: &mut AttributeCounts,
+    counted: impl Fn(&SpanRecord) -> bool,
+) -> Result<Bloom, BlockError> {
     let mut terms = rustc_hash::FxHashSet::default();
-    let mut resources_done = rustc_hash::FxHashSet::default();
+    let mut per_resource: FxHashMap<i64, i64> = FxHashMap::default();
     for span in spans {
         let attributes = parsed.attributes(span)?;
         let pairs: Vec<(&str, &Value)> = attributes.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let service = parsed.service(span);
         let view = SpanView {
-            service: parsed.service(span),
+            service,
             name: &span.name,
             root: span.parent_span_id.is_none(),
             status_code: span.status_code,
@@ -104,17 +111,30 @@ pub fn filter_of(spans: &[SpanRecord], parsed: &Parsed) -> Result<Bloom, BlockEr
         summary::span_terms(&view, &mut |term: Term| {
             terms.insert(term);
         });
-        if resources_done.insert(span.resource_id)
-            && let Some(resource) = parsed.resource(span)
-        {
-            let pairs: Vec<(&str, &Value)> = resource
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.as_str(), v))
-                .collect();
-            summary::attribute_terms(&pairs, &mut |term: Term| {
-                terms.insert(term);
-            });
+        if counted(span) {
+            counts.span(service, &pairs);
+            *per_resource.entry(span.resource_id).or_default() += 1;
+        }
+    }
+    let mut resources_seen = rustc_hash::FxHashSet::default();
+    for span in spans {
+        if !resources_seen.insert(span.resource_id) {
+            continue;
+        }
+        let Some(resource) = parsed.resources.get(&span.resource_id) else {
+            continue;
+        };
+        let counted_spans = per_resource.get(&span.resource_id).copied().unwrap_or(0);
+        let pairs: Vec<(&str, &Value)> = resource
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        summary::attribute_terms(&pairs, &mut |term: Term| {
+            terms.insert(term);
+        });
+        if counted_spans > 0 {
+            counts.resource(resource.service.as_deref(), &pairs, counted_spans);
         }
     }
     let mut bloom = Bloom::for_terms(terms.len());

@@ -50,6 +50,12 @@ pub struct Archive {
     filters: Mutex<FxHashMap<i64, Arc<Bloom>>>,
     groups: Mutex<FxHashMap<(i64, usize), DecodedGroup>>,
     traces: Mutex<FxHashMap<i64, Arc<Vec<TraceRow>>>>,
+    /// Whether the blocks count against the store's budget (locally: they share its
+    /// disk; on the Worker the budget is D1's and R2 is apart).
+    budgeted: bool,
+    /// The blocks' bytes as last read, while no block was added or dropped here (the one
+    /// process that compacts a local store).
+    bytes: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -66,7 +72,28 @@ impl Archive {
             filters: Mutex::default(),
             groups: Mutex::default(),
             traces: Mutex::default(),
+            budgeted: false,
+            bytes: Mutex::default(),
         }
+    }
+
+    /// Counts the blocks' bytes against the store's budget, for an archive on the same
+    /// disk as the database.
+    pub fn within_budget(mut self) -> Self {
+        self.budgeted = true;
+        self
+    }
+
+    pub fn is_budgeted(&self) -> bool {
+        self.budgeted
+    }
+
+    fn known_bytes(&self) -> Option<u64> {
+        *lock(&self.bytes)
+    }
+
+    fn set_known_bytes(&self, bytes: Option<u64>) {
+        *lock(&self.bytes) = bytes;
     }
 
     pub fn objects(&self) -> &dyn ObjectStore {
@@ -141,6 +168,7 @@ impl Archive {
 
     /// Forgets a dropped block.
     fn forget(&self, block_id: i64) {
+        self.set_known_bytes(None);
         lock(&self.opened).remove(&block_id);
         lock(&self.filters).remove(&block_id);
         lock(&self.groups).retain(|(block, _), _| *block != block_id);

@@ -53,8 +53,17 @@ impl Store {
         Ok(pruned)
     }
 
-    /// The bytes of the archive's blocks (0 without an archive).
-    pub async fn archive_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.archive_stats().await?.map_or(0, |a| a.bytes))
+    /// The bytes of the archive's blocks that count against the budget (0 without an
+    /// archive, or one that does not share the database's budget).
+    pub async fn budgeted_archive_bytes(&self) -> Result<u64, StoreError> {
+        let Some(archive) = self.archive().filter(|a| a.is_budgeted()) else {
+            return Ok(0);
+        };
+        if let Some(bytes) = archive.known_bytes() {
+            return Ok(bytes);
+        }
+        let bytes = self.archive_stats().await?.map_or(0, |a| a.bytes);
+        archive.set_known_bytes(Some(bytes));
+        Ok(bytes)
     }
 }

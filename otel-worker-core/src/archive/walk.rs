@@ -5,13 +5,15 @@
 //! when the page is full and no block left can hold a newer trace than its last, or when
 //! the budget runs out (the page is then `partial`, with a cursor that continues it).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::block;
 use super::compact::SPANS;
-use super::lookup::Tombstone;
+use super::lookup::{Tombstone, merge_summaries};
 use super::matching::{Matcher, Parsed};
 use super::read::OpenBlock;
 use crate::models::TraceSummary;
@@ -56,15 +58,16 @@ struct BloomRow {
 const FILTERS_PER_READ: usize = 8;
 
 impl Store {
-    /// The archive's traces for one page of `query`, newest first, and how far the walk
-    /// went. Without an archive: nothing, exhausted.
+    /// The archive's traces for one page of `query`, newest first, how far the walk
+    /// went, and the traces found in several blocks. Without an archive: nothing,
+    /// exhausted.
     pub(crate) async fn archive_walk(
         &self,
         query: &TraceListQuery,
         budget: Option<Budget>,
-    ) -> Result<(Vec<TraceSummary>, End), StoreError> {
+    ) -> Result<(Vec<TraceSummary>, End, Vec<String>), StoreError> {
         let Some(archive) = self.archive() else {
-            return Ok((Vec::new(), End::Exhausted));
+            return Ok((Vec::new(), End::Exhausted, Vec::new()));
         };
         let wanted = query.limit as usize + 1;
         let bottom = query.start_ns.unwrap_or(0);
@@ -88,15 +91,22 @@ impl Store {
         let plan = Plan::of(&query.span);
         let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
         let (mut probes, mut filters) = (0usize, 0usize);
-        let mut found: Vec<TraceSummary> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // A trace with parts in several blocks is found in each: kept once, its parts'
+        // summaries merged, and named in `split` for the search to summarize whole.
+        let mut by_id: HashMap<String, TraceSummary> = HashMap::new();
+        let mut split: Vec<String> = Vec::new();
+        let ranked = |by_id: &HashMap<String, TraceSummary>| {
+            let mut found: Vec<TraceSummary> = by_id.values().cloned().collect();
+            rank(&mut found);
+            found
+        };
         for (i, block) in blocks.iter().enumerate() {
             let newest_left = block.max_start();
-            if found.len() >= wanted {
-                rank(&mut found);
+            if by_id.len() >= wanted {
+                let mut found = ranked(&by_id);
                 if found[wanted - 1].start_time_unix_nano > newest_left {
                     found.truncate(wanted);
-                    return Ok((found, End::Full));
+                    return Ok((found, End::Full, split));
                 }
             }
             // Every trace part in the block started at or after its earliest span.
@@ -114,7 +124,8 @@ impl Store {
                     Some(bloom) => bloom,
                     None => {
                         if budget.is_some_and(|b| filters >= b.filters) {
-                            return Ok(stopped(found, newest_left));
+                            let (found, end) = stopped(ranked(&by_id), newest_left);
+                            return Ok((found, end, split));
                         }
                         let read = self.read_archive_filters(&blocks[i..]).await?;
                         filters += read;
@@ -126,7 +137,8 @@ impl Store {
                 }
             }
             if budget.is_some_and(|b| probes >= b.probes) {
-                return Ok(stopped(found, newest_left));
+                let (found, end) = stopped(ranked(&by_id), newest_left);
+                return Ok((found, end, split));
             }
             probes += 1;
             let open = archive.open(block.block_id, &block.object_key).await?;
@@ -140,17 +152,26 @@ impl Store {
                         .is_none_or(|up_to| *up_to < block.block_id)
                 });
             for trace in traces {
-                if seen.insert(trace.trace_id.clone()) {
-                    found.push(trace);
+                match by_id.entry(trace.trace_id.clone()) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(trace);
+                    }
+                    Entry::Occupied(mut known) => {
+                        split.push(trace.trace_id.clone());
+                        let parts = vec![known.get().clone(), trace];
+                        if let Some(merged) = merge_summaries(parts) {
+                            known.insert(merged);
+                        }
+                    }
                 }
             }
         }
-        rank(&mut found);
+        let mut found = ranked(&by_id);
         if found.len() >= wanted {
             found.truncate(wanted);
-            return Ok((found, End::Full));
+            return Ok((found, End::Full, split));
         }
-        Ok((found, End::Exhausted))
+        Ok((found, End::Exhausted, split))
     }
 
     /// Reads the filters of the first blocks of `blocks` not cached yet (the first of

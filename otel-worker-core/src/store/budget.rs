@@ -43,9 +43,10 @@ impl Store {
         Ok(self.used_bytes().await? as f64 > limit as f64 * PRUNE_ABOVE)
     }
 
-    /// What counts against the budget: the database and the archive's blocks.
+    /// What counts against the budget: the database, and the archive's blocks when they
+    /// share its disk.
     pub async fn used_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size().await? + self.archive_bytes().await?)
+        Ok(self.db.size().await? + self.budgeted_archive_bytes().await?)
     }
 
     /// Deletes the oldest traces, [`TRACES_PER_STEP`] at a time, while the store is over
@@ -62,8 +63,12 @@ impl Store {
         }
         let target = limit as f64 * PRUNE_DOWN_TO;
         for _ in 0..max_steps {
-            // The archive holds the oldest data: its blocks go first, one a step.
-            let mut pruned = self.drop_blocks_before(u64::MAX, 1).await?;
+            // An archive on the same disk holds the oldest data: its blocks go first,
+            // one a step.
+            let mut pruned = Pruned::default();
+            if self.archive().is_some_and(|a| a.is_budgeted()) {
+                pruned = self.drop_blocks_before(u64::MAX, 1).await?;
+            }
             if pruned == Pruned::default() {
                 pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
             }

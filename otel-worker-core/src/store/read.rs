@@ -35,12 +35,30 @@ impl Store {
             .next()
             .map(SummaryRow::into_summary)
             .transpose()?;
-        let mut parts: Vec<TraceSummary> = summary.into_iter().collect();
-        if self.archive().is_some() {
-            let archived = self.archived_trace(trace_id).await?;
-            parts.extend(archived.summaries.into_iter().map(TraceSummary::from));
+        let summary = summary.filter(|s| s.span_count > 0);
+        if self.archive().is_none() {
+            return Ok(summary);
         }
-        Ok(crate::archive::lookup::merge_summaries(parts).filter(|s| s.span_count > 0))
+        let archived = self.archived_trace(trace_id).await?;
+        if archived.records.is_empty() {
+            return Ok(summary);
+        }
+        // Spans sent again after their first copy was archived count once, as the rows'.
+        let hot: std::collections::HashSet<String> = match &summary {
+            Some(_) => {
+                #[derive(Deserialize)]
+                struct Id {
+                    span_id: String,
+                }
+                let ids: Vec<Id> = self
+                    .rows(Statement::new(sql::trace_span_ids(), vec![trace_id.into()]))
+                    .await?;
+                ids.into_iter().map(|id| id.span_id).collect()
+            }
+            None => Default::default(),
+        };
+        let parts = summary.into_iter().chain(archived.summary(&hot)).collect();
+        Ok(crate::archive::lookup::merge_summaries(parts))
     }
 
     /// Summaries of the newest traces in the query's range and before its cursor,

@@ -125,17 +125,24 @@ pub async fn search(
     let mut found = Vec::new();
     // Each store's span rows and its archive are walked side by side, like shards.
     let walks = stores.iter().map(|store| async move {
-        let hot = store.walk(query, budget).await?;
-        let archived = store.archive_walk(query, budget).await?;
-        Ok::<_, StoreError>([hot, archived])
+        let (hot, hot_end) = store.walk(query, budget).await?;
+        let (archived, archived_end, split) = store.archive_walk(query, budget).await?;
+        Ok::<_, StoreError>(([(hot, hot_end), (archived, archived_end)], split))
     });
-    for result in futures_util::future::join_all(walks).await {
-        for (traces, end) in result? {
-            found.extend(traces);
+    let mut split = HashSet::new();
+    for (i, result) in futures_util::future::join_all(walks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let (walked, split_here) = result?;
+        split.extend(split_here);
+        for (traces, end) in walked {
+            found.extend(traces.into_iter().map(|t| (i, t)));
             ends.push(end);
         }
     }
-    let mut found = merge_parts(found);
+    let mut found = merge_parts(stores, found, &split).await?;
     found.sort_by(|a, b| {
         (b.start_time_unix_nano, &b.trace_id).cmp(&(a.start_time_unix_nano, &a.trace_id))
     });
@@ -412,18 +419,43 @@ pub fn dense_statement(
     sql::traces_where(b, conditions, u32::try_from(limit).unwrap_or(u32::MAX))
 }
 
-/// The traces found, each once: a trace with parts in both tiers (spans that arrived
-/// after the rest was archived) is found in each, and shown as one.
-fn merge_parts(found: Vec<TraceSummary>) -> Vec<TraceSummary> {
-    let mut by_id: std::collections::HashMap<String, Vec<TraceSummary>> =
+/// The traces found (with the index of the store that found them), each once: a trace
+/// with spans in both tiers (spans that arrived after the rest was archived) or in
+/// several blocks is found in each, and shown once, summarized from all its spans; so is
+/// one found without its root where there is an archive (the rest may be there).
+async fn merge_parts(
+    stores: &[Store],
+    found: Vec<(usize, TraceSummary)>,
+    split: &HashSet<String>,
+) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut by_id: std::collections::HashMap<String, (usize, Vec<TraceSummary>)> =
         std::collections::HashMap::with_capacity(found.len());
-    for trace in found {
-        by_id.entry(trace.trace_id.clone()).or_default().push(trace);
+    for (store, trace) in found {
+        by_id
+            .entry(trace.trace_id.clone())
+            .or_insert_with(|| (store, Vec::new()))
+            .1
+            .push(trace);
     }
-    by_id
-        .into_values()
-        .filter_map(crate::archive::lookup::merge_summaries)
-        .collect()
+    let mut out = Vec::with_capacity(by_id.len());
+    for (id, (store, mut parts)) in by_id {
+        // A trace without its root in one tier may have it in the other (spans that came
+        // after the rest of their trace was archived): read it whole.
+        let whole_here = parts.len() == 1
+            && !split.contains(&id)
+            && (parts[0].root_span_name.is_some()
+                || stores.get(store).is_none_or(|s| s.archive().is_none()));
+        if whole_here {
+            out.extend(parts.pop());
+            continue;
+        }
+        let whole = match stores.get(store) {
+            Some(store) => store.trace_summary(&id).await?,
+            None => None,
+        };
+        out.extend(whole.or_else(|| crate::archive::lookup::merge_summaries(parts)));
+    }
+    Ok(out)
 }
 
 /// Adds the traces not found before (a trace with matching spans in several blocks is

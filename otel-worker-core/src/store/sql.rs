@@ -528,6 +528,11 @@ ORDER BY s.start_ns, s.span_id LIMIT CAST(?4 AS INTEGER)"
     )
 }
 
+/// The ids of a trace's spans: `?1` = trace id.
+pub fn trace_span_ids() -> String {
+    format!("SELECT lower(hex(s.span_id)) AS span_id FROM {TRACE_ROWS}")
+}
+
 /// One span: `?1` = trace id, `?2` = span id.
 pub fn span() -> String {
     format!("{SPAN_COLUMNS} FROM {TRACE_ROWS} WHERE s.span_id = unhex(?2)")
@@ -1493,6 +1498,17 @@ FROM archive_trace_filters f JOIN archive_blocks USING (block_id)
 WHERE f.shard IN (?1, ?2) ORDER BY block_id"
 );
 
+/// The trace-id filter shards among `?1` (a JSON array of shard keys), of every block.
+pub const ARCHIVE_TRACE_SHARDS_AMONG: &str = "\
+SELECT shard, hex(bits) AS bits FROM archive_trace_filters
+WHERE shard IN (SELECT value FROM json_each(?1))";
+
+/// Hides the earlier parts of a trace a new block holds whole: `?1` = trace id, `?2` =
+/// the last block that may hold a part (every part in a block up to it is left out).
+pub const TOMBSTONE_EARLIER_PARTS: &str = "\
+INSERT INTO archive_tombstones (trace_id, span_id, up_to_block) VALUES (unhex(?1), x'', CAST(?2 AS INTEGER))
+ON CONFLICT (trace_id, span_id) DO UPDATE SET up_to_block = max(up_to_block, excluded.up_to_block)";
+
 /// What the archive holds of signal `?1`.
 pub const ARCHIVE_STATS: &str = "\
 SELECT count(*) AS blocks, CAST(coalesce(sum(items), 0) AS TEXT) AS items,
@@ -1513,8 +1529,11 @@ pub const UNCOUNT_ARCHIVE_SERVICES: &str = "\
 UPDATE services SET span_count = span_count - CAST(j.value AS INTEGER)
 FROM json_each(?1) j WHERE services.service_name = j.key";
 
-/// ... deletes its trace-id filter and its row (`?1` = block id).
-pub const DROP_ARCHIVE_BLOCK: [&str; 2] = [
+/// ... deletes its attribute counts (under its negated id), its trace-id filter and its
+/// row (`?1` = block id).
+pub const DROP_ARCHIVE_BLOCK: [&str; 4] = [
+    "DELETE FROM block_attributes WHERE block_id = -CAST(?1 AS INTEGER)",
+    "DELETE FROM block_values WHERE block_id = -CAST(?1 AS INTEGER)",
     "DELETE FROM archive_trace_filters WHERE block_id = CAST(?1 AS INTEGER)",
     "DELETE FROM archive_blocks WHERE block_id = CAST(?1 AS INTEGER)",
 ];

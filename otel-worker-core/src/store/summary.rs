@@ -508,6 +508,40 @@ impl Statistics {
     }
 }
 
+/// The attribute key and value counts of one block that is not a search block (an
+/// archive block, under a negative id): what `GET /v1/attributes` adds up.
+#[derive(Debug)]
+pub struct AttributeCounts {
+    block_id: i64,
+    statistics: Statistics,
+}
+
+impl AttributeCounts {
+    pub fn new(block_id: i64) -> Self {
+        Self {
+            block_id,
+            statistics: Statistics::default(),
+        }
+    }
+
+    /// Counts one span's attributes.
+    pub fn span(&mut self, service: Option<&str>, attributes: &[(&str, &Value)]) {
+        self.statistics
+            .count(self.block_id, service.unwrap_or(""), 0, attributes, 1);
+    }
+
+    /// Counts a resource's attributes for `spans` spans.
+    pub fn resource(&mut self, service: Option<&str>, attributes: &[(&str, &Value)], spans: i64) {
+        self.statistics
+            .count(self.block_id, service.unwrap_or(""), 1, attributes, spans);
+    }
+
+    /// The statements that store the counts.
+    pub fn statements(&self) -> Vec<Statement> {
+        self.statistics.statements()
+    }
+}
+
 /// Resources and attribute key sets already read, by id: they never change.
 #[derive(Debug, Default)]
 pub struct Dictionary {
