@@ -104,6 +104,7 @@ pub fn stats(stats: &Stats) -> String {
         "Pruned traces",
         "Sampled out",
         "Not indexed yet",
+        "Archived",
     ]);
     let row = |name: String, s: &StoreStats| {
         let stored = match s.budget_bytes {
@@ -126,6 +127,17 @@ pub fn stats(stats: &Stats) -> String {
             s.pruned_traces.to_string(),
             s.sampled_out_spans.to_string(),
             s.unindexed_spans.to_string(),
+            s.archive
+                .as_ref()
+                .map(|a| {
+                    format!(
+                        "{} spans, {} in {} blocks",
+                        a.spans,
+                        size::display(a.bytes),
+                        a.blocks
+                    )
+                })
+                .unwrap_or_default(),
         ]
     };
     t.add_row(row("all".into(), &stats.total));

@@ -282,6 +282,10 @@ pub struct ArchiveStats {
     pub oldest_unix_nano: Option<u64>,
     /// Block writes that failed and were retried (their data stayed hot meanwhile).
     pub failed_writes: u64,
+    /// Whether `bytes` counts against `budgetBytes` (locally the archive shares the
+    /// database's disk; on the Worker the budget is D1's).
+    #[serde(default)]
+    pub within_budget: bool,
 }
 
 /// A stored log record in the API's JSON form.

@@ -245,10 +245,12 @@ def main():
     parser.add_argument("--exporter", choices=["proto", "proto-gzip", "json", "grpc", "grpc-gzip"], required=True)
     parser.add_argument("--grpc-endpoint", help="the OTLP/gRPC endpoint (http://HOST:PORT) for grpc exporters")
     parser.add_argument("--lock-db", help="hold this SQLite database's write lock during the first try")
+    parser.add_argument("--archived", action="store_true",
+                        help="read the trace back once the server has archived it (a server started with --archive-after 0s)")
     args = parser.parse_args()
     if args.exporter.startswith("grpc") and not args.grpc_endpoint:
         parser.error(f"--exporter {args.exporter} needs --grpc-endpoint")
-    label = args.exporter + ("-retry" if args.lock_db else "")
+    label = args.exporter + ("-retry" if args.lock_db else "") + ("-archived" if args.archived else "")
 
     spans = make_spans(label)
     otlp = exporter(args.exporter, args.base_url, args.token, args.grpc_endpoint)
@@ -271,6 +273,17 @@ def main():
         return 1
 
     trace_id = hex_id(spans[0].context.trace_id, 32)
+    if args.archived:
+        # Every span leaves the database for the archive; the trace is then read from there.
+        deadline = time.monotonic() + 30
+        while True:
+            stats = get(args.base_url, args.token, "/v1/stats")
+            if stats["spans"] == 0 and stats.get("archive", {}).get("spans", 0) > 0:
+                break
+            if time.monotonic() > deadline:
+                print(f"FAIL python/{label}: not archived after 30 s: {stats}")
+                return 1
+            time.sleep(0.1)
     trace = get(args.base_url, args.token, f"/v1/traces/{trace_id}")
     stored = {s["spanId"]: s for s in trace["spans"]}
     problems = []

@@ -193,6 +193,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
                     .chain(b.oldest_unix_nano)
                     .min(),
                 failed_writes: a.failed_writes + b.failed_writes,
+                within_budget: a.within_budget && b.within_budget,
             }),
     };
     Ok(Json(Stats { total, shards }))

@@ -184,9 +184,10 @@ impl Store {
 impl Store {
     /// What the archive holds; `None` without one.
     pub async fn archive_stats(&self) -> Result<Option<crate::models::ArchiveStats>, StoreError> {
-        if self.archive().is_none() {
+        let Some(archive) = self.archive() else {
             return Ok(None);
-        }
+        };
+        let within_budget = archive.is_budgeted();
         #[derive(Deserialize)]
         struct Row {
             blocks: u64,
@@ -209,9 +210,11 @@ impl Store {
                 blocks: row.blocks,
                 oldest_unix_nano: row.oldest.and_then(|o| o.parse().ok()),
                 failed_writes,
+                within_budget,
             },
             None => crate::models::ArchiveStats {
                 failed_writes,
+                within_budget,
                 ..Default::default()
             },
         }))

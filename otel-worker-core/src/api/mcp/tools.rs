@@ -963,10 +963,24 @@ async fn get_stats<B: Backend>(backend: &B) -> ToolResult {
     if let Some(budget) = body["budgetBytes"].as_u64() {
         out.push_str(&format!(" of a {budget}-byte budget"));
     }
+    let archive = &body["archive"];
+    if archive.is_object() {
+        out.push_str(&format!(
+            "; the archive holds {} more spans in {} ({} bytes), searched alike",
+            number(archive, "spans"),
+            count(number(archive, "blocks") as usize, "block"),
+            number(archive, "bytes"),
+        ));
+    }
     let (oldest, newest) = (
         number(&body, "oldestUnixNano"),
         number(&body, "newestUnixNano"),
     );
+    let oldest = match number(archive, "oldestUnixNano") {
+        0 => oldest,
+        archived if oldest == 0 => archived,
+        archived => oldest.min(archived),
+    };
     if oldest > 0 {
         out.push_str(&format!(
             "; from {} to {}",
