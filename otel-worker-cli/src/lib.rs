@@ -43,3 +43,10 @@ pub fn unix_nanos_ago(age: std::time::Duration) -> u64 {
 
 /// Where `dev` keeps its database unless told otherwise.
 pub const DEFAULT_DB_PATH: &str = ".otel-worker/otel-worker.db";
+
+/// Where the archive of database `db` lives unless told otherwise: `archive/` beside it.
+pub fn default_archive_dir(db: &std::path::Path) -> std::path::PathBuf {
+    db.parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join("archive")
+}

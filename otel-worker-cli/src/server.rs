@@ -135,12 +135,10 @@ impl DevArgs {
             return None;
         };
         let database = self.database()?;
-        let dir = self.archive.clone().unwrap_or_else(|| {
-            database
-                .parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join("archive")
-        });
+        let dir = self
+            .archive
+            .clone()
+            .unwrap_or_else(|| crate::default_archive_dir(database));
         Some((dir, after))
     }
 }

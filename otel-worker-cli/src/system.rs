@@ -33,41 +33,64 @@ pub struct PruneArgs {
     older_than: Duration,
     #[arg(long, default_value = DEFAULT_DB_PATH)]
     db: PathBuf,
+    /// The database's archive; by default `archive/` beside it.
+    #[arg(long, value_name = "DIR")]
+    archive: Option<PathBuf>,
 }
 
 pub async fn run(command: SystemCommand) -> anyhow::Result<()> {
     match command {
         SystemCommand::Database { command } => database(command),
-        SystemCommand::Prune(args) => prune(&args.db, args.older_than).await,
+        SystemCommand::Prune(args) => {
+            let archive = archive_of(&args.db, args.archive);
+            prune(&args.db, &archive, args.older_than).await
+        }
     }
 }
 
 #[derive(Subcommand)]
 pub enum DatabaseCommand {
-    /// Delete the local database (asks first).
+    /// Delete the local database and its archive (asks first).
     Delete {
         #[arg(long, default_value = DEFAULT_DB_PATH)]
         db: PathBuf,
+        /// The database's archive; by default `archive/` beside it.
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
-    /// Spans, traces and size of the local database.
+    /// Spans, traces and size of the local database and its archive.
     Stats {
         #[arg(long, default_value = DEFAULT_DB_PATH)]
         db: PathBuf,
     },
 }
 
+/// The archive directory of `db`: the one given, else the default beside it.
+fn archive_of(db: &Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| crate::default_archive_dir(db))
+}
+
 fn database(command: DatabaseCommand) -> anyhow::Result<()> {
     match command {
-        DatabaseCommand::Delete { db, yes } => delete(&db, yes),
+        DatabaseCommand::Delete { db, archive, yes } => {
+            let archive = archive_of(&db, archive);
+            delete(&db, &archive, yes)
+        }
         DatabaseCommand::Stats { db } => {
             let stats = Stats::read(&db)?;
             let time = |ns: Option<u64>| ns.map(view::instant).unwrap_or_else(|| "-".into());
             println!("database  {}", db.display());
             println!("spans     {}", stats.spans);
             println!("traces    {}", stats.traces);
+            println!(
+                "archived  {} spans in {} blocks ({})",
+                stats.archived_spans,
+                stats.archived_blocks,
+                megabytes(stats.archived_bytes)
+            );
             println!("oldest    {} (earliest span start)", time(stats.oldest_ns));
             println!("newest    {} (latest span end)", time(stats.newest_ns));
             println!(
@@ -85,10 +108,18 @@ fn megabytes(bytes: u64) -> String {
 }
 
 /// `system prune --older-than`: retention by hand, through the same store code as
-/// `dev --retention`.
-pub async fn prune(db: &Path, older_than: Duration) -> anyhow::Result<()> {
+/// `dev --retention`, archive included.
+pub async fn prune(db: &Path, archive: &Path, older_than: Duration) -> anyhow::Result<()> {
     require_database(db)?;
-    let store = otel_worker_core::store::Store::new(std::sync::Arc::new(SqliteDatabase::open(db)?));
+    let mut store =
+        otel_worker_core::store::Store::new(std::sync::Arc::new(SqliteDatabase::open(db)?));
+    if archive.exists() {
+        let objects = crate::archive_dir::DirectoryStore::open(archive)
+            .with_context(|| format!("cannot open the archive {}", archive.display()))?;
+        store = store.with_archive(std::sync::Arc::new(
+            otel_worker_core::archive::Archive::new(std::sync::Arc::new(objects)).within_budget(),
+        ));
+    }
     let cutoff = crate::unix_nanos_ago(older_than);
     let pruned = retention::prune_before(&store, cutoff, None).await?;
     println!(
@@ -119,6 +150,10 @@ pub struct Stats {
     pub newest_ns: Option<u64>,
     /// The database file plus its WAL.
     pub bytes: u64,
+    /// What the archive's blocks hold, as the database lists them.
+    pub archived_spans: u64,
+    pub archived_blocks: u64,
+    pub archived_bytes: u64,
 }
 
 impl Stats {
@@ -142,7 +177,18 @@ impl Stats {
             [],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
+        // A database from before the archive has no block table: nothing archived.
+        let (archived_spans, archived_blocks, archived_bytes): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT coalesce(sum(items), 0), count(*), coalesce(sum(bytes), 0) FROM archive_blocks",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap_or_default();
         Ok(Self {
+            archived_spans: archived_spans.max(0) as u64,
+            archived_blocks: archived_blocks.max(0) as u64,
+            archived_bytes: archived_bytes.max(0) as u64,
             spans: count("spans")?,
             traces: count("traces")?,
             oldest_ns: oldest.and_then(|ns| u64::try_from(ns).ok()),
@@ -174,7 +220,7 @@ fn files(db: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn delete(db: &Path, yes: bool) -> anyhow::Result<()> {
+fn delete(db: &Path, archive: &Path, yes: bool) -> anyhow::Result<()> {
     let stats = Stats::read(db)?;
     if !yes {
         if !std::io::stdin().is_terminal() {
@@ -184,10 +230,12 @@ fn delete(db: &Path, yes: bool) -> anyhow::Result<()> {
             );
         }
         print!(
-            "Delete {} ({} spans in {} traces)? [y/N] ",
+            "Delete {} ({} spans in {} traces) and its archive {} ({} spans)? [y/N] ",
             db.display(),
             stats.spans,
-            stats.traces
+            stats.traces,
+            archive.display(),
+            stats.archived_spans
         );
         std::io::stdout().flush()?;
         let mut answer = String::new();
@@ -204,6 +252,18 @@ fn delete(db: &Path, yes: bool) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot delete {}", file.display())),
         }
     }
-    println!("deleted {} ({} spans)", db.display(), stats.spans);
+    // The block objects go with the database that lists them: a new database would never
+    // read them, nor know to delete them.
+    match std::fs::remove_dir_all(archive) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot delete {}", archive.display())),
+    }
+    println!(
+        "deleted {} ({} spans) and its archive ({} spans)",
+        db.display(),
+        stats.spans,
+        stats.archived_spans
+    );
     Ok(())
 }

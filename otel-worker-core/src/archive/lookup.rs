@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::block::{self, TraceRow};
 use super::compact::{TRACE_FILTER_SHARDS, id_bytes, shard_key};
+use super::read::ReadError;
 use super::trace_filter;
 use super::walk::BlockRow;
 use crate::models::TraceSummary;
@@ -19,6 +20,17 @@ struct ShardRow {
     #[serde(flatten)]
     block: BlockRow,
     bits: String,
+}
+
+/// A block read's result, `None` for a block whose object is gone: retention deletes the
+/// row first and the object after, so a read that listed the block just before may
+/// find it missing, and the block no longer counts.
+pub(crate) fn dropped_is_none<T>(read: Result<T, ReadError>) -> Result<Option<T>, StoreError> {
+    match read {
+        Ok(value) => Ok(Some(value)),
+        Err(ReadError::Missing(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The keys of the trace-id filter shards that may hold `id`: one per shard count in
@@ -198,11 +210,19 @@ impl Store {
             if deleted(block.block_id, "") {
                 continue;
             }
-            let open = archive.open(block.block_id, &block.object_key).await?;
+            let Some(open) =
+                dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+            else {
+                continue;
+            };
             let mut records = Vec::new();
             for (index, group) in open.footer.row_groups.iter().enumerate() {
                 if group.first_trace.as_str() <= trace_id && trace_id <= group.last_trace.as_str() {
-                    let spans = archive.row_group(block.block_id, &open, index).await?;
+                    let Some(spans) =
+                        dropped_is_none(archive.row_group(block.block_id, &open, index).await)?
+                    else {
+                        continue;
+                    };
                     records.extend(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
                 }
             }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::block;
 use super::compact::SPANS;
-use super::lookup::{Tombstone, merge_summaries};
+use super::lookup::{Tombstone, dropped_is_none, merge_summaries};
 use super::matching::{Matcher, Parsed};
 use super::read::OpenBlock;
 use crate::models::TraceSummary;
@@ -141,7 +141,11 @@ impl Store {
                 return Ok((found, end, split));
             }
             probes += 1;
-            let open = archive.open(block.block_id, &block.object_key).await?;
+            let Some(open) =
+                dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+            else {
+                continue;
+            };
             let traces = self
                 .block_matches(block.block_id, &open, query, matcher.as_ref())
                 .await?
@@ -224,7 +228,9 @@ impl Store {
                 && query.end_ns.is_none_or(|end| t.start_ns < end)
                 && query.before.as_ref().is_none_or(|c| before(t, c))
         };
-        let table = archive.traces(block_id, open).await?;
+        let Some(table) = dropped_is_none(archive.traces(block_id, open).await)? else {
+            return Ok(Vec::new());
+        };
         let traces: Vec<&block::TraceRow> = table.iter().filter(|t| in_range(t)).collect();
         let Some(matcher) = matcher else {
             return Ok(traces
@@ -248,7 +254,10 @@ impl Store {
             {
                 continue;
             }
-            let spans = archive.row_group(block_id, open, index).await?;
+            let Some(spans) = dropped_is_none(archive.row_group(block_id, open, index).await)?
+            else {
+                return Ok(Vec::new());
+            };
             for span in spans.iter() {
                 if matched.contains(span.trace_id.as_str())
                     || !wanted.contains(span.trace_id.as_str())
