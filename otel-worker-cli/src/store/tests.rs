@@ -1429,7 +1429,20 @@ pub(super) async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
                 all.push(span);
             }
         }
-        store.insert(batch(all)).await.unwrap();
+        // Over a budget, an export may be refused until pruning catches up (the WAL
+        // checkpoint that gives space back waits for readers): retried, as an exporter
+        // retries the 503 it becomes.
+        let batch = batch(all);
+        let mut tries = 0;
+        loop {
+            match store.insert(batch.clone()).await {
+                Err(StoreError::Full(_)) if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => break other.unwrap(),
+            }
+        }
     }
 }
 

@@ -61,16 +61,19 @@ impl Store {
     /// The archive's traces for one page of `query`, newest first, how far the walk
     /// went, and the traces found in several blocks. Without an archive: nothing,
     /// exhausted.
+    /// Traces that started before `floor` are not wanted (the span rows filled the page
+    /// with later ones).
     pub(crate) async fn archive_walk(
         &self,
         query: &TraceListQuery,
         budget: Option<Budget>,
+        floor: Option<u64>,
     ) -> Result<(Vec<TraceSummary>, End, Vec<String>), StoreError> {
         let Some(archive) = self.archive() else {
             return Ok((Vec::new(), End::Exhausted, Vec::new()));
         };
         let wanted = query.limit as usize + 1;
-        let bottom = query.start_ns.unwrap_or(0);
+        let bottom = query.start_ns.unwrap_or(0).max(floor.unwrap_or(0));
         let blocks: Vec<BlockRow> = self
             .rows(Statement::new(
                 sql::ARCHIVE_BLOCKS,

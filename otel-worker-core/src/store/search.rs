@@ -126,7 +126,13 @@ pub async fn search(
     // Each store's span rows and its archive are walked side by side, like shards.
     let walks = stores.iter().map(|store| async move {
         let (hot, hot_end) = store.walk(query, budget).await?;
-        let (archived, archived_end, split) = store.archive_walk(query, budget).await?;
+        // A full page of the span rows' traces leaves the archive only what started no
+        // earlier than the page's last trace.
+        let floor = match hot_end {
+            End::Full => hot.last().map(|t| t.start_time_unix_nano),
+            _ => None,
+        };
+        let (archived, archived_end, split) = store.archive_walk(query, budget, floor).await?;
         Ok::<_, StoreError>(([(hot, hot_end), (archived, archived_end)], split))
     });
     let mut split = HashSet::new();
