@@ -151,6 +151,9 @@ struct Wanted {
     text: String,
     /// The text as a finite number, if it is one.
     number: Option<f64>,
+    /// Text a span's body must contain for the span itself to carry the value, when
+    /// there is such a text (the value as JSON writes it); `None`: the body is parsed.
+    needle: Option<String>,
 }
 
 /// A [`SpanFilter`] ready to check spans.
@@ -160,6 +163,15 @@ pub struct Matcher {
     attributes: Vec<Wanted>,
     /// The text filter, lower-cased (ASCII, as SQLite's `lower`).
     text: Option<String>,
+}
+
+/// What a resource satisfies of a [`Matcher`]'s conditions, worked out once per block.
+#[derive(Debug)]
+struct ResourceHits {
+    service: bool,
+    /// Per attribute condition.
+    attributes: Vec<bool>,
+    text: bool,
 }
 
 impl Matcher {
@@ -172,6 +184,7 @@ impl Matcher {
                     key: key.clone(),
                     text: text.clone(),
                     number: text.parse::<f64>().ok().filter(|n| n.is_finite()),
+                    needle: needle(text).map(str::to_owned),
                 })
                 .collect(),
             text: filter.text.as_ref().map(|t| t.to_ascii_lowercase()),
@@ -179,14 +192,52 @@ impl Matcher {
         }
     }
 
-    /// Whether `span` meets every condition.
-    pub fn matches(&self, span: &SpanRecord, parsed: &Parsed) -> Result<bool, BlockError> {
-        let f = &self.filter;
-        if let Some(service) = &f.service
-            && parsed.resource(span).and_then(|r| r.service.as_deref()) != Some(service.as_str())
-        {
-            return Ok(false);
+    /// Whether the filter asks anything of a span's attributes or text.
+    fn reads_bodies(&self) -> bool {
+        !self.attributes.is_empty() || self.text.is_some()
+    }
+
+    /// This matcher for the spans of one block.
+    pub fn for_block<'a>(&'a self, parsed: &'a Parsed) -> BlockMatcher<'a> {
+        BlockMatcher {
+            matcher: self,
+            parsed,
+            resources: FxHashMap::default(),
         }
+    }
+
+    fn resource_hits(&self, resource: Option<&Resource>) -> ResourceHits {
+        let attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        ResourceHits {
+            service: self.filter.service.as_ref().is_none_or(|service| {
+                resource.and_then(|r| r.service.as_deref()) == Some(service.as_str())
+            }),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|wanted| carries(attributes, wanted))
+                .collect(),
+            text: self
+                .text
+                .as_ref()
+                .is_some_and(|text| in_strings(attributes, text)),
+        }
+    }
+}
+
+/// A [`Matcher`] over one block's spans: what each resource satisfies is worked out once.
+pub struct BlockMatcher<'a> {
+    matcher: &'a Matcher,
+    parsed: &'a Parsed,
+    resources: FxHashMap<i64, ResourceHits>,
+}
+
+impl BlockMatcher<'_> {
+    /// Whether `span` meets every condition. Bodies are parsed only when the columns, the
+    /// resource and a plain text search of the body leave it open.
+    pub fn matches(&mut self, span: &SpanRecord) -> Result<bool, BlockError> {
+        let (m, parsed) = (self.matcher, self.parsed);
+        let f = &m.filter;
         if f.name.as_ref().is_some_and(|name| *name != span.name)
             || (f.root_only && span.parent_span_id.is_some())
             || f.status_code.is_some_and(|code| code != span.status_code)
@@ -199,34 +250,73 @@ impl Matcher {
         {
             return Ok(false);
         }
-        if self.attributes.is_empty() && self.text.is_none() {
+        let hits = self
+            .resources
+            .entry(span.resource_id)
+            .or_insert_with(|| m.resource_hits(parsed.resource(span)));
+        if !hits.service {
+            return Ok(false);
+        }
+        if !m.reads_bodies() {
+            return Ok(true);
+        }
+        // What the resource leaves to the span itself, ruled out early where the body
+        // cannot hold it.
+        let open: Vec<&Wanted> = m
+            .attributes
+            .iter()
+            .zip(&hits.attributes)
+            .filter(|(_, by_resource)| !**by_resource)
+            .map(|(wanted, _)| wanted)
+            .collect();
+        if open.iter().any(|w| {
+            w.needle
+                .as_ref()
+                .is_some_and(|n| !span.body.contains(n.as_str()))
+        }) {
+            return Ok(false);
+        }
+        let text_open = m
+            .text
+            .as_ref()
+            .filter(|text| !hits.text && !span.name.to_ascii_lowercase().contains(text.as_str()));
+        if let Some(text) = text_open
+            && !span.body.to_ascii_lowercase().contains(text.as_str())
+        {
+            return Ok(false);
+        }
+        if open.is_empty() && text_open.is_none() {
             return Ok(true);
         }
         let attributes = parsed.attributes(span)?;
-        let resource = parsed.resource(span);
-        let resource_attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
-        for wanted in &self.attributes {
-            let carries = |list: &[(String, Value)]| {
-                list.iter()
-                    .any(|(key, value)| *key == wanted.key && value_matches(value, wanted))
-            };
-            if !carries(&attributes) && !carries(resource_attributes) {
-                return Ok(false);
-            }
-        }
-        if let Some(text) = &self.text {
-            let contains = |s: &str| s.to_ascii_lowercase().contains(text.as_str());
-            let in_strings = |list: &[(String, Value)]| {
-                list.iter()
-                    .any(|(_, value)| value.as_str().is_some_and(contains))
-            };
-            if !contains(&span.name) && !in_strings(&attributes) && !in_strings(resource_attributes)
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(open.iter().all(|wanted| carries(&attributes, wanted))
+            && text_open.is_none_or(|text| in_strings(&attributes, text)))
     }
+}
+
+/// Whether `list` has the attribute `wanted` asks for.
+fn carries(list: &[(String, Value)], wanted: &Wanted) -> bool {
+    list.iter()
+        .any(|(key, value)| *key == wanted.key && value_matches(value, wanted))
+}
+
+/// Whether a string value of `list` contains `text` (lower case), ignoring ASCII case.
+fn in_strings(list: &[(String, Value)], text: &str) -> bool {
+    list.iter().any(|(_, value)| {
+        value
+            .as_str()
+            .is_some_and(|s| s.to_ascii_lowercase().contains(text))
+    })
+}
+
+/// The text a span's body holds when one of its attributes has the value `text`: the
+/// value as JSON writes it (a string without its quotes, an integer or bool as typed).
+/// `None` when JSON may spell it otherwise (escapes, a double's other forms) or it is
+/// empty.
+fn needle(text: &str) -> Option<&str> {
+    let escaped = text.chars().any(|c| c == '"' || c == '\\' || c < ' ');
+    let other_form = text.parse::<f64>().is_ok() && text.parse::<i64>().is_err();
+    (!escaped && !other_form && !text.is_empty()).then_some(text)
 }
 
 /// Whether an attribute value reads as the text a user typed: a string with that text,

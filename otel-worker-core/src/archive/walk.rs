@@ -149,15 +149,21 @@ impl Store {
             else {
                 continue;
             };
+            let hidden = |id: &str| {
+                tombstones
+                    .get(id)
+                    .is_some_and(|up_to| *up_to >= block.block_id)
+            };
             let traces = self
-                .block_matches(block.block_id, &open, query, matcher.as_ref())
-                .await?
-                .into_iter()
-                .filter(|t| {
-                    tombstones
-                        .get(&t.trace_id)
-                        .is_none_or(|up_to| *up_to < block.block_id)
-                });
+                .block_matches(
+                    block.block_id,
+                    &open,
+                    query,
+                    matcher.as_ref(),
+                    wanted,
+                    hidden,
+                )
+                .await?;
             for trace in traces {
                 match by_id.entry(trace.trace_id.clone()) {
                     Entry::Vacant(slot) => {
@@ -214,14 +220,18 @@ impl Store {
         Ok(ids.len())
     }
 
-    /// The summaries of the block's traces in the query's range and before its cursor
-    /// that have a span `matcher` accepts (all of them without one).
+    /// The newest `wanted` of the block's traces in the query's range and before its
+    /// cursor, not `hidden`, with a span `matcher` accepts (without one: any). Traces are
+    /// checked newest first, each through the row groups that hold it, so a filter that
+    /// matches often reads few spans.
     async fn block_matches(
         &self,
         block_id: i64,
         open: &OpenBlock,
         query: &TraceListQuery,
         matcher: Option<&Matcher>,
+        wanted: usize,
+        hidden: impl Fn(&str) -> bool,
     ) -> Result<Vec<TraceSummary>, StoreError> {
         let Some(archive) = self.archive() else {
             return Ok(Vec::new());
@@ -230,57 +240,56 @@ impl Store {
             query.start_ns.is_none_or(|start| t.start_ns >= start)
                 && query.end_ns.is_none_or(|end| t.start_ns < end)
                 && query.before.as_ref().is_none_or(|c| before(t, c))
+                && !hidden(&t.trace_id)
         };
         let Some(table) = dropped_is_none(archive.traces(block_id, open).await)? else {
             return Ok(Vec::new());
         };
-        let traces: Vec<&block::TraceRow> = table.iter().filter(|t| in_range(t)).collect();
+        let mut traces: Vec<&block::TraceRow> = table.iter().filter(|t| in_range(t)).collect();
+        traces.sort_by(|a, b| (b.start_ns, &b.trace_id).cmp(&(a.start_ns, &a.trace_id)));
         let Some(matcher) = matcher else {
+            traces.truncate(wanted);
             return Ok(traces
                 .into_iter()
                 .cloned()
                 .map(TraceSummary::from)
                 .collect());
         };
-        if traces.is_empty() {
-            return Ok(Vec::new());
-        }
-        let wanted: std::collections::HashSet<&str> =
-            traces.iter().map(|t| t.trace_id.as_str()).collect();
         let parsed = Parsed::of(&open.dictionaries);
-        let mut matched: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (index, group) in open.footer.row_groups.iter().enumerate() {
-            // Row groups are in trace id order: one that holds no wanted trace is skipped.
-            if !wanted
-                .iter()
-                .any(|id| group.first_trace.as_str() <= *id && *id <= group.last_trace.as_str())
-            {
-                continue;
-            }
-            let Some(spans) = dropped_is_none(archive.row_group(block_id, open, index).await)?
-            else {
-                return Ok(Vec::new());
-            };
-            for span in spans.iter() {
-                if matched.contains(span.trace_id.as_str())
-                    || !wanted.contains(span.trace_id.as_str())
-                {
+        let mut matcher = matcher.for_block(&parsed);
+        let mut found = Vec::new();
+        for trace in traces {
+            let id = trace.trace_id.as_str();
+            let mut matched = false;
+            for (index, group) in open.footer.row_groups.iter().enumerate() {
+                if matched || id < group.first_trace.as_str() || group.last_trace.as_str() < id {
                     continue;
                 }
-                if matcher
-                    .matches(span, &parsed)
-                    .map_err(|e| StoreError::Other(format!("archive: {}: {e}", open.key)))?
-                {
-                    matched.insert(span.trace_id.clone());
+                let Some(spans) = dropped_is_none(archive.row_group(block_id, open, index).await)?
+                else {
+                    return Ok(Vec::new());
+                };
+                // A row group is sorted by trace id: the trace's spans are one run.
+                let from = spans.partition_point(|s| s.trace_id.as_str() < id);
+                let to = spans.partition_point(|s| s.trace_id.as_str() <= id);
+                for span in &spans[from..to] {
+                    if matcher
+                        .matches(span)
+                        .map_err(|e| StoreError::Other(format!("archive: {}: {e}", open.key)))?
+                    {
+                        matched = true;
+                        break;
+                    }
+                }
+            }
+            if matched {
+                found.push(TraceSummary::from(trace.clone()));
+                if found.len() >= wanted {
+                    break;
                 }
             }
         }
-        Ok(traces
-            .into_iter()
-            .filter(|t| matched.contains(&t.trace_id))
-            .cloned()
-            .map(TraceSummary::from)
-            .collect())
+        Ok(found)
     }
 }
 
