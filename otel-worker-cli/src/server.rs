@@ -72,7 +72,8 @@ pub struct DevArgs {
     pub mcp_allow_delete: bool,
     /// Move traces that started longer ago than this (`1h`, `10m`) from the database to
     /// the archive, compressed blocks that take a tenth of the space and are searched
-    /// all the same; `off` keeps everything in the database.
+    /// all the same; `off` keeps new traces in the database (what was archived before
+    /// is still read).
     #[arg(long, value_name = "DURATION|off", default_value = DEFAULT_ARCHIVE_AFTER, value_parser = parse_archive_after)]
     pub archive_after: ArchiveAfter,
     /// Where the archive's blocks live; by default `archive/` beside the database.
@@ -128,18 +129,20 @@ impl DevArgs {
         (!self.in_memory).then_some(self.db.as_path())
     }
 
-    /// The archive's directory and how long traces stay hot; `None` when there is no
-    /// archive (turned off, or a database in memory, whose block list would vanish).
-    pub fn archive(&self) -> Option<(PathBuf, Duration)> {
-        let ArchiveAfter::After(after) = self.archive_after else {
-            return None;
-        };
+    /// The archive's directory and how long traces stay hot (`None`: they stay, as with
+    /// `--archive-after off`, though what an earlier run archived is still read); `None`
+    /// when there is no archive (turned off and never used, or a database in memory,
+    /// whose block list would vanish).
+    pub fn archive(&self) -> Option<(PathBuf, Option<Duration>)> {
         let database = self.database()?;
         let dir = self
             .archive
             .clone()
             .unwrap_or_else(|| crate::default_archive_dir(database));
-        Some((dir, after))
+        match self.archive_after {
+            ArchiveAfter::After(after) => Some((dir, Some(after))),
+            ArchiveAfter::Off => dir.exists().then_some((dir, None)),
+        }
     }
 }
 
@@ -198,7 +201,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         retention: options.retention,
         warn_past_each: (options.max_storage.is_none() && options.retention.is_none())
             .then_some(SIZE_WARNING_BYTES),
-        archive_after: archive.as_ref().map(|(_, after)| *after),
+        archive_after: archive.as_ref().and_then(|(_, after)| *after),
     });
     let sampling = options.sample_rate.and_then(Sampling::new);
     let exports = Exports::new(DEFAULT_MAX_EXPORTS_IN_FLIGHT);
@@ -250,12 +253,17 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             otel_worker_core::duration::spelled(keep)
         );
     }
-    if let Some((dir, after)) = &archive {
-        tracing::info!(
+    match &archive {
+        Some((dir, Some(after))) => tracing::info!(
             "archive: traces older than {} move to {}",
             otel_worker_core::duration::spelled(*after),
             dir.display()
-        );
+        ),
+        Some((dir, None)) => tracing::info!(
+            "archive: nothing more is archived; what {} holds is still read",
+            dir.display()
+        ),
+        None => {}
     }
     if let Some(bytes) = options.max_storage {
         tracing::info!(

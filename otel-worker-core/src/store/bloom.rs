@@ -71,11 +71,13 @@ impl Bloom {
         hex::decode(text).ok().and_then(Self::from_bytes)
     }
 
-    /// An empty filter sized for `terms` distinct terms at about 1% false positives (ten
-    /// bits a term), at least 64 bytes: an archive block's, sized once it is built.
+    /// An empty filter sized for `terms` distinct terms: an archive block's, sized once it
+    /// is built. Sixteen bits a term (about 0.15% false positives with [`HASHES`] bits a
+    /// term; ten bits gave 1%, and blocks of alike data share their false positives, so
+    /// one unlucky term passed every block of a measured run), and at least 4 KiB.
     pub fn for_terms(terms: usize) -> Self {
         Self {
-            bytes: vec![0; (terms.saturating_mul(10) / 8).max(64)],
+            bytes: vec![0; (terms.saturating_mul(16) / 8).max(4_096)],
             set: 0,
         }
     }
