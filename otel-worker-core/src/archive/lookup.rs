@@ -215,6 +215,18 @@ impl Store {
             else {
                 continue;
             };
+            // The trace table (sorted by id, kept once read) says whether the block holds
+            // the trace at all: a false positive of the trace-id filter costs a lookup
+            // there, not the decoding of a row group.
+            let Some(table) = dropped_is_none(archive.traces(block.block_id, &open).await)? else {
+                continue;
+            };
+            if table
+                .binary_search_by(|t| t.trace_id.as_str().cmp(trace_id))
+                .is_err()
+            {
+                continue;
+            }
             let mut records = Vec::new();
             for (index, group) in open.footer.row_groups.iter().enumerate() {
                 if group.first_trace.as_str() <= trace_id && trace_id <= group.last_trace.as_str() {
