@@ -298,7 +298,19 @@ impl Store {
         // the export counted once more).
         let mut counted_before = std::collections::HashSet::new();
         let mut sent_again: BTreeMap<String, u64> = BTreeMap::new();
-        for trace_id in self.archived_among(&traces).await? {
+        let mut ranges: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for span in &spans {
+            let range = ranges
+                .entry(span.trace_id.as_str())
+                .or_insert((span.start_ns, span.start_ns));
+            range.0 = range.0.min(span.start_ns);
+            range.1 = range.1.max(span.start_ns);
+        }
+        let ranges: Vec<(String, u64, u64)> = ranges
+            .into_iter()
+            .map(|(id, (low, high))| (id.to_owned(), low, high))
+            .collect();
+        for trace_id in self.archived_among(&ranges).await? {
             let earlier = self.archived_trace(&trace_id).await?;
             if earlier.records.is_empty() {
                 continue;

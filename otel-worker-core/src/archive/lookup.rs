@@ -12,7 +12,8 @@ use super::trace_filter;
 use super::walk::BlockRow;
 use crate::models::TraceSummary;
 use crate::store::{
-    Param, ResourceRecord, ShapeRecord, SpanRecord, SpanRow, Statement, Store, StoreError, sql,
+    Param, ResourceRecord, ShapeRecord, SpanRecord, SpanRow, Statement, Store, StoreError,
+    ns_param, sql,
 };
 
 #[derive(Deserialize)]
@@ -44,6 +45,12 @@ fn shard_keys(id: &[u8; 16]) -> [i64; 2] {
         shard_key(MERGED_SHARDS, trace_filter::shard_of(id, MERGED_SHARDS)),
     ]
 }
+
+/// How far apart in start time the spans of one trace may be archived and still be
+/// brought together in one block (see [`Store::archived_among`]): traces whose spans
+/// arrive over more than an hour stay in several blocks, read whole by id, and listed
+/// whole wherever a search reaches all their parts.
+pub const REJOIN_WINDOW_NS: u64 = 3_600 * 1_000_000_000;
 
 /// Shards of a merged block's trace-id filter (docs/architecture.md).
 const MERGED_SHARDS: u16 = 256;
@@ -109,61 +116,87 @@ impl Store {
         Ok(any)
     }
 
-    /// Which of `trace_ids` (lower-case hex) some block may hold: one query for all of
-    /// them.
-    pub async fn archived_among(&self, trace_ids: &[String]) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<(&String, [u8; 16])> = trace_ids
+    /// Which of `traces` (lower-case hex id, earliest and latest start of their spans in
+    /// the database) a block already holds part of, looking at the blocks whose starts come
+    /// within [`REJOIN_WINDOW_NS`] of theirs: one query for those blocks' trace-id filter
+    /// shards, then, where a filter does not rule the trace out, the block's trace table
+    /// (kept once read), so a false positive costs a lookup and no span is decoded.
+    pub async fn archived_among(
+        &self,
+        traces: &[(String, u64, u64)],
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(archive) = self.archive() else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<(&String, [u8; 16], u64, u64)> = traces
             .iter()
-            .filter_map(|t| Some((t, id_bytes(t)?)))
+            .filter_map(|(t, low, high)| Some((t, id_bytes(t)?, *low, *high)))
             .collect();
-        let mut shards: Vec<i64> = ids
-            .iter()
-            .flat_map(|(_, id)| {
-                [
-                    shard_key(
-                        TRACE_FILTER_SHARDS,
-                        trace_filter::shard_of(id, TRACE_FILTER_SHARDS),
-                    ),
-                    shard_key(256, trace_filter::shard_of(id, 256)),
-                ]
-            })
-            .collect();
+        let (Some(low), Some(high)) =
+            (ids.iter().map(|t| t.2).min(), ids.iter().map(|t| t.3).max())
+        else {
+            return Ok(Vec::new());
+        };
+        let mut shards: Vec<i64> = ids.iter().flat_map(|t| shard_keys(&t.1)).collect();
         shards.sort_unstable();
         shards.dedup();
         #[derive(Deserialize)]
         struct Shard {
             shard: i64,
+            #[serde(flatten)]
+            block: BlockRow,
             bits: String,
         }
         let rows: Vec<Shard> = self
             .rows(Statement::new(
                 sql::ARCHIVE_TRACE_SHARDS_AMONG,
-                vec![serde_json::to_string(&shards).unwrap_or_default().into()],
+                vec![
+                    serde_json::to_string(&shards).unwrap_or_default().into(),
+                    ns_param(low.saturating_sub(REJOIN_WINDOW_NS)),
+                    ns_param(high.saturating_add(REJOIN_WINDOW_NS)),
+                ],
             ))
             .await?;
-        let mut by_shard: FxHashMap<i64, Vec<Vec<u8>>> = FxHashMap::default();
+        let mut by_shard: FxHashMap<i64, Vec<(BlockRow, Vec<u8>)>> = FxHashMap::default();
         for row in rows {
             if let Ok(bits) = hex::decode(&row.bits) {
-                by_shard.entry(row.shard).or_default().push(bits);
+                by_shard
+                    .entry(row.shard)
+                    .or_default()
+                    .push((row.block, bits));
             }
         }
-        Ok(ids
-            .into_iter()
-            .filter(|(_, id)| {
-                [
-                    shard_key(
-                        TRACE_FILTER_SHARDS,
-                        trace_filter::shard_of(id, TRACE_FILTER_SHARDS),
-                    ),
-                    shard_key(256, trace_filter::shard_of(id, 256)),
-                ]
-                .iter()
-                .filter_map(|shard| by_shard.get(shard))
+        let mut found = Vec::new();
+        for (trace_id, id, low, high) in ids {
+            let candidates = shard_keys(&id)
+                .into_iter()
+                .filter_map(|shard| by_shard.get(&shard))
                 .flatten()
-                .any(|bits| trace_filter::may_contain(bits, id))
-            })
-            .map(|(t, _)| t.clone())
-            .collect())
+                .filter(|(block, bits)| {
+                    block.max_start() >= low.saturating_sub(REJOIN_WINDOW_NS)
+                        && block.min_start() <= high.saturating_add(REJOIN_WINDOW_NS)
+                        && trace_filter::may_contain(bits, &id)
+                });
+            for (block, _) in candidates {
+                let Some(open) =
+                    dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+                else {
+                    continue;
+                };
+                let Some(table) = dropped_is_none(archive.traces(block.block_id, &open).await)?
+                else {
+                    continue;
+                };
+                if table
+                    .binary_search_by(|t| t.trace_id.as_str().cmp(trace_id))
+                    .is_ok()
+                {
+                    found.push(trace_id.clone());
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The blocks that may hold spans of `trace_id` (lower-case hex), oldest first.

@@ -1498,10 +1498,16 @@ FROM archive_trace_filters f JOIN archive_blocks USING (block_id)
 WHERE f.shard IN (?1, ?2) ORDER BY block_id"
 );
 
-/// The trace-id filter shards among `?1` (a JSON array of shard keys), of every block.
-pub const ARCHIVE_TRACE_SHARDS_AMONG: &str = "\
-SELECT shard, hex(bits) AS bits FROM archive_trace_filters
-WHERE shard IN (SELECT value FROM json_each(?1))";
+/// The trace-id filter shards among `?1` (a JSON array of shard keys) of the blocks with a
+/// start between `?2` and `?3` (text), with their blocks.
+pub const ARCHIVE_TRACE_SHARDS_AMONG: &str = concat!(
+    "SELECT f.shard AS shard, ",
+    archive_block_columns!(),
+    ", hex(f.bits) AS bits
+FROM archive_trace_filters f JOIN archive_blocks USING (block_id)
+WHERE f.shard IN (SELECT value FROM json_each(?1))
+  AND max_start_ns >= CAST(?2 AS INTEGER) AND min_start_ns <= CAST(?3 AS INTEGER)"
+);
 
 /// Hides the earlier parts of a trace a new block holds whole: `?1` = trace id, `?2` =
 /// the last block that may hold a part (every part in a block up to it is left out).
