@@ -520,6 +520,10 @@ async fn deleting_an_archived_trace_or_span_hides_it_from_every_read() {
     assert_eq!(left.len(), 2);
     let summary = store.trace_summary(&trace(13)).await.unwrap().unwrap();
     assert_eq!((summary.span_count, summary.error_count), (2, 0));
+    // Its only failing span is gone: a search for failing spans no longer finds it.
+    let mut failing = query(100, None);
+    failing.span.status_code = Some(2);
+    assert_eq!(all_pages(&store, &failing).await, [trace(26), trace(0)]);
     assert!(!store.delete_span(&trace(13), &span(13, 3)).await.unwrap());
 
     // Spans of the deleted trace sent afterwards are kept, in either tier.

@@ -20,7 +20,7 @@ use crate::models::TraceSummary;
 use crate::store::bloom::Bloom;
 use crate::store::search::{Budget, End, rank, stopped};
 use crate::store::summary::Plan;
-use crate::store::{Cursor, Param, Statement, Store, StoreError, TraceListQuery, sql};
+use crate::store::{Cursor, Param, SpanFilter, Statement, Store, StoreError, TraceListQuery, sql};
 
 /// One block as [`sql::ARCHIVE_BLOCKS`] lists it.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,16 +81,24 @@ impl Store {
             ))
             .await?;
         // Traces deleted while blocks hold them.
-        let tombstones: std::collections::HashMap<String, i64> = if blocks.is_empty() {
-            Default::default()
-        } else {
+        let mut tombstones: HashMap<String, i64> = HashMap::new();
+        // Deleted spans by trace, with the last block each covers: blocks still hold them.
+        let mut partly_deleted: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        if !blocks.is_empty() {
             let rows: Vec<Tombstone> = self
                 .rows(Statement::new(sql::TRACE_TOMBSTONES_ALL, vec![]))
                 .await?;
-            rows.into_iter()
-                .map(|t| (t.trace_id, t.up_to_block))
-                .collect()
-        };
+            for t in rows {
+                if t.span_id.is_empty() {
+                    tombstones.insert(t.trace_id, t.up_to_block);
+                } else {
+                    partly_deleted
+                        .entry(t.trace_id)
+                        .or_default()
+                        .push((t.span_id, t.up_to_block));
+                }
+            }
+        }
         let plan = Plan::of(&query.span);
         let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
         let (mut probes, mut filters) = (0usize, 0usize);
@@ -162,6 +170,7 @@ impl Store {
                     matcher.as_ref(),
                     wanted,
                     hidden,
+                    &partly_deleted,
                 )
                 .await?;
             for trace in traces {
@@ -232,6 +241,7 @@ impl Store {
         matcher: Option<&Matcher>,
         wanted: usize,
         hidden: impl Fn(&str) -> bool,
+        partly_deleted: &HashMap<String, Vec<(String, i64)>>,
     ) -> Result<Vec<TraceSummary>, StoreError> {
         let Some(archive) = self.archive() else {
             return Ok(Vec::new());
@@ -255,11 +265,38 @@ impl Store {
                 .map(TraceSummary::from)
                 .collect());
         };
+        // A filter of the service alone, or of failing spans alone, is answered by the
+        // block's trace table: a trace's services and error count there are its spans'.
+        let f = &query.span;
+        let rest = SpanFilter {
+            service: None,
+            status_code: None,
+            ..f.clone()
+        };
+        let by_table = |t: &block::TraceRow| -> Option<bool> {
+            if !rest.is_empty() || partly_deleted.contains_key(&t.trace_id) {
+                return None;
+            }
+            match (&f.service, f.status_code) {
+                (Some(service), None) => Some(t.services.contains(service)),
+                (None, Some(2)) => Some(t.errors > 0),
+                _ => None,
+            }
+        };
         let parsed = Parsed::of(&open.dictionaries);
         let mut matcher = matcher.for_block(&parsed);
         let mut found = Vec::new();
         for trace in traces {
             let id = trace.trace_id.as_str();
+            if let Some(matched) = by_table(trace) {
+                if matched {
+                    found.push(TraceSummary::from(trace.clone()));
+                    if found.len() >= wanted {
+                        break;
+                    }
+                }
+                continue;
+            }
             let mut matched = false;
             for (index, group) in open.footer.row_groups.iter().enumerate() {
                 if matched || id < group.first_trace.as_str() || group.last_trace.as_str() < id {
@@ -272,7 +309,15 @@ impl Store {
                 // A row group is sorted by trace id: the trace's spans are one run.
                 let from = spans.partition_point(|s| s.trace_id.as_str() < id);
                 let to = spans.partition_point(|s| s.trace_id.as_str() <= id);
+                let deleted = partly_deleted.get(id);
                 for span in &spans[from..to] {
+                    if deleted.is_some_and(|spans| {
+                        spans
+                            .iter()
+                            .any(|(s, up_to)| *s == span.span_id && *up_to >= block_id)
+                    }) {
+                        continue;
+                    }
                     if matcher
                         .matches(span)
                         .map_err(|e| StoreError::Other(format!("archive: {}: {e}", open.key)))?

@@ -1555,9 +1555,11 @@ ON CONFLICT (trace_id, span_id) DO UPDATE SET up_to_block = excluded.up_to_block
 pub const TRACE_TOMBSTONES: &str = "\
 SELECT lower(hex(span_id)) AS span_id, up_to_block FROM archive_tombstones WHERE trace_id = unhex(?1)";
 
-/// Every whole-trace tombstone (a search leaves their traces out).
+/// Every tombstone (a search leaves whole deleted traces out, and checks the spans of
+/// those with deleted spans).
 pub const TRACE_TOMBSTONES_ALL: &str = "\
-SELECT lower(hex(trace_id)) AS trace_id, up_to_block FROM archive_tombstones WHERE span_id = x''";
+SELECT lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id, up_to_block
+FROM archive_tombstones";
 
 /// Forgets tombstones that cover no block any more.
 pub const FORGET_TOMBSTONES: &str = "\
