@@ -81,24 +81,14 @@ impl Store {
             ))
             .await?;
         // Traces deleted while blocks hold them.
-        let mut tombstones: HashMap<String, i64> = HashMap::new();
-        // Deleted spans by trace, with the last block each covers: blocks still hold them.
-        let mut partly_deleted: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        if !blocks.is_empty() {
+        let deleted = if blocks.is_empty() {
+            Deleted::default()
+        } else {
             let rows: Vec<Tombstone> = self
                 .rows(Statement::new(sql::TRACE_TOMBSTONES_ALL, vec![]))
                 .await?;
-            for t in rows {
-                if t.span_id.is_empty() {
-                    tombstones.insert(t.trace_id, t.up_to_block);
-                } else {
-                    partly_deleted
-                        .entry(t.trace_id)
-                        .or_default()
-                        .push((t.span_id, t.up_to_block));
-                }
-            }
-        }
+            Deleted::of(rows)
+        };
         let plan = Plan::of(&query.span);
         let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
         let (mut probes, mut filters) = (0usize, 0usize);
@@ -157,11 +147,6 @@ impl Store {
             else {
                 continue;
             };
-            let hidden = |id: &str| {
-                tombstones
-                    .get(id)
-                    .is_some_and(|up_to| *up_to >= block.block_id)
-            };
             let traces = self
                 .block_matches(
                     block.block_id,
@@ -169,8 +154,7 @@ impl Store {
                     query,
                     matcher.as_ref(),
                     wanted,
-                    hidden,
-                    &partly_deleted,
+                    &deleted,
                 )
                 .await?;
             for trace in traces {
@@ -240,8 +224,7 @@ impl Store {
         query: &TraceListQuery,
         matcher: Option<&Matcher>,
         wanted: usize,
-        hidden: impl Fn(&str) -> bool,
-        partly_deleted: &HashMap<String, Vec<(String, i64)>>,
+        deleted: &Deleted,
     ) -> Result<Vec<TraceSummary>, StoreError> {
         let Some(archive) = self.archive() else {
             return Ok(Vec::new());
@@ -250,7 +233,7 @@ impl Store {
             query.start_ns.is_none_or(|start| t.start_ns >= start)
                 && query.end_ns.is_none_or(|end| t.start_ns < end)
                 && query.before.as_ref().is_none_or(|c| before(t, c))
-                && !hidden(&t.trace_id)
+                && !deleted.hides_trace(&t.trace_id, block_id)
         };
         let Some(table) = dropped_is_none(archive.traces(block_id, open).await)? else {
             return Ok(Vec::new());
@@ -274,7 +257,7 @@ impl Store {
             ..f.clone()
         };
         let by_table = |t: &block::TraceRow| -> Option<bool> {
-            if !rest.is_empty() || partly_deleted.contains_key(&t.trace_id) {
+            if !rest.is_empty() || deleted.spans.contains_key(&t.trace_id) {
                 return None;
             }
             match (&f.service, f.status_code) {
@@ -309,13 +292,8 @@ impl Store {
                 // A row group is sorted by trace id: the trace's spans are one run.
                 let from = spans.partition_point(|s| s.trace_id.as_str() < id);
                 let to = spans.partition_point(|s| s.trace_id.as_str() <= id);
-                let deleted = partly_deleted.get(id);
                 for span in &spans[from..to] {
-                    if deleted.is_some_and(|spans| {
-                        spans
-                            .iter()
-                            .any(|(s, up_to)| *s == span.span_id && *up_to >= block_id)
-                    }) {
+                    if deleted.hides_span(id, &span.span_id, block_id) {
                         continue;
                     }
                     if matcher
@@ -335,6 +313,46 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+/// What was deleted while blocks hold it: whole traces, and single spans by trace, each
+/// with the last block its tombstone covers.
+#[derive(Debug, Default)]
+struct Deleted {
+    traces: HashMap<String, i64>,
+    spans: HashMap<String, Vec<(String, i64)>>,
+}
+
+impl Deleted {
+    fn of(tombstones: Vec<Tombstone>) -> Self {
+        let mut deleted = Self::default();
+        for t in tombstones {
+            if t.span_id.is_empty() {
+                deleted.traces.insert(t.trace_id, t.up_to_block);
+            } else {
+                deleted
+                    .spans
+                    .entry(t.trace_id)
+                    .or_default()
+                    .push((t.span_id, t.up_to_block));
+            }
+        }
+        deleted
+    }
+
+    fn hides_trace(&self, trace_id: &str, block_id: i64) -> bool {
+        self.traces
+            .get(trace_id)
+            .is_some_and(|up_to| *up_to >= block_id)
+    }
+
+    fn hides_span(&self, trace_id: &str, span_id: &str, block_id: i64) -> bool {
+        self.spans.get(trace_id).is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|(span, up_to)| span == span_id && *up_to >= block_id)
+        })
     }
 }
 
