@@ -538,3 +538,89 @@ async fn deleting_an_archived_trace_or_span_hides_it_from_every_read() {
     assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 0);
     assert_eq!(count(&path, "SELECT count(*) FROM archive_tombstones"), 0);
 }
+
+/// The SQLite database, letting another store archive everything once `countdown` reads
+/// have run: an archive step committing between any two reads of a lookup.
+struct ArchivesMidRead {
+    inner: SqliteDatabase,
+    other: Store,
+    countdown: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait]
+impl otel_worker_core::store::Database for ArchivesMidRead {
+    async fn query(
+        &self,
+        statement: otel_worker_core::store::Statement,
+    ) -> Result<otel_worker_core::store::Rows, StoreError> {
+        let rows = self.inner.query(statement).await;
+        if self.countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.other
+                .archive_before(now_ms(), u64::MAX, 10)
+                .await
+                .unwrap();
+        }
+        rows
+    }
+    async fn transaction(
+        &self,
+        statements: Vec<otel_worker_core::store::Statement>,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.inner.transaction(statements).await
+    }
+    async fn size(&self) -> Result<u64, StoreError> {
+        self.inner.size().await
+    }
+}
+
+#[tokio::test]
+async fn a_trace_archived_between_two_reads_of_a_lookup_is_read_once_and_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let objects = directory(&path);
+    let other = archived(&path, objects.clone());
+    let db = Arc::new(ArchivesMidRead {
+        inner: SqliteDatabase::open(&path).unwrap(),
+        other,
+        countdown: 0.into(),
+    });
+    let store =
+        Store::new(db.clone()).with_archive(Arc::new(Archive::new(objects).within_budget()));
+    let mut failing = query(100, None);
+    failing.span.status_code = Some(2);
+    // Trace t is the only one in the span rows while it is read; the archive step
+    // comes after read number `after` (1 to 20: every point of each lookup, and after it).
+    for after in 1..=20 {
+        let t = after * 13;
+        let id = format!("{t:032x}");
+        super::tests::traces_in(&store, t..t + 1).await;
+        let arm = |reads: i64| db.countdown.store(reads, Ordering::SeqCst);
+
+        arm(after.into());
+        let summary = store.trace_summary(&id).await.unwrap();
+        let summary = summary.expect("the trace is found");
+        assert_eq!(
+            (summary.span_count, summary.error_count),
+            (3, 1),
+            "after {after}"
+        );
+        store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+
+        super::tests::traces_in(&store, t..t + 1).await;
+        arm(after.into());
+        let read = spans(&store, &id).await;
+        assert_eq!(read.len(), 3, "after {after}: {read:?}");
+        store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+
+        super::tests::traces_in(&store, t..t + 1).await;
+        arm(after.into());
+        let found = all_pages(&store, &failing).await;
+        let expected: Vec<String> = (1..=after)
+            .rev()
+            .map(|a| format!("{:032x}", a * 13))
+            .collect();
+        assert_eq!(found, expected, "after {after}");
+        store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+        arm(0);
+    }
+}

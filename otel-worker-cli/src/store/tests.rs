@@ -911,6 +911,10 @@ fn every_read_query_is_served_by_an_index() {
             statement(sql::trace_summary(), vec![id.clone()]),
         ),
         (
+            "summary and span ids".into(),
+            statement(sql::trace_summary_and_span_ids(), vec![id.clone()]),
+        ),
+        (
             "trace spans".into(),
             statement(
                 sql::trace_spans(),
@@ -922,7 +926,10 @@ fn every_read_query_is_served_by_an_index() {
             statement(sql::span(), vec![id.clone(), text(&"01".repeat(8))]),
         ),
         ("services".into(), statement(sql::SERVICES.into(), vec![])),
-        ("stats".into(), statement(sql::STATS.into(), vec![])),
+        (
+            "stats".into(),
+            statement(sql::STATS.into(), vec![text("1")]),
+        ),
         (
             "newest block".into(),
             statement(sql::NEWEST_BLOCK.into(), vec![text("1")]),

@@ -27,36 +27,43 @@ pub struct SpanPage {
 impl Store {
     /// The summary of one trace, `None` when it has no spans.
     pub async fn trace_summary(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
-        let rows: Vec<SummaryRow> = self
-            .rows(Statement::new(sql::trace_summary(), vec![trace_id.into()]))
-            .await?;
-        let summary = rows
-            .into_iter()
-            .next()
-            .map(SummaryRow::into_summary)
-            .transpose()?;
-        let summary = summary.filter(|s| s.span_count > 0);
         if self.archive().is_none() {
-            return Ok(summary);
+            let rows: Vec<SummaryRow> = self
+                .rows(Statement::new(sql::trace_summary(), vec![trace_id.into()]))
+                .await?;
+            let summary = rows.into_iter().next().map(SummaryRow::into_summary);
+            return Ok(summary.transpose()?.filter(|s| s.span_count > 0));
         }
+        // The span rows first, then the archive: a trace archived in between is then read
+        // twice, never missed, and its spans the rows held count once, as the rows'.
+        #[derive(Deserialize)]
+        struct WithIds {
+            #[serde(flatten)]
+            summary: SummaryRow,
+            span_ids: Option<String>,
+        }
+        let row: Option<WithIds> = self
+            .rows(Statement::new(
+                sql::trace_summary_and_span_ids(),
+                vec![trace_id.into()],
+            ))
+            .await?
+            .pop();
+        let (summary, hot) = match row {
+            Some(row) => {
+                let ids: std::collections::HashSet<String> =
+                    serde_json::from_str(row.span_ids.as_deref().unwrap_or("[]")).map_err(|e| {
+                        StoreError::Other(format!("stored span ids are not JSON: {e}"))
+                    })?;
+                let summary = row.summary.into_summary()?;
+                (Some(summary).filter(|s| s.span_count > 0), ids)
+            }
+            None => (None, Default::default()),
+        };
         let archived = self.archived_trace(trace_id).await?;
         if archived.records.is_empty() {
             return Ok(summary);
         }
-        // Spans sent again after their first copy was archived count once, as the rows'.
-        let hot: std::collections::HashSet<String> = match &summary {
-            Some(_) => {
-                #[derive(Deserialize)]
-                struct Id {
-                    span_id: String,
-                }
-                let ids: Vec<Id> = self
-                    .rows(Statement::new(sql::trace_span_ids(), vec![trace_id.into()]))
-                    .await?;
-                ids.into_iter().map(|id| id.span_id).collect()
-            }
-            None => Default::default(),
-        };
         let parts = summary.into_iter().chain(archived.summary(&hot)).collect();
         Ok(crate::archive::lookup::merge_summaries(parts))
     }
@@ -160,8 +167,17 @@ impl Store {
 
     /// What this store holds, against its budget.
     pub async fn holdings(&self) -> Result<StoreStats, StoreError> {
-        let rows: Vec<HoldingsRow> = self.rows(Statement::new(sql::STATS, vec![])).await?;
+        let rows: Vec<HoldingsRow> = self
+            .rows(Statement::new(
+                sql::STATS,
+                vec![Param::Int(crate::archive::compact::SPANS)],
+            ))
+            .await?;
         let row = rows.into_iter().next().unwrap_or_default();
+        let failed_writes = match self.archive() {
+            Some(_) => self.counter("archive_failed_writes").await?,
+            None => 0,
+        };
         let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
         Ok(StoreStats {
             spans: number(&row.spans).unwrap_or(0),
@@ -176,7 +192,14 @@ impl Store {
             pruned_traces: number(&row.pruned_traces).unwrap_or(0),
             sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
             unindexed_spans: number(&row.unindexed_spans).unwrap_or(0),
-            archive: self.archive_stats().await?,
+            archive: self.archive().map(|archive| {
+                let held: ArchiveRow = row
+                    .archive
+                    .as_deref()
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .unwrap_or_default();
+                held.into_stats(archive.is_budgeted(), failed_writes)
+            }),
         })
     }
 }
@@ -187,37 +210,16 @@ impl Store {
         let Some(archive) = self.archive() else {
             return Ok(None);
         };
-        let within_budget = archive.is_budgeted();
-        #[derive(Deserialize)]
-        struct Row {
-            blocks: u64,
-            items: String,
-            bytes: String,
-            oldest: Option<String>,
-        }
-        let row: Option<Row> = self
+        let row: ArchiveRow = self
             .rows(Statement::new(
                 sql::ARCHIVE_STATS,
                 vec![Param::Int(crate::archive::compact::SPANS)],
             ))
             .await?
-            .pop();
+            .pop()
+            .unwrap_or_default();
         let failed_writes = self.counter("archive_failed_writes").await?;
-        Ok(Some(match row {
-            Some(row) => crate::models::ArchiveStats {
-                spans: row.items.parse().unwrap_or(0),
-                bytes: row.bytes.parse().unwrap_or(0),
-                blocks: row.blocks,
-                oldest_unix_nano: row.oldest.and_then(|o| o.parse().ok()),
-                failed_writes,
-                within_budget,
-            },
-            None => crate::models::ArchiveStats {
-                failed_writes,
-                within_budget,
-                ..Default::default()
-            },
-        }))
+        Ok(Some(row.into_stats(archive.is_budgeted(), failed_writes)))
     }
 
     /// Attribute keys seen in the search blocks, with their types and how many spans
@@ -337,6 +339,30 @@ struct HoldingsRow {
     pruned_traces: Option<String>,
     sampled_out_spans: Option<String>,
     unindexed_spans: Option<String>,
+    /// [`ArchiveRow`] as JSON.
+    archive: Option<String>,
+}
+
+/// What the archive holds, as [`sql::STATS`] and [`sql::ARCHIVE_STATS`] read it.
+#[derive(Debug, Default, Deserialize)]
+struct ArchiveRow {
+    blocks: u64,
+    items: String,
+    bytes: String,
+    oldest: Option<String>,
+}
+
+impl ArchiveRow {
+    fn into_stats(self, within_budget: bool, failed_writes: u64) -> crate::models::ArchiveStats {
+        crate::models::ArchiveStats {
+            spans: self.items.parse().unwrap_or(0),
+            bytes: self.bytes.parse().unwrap_or(0),
+            blocks: self.blocks,
+            oldest_unix_nano: self.oldest.and_then(|o| o.parse().ok()),
+            failed_writes,
+            within_budget,
+        }
+    }
 }
 
 /// One row of [`sql::SERVICES`].

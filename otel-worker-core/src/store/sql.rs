@@ -485,13 +485,27 @@ const SUMMARY_COLUMNS: &str = concat!(
     " JOIN resources r ON r.resource_id = +s.resource_id WHERE r.service_name IS NOT NULL
           UNION ALL
           SELECT l.service_name FROM legacy_spans l WHERE l.trace_id = t.trace_id AND l.service_name IS NOT NULL)
-       ) AS services
-FROM traces t"
+       ) AS services"
 );
 
 /// One trace's summary: `?1` = trace id.
 pub fn trace_summary() -> String {
-    format!("{SUMMARY_COLUMNS} WHERE t.trace_id = unhex(?1)")
+    format!("{SUMMARY_COLUMNS} FROM traces t WHERE t.trace_id = unhex(?1)")
+}
+
+/// One trace's summary with the ids of its spans (`span_ids`, a JSON array), read in one
+/// statement so that both describe the same moment: an archive step moving the trace
+/// between two reads would otherwise have its spans counted in both tiers.
+pub fn trace_summary_and_span_ids() -> String {
+    format!(
+        "{SUMMARY_COLUMNS}, (SELECT json_group_array(lower(hex(s.span_id))) FROM ({}) s) AS span_ids
+FROM traces t WHERE t.trace_id = unhex(?1)",
+        concat!(
+            "SELECT s.span_id FROM ",
+            own_spans!("s"),
+            " UNION ALL SELECT l.span_id FROM legacy_spans l WHERE l.trace_id = t.trace_id"
+        )
+    )
 }
 
 /// The columns of a span row (`s`: the span, with `resource_id` and `shape_id`).
@@ -584,7 +598,7 @@ pub fn traces_where(mut b: Builder, conditions: Vec<String>, limit: u32) -> Stat
         format!(" WHERE {}", conditions.join(" AND "))
     };
     b.finish(format!(
-        "{SUMMARY_COLUMNS}{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT {limit}"
+        "{SUMMARY_COLUMNS} FROM traces t{filter} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT {limit}"
     ))
 }
 
@@ -1143,7 +1157,8 @@ pub const PRUNE_POINTS: [&str; 2] = [
 
 /// What is stored, from the counters every write keeps: spans (plus any still waiting in
 /// `legacy_spans`), traces, oldest start, newest span end (every service's latest), and
-/// what was pruned or sampled out.
+/// what was pruned or sampled out; and, as a JSON object, the archive's blocks of signal
+/// `?1`, in the same statement so that a trace being archived is counted in one tier.
 pub const STATS: &str = concat!(
     "
 SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS TEXT) AS traces,
@@ -1159,7 +1174,11 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
        CAST(coalesce((SELECT value FROM counters WHERE name = 'sampled_out_spans'), 0) AS TEXT) AS sampled_out_spans,
        ",
     unsummarized_rows!(),
-    " AS unindexed_spans"
+    " AS unindexed_spans,
+       (SELECT json_object('blocks', count(*), 'items', CAST(coalesce(sum(items), 0) AS TEXT),
+                           'bytes', CAST(coalesce(sum(bytes), 0) AS TEXT),
+                           'oldest', CAST(min(min_start_ns) AS TEXT))
+        FROM archive_blocks WHERE signal = ?1) AS archive"
 );
 
 // ---- moving legacy spans ------------------------------------------------------------------
