@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use otel_worker_core::api::{ApiError, parse_origin};
+use otel_worker_core::archive::{Archive, Limits};
 use otel_worker_core::ingest::Sampling;
 use otel_worker_core::store::search::BlockCache;
 use otel_worker_core::store::{Shards, Store};
 use worker::{Env, console_error};
 
 use crate::d1::{D1, D1Usage};
+use crate::r2::R2;
 
 /// The secret holding the bearer token.
 pub const AUTH_TOKEN_SECRET: &str = "AUTH_TOKEN";
@@ -36,6 +38,23 @@ pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
 pub const MCP_ALLOW_DELETE_VAR: &str = "MCP_ALLOW_DELETE";
 /// The Durable Object binding of the live feed.
 pub const LIVE_BINDING: &str = "LIVE";
+/// The R2 binding of the archive: when it exists, old traces move from D1 to blocks in R2.
+pub const ARCHIVE_BINDING: &str = "ARCHIVE";
+/// The var giving how long traces stay in D1 before they are archived (`1h`, `10m`), or
+/// `off` (what was archived is still read).
+pub const ARCHIVE_AFTER_VAR: &str = "ARCHIVE_AFTER";
+/// How long traces stay in D1 when `ARCHIVE_AFTER` is unset, as locally.
+pub const DEFAULT_ARCHIVE_AFTER: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Blocks and caches sized for an isolate's 128 MB, per database: a compaction step holds
+/// one block's spans (16,384 rows read from D1, then encoded), and reads keep a few
+/// decoded row groups (about 1.5 MB each) and filters (4 KiB to 256 KiB each).
+pub const ARCHIVE_LIMITS: Limits = Limits {
+    block_spans: 16_384,
+    opened_blocks: 64,
+    decoded_groups: 4,
+    cached_filters: 64,
+};
 
 /// A var's text, if it is set and not empty.
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -80,6 +99,39 @@ thread_local! {
     /// The filter cache of each database, by binding name: stores are built per request,
     /// the isolate (and this) lives on between them.
     static BLOCK_CACHES: RefCell<HashMap<String, Arc<BlockCache>>> = RefCell::new(HashMap::new());
+    /// The archive of each database, by binding name, with what it keeps of blocks read.
+    static ARCHIVES: RefCell<HashMap<String, Arc<Archive>>> = RefCell::new(HashMap::new());
+}
+
+/// The archive of the database bound as `name`, when the `ARCHIVE` bucket is bound.
+fn archive(env: &Env, name: &str) -> Option<Arc<Archive>> {
+    if let Some(archive) = ARCHIVES.with(|archives| archives.borrow().get(name).cloned()) {
+        return Some(archive);
+    }
+    let bucket = env.bucket(ARCHIVE_BINDING).ok()?;
+    let archive =
+        Arc::new(Archive::new(Arc::new(R2::new(bucket, name))).with_limits(ARCHIVE_LIMITS));
+    ARCHIVES.with(|archives| {
+        archives
+            .borrow_mut()
+            .insert(name.to_owned(), archive.clone())
+    });
+    Some(archive)
+}
+
+/// How long traces stay in D1 before they are archived; `None`: not archived (no
+/// `ARCHIVE` bucket, or `ARCHIVE_AFTER = "off"`).
+pub fn archive_after(env: &Env) -> Result<Option<std::time::Duration>, ApiError> {
+    if env.bucket(ARCHIVE_BINDING).is_err() {
+        return Ok(None);
+    }
+    match var(env, ARCHIVE_AFTER_VAR) {
+        None => Ok(Some(DEFAULT_ARCHIVE_AFTER)),
+        Some(text) if text.eq_ignore_ascii_case("off") => Ok(None),
+        Some(text) => otel_worker_core::duration::parse(&text)
+            .map(Some)
+            .map_err(|e| ApiError::Misconfigured(format!("{ARCHIVE_AFTER_VAR} = {text:?}: {e}"))),
+    }
 }
 
 /// The filter cache of the database bound as `name`, one of `databases`.
@@ -111,11 +163,13 @@ pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
             ApiError::Misconfigured(format!("the D1 binding {name} is missing: {e}"))
         })?;
         let cache = block_cache(name, names.len());
-        stores.push(
-            Store::new(Arc::new(db))
-                .with_budget(budget)
-                .with_block_cache(cache),
-        );
+        let mut store = Store::new(Arc::new(db))
+            .with_budget(budget)
+            .with_block_cache(cache);
+        if let Some(archive) = archive(env, name) {
+            store = store.with_archive(archive);
+        }
+        stores.push(store);
     }
     Shards::new(stores)
         .ok_or_else(|| ApiError::Misconfigured(format!("{D1_SHARDS_VAR} names no D1 binding")))

@@ -1,6 +1,6 @@
 //! The Worker's background work: folding new spans into the search blocks, keeping each
-//! database within its budget, retention, sweeping shared rows nothing refers to, and
-//! moving spans of the previous layout. It
+//! database within its budget, retention, archiving old traces to R2, sweeping shared
+//! rows nothing refers to, and moving spans of the previous layout. It
 //! runs from the cron trigger every minute, and (all but retention, which can wait for
 //! the cron) after answering a request (`Context::wait_until`), at most once per
 //! [`AFTER_REQUEST_EVERY_MS`] per isolate, so a busy Worker keeps up between cron runs.
@@ -34,7 +34,15 @@ pub struct Effort {
     pub legacy_steps: u32,
     /// Steps of [`sweep::DEFAULT_STEP_ROWS`] spans and records each.
     pub sweep_steps: u32,
+    /// Archive blocks written (one a step, [`crate::config::ARCHIVE_LIMITS`] spans at most).
+    pub archive_steps: u32,
+    /// Whether this run may look for objects a stopped compaction left (once a day).
+    pub orphans: bool,
 }
+
+/// The minute of the (UTC) day whose cron run deletes orphaned archive objects: a
+/// listing of the bucket is Class A, so once a day, at a quiet hour.
+pub const ORPHANS_MINUTE_OF_DAY: u64 = 3 * 60 + 17;
 
 /// After a request: a small run, unless this isolate ran one recently.
 pub const AFTER_REQUEST: Effort = Effort {
@@ -42,6 +50,8 @@ pub const AFTER_REQUEST: Effort = Effort {
     budget_steps: 5,
     legacy_steps: 1,
     sweep_steps: 1,
+    archive_steps: 1,
+    orphans: false,
 };
 
 /// From the cron trigger, every minute: enough to keep up with thousands of spans a
@@ -51,6 +61,8 @@ pub const FROM_CRON: Effort = Effort {
     budget_steps: 40,
     legacy_steps: 20,
     sweep_steps: 10,
+    archive_steps: 8,
+    orphans: true,
 };
 
 /// Whether this isolate should run housekeeping after the current request.
@@ -63,11 +75,21 @@ pub fn due_after_request() -> bool {
     due
 }
 
+/// What a run is told besides its effort.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// Days of traces to keep (0: all); `None` leaves retention to another run.
+    pub retention_days: Option<u64>,
+    /// Traces older than this move to the archive; `None`: no archiving.
+    pub archive_after: Option<std::time::Duration>,
+}
+
 /// One run over every database; failures are logged (the next run retries).
 /// `usage` counts the D1 work of `shards`; each shard's line says what its run read and
 /// wrote.
-pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_days: Option<u64>) {
+pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Settings) {
     let now_ms = Date::now().as_millis();
+    let retention_days = settings.retention_days;
     for (index, store) in shards.all().iter().enumerate() {
         let started = Date::now().as_millis();
         let (read_before, written_before) = usage.rows();
@@ -92,6 +114,11 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_day
                 }
                 Err(e) => console_error!("retention on shard {index} failed: {e}"),
             }
+        }
+        if let Some(after) = settings.archive_after
+            && store.archive().is_some()
+        {
+            archive(store, index, now_ms, after, effort, &mut line).await;
         }
         match store.summarize(now_ms, effort.summary_steps).await {
             Ok(rows) => line["summarizedSpans"] = rows.into(),
@@ -135,5 +162,39 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, retention_day
         line["d1RowsRead"] = read.saturating_sub(read_before).into();
         line["d1RowsWritten"] = written.saturating_sub(written_before).into();
         console_log!("{line}");
+    }
+}
+
+/// Moves traces older than `after` to the archive, up to the effort's steps, and once a
+/// day deletes the objects a stopped step left.
+async fn archive(
+    store: &otel_worker_core::store::Store,
+    index: usize,
+    now_ms: u64,
+    after: std::time::Duration,
+    effort: Effort,
+    line: &mut serde_json::Value,
+) {
+    let cutoff = retention::cutoff(now_ms.saturating_mul(1_000_000), after);
+    match store
+        .archive_before(now_ms, cutoff, effort.archive_steps)
+        .await
+    {
+        Ok(archived) if archived.blocks > 0 => {
+            line["archivedBlocks"] = archived.blocks.into();
+            line["archivedTraces"] = archived.traces.into();
+            line["archivedSpans"] = archived.spans.into();
+            line["archivedBytes"] = archived.bytes.into();
+        }
+        Ok(_) => {}
+        Err(e) => console_error!("archiving old traces of shard {index} failed, will retry: {e}"),
+    }
+    if effort.orphans && (now_ms / 60_000) % 1_440 == ORPHANS_MINUTE_OF_DAY {
+        match store.delete_orphans().await {
+            Ok(deleted) => line["deletedOrphans"] = deleted.into(),
+            Err(e) => {
+                console_error!("deleting orphaned archive objects of shard {index} failed: {e}")
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod d1;
 pub mod housekeeping;
 pub mod live;
+pub mod r2;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -87,8 +88,12 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
     if let Some(shards) = shards
         && housekeeping::due_after_request()
     {
+        let settings = housekeeping::Settings {
+            retention_days: None,
+            archive_after: config::archive_after(&env).unwrap_or(None),
+        };
         context.wait_until(async move {
-            housekeeping::run(&shards, &usage, housekeeping::AFTER_REQUEST, None).await;
+            housekeeping::run(&shards, &usage, housekeeping::AFTER_REQUEST, settings).await;
         });
     }
     Ok(response)
@@ -98,15 +103,20 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     let usage = Arc::new(D1Usage::default());
+    let archive_after = match config::archive_after(&env) {
+        Ok(after) => after,
+        Err(e) => {
+            console_error!("archiving is off this run: {e}");
+            None
+        }
+    };
     match config::shards(&env, &usage) {
         Ok(shards) => {
-            housekeeping::run(
-                &shards,
-                &usage,
-                housekeeping::FROM_CRON,
-                config::retention_days(&env),
-            )
-            .await
+            let settings = housekeeping::Settings {
+                retention_days: config::retention_days(&env),
+                archive_after,
+            };
+            housekeeping::run(&shards, &usage, housekeeping::FROM_CRON, settings).await
         }
         Err(e) => console_error!("housekeeping cannot run: {e}"),
     }
@@ -186,6 +196,9 @@ fn app(
 ) -> Result<(axum::Router, Shards), ApiError> {
     let shards = config::shards(env, usage)?;
     let sampling = config::sampling(env)?;
+    // Checked here so that a wrong value is a clear error on every request, not a
+    // housekeeping log line.
+    config::archive_after(env)?;
     let feed = env.durable_object(config::LIVE_BINDING).map_err(|e| {
         ApiError::Misconfigured(format!(
             "the Durable Object binding {} is missing: {e}",

@@ -436,6 +436,27 @@ async fn retention_and_the_budget_drop_whole_blocks_oldest_first() {
     assert_eq!(count(&path, "SELECT count(*) FROM traces"), 10);
 }
 
+#[tokio::test]
+async fn a_block_spans_at_most_an_hour_so_retention_is_exact_to_the_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    // A backlog of ten traces ten minutes apart, archived at once.
+    let minute = 60_000_000_000;
+    super::tests::traces_at(&store, 1..11, |t| u64::from(t) * 10 * minute).await;
+    store.archive_before(now_ms(), u64::MAX, 10).await.unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 2);
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 0);
+
+    // Retention at 75 minutes: the traces of the first hour (10 to 70 minutes) go, the
+    // rest stay.
+    let pruned = store.prune(75 * minute, 1_000).await.unwrap();
+    assert_eq!(pruned.traces, 7);
+    let left = all_pages(&store, &query(100, None)).await;
+    let expected: Vec<String> = (8..11u32).rev().map(|t| format!("{t:032x}")).collect();
+    assert_eq!(left, expected);
+}
+
 async fn many_traces_from(store: &Store, range: std::ops::Range<u32>) {
     super::tests::traces_in(store, range).await;
 }

@@ -1398,12 +1398,21 @@ pub(super) async fn many_traces(store: &Store, n: u32) {
 
 /// [`many_traces`] with ids (and starts) from `range`.
 pub(super) async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
+    traces_at(store, range, |t| u64::from(t) * 1_000).await;
+}
+
+/// [`traces_in`] with trace `t` starting at `start_of(t)`.
+pub(super) async fn traces_at(
+    store: &Store,
+    range: std::ops::Range<u32>,
+    start_of: impl Fn(u32) -> u64,
+) {
     let traces: Vec<u32> = range.collect();
     for chunk in traces.chunks(1_000) {
         let mut all = Vec::new();
         for &t in chunk {
             let trace_id = format!("{t:032x}");
-            let start = u64::from(t) * 1_000;
+            let start = start_of(t);
             for (i, parent) in [(1u8, None), (2, Some(1u8)), (3, Some(1))] {
                 let body = Body {
                     values: vec![Value::from(t % 97)],

@@ -25,10 +25,16 @@ use crate::store::{
     Param, ResourceRecord, ShapeRecord, SpanRecord, Statement, Store, StoreError, sql,
 };
 
-/// Spans a block takes at most (whole traces, so one larger trace makes a larger block):
-/// about 1.7 MB of object at 26 bytes a span, and a search that must read a block reads
-/// at most this many.
+/// Spans a block takes at most by default ([`super::Limits`]; whole traces, so one larger
+/// trace makes a larger block): about 1.7 MB of object at 26 bytes a span, and a search
+/// that must read a block reads at most this many.
 pub const BLOCK_SPANS: u64 = 65_536;
+
+/// The longest time between the first and the last trace start of a block: retention
+/// drops blocks whole once their newest trace is past it, so a block of old and less old
+/// traces (a backlog, sparse traffic) would keep the old ones for as long as the newest;
+/// cut at an hour, retention is exact to an hour.
+pub const BLOCK_WINDOW_NS: u64 = 3_600_000_000_000;
 
 /// Shards of a level-0 block's trace-id filter.
 pub const TRACE_FILTER_SHARDS: u16 = 16;
@@ -66,6 +72,7 @@ pub struct Archived {
 struct TraceToArchive {
     trace_id: String,
     span_count: i64,
+    first_start: String,
 }
 
 #[derive(Deserialize)]
@@ -186,19 +193,26 @@ impl Store {
     }
 
     async fn build_block(&self, lease: u64, cutoff_ns: u64) -> Result<Option<Pending>, StoreError> {
+        let block_spans = self.archive_or_fail()?.limits().block_spans;
         let candidates: Vec<TraceToArchive> = self
             .rows(Statement::new(
                 sql::TRACES_TO_ARCHIVE,
                 vec![
                     crate::store::ns_param(cutoff_ns),
-                    Param::Int(BLOCK_SPANS as i64),
+                    Param::Int(block_spans as i64),
                 ],
             ))
             .await?;
         let mut traces = Vec::new();
         let mut spans_wanted = 0u64;
+        let mut first_start: Option<u64> = None;
         for trace in candidates {
-            if !traces.is_empty() && spans_wanted + trace.span_count.max(0) as u64 > BLOCK_SPANS {
+            let start = number(&trace.first_start, "start")?.max(0) as u64;
+            let first = *first_start.get_or_insert(start);
+            if !traces.is_empty()
+                && (spans_wanted + trace.span_count.max(0) as u64 > block_spans
+                    || start > first.saturating_add(BLOCK_WINDOW_NS))
+            {
                 break;
             }
             spans_wanted += trace.span_count.max(0) as u64;

@@ -39,6 +39,28 @@ pub const DECODED_GROUPS: usize = 32;
 /// Search filters kept per archive (an archive block's is about 10 bits a distinct term).
 pub const CACHED_FILTERS: usize = 2_048;
 
+/// How large an archive's blocks are and how much of them it keeps in memory: a local
+/// server has memory to spare; a Worker's isolate has 128 MB for everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Spans a block takes at most (whole traces: one larger trace makes a larger block).
+    pub block_spans: u64,
+    pub opened_blocks: usize,
+    pub decoded_groups: usize,
+    pub cached_filters: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            block_spans: compact::BLOCK_SPANS,
+            opened_blocks: OPENED_BLOCKS,
+            decoded_groups: DECODED_GROUPS,
+            cached_filters: CACHED_FILTERS,
+        }
+    }
+}
+
 /// A row group's spans, decoded once.
 type DecodedGroup = Arc<Vec<SpanRecord>>;
 
@@ -56,6 +78,7 @@ pub struct Archive {
     /// The blocks' bytes as last read, while no block was added or dropped here (the one
     /// process that compacts a local store).
     bytes: Mutex<Option<u64>>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Archive {
@@ -74,7 +97,18 @@ impl Archive {
             traces: Mutex::default(),
             budgeted: false,
             bytes: Mutex::default(),
+            limits: Limits::default(),
         }
+    }
+
+    /// Other block sizes and cache sizes than [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Counts the blocks' bytes against the store's budget, for an archive on the same
@@ -107,7 +141,7 @@ impl Archive {
         }
         let open = Arc::new(OpenBlock::open(self.objects.as_ref(), key).await?);
         let mut opened = lock(&self.opened);
-        if opened.len() >= OPENED_BLOCKS {
+        if opened.len() >= self.limits.opened_blocks {
             opened.clear();
         }
         opened.insert(block_id, open.clone());
@@ -129,7 +163,7 @@ impl Archive {
         };
         let spans = Arc::new(open.row_group(self.objects.as_ref(), group).await?);
         let mut groups = lock(&self.groups);
-        if groups.len() >= DECODED_GROUPS {
+        if groups.len() >= self.limits.decoded_groups {
             groups.clear();
         }
         groups.insert((block_id, index), spans.clone());
@@ -147,7 +181,7 @@ impl Archive {
         }
         let traces = Arc::new(open.traces(self.objects.as_ref()).await?);
         let mut tables = lock(&self.traces);
-        if tables.len() >= OPENED_BLOCKS {
+        if tables.len() >= self.limits.opened_blocks {
             tables.clear();
         }
         tables.insert(block_id, traces.clone());
@@ -160,7 +194,7 @@ impl Archive {
 
     fn keep_filter(&self, block_id: i64, bloom: Arc<Bloom>) {
         let mut filters = lock(&self.filters);
-        if filters.len() >= CACHED_FILTERS {
+        if filters.len() >= self.limits.cached_filters {
             filters.clear();
         }
         filters.insert(block_id, bloom);

@@ -56,6 +56,11 @@ impl Default for Bloom {
     }
 }
 
+/// The largest filter [`Bloom::for_terms`] sizes: 131,072 terms at sixteen bits; a block
+/// with more distinct terms gets more false positives, never a filter D1 cannot take (it
+/// is bound as hex, and D1 takes statements of about 1 MB).
+pub const MAX_SIZED_BYTES: usize = 256 * 1024;
+
 impl Bloom {
     /// A stored filter; `None` when it is not one of ours.
     pub fn from_bytes(bytes: Vec<u8>) -> Option<Self> {
@@ -74,10 +79,11 @@ impl Bloom {
     /// An empty filter sized for `terms` distinct terms: an archive block's, sized once it
     /// is built. Sixteen bits a term (about 0.15% false positives with [`HASHES`] bits a
     /// term; ten bits gave 1%, and blocks of alike data share their false positives, so
-    /// one unlucky term passed every block of a measured run), and at least 4 KiB.
+    /// one unlucky term passed every block of a measured run), at least 4 KiB and at most
+    /// [`MAX_SIZED_BYTES`].
     pub fn for_terms(terms: usize) -> Self {
         Self {
-            bytes: vec![0; (terms.saturating_mul(16) / 8).max(4_096)],
+            bytes: vec![0; (terms.saturating_mul(16) / 8).clamp(4_096, MAX_SIZED_BYTES)],
             set: 0,
         }
     }

@@ -1410,9 +1410,10 @@ ON CONFLICT (name) DO UPDATE SET value = value + 1";
 /// The oldest traces that started before `?1` (ns as text), with their span counts, at
 /// most `?2`: what the next block takes, whole traces.
 pub const TRACES_TO_ARCHIVE: &str = "\
-SELECT lower(hex(trace_id)) AS trace_id, coalesce(span_count, 0) AS span_count FROM traces
-WHERE start_ns < CAST(?1 AS INTEGER) AND parts IS NOT NULL
-ORDER BY start_ns, trace_id LIMIT CAST(?2 AS INTEGER)";
+SELECT lower(hex(trace_id)) AS trace_id, coalesce(span_count, 0) AS span_count,
+       CAST(start_ns AS TEXT) AS first_start FROM traces t
+WHERE t.start_ns < CAST(?1 AS INTEGER) AND parts IS NOT NULL
+ORDER BY t.start_ns, t.trace_id LIMIT CAST(?2 AS INTEGER)";
 
 /// The traces of a compaction step: `?1` = a JSON array of trace ids (hex).
 macro_rules! archived_traces {
