@@ -82,6 +82,10 @@ if [ "$status" = 0 ]; then
     bash scripts/test-sdks.sh "$url" "$token" || status=$?
 fi
 if [ "$status" = 0 ]; then
+    echo "==> the CI gate example against the Worker: \`check\` passes the unchanged run and fails the slower one"
+    bash scripts/check-gate-example.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/debug/otel-worker-cli" || status=$?
+fi
+if [ "$status" = 0 ]; then
     echo "==> MCP: the official Python and TypeScript SDKs, stdio and Streamable HTTP, against the Worker (delete_trace not allowed)"
     bash scripts/test-mcp.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/debug/otel-worker-cli" || status=$?
 fi

@@ -76,6 +76,8 @@ require_free_port 4317
 mkdir -p "$state/sdk"; token="$(new_token)"
 start_local_server "$state/sdk" "$token" 127.0.0.1:4317
 bash scripts/test-sdks.sh "$server_url" "$token" "$state/sdk/test.db" "$server_grpc_url" zero-config
+echo "==> the CI gate example: the Python SDK's checkout runs, \`check\` passes the unchanged one and fails the slower one"
+bash scripts/check-gate-example.sh "$server_url" "$token" "$target_dir/debug/otel-worker-cli"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "the archive: the black-box suite again with every trace archived at once, and the Python SDK's spans read back field by field from the archive"

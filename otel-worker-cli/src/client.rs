@@ -76,6 +76,43 @@ pub enum ClientCommand {
     Attributes(AttributesArgs),
     /// Post an OTLP/JSON export file (e.g. examples/send-trace/trace.json).
     Send { file: PathBuf },
+    /// Two groups of traces, operation by operation: calls, error rate, duration and
+    /// self-time percentiles, the changes, and which are more than chance.
+    Compare(CompareArgs),
+}
+
+/// `client compare` (and `check`): two searches, each written as the query string of
+/// `GET /v1/traces` (`'service=shop&attr=service.version=1.4.0'`, `'start=...&end=...'`).
+#[derive(clap::Args, Clone)]
+pub struct CompareArgs {
+    /// The traces to compare against.
+    #[arg(long)]
+    pub baseline: String,
+    /// The traces that may have changed.
+    #[arg(long)]
+    pub candidate: String,
+    /// Traces read per group at most (the server caps it; spread evenly over those found).
+    #[arg(long)]
+    pub max_traces: Option<u32>,
+    /// Calls an operation needs in each group to be tested.
+    #[arg(long)]
+    pub min_samples: Option<u64>,
+}
+
+impl CompareArgs {
+    pub async fn compare(
+        &self,
+        client: &Client,
+    ) -> anyhow::Result<otel_worker_core::compare::groups::GroupComparison> {
+        Ok(client
+            .compare_groups(
+                &self.baseline,
+                &self.candidate,
+                self.max_traces,
+                self.min_samples,
+            )
+            .await?)
+    }
 }
 
 /// `client attributes [KEY]`.
@@ -406,6 +443,15 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
         }
         ClientCommand::Attributes(args) => attributes(&client, json, args).await,
         ClientCommand::Send { file } => send(&client, json, &file).await,
+        ClientCommand::Compare(args) => {
+            let report = args.compare(&client).await?;
+            if json {
+                print_json(&serde_json::to_value(report)?)
+            } else {
+                print!("{}", view::group_comparison(&report));
+                Ok(())
+            }
+        }
     }
 }
 

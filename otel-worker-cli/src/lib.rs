@@ -15,6 +15,7 @@
 //! - [`token`]: where the bearer token comes from.
 
 pub mod archive_dir;
+pub mod check;
 pub mod client;
 pub mod generate;
 pub mod housekeeping;

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use otel_worker_cli::{client, generate, mcp, server, system};
+use otel_worker_cli::{check, client, generate, mcp, server, system};
 
 #[cfg(not(target_env = "msvc"))]
 mod allocator;
@@ -27,6 +27,11 @@ enum Command {
     Dev(server::DevArgs),
     /// Talk to a running otel-worker (local or on Cloudflare).
     Client(client::ClientArgs),
+    /// Fail a CI build on a regression: compare two groups of traces (a baseline and a
+    /// candidate search) on any otel-worker; exits 1 when an operation got significantly
+    /// slower or failed significantly more often than the limits allow, 2 when it cannot
+    /// tell.
+    Check(check::CheckArgs),
     /// Send realistic synthetic traces to any OTLP/HTTP endpoint, for load tests and demos.
     Generate(generate::Options),
     /// Serve MCP (Model Context Protocol) on stdio: tools for coding agents to search and
@@ -50,16 +55,22 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let done = |result: anyhow::Result<()>| result.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Dev(args) => server::run(args).await,
-            Command::Client(args) => client::run(args).await,
-            Command::Generate(options) => generate::run(options).await,
-            Command::Mcp(args) => mcp::run(args).await,
-            Command::System { command } => system::run(command).await,
+            // The gate's own exit statuses: 1 regressed, 2 could not tell.
+            Command::Check(args) => Ok(check::run(args).await.unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::from(check::FAILED_TO_CHECK)
+            })),
+            Command::Dev(args) => done(server::run(args).await),
+            Command::Client(args) => done(client::run(args).await),
+            Command::Generate(options) => done(generate::run(options).await),
+            Command::Mcp(args) => done(mcp::run(args).await),
+            Command::System { command } => done(system::run(command).await),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

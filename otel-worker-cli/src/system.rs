@@ -143,6 +143,7 @@ pub fn database_bytes(db: &Path) -> u64 {
 /// What `stats` reports.
 pub struct Stats {
     pub spans: u64,
+    /// In the database and in the archive's blocks.
     pub traces: u64,
     /// The earliest span start, `None` when empty.
     pub oldest_ns: Option<u64>,
@@ -178,21 +179,42 @@ impl Stats {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         // A database from before the archive has no block table: nothing archived.
-        let (archived_spans, archived_blocks, archived_bytes): (i64, i64, i64) = conn
+        #[allow(clippy::type_complexity)]
+        let (archived_spans, archived_blocks, archived_bytes, archived_traces, first, last): (
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        ) = conn
             .query_row(
-                "SELECT coalesce(sum(items), 0), count(*), coalesce(sum(bytes), 0) FROM archive_blocks",
+                "SELECT coalesce(sum(items), 0), count(*), coalesce(sum(bytes), 0),
+                        coalesce(sum(traces), 0), min(min_start_ns), max(max_start_ns)
+                 FROM archive_blocks",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
+                },
             )
             .unwrap_or_default();
+        let ns = |value: Option<i64>| value.and_then(|ns| u64::try_from(ns).ok());
         Ok(Self {
             archived_spans: archived_spans.max(0) as u64,
             archived_blocks: archived_blocks.max(0) as u64,
             archived_bytes: archived_bytes.max(0) as u64,
             spans: count("spans")?,
-            traces: count("traces")?,
-            oldest_ns: oldest.and_then(|ns| u64::try_from(ns).ok()),
-            newest_ns: newest.and_then(|ns| u64::try_from(ns).ok()),
+            traces: count("traces")? + archived_traces.max(0) as u64,
+            // The archive holds the oldest traces; its blocks know their starts only.
+            oldest_ns: [ns(oldest), ns(first)].into_iter().flatten().min(),
+            newest_ns: ns(newest).or(ns(last)),
             bytes: database_bytes(db),
         })
     }

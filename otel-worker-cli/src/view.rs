@@ -339,6 +339,91 @@ pub fn trace_diff(c: &otel_worker_core::compare::TraceComparison) -> String {
     out
 }
 
+/// `client compare` and `check`: how each group was read, then every operation, the
+/// changes first (`▲` regressed, `▼` improved).
+pub fn group_comparison(c: &otel_worker_core::compare::groups::GroupComparison) -> String {
+    let signed = otel_worker_core::duration::human_change;
+    let mut out = String::new();
+    for (label, side) in [("baseline ", &c.baseline), ("candidate", &c.candidate)] {
+        let _ = writeln!(
+            out,
+            "{label} {}: {} read of {}{} matched, {}{}",
+            side.query,
+            count(side.traces, "trace"),
+            side.matched,
+            if side.matched_all { "" } else { "+" },
+            count(side.spans, "span"),
+            if side.truncated {
+                " (stopped at the span limit)"
+            } else {
+                ""
+            },
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} at {} over the whole report; operations with fewer than {} calls in a group are not tested",
+        count(c.regressions, "regression"),
+        c.alpha,
+        c.min_samples
+    );
+    let mut t = table(&[
+        "",
+        "operation",
+        "calls",
+        "p50",
+        "p99",
+        "Δ p50",
+        "Δ p99",
+        "Δ self p50",
+        "errors",
+        "p (adj.)",
+    ]);
+    let pair = |b: Option<String>, c: Option<String>| {
+        format!(
+            "{} → {}",
+            b.unwrap_or_else(|| "-".into()),
+            c.unwrap_or_else(|| "-".into())
+        )
+    };
+    for o in &c.operations {
+        let mark = if o.regressed {
+            "▲"
+        } else if o.improved {
+            "▼"
+        } else {
+            ""
+        };
+        let (b, k) = (o.baseline.as_ref(), o.candidate.as_ref());
+        let strongest = [&o.duration, &o.self_time, &o.errors]
+            .into_iter()
+            .flatten()
+            .map(|t| t.adjusted_p_value)
+            .reduce(f64::min);
+        t.add_row(vec![
+            mark.to_owned(),
+            format!("{}: {}", o.service.as_deref().unwrap_or("?"), o.name),
+            pair(
+                b.map(|s| s.calls.to_string()),
+                k.map(|s| s.calls.to_string()),
+            ),
+            pair(b.map(|s| duration(s.p50_ns)), k.map(|s| duration(s.p50_ns))),
+            pair(b.map(|s| duration(s.p99_ns)), k.map(|s| duration(s.p99_ns))),
+            o.p50_delta_ns.map_or(String::new(), signed),
+            o.p99_change
+                .map_or(String::new(), |c| format!("{:+.1}%", c * 100.0)),
+            o.self_p50_delta_ns.map_or(String::new(), signed),
+            pair(
+                b.map(|s| format!("{:.1}%", s.error_rate * 100.0)),
+                k.map(|s| format!("{:.1}%", s.error_rate * 100.0)),
+            ),
+            strongest.map_or_else(|| "not tested".into(), |p| format!("{p:.1e}")),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    out
+}
+
 fn log_entry(log: &Log) -> String {
     format!(
         "log  {:<5}  {}",

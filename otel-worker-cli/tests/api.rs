@@ -65,6 +65,10 @@ async fn every_route_wants_the_token() {
         ("DELETE", format!("/v1/traces/{trace}")),
         ("GET", format!("/v1/traces/{trace}/spans")),
         ("GET", format!("/v1/compare/traces?a={trace}&b={trace}")),
+        (
+            "GET",
+            "/v1/compare/groups?baseline=service%3Da&candidate=service%3Db".to_owned(),
+        ),
         ("GET", format!("/v1/traces/{trace}/spans/{span}")),
         ("DELETE", format!("/v1/traces/{trace}/spans/{span}")),
         ("GET", "/api/ws".to_owned()),

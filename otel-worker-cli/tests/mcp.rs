@@ -498,3 +498,81 @@ async fn compare_traces_tells_an_agent_which_operation_got_slower() {
             .is_some_and(|m| m.contains("b is required"))
     );
 }
+
+#[tokio::test]
+async fn compare_groups_tells_an_agent_which_operation_regressed_between_versions() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let server = TestServer::start();
+    let service = fresh_service("mcp-groups");
+    let base = now_ns() - 600_000_000_000;
+    // Thirty requests of each version: the query takes 20-29 ms, then 70-79 ms.
+    for (version, query_ms) in [("1.0", 20), ("1.1", 70)] {
+        let mut spans = Vec::new();
+        for i in 0..30u64 {
+            let trace_id = random_trace_id();
+            let start = base + i * 1_000_000_000;
+            let took = (query_ms + i % 10) * 1_000_000;
+            let mut root = span(&trace_id, None, "GET /orders", start);
+            root.end_time_unix_nano = start + took + 10_000_000;
+            let mut query = span(
+                &trace_id,
+                Some(&root.span_id),
+                "SELECT orders",
+                start + 5_000_000,
+            );
+            query.end_time_unix_nano = start + 5_000_000 + took;
+            spans.extend([root, query]);
+        }
+        let mut request = export(&service, spans);
+        if let Some(resource) = request.resource_spans[0].resource.as_mut() {
+            resource
+                .attributes
+                .push(kv("service.version", V::StringValue(version.into())));
+        }
+        assert_eq!(
+            post_protobuf(&server, request.encode_to_vec())
+                .await
+                .status(),
+            reqwest::StatusCode::OK
+        );
+    }
+    let compared = call_tool(
+        &server,
+        "compare_groups",
+        json!({
+            "baseline": format!("service={service}&attr=service.version=1.0"),
+            "candidate": format!("service={service}&attr=service.version=1.1"),
+        }),
+    )
+    .await;
+    assert_eq!(compared["isError"], false, "{compared}");
+    let structured = &compared["structuredContent"];
+    assert_eq!(structured["regressions"], 2, "{structured}");
+    assert_eq!(structured["operations"][0]["name"], "SELECT orders");
+    assert_eq!(
+        structured["operations"][0]["changedIn"],
+        json!(["duration", "selfTime"])
+    );
+    assert_eq!(structured["candidate"]["traces"], 30);
+    let text = compared["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("2 operations regressed") && text.contains("p50 +50.0ms"),
+        "{text}"
+    );
+
+    let refused = call_tool(&server, "compare_groups", json!({"baseline": "service=a"})).await;
+    assert_eq!(refused["isError"], true);
+    let bad = call_tool(
+        &server,
+        "compare_groups",
+        json!({"baseline": "service=a&limit=3", "candidate": "service=b"}),
+    )
+    .await;
+    assert_eq!(bad["isError"], true, "{bad}");
+    assert!(
+        bad["content"][0]["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("limit")),
+        "{bad}"
+    );
+}

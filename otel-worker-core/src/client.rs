@@ -119,7 +119,6 @@ impl Client {
         Ok(trace)
     }
 
-    /// Every span of a trace, in start order (all pages).
     /// `GET /v1/compare/traces`: trace `b` against trace `a`, span by span.
     pub async fn compare_traces(
         &self,
@@ -129,6 +128,29 @@ impl Client {
         self.get(&format!("/v1/compare/traces?a={a}&b={b}")).await
     }
 
+    /// `GET /v1/compare/groups`: the traces `candidate` finds against those `baseline`
+    /// finds (each the query string of `GET /v1/traces`), operation by operation.
+    pub async fn compare_groups(
+        &self,
+        baseline: &str,
+        candidate: &str,
+        max_traces: Option<u32>,
+        min_samples: Option<u64>,
+    ) -> Result<crate::compare::groups::GroupComparison, ClientError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("baseline", baseline);
+        query.append_pair("candidate", candidate);
+        if let Some(n) = max_traces {
+            query.append_pair("maxTraces", &n.to_string());
+        }
+        if let Some(n) = min_samples {
+            query.append_pair("minSamples", &n.to_string());
+        }
+        self.get(&format!("/v1/compare/groups?{}", query.finish()))
+            .await
+    }
+
+    /// Every span of a trace, in start order (all pages).
     pub async fn trace_spans(&self, trace_id: &str) -> Result<Vec<Span>, ClientError> {
         Ok(self.trace(trace_id).await?.spans)
     }

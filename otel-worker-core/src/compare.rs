@@ -6,6 +6,9 @@
 //! overlaps counted once): what the span spent itself, which is what moves when a
 //! change makes one operation slower and everything above it slower with it.
 
+pub mod groups;
+pub mod stats;
+
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +33,40 @@ pub struct Span {
     pub status: SpanStatus,
     #[serde(default)]
     pub resource: SpanResource,
+}
+
+impl Span {
+    /// A span of service `service` in one trace, its ids given as numbers: what the
+    /// comparisons' tests and measurements build.
+    pub fn numbered(
+        service: &str,
+        (id, parent): (u64, Option<u64>),
+        name: &str,
+        (start, end): (u64, u64),
+        error: bool,
+    ) -> Self {
+        Self {
+            trace_id: "t".into(),
+            span_id: format!("{id:016x}"),
+            parent_span_id: parent.map(|p| format!("{p:016x}")),
+            name: name.into(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            duration_ns: end.saturating_sub(start),
+            status: SpanStatus {
+                code: if error {
+                    StatusCode::Error
+                } else {
+                    StatusCode::Unset
+                },
+            },
+            resource: SpanResource {
+                attributes: ServiceAttribute {
+                    service_name: Some(service.into()),
+                },
+            },
+        }
+    }
 }
 
 /// [`Span`]'s status: its code only.
@@ -204,7 +241,7 @@ fn difference(from: u64, to: u64) -> i64 {
     (i128::from(to) - i128::from(from)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
-fn service_of(span: &Span) -> Option<String> {
+pub(crate) fn service_of(span: &Span) -> Option<String> {
     span.resource
         .attributes
         .service_name
@@ -371,6 +408,32 @@ fn place(
 }
 
 /// The part of `span` none of `children` covers.
+/// Each span's self time, in the order given (children found by parent id within
+/// `spans`).
+pub fn self_times(spans: &[Span]) -> Vec<u64> {
+    let by_id: HashMap<&str, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (i, span) in spans.iter().enumerate() {
+        if let Some(parent) = span
+            .parent_span_id
+            .as_deref()
+            .and_then(|p| by_id.get(p).copied())
+            .filter(|p| *p != i)
+        {
+            children[parent].push(i);
+        }
+    }
+    spans
+        .iter()
+        .zip(&children)
+        .map(|(span, kids)| self_time(span, kids, spans))
+        .collect()
+}
+
 fn self_time(span: &Span, children: &[usize], spans: &[Span]) -> u64 {
     let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
     if end <= start {

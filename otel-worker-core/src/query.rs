@@ -88,6 +88,95 @@ pub fn trace_pair(raw: Option<&str>) -> Result<(String, String), QueryError> {
     }
 }
 
+/// The parameters of `GET /v1/compare/groups`.
+pub const COMPARE_GROUPS_PARAMETERS: &[&str] =
+    &["baseline", "candidate", "maxTraces", "minSamples"];
+
+/// One group of a comparison: its search as given, and as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub text: String,
+    pub query: TraceListQuery,
+}
+
+/// `GET /v1/compare/groups`, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupsQuery {
+    pub baseline: Group,
+    pub candidate: Group,
+    pub max_traces: Option<u32>,
+    pub min_samples: Option<u64>,
+}
+
+/// Reads `baseline=<search>&candidate=<search>[&maxTraces=N][&minSamples=N]`, each search
+/// the (URL-encoded) query string of `GET /v1/traces` without `limit` or `before`: a
+/// group is every trace its filters match.
+pub fn group_pair(raw: Option<&str>) -> Result<GroupsQuery, QueryError> {
+    let (mut baseline, mut candidate, mut max_traces, mut min_samples) = (None, None, None, None);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "baseline" => baseline = Some(group("baseline", &value)?),
+            "candidate" => candidate = Some(group("candidate", &value)?),
+            "maxTraces" => {
+                max_traces = Some(value.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(
+                    || {
+                        invalid(
+                            "maxTraces",
+                            format!("maxTraces {value:?} must be a whole number from 1"),
+                        )
+                    },
+                )?)
+            }
+            "minSamples" => {
+                min_samples = Some(value.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(
+                    || {
+                        invalid(
+                            "minSamples",
+                            format!("minSamples {value:?} must be a whole number from 1"),
+                        )
+                    },
+                )?)
+            }
+            _ => {
+                return Err(QueryError::UnknownParameter {
+                    name: key.into_owned(),
+                    known: COMPARE_GROUPS_PARAMETERS,
+                });
+            }
+        }
+    }
+    let missing = |name: &'static str| {
+        invalid(
+            name,
+            format!("{name}=<search> is required: the query string of GET /v1/traces, URL-encoded"),
+        )
+    };
+    Ok(GroupsQuery {
+        baseline: baseline.ok_or_else(|| missing("baseline"))?,
+        candidate: candidate.ok_or_else(|| missing("candidate"))?,
+        max_traces,
+        min_samples,
+    })
+}
+
+fn group(name: &'static str, text: &str) -> Result<Group, QueryError> {
+    for (key, _) in form_urlencoded::parse(text.as_bytes()) {
+        if key == "limit" || key == "before" {
+            return Err(invalid(
+                name,
+                format!(
+                    "{name}: {key} has no place in a group, which is every trace its filters match (maxTraces bounds what is read)"
+                ),
+            ));
+        }
+    }
+    let query = trace_list(Some(text)).map_err(|e| invalid(name, format!("{name}: {e}")))?;
+    Ok(Group {
+        text: text.to_owned(),
+        query,
+    })
+}
+
 /// The parameters `GET /v1/traces` understands; anything else is refused, so a typo
 /// (`minduration`) cannot silently widen a search.
 pub const LIST_PARAMETERS: &[&str] = &[

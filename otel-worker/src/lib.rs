@@ -23,6 +23,7 @@ use axum::response::IntoResponse;
 use otel_worker_core::api::auth::Auth;
 use otel_worker_core::api::mcp::http::McpOptions;
 use otel_worker_core::api::{ApiError, Exported, FailureCause, refusal_for};
+use otel_worker_core::compare::groups::Limits;
 use otel_worker_core::ingest::Signal;
 use otel_worker_core::store::Shards;
 use otel_worker_core::store::search::Budget;
@@ -37,6 +38,14 @@ use d1::D1Usage;
 pub const SEARCH_BUDGET: Budget = Budget {
     probes: 12,
     filters: 48,
+};
+
+/// What one group comparison reads per group: each trace read is a D1 query or two, and a
+/// Worker invocation may make 1,000 (paid plan); its spans are held while read.
+pub const COMPARE_LIMITS: Limits = Limits {
+    traces: 100,
+    scanned: 2_000,
+    spans: 50_000,
 };
 
 #[event(start)]
@@ -215,6 +224,7 @@ fn app(
         .cors_origins(config::cors_origins(env))
         .sampling(sampling)
         .search_budget(Some(SEARCH_BUDGET))
+        .compare_limits(COMPARE_LIMITS)
         .live_route(live.route())
         .mcp(mcp)
         .clock(now_ns)

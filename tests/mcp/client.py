@@ -46,6 +46,7 @@ READ_ONLY_TOOLS = (
     "get_span",
     "get_trace_errors",
     "compare_traces",
+    "compare_groups",
     "search_logs",
     "get_trace_logs",
     "get_stats",

@@ -271,6 +271,46 @@ try {
   await queryRow.click();
   await page.waitForFunction((id) => location.hash.includes("trace=" + id) && location.hash.includes("span=2f3e4d5c6b7a8190"), slower);
 
+  // 5c. Two groups of traces, from any search: version 1.1's cart query takes three times
+  // as long; the comparison ranks it first and links to its traces (from 2024: on a local
+  // server they are read from the archive).
+  const shop = `shop-ui-${run}`;
+  for (const [version, factor] of [["1.0", 1], ["1.1", 3]]) {
+    const spans = [];
+    for (let i = 0; i < 40; i++) {
+      const traceId = hex(16), rootId = hex(8);
+      // Older than the example trace, so the list's first page stays as the steps below expect.
+      const start = BigInt(Date.parse("2024-06-01T12:00:00Z") + i * 1000) * 1000000n;
+      const query = BigInt((4 + (i % 5)) * factor) * 1000000n;
+      spans.push(
+        { traceId, spanId: rootId, name: "GET /cart", kind: 2, startTimeUnixNano: String(start),
+          endTimeUnixNano: String(start + query + 3000000n) },
+        { traceId, spanId: hex(8), parentSpanId: rootId, name: "SELECT cart", kind: 3,
+          startTimeUnixNano: String(start + 1000000n), endTimeUnixNano: String(start + 1000000n + query) });
+    }
+    await post({ resourceSpans: [{ resource: { attributes: [str("service.name", shop), str("service.version", version)] },
+      scopeSpans: [{ scope: { name: "ui-test" }, spans }] }] });
+  }
+  await page.evaluate((s) => { location.hash = new URLSearchParams({ service: s, attr: "service.version=1.0" }).toString(); }, shop);
+  await page.locator("#traces tr").first().waitFor();
+  await page.getByTestId("compare-groups").click();
+  await page.waitForFunction(() => location.hash.startsWith("#groups&"));
+  const candidateInput = page.getByTestId("candidate");
+  check((await candidateInput.inputValue()).includes("service.version%3D1.0") || (await candidateInput.inputValue()).includes("service.version=1.0"),
+    `the candidate starts as the search it came from: ${await candidateInput.inputValue()}`);
+  await candidateInput.fill((await candidateInput.inputValue()).replace("1.0", "1.1"));
+  await page.locator("#groups-form button[type=submit]").click();
+  // (The first comparison, of the search with itself, is replaced once the candidate's arrives.)
+  const slowRow = page.locator('#groups-rows tr.regressed[data-operation="SELECT cart"]');
+  await slowRow.waitFor();
+  check(await page.locator("#groups-rows tr").first().getAttribute("data-operation") === "SELECT cart",
+    "the slower query is ranked first");
+  check((await slowRow.getAttribute("class")) === "regressed", "and marked regressed");
+  check((await page.getByTestId("groups-meta").innerText()).includes("40 traces read of 40 matched"), "both groups read whole");
+  await page.screenshot({ path: `${shots}/compare-groups.png` });
+  await slowRow.click();
+  await page.waitForFunction(() => location.hash.includes("name=SELECT+cart") && location.hash.includes("1.1"));
+
   // 5b. The log list: newest first, filtered by severity, following new records live,
   // each one a click away from its trace and span.
   await page.getByTestId("nav-logs").click();

@@ -52,6 +52,7 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) sampling: Option<Sampling>,
     pub(crate) search_budget: Option<Budget>,
+    pub(crate) compare_limits: crate::compare::groups::Limits,
     pub(crate) compute: Option<Arc<dyn compute::Compute>>,
     pub(crate) clock: Option<Clock>,
 }
@@ -84,6 +85,8 @@ pub struct Builder {
     sampling: Option<Sampling>,
     /// How much one search may do; `None`: as much as it needs (the local server).
     search_budget: Option<Budget>,
+    /// How much one group comparison reads.
+    compare_limits: crate::compare::groups::Limits,
     /// The MCP server at `/mcp`; `None` leaves the route out.
     mcp: Option<mcp::http::McpOptions>,
     /// Where exports are decoded and converted; `None`: on the request's own task.
@@ -104,6 +107,7 @@ impl Builder {
             cors_origins: Vec::new(),
             sampling: None,
             search_budget: None,
+            compare_limits: crate::compare::groups::DEFAULT_LIMITS,
             mcp: None,
             compute: None,
             clock: None,
@@ -140,6 +144,13 @@ impl Builder {
         self
     }
 
+    /// Bounds what one group comparison reads (the Worker's, to stay within a request's
+    /// D1 queries and memory).
+    pub fn compare_limits(mut self, limits: crate::compare::groups::Limits) -> Self {
+        self.compare_limits = limits;
+        self
+    }
+
     pub fn auth_token(mut self, token: Option<String>) -> Self {
         self.auth_token = token;
         self
@@ -172,6 +183,7 @@ impl Builder {
             max_body_bytes: self.max_body_bytes,
             sampling: self.sampling,
             search_budget: self.search_budget,
+            compare_limits: self.compare_limits,
             compute: self.compute,
             clock: self.clock,
         };
@@ -194,6 +206,7 @@ impl Builder {
             )
             .route("/v1/metrics/{name}", get(metrics::get_metric))
             .route("/v1/compare/traces", get(compare::compare_traces))
+            .route("/v1/compare/groups", get(compare::compare_groups))
             .route("/v1/services", get(traces::list_services))
             .route("/v1/stats", get(traces::stats))
             .route("/v1/attributes", get(traces::attributes))

@@ -153,6 +153,7 @@ async fn run<B: Backend>(backend: &B, name: &str, args: &Args) -> ToolResult {
         "get_span" => get_span(backend, args).await,
         "get_trace_errors" => get_trace_errors(backend, args).await,
         "compare_traces" => compare_traces(backend, args).await,
+        "compare_groups" => compare_groups(backend, args).await,
         "search_logs" => search_logs(backend, args).await,
         "get_trace_logs" => get_trace_logs(backend, args).await,
         "get_stats" => get_stats(backend).await,
@@ -951,6 +952,115 @@ async fn compare_traces<B: Backend>(backend: &B, args: &Args) -> ToolResult {
     })
 }
 
+/// `compare_groups`: how each group was read, then the operations that changed (the
+/// regressions first, as the API ranks them) with their numbers in a line each, small
+/// enough for a model's context whatever the groups' size.
+async fn compare_groups<B: Backend>(backend: &B, args: &Args) -> ToolResult {
+    let baseline = args.required("baseline")?;
+    let candidate = args.required("candidate")?;
+    let max_traces = args
+        .get("max_traces")
+        .map(|_| args.bounded("max_traces", 1, 2_000))
+        .transpose()?;
+    let max = args.bounded("max_operations", 10, 200)? as usize;
+    let path = {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("baseline", &baseline);
+        query.append_pair("candidate", &candidate);
+        if let Some(n) = max_traces {
+            query.append_pair("maxTraces", &n.to_string());
+        }
+        format!("/v1/compare/groups?{}", query.finish())
+    };
+    let body = backend.get(&path).await?;
+    let mut out = String::new();
+    for label in ["baseline", "candidate"] {
+        let side = &body[label];
+        out.push_str(&format!(
+            "{label} ({}): {} read of {}{} matched{}.\n",
+            text(side, "query"),
+            count(number(side, "traces") as usize, "trace"),
+            number(side, "matched"),
+            if side["matchedAll"] == true { "" } else { "+" },
+            if side["truncated"] == true {
+                ", stopped at the span limit"
+            } else {
+                ""
+            },
+        ));
+    }
+    let operations = items(&body, "operations");
+    let regressions = number(&body, "regressions") as usize;
+    out.push_str(&match regressions {
+        0 => "No operation regressed significantly.".to_owned(),
+        n => format!(
+            "{} regressed significantly (ranked: own time or errors first):",
+            count(n, "operation")
+        ),
+    });
+    let signed = |value: &Value| crate::duration::human_change(value.as_i64().unwrap_or(0));
+    let line = |o: &Value| {
+        let side = |s: &Value| {
+            format!(
+                "{} calls, p50 {}, p99 {}, {:.1}% errors",
+                number(s, "calls"),
+                render::duration(number(s, "p50Ns")),
+                render::duration(number(s, "p99Ns")),
+                s["errorRate"].as_f64().unwrap_or(0.0) * 100.0
+            )
+        };
+        let measures: Vec<&str> = items(o, "changedIn")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        format!(
+            "\n  {}: {} [{}]: p50 {}, self p50 {}, error rate {:+.1} pp; baseline {}; candidate {}",
+            text(o, "service"),
+            text(o, "name"),
+            measures.join(", "),
+            signed(&o["p50DeltaNs"]),
+            signed(&o["selfP50DeltaNs"]),
+            o["errorRateDelta"].as_f64().unwrap_or(0.0) * 100.0,
+            side(&o["baseline"]),
+            side(&o["candidate"]),
+        )
+    };
+    let changed: Vec<&Value> = operations
+        .iter()
+        .filter(|o| o["regressed"] == true || o["improved"] == true)
+        .take(max)
+        .collect();
+    for o in changed.iter().filter(|o| o["regressed"] == true) {
+        out.push_str(&line(o));
+    }
+    let improved: Vec<&&Value> = changed.iter().filter(|o| o["improved"] == true).collect();
+    if !improved.is_empty() {
+        out.push_str("\nImproved significantly:");
+        for o in improved {
+            out.push_str(&line(o));
+        }
+    }
+    let untested = operations
+        .iter()
+        .filter(|o| o["duration"].is_null())
+        .count();
+    out.push_str(&format!(
+        "\n{} compared; {untested} with fewer than {} calls in a group were not tested.",
+        count(operations.len(), "operation"),
+        number(&body, "minSamples")
+    ));
+    Ok(Answer {
+        text: out,
+        structured: json!({
+            "baseline": body["baseline"],
+            "candidate": body["candidate"],
+            "regressions": body["regressions"],
+            "operations": changed,
+            "method": body["method"],
+        }),
+    })
+}
+
 async fn get_stats<B: Backend>(backend: &B) -> ToolResult {
     let body = backend.get("/v1/stats").await?;
     let mut out = format!(
@@ -1289,6 +1399,7 @@ mod tests {
                 "get_span",
                 "get_trace_errors",
                 "compare_traces",
+                "compare_groups",
                 "search_logs",
                 "get_trace_logs",
                 "get_stats",
@@ -1353,6 +1464,11 @@ mod tests {
             if name == "compare_traces" {
                 arguments.insert("a".into(), json!("0".repeat(32)));
                 arguments.insert("b".into(), json!("1".repeat(32)));
+            }
+            if name == "compare_groups" {
+                arguments.insert("baseline".into(), json!("service=a"));
+                arguments.insert("candidate".into(), json!("service=b"));
+                arguments.insert("max_traces".into(), json!(10));
             }
             let args = Args::new(arguments);
             let outcome = run(&Unreachable, name, &args).now_or_never();
