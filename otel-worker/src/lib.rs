@@ -41,7 +41,7 @@ pub const SEARCH_BUDGET: Budget = Budget {
 };
 
 /// What one group comparison reads per group: each trace read is a D1 query or two, and a
-/// Worker invocation may make 1,000 (paid plan); its spans are held while read.
+/// Worker invocation may make 1,000; its spans are held while read.
 pub const COMPARE_LIMITS: Limits = Limits {
     traces: 100,
     scanned: 2_000,

@@ -22,7 +22,8 @@ use super::{Cursor, Param, SpanFilter, Statement, Store, StoreError, TraceListQu
 use crate::models::TraceSummary;
 
 /// How many of the newest traces a search walks one by one before it turns to the
-/// blocks: about as many spans as one block holds.
+/// blocks (at least; twice the page for a longer page): about as many spans as one block
+/// holds.
 pub const DENSE_TRACES: u32 = 1_000;
 
 /// How much one request may do.
@@ -233,7 +234,10 @@ impl Store {
         let narrowed;
         let query = if dense {
             probes += 1;
-            let boundary = self.trace_at(query, DENSE_TRACES).await?;
+            // A long page walks twice its length: a filter most traces match then fills
+            // it here, not by probing every block newer than the query's end.
+            let dense_traces = DENSE_TRACES.max(query.limit.saturating_mul(2));
+            let boundary = self.trace_at(query, dense_traces).await?;
             found = summaries(
                 self.rows(dense_statement(query, boundary.as_ref(), wanted))
                     .await?,
