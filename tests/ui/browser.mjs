@@ -292,7 +292,9 @@ try {
       scopeSpans: [{ scope: { name: "ui-test" }, spans }] }] });
   }
   await page.evaluate((s) => { location.hash = new URLSearchParams({ service: s, attr: "service.version=1.0" }).toString(); }, shop);
-  await page.locator("#traces tr").first().waitFor();
+  // The list of that search, not the one before it.
+  await page.locator("#traces tr", { hasText: shop }).first().waitFor();
+  await page.waitForFunction(() => document.querySelector('#search [name="attr"]').value === "service.version=1.0");
   await page.getByTestId("compare-groups").click();
   await page.waitForFunction(() => location.hash.startsWith("#groups&"));
   const candidateInput = page.getByTestId("candidate");
