@@ -247,6 +247,9 @@ try {
   const detailText = await detail.innerText();
   check(detailText.includes("SELECT users"), "the span's name is shown");
   check(detailText.includes("users-7d9f8"), "its resource's host.name is shown");
+  const back = await page.locator("#back").boundingBox(), compare = await page.locator("#compare-form").boundingBox();
+  check(Math.abs(back.y + back.height / 2 - (compare.y + compare.height / 2)) < 10,
+    `the trace's top bar is one line at 1,400 px: ${JSON.stringify([back, compare])}`);
   await page.screenshot({ path: `${shots}/waterfall.png` });
 
   // 5a. Compare with a copy of the example whose query took 100 ms longer: the query is
