@@ -19,6 +19,7 @@ pub mod check;
 pub mod client;
 pub mod generate;
 pub mod housekeeping;
+pub mod import;
 pub mod limits;
 pub mod live;
 pub mod mcp;

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use otel_worker_cli::{check, client, generate, mcp, server, system};
+use otel_worker_cli::{check, client, generate, import, mcp, server, system};
 
 #[cfg(not(target_env = "msvc"))]
 mod allocator;
@@ -32,6 +32,10 @@ enum Command {
     /// slower or failed significantly more often than the limits allow, 2 when it cannot
     /// tell.
     Check(check::CheckArgs),
+    /// Send OTLP files (the Collector's file exporter's JSON Lines or length-prefixed
+    /// protobuf, OTLP/JSON documents; gzip or zstd; directories; `-` for stdin) to any
+    /// otel-worker through its export routes, and report what was stored and rejected.
+    Import(import::ImportArgs),
     /// Send realistic synthetic traces to any OTLP/HTTP endpoint, for load tests and demos.
     Generate(generate::Options),
     /// Serve MCP (Model Context Protocol) on stdio: tools for coding agents to search and
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => done(server::run(args).await),
             Command::Client(args) => done(client::run(args).await),
             Command::Generate(options) => done(generate::run(options).await),
+            Command::Import(args) => done(import::run(args).await),
             Command::Mcp(args) => done(mcp::run(args).await),
             Command::System { command } => done(system::run(command).await),
         }

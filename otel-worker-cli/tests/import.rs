@@ -1,0 +1,216 @@
+//! `otel-worker-cli import`, black-box: OTLP files in every form the Collector's file
+//! exporter and people write them, imported into a fresh local server and read back
+//! through the API.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::Value;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/send-trace");
+
+/// The example exports (a trace of 5 spans, its 3 log records, 3 metrics), each minified
+/// to one line.
+fn lines() -> Vec<String> {
+    ["trace", "logs", "metrics"]
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(format!("{EXAMPLES}/{name}.json")).unwrap();
+            serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+/// The same exports as protobuf, each in the file exporter's frame (a 4-byte big-endian
+/// length, then the message), zstd-compressed one by one when `compress`.
+fn frames(compress: bool) -> Vec<u8> {
+    let lines = lines();
+    let messages = [
+        otel_worker_core::ingest::json::decode(lines[0].as_bytes())
+            .unwrap()
+            .encode_to_vec(),
+        otel_worker_core::ingest::json::logs::decode(lines[1].as_bytes())
+            .unwrap()
+            .encode_to_vec(),
+        otel_worker_core::ingest::json::metrics::decode(lines[2].as_bytes())
+            .unwrap()
+            .encode_to_vec(),
+    ];
+    let mut out = Vec::new();
+    for message in messages {
+        let message = if compress {
+            ruzstd::encoding::compress_to_vec(
+                message.as_slice(),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            )
+        } else {
+            message
+        };
+        out.extend((message.len() as u32).to_be_bytes());
+        out.extend(message);
+    }
+    out
+}
+
+fn import(server: &TestServer, files: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "import",
+            "--base-url",
+            &server.base_url,
+            "--auth-token",
+            &server.token,
+        ])
+        .args(files)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What the server holds: spans, log records, metric points.
+async fn held(server: &TestServer) -> (u64, u64, u64) {
+    let (_, stats) = get_json(server, "/v1/stats").await;
+    let n = |k: &str| stats[k].as_u64().unwrap_or(0);
+    (n("spans"), n("logs"), n("metricPoints"))
+}
+
+/// The example's items, counted from the files.
+fn example_counts() -> (u64, u64, u64) {
+    use otel_worker_core::ingest::Export;
+    let lines = lines();
+    let traces: ExportTraceServiceRequest =
+        otel_worker_core::ingest::json::decode(lines[0].as_bytes()).unwrap();
+    let logs: ExportLogsServiceRequest =
+        otel_worker_core::ingest::json::logs::decode(lines[1].as_bytes()).unwrap();
+    let metrics: ExportMetricsServiceRequest =
+        otel_worker_core::ingest::json::metrics::decode(lines[2].as_bytes()).unwrap();
+    (
+        traces.items() as u64,
+        logs.items() as u64,
+        metrics.items() as u64,
+    )
+}
+
+#[tokio::test]
+async fn every_form_of_an_otlp_file_is_imported_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let jsonl = lines().join("\n") + "\n";
+    std::fs::write(path("collector.jsonl"), &jsonl).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(jsonl.as_bytes()).unwrap();
+    std::fs::write(path("collector.jsonl.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        path("collector.jsonl.zst"),
+        ruzstd::encoding::compress_to_vec(
+            jsonl.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ),
+    )
+    .unwrap();
+    std::fs::write(path("collector.proto"), frames(false)).unwrap();
+    std::fs::write(path("collector-zstd.bin"), frames(true)).unwrap();
+    // One document, as an SDK's or a person's pretty-printed export.
+    std::fs::copy(format!("{EXAMPLES}/trace.json"), path("trace.json")).unwrap();
+    let whole = example_counts();
+    for (files, stdin, expected) in [
+        (vec![path("collector.jsonl")], None, whole),
+        (vec![path("collector.jsonl.gz")], None, whole),
+        (vec![path("collector.jsonl.zst")], None, whole),
+        (vec![path("collector.proto")], None, whole),
+        (vec![path("collector-zstd.bin")], None, whole),
+        (vec![path("trace.json")], None, (whole.0, 0, 0)),
+        (vec!["-".to_owned()], Some(jsonl.as_bytes()), whole),
+        // A directory, and the same items twice: stored once.
+        (vec![dir.path().to_string_lossy().into_owned()], None, whole),
+    ] {
+        let server = TestServer::local(&[]);
+        let args: Vec<&str> = files.iter().map(String::as_str).collect();
+        let out = import(&server, &args, stdin);
+        assert!(
+            out.status.success(),
+            "{files:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(
+            held(&server).await,
+            expected,
+            "{files:?}: {}",
+            text(&out.stdout)
+        );
+        let (spans, records, points) = expected;
+        let report = text(&out.stdout);
+        assert!(
+            report.contains(&format!(
+                "{spans} spans, {records} log records, {points} data points stored; 0 rejected"
+            )) || files[0] == dir.path().to_string_lossy(),
+            "{report}"
+        );
+    }
+    // The trace reads back with its tree and attributes.
+    let server = TestServer::local(&[]);
+    assert!(
+        import(&server, &[&path("collector-zstd.bin")], None)
+            .status
+            .success()
+    );
+    let (status, trace) = get_json(&server, "/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(trace["spanCount"], 5);
+    assert_eq!(trace["rootSpanName"], "GET /api/users/:id");
+}
+
+#[tokio::test]
+async fn a_broken_message_is_reported_where_it_is_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.jsonl");
+    let lines = lines();
+    let broken = format!(
+        "{}\n{{\"resourceSpans\": [{{\"scopeSpans\": [{{\"spans\": [{{\"traceId\": 7}}]}}]}}]}}\n{}\n{}\n",
+        lines[0], lines[1], lines[2]
+    );
+    std::fs::write(&file, broken).unwrap();
+    let server = TestServer::local(&[]);
+    let out = import(&server, &[&file.to_string_lossy()], None);
+    assert!(!out.status.success());
+    let report = text(&out.stdout);
+    assert!(report.contains("broken.jsonl:2"), "{report}");
+    assert!(text(&out.stderr).contains("1 messages could not be imported"));
+    assert_eq!(held(&server).await, example_counts());
+
+    // Not telemetry at all: said, nothing sent.
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, [0u8, 0, 0, 3, 1, 2, 3]).unwrap();
+    let out = import(&server, &[&junk.to_string_lossy()], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("junk.bin, frame 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    let missing = import(&server, &["/no/such/file.jsonl"], None);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stdout).contains("cannot open /no/such/file.jsonl"),
+        "{}",
+        text(&missing.stdout)
+    );
+}
