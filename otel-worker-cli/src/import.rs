@@ -69,46 +69,8 @@ struct Piece {
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let client = args.connection.client();
-    let http = reqwest::Client::new();
-    let mut report = Report::default();
-    let mut files = Vec::new();
-    for path in &args.files {
-        expand(path, &mut files)?;
-    }
     let started = Instant::now();
-    let mut last_progress = Instant::now();
-    for file in files {
-        report.files += 1;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Piece>>(4);
-        let reading = file.clone();
-        // Files are read on a blocking thread, a message at a time, while the last is sent.
-        let reader = tokio::task::spawn_blocking(move || read_file(&reading, &tx));
-        while let Some(piece) = rx.recv().await {
-            match piece {
-                Ok(piece) => {
-                    report.messages += 1;
-                    if let Err(e) = send(&http, &client, &piece, &mut report).await {
-                        report.problems.push(format!("{}: {e:#}", piece.at));
-                    }
-                }
-                Err(e) => report.problems.push(format!("{e:#}")),
-            }
-            if !args.json && last_progress.elapsed() >= Duration::from_secs(1) {
-                last_progress = Instant::now();
-                eprintln!(
-                    "{}: {} messages, {} spans, {} log records, {} data points so far",
-                    file.display(),
-                    report.messages,
-                    report.spans,
-                    report.log_records,
-                    report.data_points
-                );
-            }
-        }
-        if let Err(e) = reader.await? {
-            report.problems.push(format!("{e:#}"));
-        }
-    }
+    let report = import_files(&client, &args.files, !args.json).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -132,6 +94,56 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} messages could not be imported", report.problems.len())
     }
+}
+
+/// Imports `paths` into the server `client` reaches; `progress` prints a line a second on
+/// standard error. Only a path that cannot be listed is an error: everything else is
+/// reported.
+pub async fn import_files(
+    client: &otel_worker_core::client::Client,
+    paths: &[PathBuf],
+    progress: bool,
+) -> anyhow::Result<Report> {
+    let http = reqwest::Client::new();
+    let mut report = Report::default();
+    let mut files = Vec::new();
+    for path in paths {
+        expand(path, &mut files)?;
+    }
+    let mut last_progress = Instant::now();
+    for file in files {
+        report.files += 1;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Piece>>(4);
+        let reading = file.clone();
+        // Files are read on a blocking thread, a message at a time, while the last is sent.
+        let reader = tokio::task::spawn_blocking(move || read_file(&reading, &tx));
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Ok(piece) => {
+                    report.messages += 1;
+                    if let Err(e) = send(&http, client, &piece, &mut report).await {
+                        report.problems.push(format!("{}: {e:#}", piece.at));
+                    }
+                }
+                Err(e) => report.problems.push(format!("{e:#}")),
+            }
+            if progress && last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = Instant::now();
+                eprintln!(
+                    "{}: {} messages, {} spans, {} log records, {} data points so far",
+                    file.display(),
+                    report.messages,
+                    report.spans,
+                    report.log_records,
+                    report.data_points
+                );
+            }
+        }
+        if let Err(e) = reader.await? {
+            report.problems.push(format!("{e:#}"));
+        }
+    }
+    Ok(report)
 }
 
 /// `path`, or a directory's files (in name order, recursively).

@@ -79,6 +79,10 @@ pub struct DevArgs {
     /// Where the archive's blocks live; by default `archive/` beside the database.
     #[arg(long, value_name = "DIR")]
     pub archive: Option<PathBuf>,
+    /// OTLP files (or directories) to import once the server listens, as
+    /// `otel-worker-cli import` would: open a file like a viewer.
+    #[arg(long = "import", value_name = "FILE")]
+    pub import: Vec<PathBuf>,
 }
 
 /// How long traces stay in the database before they are archived, unless told.
@@ -216,6 +220,7 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
             exports.clone(),
             limits::grpc_turn,
         ));
+    let own_token = auth_token.clone();
     let app = app(
         store,
         &hub,
@@ -276,6 +281,33 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
     }
     if open {
         tracing::warn!("no auth token set: the API is open to anything that can reach {address}");
+    }
+    if !options.import.is_empty() {
+        // Through the server's own export route, once it answers (it serves below).
+        let mut own = address;
+        if own.ip().is_unspecified() {
+            own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let client = otel_worker_core::client::Client::new(&format!("http://{own}"), own_token);
+        let files = options.import.clone();
+        tokio::spawn(async move {
+            match crate::import::import_files(&client, &files, false).await {
+                Ok(report) => {
+                    tracing::info!(
+                        files = report.files,
+                        spans = report.spans,
+                        log_records = report.log_records,
+                        data_points = report.data_points,
+                        rejected = report.rejected,
+                        "imported"
+                    );
+                    for problem in report.problems {
+                        tracing::warn!("import: {problem}");
+                    }
+                }
+                Err(e) => tracing::warn!("import failed: {e:#}"),
+            }
+        });
     }
     // Its own thread, so a summarizer step's CPU never holds up a request's, at background
     // priority with the threads its runtime reads the database on.
