@@ -240,8 +240,18 @@ fn read_json(
     let mut line = Vec::new();
     loop {
         line.clear();
-        match input.read_until(b'\n', &mut line) {
+        match (&mut input)
+            .take(MAX_MESSAGE_BYTES as u64)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) => return,
+            Ok(_) if line.len() >= MAX_MESSAGE_BYTES && line.last() != Some(&b'\n') => {
+                send(Err(anyhow::anyhow!(
+                    "{name}:{}: a line over {MAX_MESSAGE_BYTES} bytes",
+                    number + 1
+                )));
+                return;
+            }
             Ok(_) => {}
             Err(e) => {
                 send(Err(anyhow::anyhow!(
@@ -259,8 +269,17 @@ fn read_json(
         if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err() && number == 1 {
             // Not a line of JSON Lines: the whole file is one document.
             let mut document = line.clone();
-            if let Err(e) = input.read_to_end(&mut document) {
+            if let Err(e) = (&mut input)
+                .take(MAX_MESSAGE_BYTES as u64)
+                .read_to_end(&mut document)
+            {
                 send(Err(anyhow::anyhow!("{name}: {e}")));
+                return;
+            }
+            if document.len() >= MAX_MESSAGE_BYTES {
+                send(Err(anyhow::anyhow!(
+                    "{name}: a JSON document over {MAX_MESSAGE_BYTES} bytes; the Collector's JSON Lines are read a line at a time"
+                )));
                 return;
             }
             send(Ok(Piece {
