@@ -10,6 +10,7 @@
 // charts a metric (a line per series, an exemplar dot that opens its trace, a new point
 // drawn live), and opens a 5,000-span trace.
 import { readFileSync, mkdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
 
@@ -315,6 +316,22 @@ try {
   await page.screenshot({ path: `${shots}/compare-groups.png` });
   await slowRow.click();
   await page.waitForFunction(() => location.hash.includes("name=SELECT+cart") && location.hash.includes("1.1"));
+
+  // 5d. A gzipped JSON Lines file (a trace and a log record, as the Collector's file exporter
+  // writes them) opened in the page is imported, and its trace is listed.
+  const imported = traceExport([{ name: `imported ${run}`, service: `importer-${run}`, parent: null, offset: 0, duration: 7 }], 5000);
+  const record = { resourceLogs: [{ resource: { attributes: [str("service.name", `importer-${run}`)] },
+    scopeLogs: [{ logRecords: [{ timeUnixNano: String(BigInt(Date.now()) * 1000000n), severityNumber: 9,
+      body: { stringValue: `imported record ${run}` }, traceId: imported.traceId }] }] }] };
+  const jsonl = JSON.stringify(imported.body) + "\n" + JSON.stringify(record) + "\n";
+  await page.getByTestId("import-file").setInputFiles({ name: "collector.jsonl.gz", mimeType: "application/gzip",
+    buffer: gzipSync(Buffer.from(jsonl)) });
+  await page.waitForFunction(() => document.querySelector('[data-testid="import-status"]').textContent === "imported 2 messages");
+  await page.evaluate((s) => { location.hash = new URLSearchParams({ service: s }).toString(); }, `importer-${run}`);
+  await page.locator("#traces tr", { hasText: `imported ${run}` }).waitFor();
+  // A file that is not OTLP/JSON is refused and said so.
+  await page.getByTestId("import-file").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+  await page.waitForFunction(() => document.querySelector('[data-testid="import-status"]').textContent === "imported 0 messages; 1 refused");
 
   // 5b. The log list: newest first, filtered by severity, following new records live,
   // each one a click away from its trace and span.
