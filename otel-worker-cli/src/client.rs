@@ -145,6 +145,12 @@ pub enum TracesCommand {
     Get { trace_id: String },
     /// Delete every span of a trace.
     Delete { trace_id: String },
+    /// Traces as OTLP JSON Lines on standard output, a line per trace: what `import` and
+    /// the Collector read back.
+    Export {
+        #[arg(required = true)]
+        trace_ids: Vec<String>,
+    },
     /// Trace B against trace A, span by span: spans matched by their path of service and
     /// name from the root, each with its change in duration and in self time (the time
     /// no child covers), and the spans only one trace has.
@@ -540,6 +546,13 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
                 print!("{}", view::trace_diff(&comparison));
                 Ok(())
             }
+        }
+        TracesCommand::Export { trace_ids } => {
+            for id in trace_ids {
+                let request = client.export_trace(&trace_id(&id)?).await?;
+                println!("{}", serde_json::to_string(&request)?);
+            }
+            Ok(())
         }
         TracesCommand::Delete { trace_id: id } => {
             let id = trace_id(&id)?;

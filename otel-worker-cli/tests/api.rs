@@ -984,3 +984,129 @@ async fn cross_origin_reads_are_off_by_default() {
         read.headers()
     );
 }
+
+#[tokio::test]
+async fn a_trace_exported_as_otlp_reads_back_as_the_same_file() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValueList};
+    use opentelemetry_proto::tonic::trace::v1::Status;
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    let server = TestServer::start();
+    let (trace_id, mut request) = trace(3, now_ns() - 60_000_000_000);
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    let any = |value: V| AnyValue { value: Some(value) };
+    spans[1].attributes = vec![
+        kv("text", V::StringValue("ünïcode ✓".into())),
+        kv("big", V::IntValue(i64::MIN + 1)),
+        kv("ratio", V::DoubleValue(2.0)),
+        kv("flag", V::BoolValue(true)),
+        kv(
+            "list",
+            V::ArrayValue(ArrayValue {
+                values: vec![any(V::IntValue(1)), any(V::StringValue("two".into()))],
+            }),
+        ),
+        kv(
+            "map",
+            V::KvlistValue(KeyValueList {
+                values: vec![kv("inner", V::DoubleValue(0.5))],
+            }),
+        ),
+    ];
+    spans[1].trace_state = "vendor=1".into();
+    spans[1].flags = 257;
+    spans[1].dropped_attributes_count = 2;
+    spans[1].events = vec![Event {
+        time_unix_nano: spans[1].start_time_unix_nano + 5,
+        name: "exception".into(),
+        attributes: vec![kv("exception.type", V::StringValue("Timeout".into()))],
+        dropped_attributes_count: 1,
+    }];
+    spans[2].links = vec![Link {
+        trace_id: random_trace_id(),
+        span_id: random_span_id(),
+        trace_state: "k=v".into(),
+        attributes: vec![kv("link.kind", V::StringValue("follows".into()))],
+        dropped_attributes_count: 0,
+        flags: 1,
+    }];
+    spans[2].status = Some(Status {
+        message: "boom".into(),
+        code: 2,
+    });
+    assert_eq!(
+        post(&server, PROTOBUF, None, request.encode_to_vec())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let export = |server: &TestServer| {
+        let url = server.url(&format!("/v1/traces/{trace_id}/otlp"));
+        let auth = server.auth();
+        let http = server.http();
+        async move {
+            let response = http
+                .get(url)
+                .header("authorization", auth)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(
+                response
+                    .headers()
+                    .get("content-disposition")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("attachment"))
+            );
+            response.text().await.unwrap()
+        }
+    };
+    let first = export(&server).await;
+    // The file is an export request any OTLP receiver takes: sent back, nothing changes.
+    let parsed: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(
+        parsed["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        post(&server, JSON, None, first.clone().into_bytes())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(export(&server).await, first);
+    let child = parsed["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["traceState"] == "vendor=1")
+        .unwrap()
+        .clone();
+    assert_eq!(child["flags"], 257);
+    assert_eq!(child["droppedAttributesCount"], 2);
+    let value = |key: &str| {
+        child["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(
+        value("big"),
+        json!({"intValue": (i64::MIN + 1).to_string()})
+    );
+    assert_eq!(value("ratio"), json!({"doubleValue": 2.0}));
+    assert_eq!(
+        value("map"),
+        json!({"kvlistValue": {"values": [{"key": "inner", "value": {"doubleValue": 0.5}}]}})
+    );
+    assert_eq!(child["events"][0]["droppedAttributesCount"], 1);
+    let (status, _) = get_json(&server, &format!("/v1/traces/{}/otlp", "ab".repeat(16))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -235,3 +235,43 @@ async fn dev_opens_a_file_like_a_viewer() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_trace_exported_imported_into_an_empty_store_and_exported_again_is_the_same_file() {
+    let export = |server: &TestServer| {
+        let out = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+            .args([
+                "client",
+                "--base-url",
+                &server.base_url,
+                "--auth-token",
+                &server.token,
+            ])
+            .args(["traces", "export", "4bf92f3577b34da6a3ce929d0e0e4736"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let first = TestServer::local(&["--archive-after", "off"]);
+    let example = format!("{EXAMPLES}/trace.json");
+    assert!(import(&first, &[&example], None).status.success());
+    let exported = export(&first);
+    assert_eq!(exported.lines().count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exported.jsonl");
+    std::fs::write(&file, &exported).unwrap();
+    // Into an empty store, whose archive takes the 2025 trace at once: read from there.
+    let second = TestServer::local(&["--archive-after", "0s"]);
+    assert!(
+        import(&second, &[&file.to_string_lossy()], None)
+            .status
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while held(&second).await.0 != 5 || get_json(&second, "/v1/stats").await.1["spans"] != 0 {
+        assert!(std::time::Instant::now() < deadline, "not archived");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(export(&second), exported);
+}

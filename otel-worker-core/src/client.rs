@@ -119,6 +119,11 @@ impl Client {
         Ok(trace)
     }
 
+    /// `GET /v1/traces/{id}/otlp`: the trace as an OTLP/JSON export request.
+    pub async fn export_trace(&self, trace_id: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/v1/traces/{trace_id}/otlp")).await
+    }
+
     /// `GET /v1/compare/traces`: trace `b` against trace `a`, span by span.
     pub async fn compare_traces(
         &self,

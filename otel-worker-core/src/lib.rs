@@ -34,6 +34,7 @@ pub mod duration;
 pub mod ingest;
 pub mod live;
 pub mod models;
+pub mod otlp_json;
 pub mod query;
 pub mod retention;
 pub mod size;

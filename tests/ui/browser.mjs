@@ -252,6 +252,12 @@ try {
   check(Math.abs(back.y + back.height / 2 - (compare.y + compare.height / 2)) < 10,
     `the trace's top bar is one line at 1,400 px: ${JSON.stringify([back, compare])}`);
   await page.screenshot({ path: `${shots}/waterfall.png` });
+  // Download: the trace as an OTLP/JSON file, the example's five spans.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("trace-download").click()]);
+  check(download.suggestedFilename() === "trace-4bf92f3577b34da6a3ce929d0e0e4736.json", `file name ${download.suggestedFilename()}`);
+  const file = JSON.parse(readFileSync(await download.path(), "utf8"));
+  const downloaded = file.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+  check(downloaded.length === 5, `the downloaded file holds the trace's 5 spans: ${downloaded.length}`);
 
   // 5a. Compare with a copy of the example whose query took 100 ms longer: the query is
   // the span whose own time grew; its callers only got longer.

@@ -198,6 +198,7 @@ impl Builder {
                 get(traces::get_trace).delete(traces::delete_trace),
             )
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
+            .route("/v1/traces/{trace_id}/otlp", get(traces::export_trace))
             .route("/v1/traces/{trace_id}/logs", get(logs::trace_logs))
             .route("/v1/logs", get(logs::list_logs).post(export::export_logs))
             .route(

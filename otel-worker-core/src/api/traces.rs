@@ -133,6 +133,53 @@ pub(crate) async fn trace_spans(
     Ok(response)
 }
 
+/// The most spans `GET /v1/traces/{traceId}/otlp` writes: the whole answer is built in
+/// memory (a Worker's isolate has 128 MB).
+pub const MAX_EXPORT_SPANS: usize = 100_000;
+
+/// `GET /v1/traces/{traceId}/otlp`: the trace as an OTLP/JSON `ExportTraceServiceRequest`,
+/// a file `import` (or any OTLP receiver) reads back.
+pub(crate) async fn export_trace(
+    State(state): State<AppState>,
+    TraceId(trace_id): TraceId,
+) -> ApiResult<Response> {
+    let (store, _) = find_trace(&state, &trace_id).await?;
+    let mut spans = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .trace_spans(&trace_id, after.as_ref(), query::MAX_SPAN_PAGE)
+            .await?;
+        for raw in page.spans {
+            let span: serde_json::Value = serde_json::from_str(raw.get()).map_err(|e| {
+                crate::store::StoreError::Other(format!("a stored span does not read back: {e}"))
+            })?;
+            spans.push(span);
+        }
+        if spans.len() > MAX_EXPORT_SPANS {
+            return Err(ApiError::BadRequest(
+                "trace-too-large",
+                format!(
+                    "trace {trace_id} has more than {MAX_EXPORT_SPANS} spans, more than one export file holds here; read it with GET /v1/traces/{trace_id}/spans"
+                ),
+            ));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut response = Json(crate::otlp_json::trace_request(&spans)).into_response();
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"trace-{trace_id}.json\""))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
 /// `GET /v1/traces/{traceId}/spans/{spanId}`
 pub(crate) async fn get_span(
     State(state): State<AppState>,
