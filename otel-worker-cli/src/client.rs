@@ -148,8 +148,15 @@ pub enum TracesCommand {
     /// Traces as OTLP JSON Lines on standard output, a line per trace: what `import` and
     /// the Collector read back.
     Export {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "search")]
         trace_ids: Vec<String>,
+        /// Every trace a search finds (newest first), written as the query string of
+        /// `GET /v1/traces`: `'service=shop&status=error'`.
+        #[arg(long, conflicts_with = "trace_ids")]
+        search: Option<String>,
+        /// With --search: at most this many traces.
+        #[arg(long, default_value_t = 1_000, requires = "search")]
+        max_traces: usize,
     },
     /// Trace B against trace A, span by span: spans matched by their path of service and
     /// name from the root, each with its change in duration and in self time (the time
@@ -481,6 +488,32 @@ async fn attributes(client: &Client, json: bool, args: AttributesArgs) -> anyhow
     Ok(())
 }
 
+/// The ids of the traces `search` (the query string of `GET /v1/traces`) finds, newest
+/// first, at most `max`, following the pages.
+async fn searched(client: &Client, search: &str, max: usize) -> anyhow::Result<Vec<String>> {
+    // Read here first, so a mistake is said before anything is asked of the server.
+    query::trace_list(Some(search))?;
+    if form_urlencoded::parse(search.as_bytes()).any(|(k, _)| k == "limit" || k == "before") {
+        anyhow::bail!("--search takes filters only: --max-traces bounds how many traces");
+    }
+    let mut ids = Vec::new();
+    let mut before: Option<String> = None;
+    while ids.len() < max {
+        let mut path = format!("/v1/traces?{search}&limit={}", (max - ids.len()).min(1_000));
+        if let Some(cursor) = &before {
+            path.push_str(&format!("&before={cursor}"));
+        }
+        let page: otel_worker_core::models::TraceList = client.get(&path).await?;
+        ids.extend(page.traces.into_iter().map(|t| t.trace_id));
+        match page.next_cursor {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    ids.truncate(max);
+    Ok(ids)
+}
+
 /// Checks an id locally so a typo gets a precise message without a round trip.
 fn trace_id(text: &str) -> anyhow::Result<String> {
     Ok(query::trace_id(text)?)
@@ -547,9 +580,20 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
                 Ok(())
             }
         }
-        TracesCommand::Export { trace_ids } => {
-            for id in trace_ids {
-                let request = client.export_trace(&trace_id(&id)?).await?;
+        TracesCommand::Export {
+            trace_ids,
+            search,
+            max_traces,
+        } => {
+            let ids = match search {
+                Some(search) => searched(client, &search, max_traces).await?,
+                None => trace_ids
+                    .iter()
+                    .map(|id| trace_id(id))
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            for id in ids {
+                let request = client.export_trace(&id).await?;
                 println!("{}", serde_json::to_string(&request)?);
             }
             Ok(())

@@ -274,4 +274,40 @@ async fn a_trace_exported_imported_into_an_empty_store_and_exported_again_is_the
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(export(&second), exported);
+    // A search's traces, the same way.
+    let searched = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "client",
+            "--base-url",
+            &second.base_url,
+            "--auth-token",
+            &second.token,
+        ])
+        .args([
+            "traces",
+            "export",
+            "--search",
+            "service=frontend&status=error",
+        ])
+        .output()
+        .unwrap();
+    assert!(searched.status.success(), "{}", text(&searched.stderr));
+    assert_eq!(text(&searched.stdout), exported);
+    let refused = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "client",
+            "--base-url",
+            &second.base_url,
+            "--auth-token",
+            &second.token,
+        ])
+        .args(["traces", "export", "--search", "service=frontend&limit=3"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("--max-traces"),
+        "{}",
+        text(&refused.stderr)
+    );
 }
