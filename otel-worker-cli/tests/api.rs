@@ -1110,3 +1110,62 @@ async fn a_trace_exported_as_otlp_reads_back_as_the_same_file() {
     let (status, _) = get_json(&server, &format!("/v1/traces/{}/otlp", "ab".repeat(16))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_search_exports_as_otlp_json_lines_a_trace_a_line() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    let server = TestServer::start();
+    let service = format!("exported-{}", hex::encode(random_span_id()));
+    for i in 0..3u64 {
+        let (_, mut request) = trace(2, now_ns() - 60_000_000_000 + i * 1_000_000);
+        request.resource_spans[0].resource = Some(Resource {
+            attributes: vec![kv("service.name", V::StringValue(service.clone()))],
+            ..Default::default()
+        });
+        assert_eq!(
+            post(&server, PROTOBUF, None, request.encode_to_vec())
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let fetch = |query: String| {
+        let url = server.url(&format!("/v1/export/traces?{query}"));
+        let (http, auth) = (server.http(), server.auth());
+        async move {
+            let response = http
+                .get(url)
+                .header("authorization", auth)
+                .send()
+                .await
+                .unwrap();
+            let truncated = response.headers().contains_key("otel-worker-truncated");
+            (response.status(), truncated, response.text().await.unwrap())
+        }
+    };
+    let (status, truncated, body) = fetch(format!("service={service}")).await;
+    assert_eq!((status, truncated), (StatusCode::OK, false), "{body}");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        assert_eq!(
+            line["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+    let (status, truncated, body) = fetch(format!("service={service}&maxTraces=2")).await;
+    assert_eq!(
+        (status, truncated, body.lines().count()),
+        (StatusCode::OK, true, 2)
+    );
+    let (status, _, body) = fetch(format!("service={service}&limit=2")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("maxTraces"), "{body}");
+}

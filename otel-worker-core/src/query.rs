@@ -88,6 +88,32 @@ pub fn trace_pair(raw: Option<&str>) -> Result<(String, String), QueryError> {
     }
 }
 
+/// `GET /v1/export/traces`: the search's filters (as `GET /v1/traces` takes them, without
+/// `limit` or `before`) and `maxTraces`.
+pub fn export_search(raw: Option<&str>) -> Result<(Group, Option<u32>), QueryError> {
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    let mut max_traces = None;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if key == "maxTraces" {
+            max_traces = Some(
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        invalid(
+                            "maxTraces",
+                            format!("maxTraces {value:?} must be a whole number from 1"),
+                        )
+                    })?,
+            );
+        } else {
+            rest.append_pair(&key, &value);
+        }
+    }
+    Ok((filters_only("search", &rest.finish())?, max_traces))
+}
+
 /// The parameters of `GET /v1/compare/groups`.
 pub const COMPARE_GROUPS_PARAMETERS: &[&str] =
     &["baseline", "candidate", "maxTraces", "minSamples"];
@@ -115,8 +141,8 @@ pub fn group_pair(raw: Option<&str>) -> Result<GroupsQuery, QueryError> {
     let (mut baseline, mut candidate, mut max_traces, mut min_samples) = (None, None, None, None);
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "baseline" => baseline = Some(group("baseline", &value)?),
-            "candidate" => candidate = Some(group("candidate", &value)?),
+            "baseline" => baseline = Some(filters_only("baseline", &value)?),
+            "candidate" => candidate = Some(filters_only("candidate", &value)?),
             "maxTraces" => {
                 max_traces = Some(value.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(
                     || {
@@ -159,13 +185,15 @@ pub fn group_pair(raw: Option<&str>) -> Result<GroupsQuery, QueryError> {
     })
 }
 
-fn group(name: &'static str, text: &str) -> Result<Group, QueryError> {
+/// A search of every trace its filters match (the query string of `GET /v1/traces`
+/// without `limit` or `before`), named `name` in errors.
+pub fn filters_only(name: &'static str, text: &str) -> Result<Group, QueryError> {
     for (key, _) in form_urlencoded::parse(text.as_bytes()) {
         if key == "limit" || key == "before" {
             return Err(invalid(
                 name,
                 format!(
-                    "{name}: {key} has no place in a group, which is every trace its filters match (maxTraces bounds what is read)"
+                    "{name}: {key} has no place here: the search is every trace its filters match (maxTraces bounds how many are read)"
                 ),
             ));
         }

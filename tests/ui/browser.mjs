@@ -335,6 +335,12 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-testid="import-status"]').textContent === "imported 2 messages");
   await page.evaluate((s) => { location.hash = new URLSearchParams({ service: s }).toString(); }, `importer-${run}`);
   await page.locator("#traces tr", { hasText: `imported ${run}` }).waitFor();
+  // The search's traces download as OTLP JSON Lines: this one trace.
+  const [searchFile] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-search").click()]);
+  const exportedLines = readFileSync(await searchFile.path(), "utf8").trim().split("\n");
+  check(searchFile.suggestedFilename() === "traces.jsonl" && exportedLines.length === 1 &&
+    JSON.parse(exportedLines[0]).resourceSpans[0].scopeSpans[0].spans[0].name === `imported ${run}`,
+    `the search downloads as one line holding the imported trace: ${exportedLines.length} lines`);
   // A file that is not OTLP/JSON is refused and said so.
   await page.getByTestId("import-file").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
   await page.waitForFunction(() => document.querySelector('[data-testid="import-status"]').textContent === "imported 0 messages; 1 refused");

@@ -199,6 +199,7 @@ impl Builder {
             )
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
             .route("/v1/traces/{trace_id}/otlp", get(traces::export_trace))
+            .route("/v1/export/traces", get(traces::export_search))
             .route("/v1/traces/{trace_id}/logs", get(logs::trace_logs))
             .route("/v1/logs", get(logs::list_logs).post(export::export_logs))
             .route(

@@ -144,11 +144,98 @@ pub(crate) async fn export_trace(
     TraceId(trace_id): TraceId,
 ) -> ApiResult<Response> {
     let (store, _) = find_trace(&state, &trace_id).await?;
+    let Some((request, _)) = trace_as_otlp(&store, &trace_id, MAX_EXPORT_SPANS).await? else {
+        return Err(ApiError::BadRequest(
+            "trace-too-large",
+            format!(
+                "trace {trace_id} has more than {MAX_EXPORT_SPANS} spans, more than one export file holds here; read it with GET /v1/traces/{trace_id}/spans"
+            ),
+        ));
+    };
+    Ok(attachment(
+        Json(request).into_response(),
+        &format!("trace-{trace_id}.json"),
+    ))
+}
+
+/// Traces a search's export reads at most when `maxTraces` does not say.
+pub const DEFAULT_EXPORT_TRACES: u32 = 1_000;
+
+/// `GET /v1/export/traces?<filters>[&maxTraces=N]`: the traces a search finds, newest
+/// first, as OTLP JSON Lines (a line per trace, as the Collector's file exporter writes
+/// them). Stops at `maxTraces` (1,000 unless asked) or at the span limit a request reads
+/// here, saying so in `Otel-Worker-Truncated: true`.
+pub(crate) async fn export_search(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (search_for, max_traces) = query::export_search(raw.as_deref())?;
+    let max_traces = max_traces.unwrap_or(DEFAULT_EXPORT_TRACES) as usize;
+    let max_spans = state.compare_limits.spans as usize;
+    let mut q = search_for.query;
+    let (mut lines, mut traces, mut spans, mut truncated) = (String::new(), 0, 0, false);
+    'pages: loop {
+        q.limit = ((max_traces - traces) as u32).min(query::MAX_LIST_LIMIT);
+        let page = search(state.shards.all(), &q, state.search_budget).await?;
+        for (i, summary) in page.traces.iter().enumerate() {
+            let Some((store, _)) = found(&state, &summary.trace_id).await? else {
+                continue;
+            };
+            match trace_as_otlp(&store, &summary.trace_id, max_spans - spans).await? {
+                Some((request, count)) => {
+                    lines.push_str(&request.to_string());
+                    lines.push('\n');
+                    spans += count;
+                    traces += 1;
+                }
+                None => {
+                    truncated = true;
+                    break 'pages;
+                }
+            }
+            if traces >= max_traces {
+                // More were found than asked for.
+                truncated = i + 1 < page.traces.len() || page.next.is_some();
+                break 'pages;
+            }
+        }
+        match page.next {
+            Some(next) => q.before = Some(next),
+            None => break,
+        }
+    }
+    let mut response = ([(header::CONTENT_TYPE, "application/x-ndjson")], lines).into_response();
+    if truncated {
+        response
+            .headers_mut()
+            .insert("otel-worker-truncated", HeaderValue::from_static("true"));
+    }
+    Ok(attachment(response, "traces.jsonl"))
+}
+
+/// The store holding a trace, when one does (a trace deleted since it was listed: none).
+async fn found(
+    state: &AppState,
+    trace_id: &str,
+) -> ApiResult<Option<(Store, crate::models::TraceSummary)>> {
+    match find_trace(state, trace_id).await {
+        Ok(found) => Ok(Some(found)),
+        Err(ApiError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A trace as an OTLP/JSON request and its span count; `None` past `max_spans`.
+async fn trace_as_otlp(
+    store: &Store,
+    trace_id: &str,
+    max_spans: usize,
+) -> ApiResult<Option<(serde_json::Value, usize)>> {
     let mut spans = Vec::new();
     let mut after = None;
     loop {
         let page = store
-            .trace_spans(&trace_id, after.as_ref(), query::MAX_SPAN_PAGE)
+            .trace_spans(trace_id, after.as_ref(), query::MAX_SPAN_PAGE)
             .await?;
         for raw in page.spans {
             let span: serde_json::Value = serde_json::from_str(raw.get()).map_err(|e| {
@@ -156,28 +243,25 @@ pub(crate) async fn export_trace(
             })?;
             spans.push(span);
         }
-        if spans.len() > MAX_EXPORT_SPANS {
-            return Err(ApiError::BadRequest(
-                "trace-too-large",
-                format!(
-                    "trace {trace_id} has more than {MAX_EXPORT_SPANS} spans, more than one export file holds here; read it with GET /v1/traces/{trace_id}/spans"
-                ),
-            ));
+        if spans.len() > max_spans {
+            return Ok(None);
         }
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
-    let mut response = Json(crate::otlp_json::trace_request(&spans)).into_response();
-    if let Ok(value) =
-        HeaderValue::from_str(&format!("attachment; filename=\"trace-{trace_id}.json\""))
-    {
+    Ok(Some((crate::otlp_json::trace_request(&spans), spans.len())))
+}
+
+/// `response` as a download named `name`.
+fn attachment(mut response: Response, name: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         response
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
 }
 
 /// `GET /v1/traces/{traceId}/spans/{spanId}`
