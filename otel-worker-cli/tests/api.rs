@@ -1123,12 +1123,8 @@ async fn a_search_exports_as_otlp_json_lines_a_trace_a_line() {
             attributes: vec![kv("service.name", V::StringValue(service.clone()))],
             ..Default::default()
         });
-        assert_eq!(
-            post(&server, PROTOBUF, None, request.encode_to_vec())
-                .await
-                .status(),
-            StatusCode::OK
-        );
+        let stored = post_protobuf(&server, request.encode_to_vec()).await;
+        assert_eq!(stored.status(), StatusCode::OK);
     }
     let fetch = |query: String| {
         let url = server.url(&format!("/v1/export/traces?{query}"));
