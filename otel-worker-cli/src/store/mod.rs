@@ -250,12 +250,17 @@ fn opening(path: &Path, error: rusqlite::Error) -> StoreError {
 
 /// Bytes the database occupies: its pages in use (freed pages are reused before the file
 /// grows) and its write-ahead log.
-fn measure_size(conn: &Connection, path: Option<&Path>) -> rusqlite::Result<u64> {
+/// The bytes of the database's pages in use (free pages left out).
+fn used_pages(conn: &Connection) -> rusqlite::Result<u64> {
     let pragma = |name: &str| -> rusqlite::Result<i64> {
         conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
     };
     let pages = pragma("page_count")? - pragma("freelist_count")?;
-    let used = u64::try_from(pages * pragma("page_size")?).unwrap_or(0);
+    Ok(u64::try_from(pages * pragma("page_size")?).unwrap_or(0))
+}
+
+fn measure_size(conn: &Connection, path: Option<&Path>) -> rusqlite::Result<u64> {
+    let used = used_pages(conn)?;
     let wal = path
         .map(|p| {
             let mut wal = p.as_os_str().to_owned();
@@ -345,6 +350,10 @@ impl Database for SqliteDatabase {
             .await?;
         *lock(&self.inner.size) = None;
         Ok(())
+    }
+
+    async fn data_size(&self) -> Result<u64, StoreError> {
+        self.read(used_pages).await
     }
 
     async fn size(&self) -> Result<u64, StoreError> {

@@ -1396,6 +1396,11 @@ pub(super) async fn many_traces(store: &Store, n: u32) {
     traces_in(store, 0..n).await;
 }
 
+/// [`traces_in`], under the name the budget test reads best with.
+async fn many_traces_from(store: &Store, range: std::ops::Range<u32>) {
+    traces_in(store, range).await;
+}
+
 /// [`many_traces`] with ids (and starts) from `range`.
 pub(super) async fn traces_in(store: &Store, range: std::ops::Range<u32>) {
     traces_at(store, range, |t| u64::from(t) * 1_000).await;
@@ -1835,6 +1840,45 @@ async fn a_store_with_a_budget_deletes_its_oldest_traces_to_stay_under_it() {
     assert!(held.pruned_traces > 30_000, "{held:?}");
     assert_eq!(held.traces, 90_000 - held.pruned_traces);
     assert_eq!(held.spans, held.traces * 3);
+    // Down to 80% of the budget, not far past it: what a store at its budget keeps is
+    // most of what fits.
+    let data = store.database().data_size().await.unwrap();
+    assert!(
+        data as f64 >= budget as f64 * 0.6,
+        "{data} bytes of data left"
+    );
+
+    // Over it again by a little, a little goes.
+    let before = held.traces;
+    many_traces_from(&store, 90_000..95_000).await;
+    let kept = store.keep_within_budget(1_000).await.unwrap();
+    let held = store.holdings().await.unwrap();
+    assert!(!kept.over, "{kept:?}");
+    assert!(
+        held.traces as f64 >= before as f64 * 0.75,
+        "{} of {} traces left",
+        held.traces,
+        before + 5_000
+    );
+}
+
+#[tokio::test]
+async fn a_small_budget_deletes_what_puts_it_back_under_its_target_not_everything() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("small.db");
+    let store = Store::new(Arc::new(SqliteDatabase::open(&path).unwrap()));
+    many_traces(&store, 2_500).await;
+    let data = store.database().data_size().await.unwrap();
+    let held = store.holdings().await.unwrap().traces;
+    // A budget the store is just over: it must lose about a fifth, not all.
+    let store = store.with_budget(Some(data * 100 / 95));
+    let kept = store.keep_within_budget(40).await.unwrap();
+    let left = store.holdings().await.unwrap().traces;
+    assert!(kept.traces_deleted > 0, "{kept:?}");
+    assert!(
+        left as f64 >= held as f64 * 0.6,
+        "{left} of {held} traces left ({kept:?})"
+    );
 }
 
 #[tokio::test]

@@ -49,7 +49,7 @@ impl Store {
         Ok(self.db.size().await? + self.budgeted_archive_bytes().await?)
     }
 
-    /// Deletes the oldest traces, [`TRACES_PER_STEP`] at a time, while the store is over
+    /// Deletes the oldest traces, at most [`TRACES_PER_STEP`] at a time, while the store is over
     /// [`PRUNE_ABOVE`] of its budget and until it is under [`PRUNE_DOWN_TO`], at most
     /// `max_steps` steps.
     pub async fn keep_within_budget(&self, max_steps: u32) -> Result<Kept, StoreError> {
@@ -62,7 +62,14 @@ impl Store {
             return Ok(kept);
         }
         let target = limit as f64 * PRUNE_DOWN_TO;
+        // Measured afresh before and after each step, without the write-ahead log the
+        // deletes themselves grow: a stale or log-inflated size deleted far past the
+        // target (every trace, each time a small budget filled).
+        let mut data = self.db.data_size().await? + self.budgeted_archive_bytes().await?;
         for _ in 0..max_steps {
+            if data as f64 <= target {
+                break;
+            }
             // An archive on the same disk holds the oldest data: its blocks go first,
             // one a step.
             let mut pruned = Pruned::default();
@@ -70,21 +77,24 @@ impl Store {
                 pruned = self.drop_blocks_before(u64::MAX, 1).await?;
             }
             if pruned == Pruned::default() {
-                pruned = self.prune(u64::MAX, TRACES_PER_STEP).await?;
+                // As many of the oldest traces as the excess is of the whole, and a tenth
+                // more, at most a step's.
+                let held = self.counter("traces").await? as f64;
+                let share = (data as f64 - target) / data as f64;
+                let traces = ((held * share * 1.1).ceil() as u32).clamp(1, TRACES_PER_STEP);
+                pruned = self.prune(u64::MAX, traces).await?;
             }
             kept.traces_deleted += pruned.traces;
             kept.spans_deleted += pruned.spans;
             kept.logs_deleted += pruned.logs;
-            kept.bytes = self.used_bytes().await?;
-            let nothing = pruned.traces == 0 && pruned.logs == 0 && pruned.points == 0;
-            if nothing || kept.bytes as f64 <= target {
+            data = self.db.data_size().await? + self.budgeted_archive_bytes().await?;
+            if pruned.traces == 0 && pruned.logs == 0 && pruned.points == 0 {
                 break;
             }
         }
-        if kept.bytes as f64 > target {
-            self.db.reclaim().await?;
-            kept.bytes = self.used_bytes().await?;
-        }
+        // What the deletes wrote to the log is given back, then the whole is measured.
+        self.db.reclaim().await?;
+        kept.bytes = self.used_bytes().await?;
         kept.over = kept.bytes as f64 > target;
         Ok(kept)
     }

@@ -144,6 +144,12 @@ pub trait Database: Send + Sync + 'static {
     /// The bytes the database occupies, as its home measures them.
     async fn size(&self) -> Result<u64, StoreError>;
 
+    /// The bytes the stored data takes now, measured afresh and without what
+    /// [`Database::reclaim`] gives back: what pruning reduces step by step.
+    async fn data_size(&self) -> Result<u64, StoreError> {
+        self.size().await
+    }
+
     /// Gives back space the database holds but does not use (a home with a write-ahead
     /// log truncates it); asked for when pruning alone has not brought it under budget.
     async fn reclaim(&self) -> Result<(), StoreError> {
