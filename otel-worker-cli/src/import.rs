@@ -502,12 +502,7 @@ async fn post<T: Message + Export>(
             .await
             .with_context(|| format!("could not reach {url}"))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::retry::retry_after(response.headers());
         let answer = response.bytes().await?;
         if status == reqwest::StatusCode::OK {
             let reply = ExportReply::decode(T::SIGNAL, Encoding::Protobuf, &answer)
@@ -522,7 +517,7 @@ async fn post<T: Message + Export>(
             }
             return Ok(items.saturating_sub(reply.rejected));
         }
-        let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+        let retryable = crate::retry::is_retryable(status);
         if !retryable || attempt == MAX_TRIES {
             let text = String::from_utf8_lossy(&answer[..answer.len().min(300)]).into_owned();
             anyhow::bail!("{status}: {text}");

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod live;
 pub mod mcp;
 pub mod priority;
+pub mod retry;
 pub mod server;
 pub mod store;
 pub mod system;

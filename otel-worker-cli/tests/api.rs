@@ -1040,17 +1040,11 @@ async fn a_trace_exported_as_otlp_reads_back_as_the_same_file() {
             .status(),
         StatusCode::OK
     );
-    let export = |server: &TestServer| {
-        let url = server.url(&format!("/v1/traces/{trace_id}/otlp"));
-        let auth = server.auth();
-        let http = server.http();
+    let path = format!("/v1/traces/{trace_id}/otlp");
+    let export = || {
+        let (server, path) = (&server, &path);
         async move {
-            let response = http
-                .get(url)
-                .header("authorization", auth)
-                .send()
-                .await
-                .unwrap();
+            let response = get(server, path).await;
             assert_eq!(response.status(), StatusCode::OK);
             assert!(
                 response
@@ -1062,7 +1056,7 @@ async fn a_trace_exported_as_otlp_reads_back_as_the_same_file() {
             response.text().await.unwrap()
         }
     };
-    let first = export(&server).await;
+    let first = export().await;
     // The file is an export request any OTLP receiver takes: sent back, nothing changes.
     let parsed: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(
@@ -1078,7 +1072,7 @@ async fn a_trace_exported_as_otlp_reads_back_as_the_same_file() {
             .status(),
         StatusCode::OK
     );
-    assert_eq!(export(&server).await, first);
+    assert_eq!(export().await, first);
     let child = parsed["resourceSpans"][0]["scopeSpans"][0]["spans"]
         .as_array()
         .unwrap()
@@ -1127,15 +1121,9 @@ async fn a_search_exports_as_otlp_json_lines_a_trace_a_line() {
         assert_eq!(stored.status(), StatusCode::OK);
     }
     let fetch = |query: String| {
-        let url = server.url(&format!("/v1/export/traces?{query}"));
-        let (http, auth) = (server.http(), server.auth());
+        let server = &server;
         async move {
-            let response = http
-                .get(url)
-                .header("authorization", auth)
-                .send()
-                .await
-                .unwrap();
+            let response = get(server, &format!("/v1/export/traces?{query}")).await;
             let truncated = response.headers().contains_key("otel-worker-truncated");
             (response.status(), truncated, response.text().await.unwrap())
         }

@@ -239,17 +239,10 @@ async fn dev_opens_a_file_like_a_viewer() {
 #[tokio::test]
 async fn a_trace_exported_imported_into_an_empty_store_and_exported_again_is_the_same_file() {
     let export = |server: &TestServer| {
-        let out = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-            .args([
-                "client",
-                "--base-url",
-                &server.base_url,
-                "--auth-token",
-                &server.token,
-            ])
-            .args(["traces", "export", "4bf92f3577b34da6a3ce929d0e0e4736"])
-            .output()
-            .unwrap();
+        let out = client(
+            server,
+            &["traces", "export", "4bf92f3577b34da6a3ce929d0e0e4736"],
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };
@@ -275,39 +268,40 @@ async fn a_trace_exported_imported_into_an_empty_store_and_exported_again_is_the
     }
     assert_eq!(export(&second), exported);
     // A search's traces, the same way.
-    let searched = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-        .args([
-            "client",
-            "--base-url",
-            &second.base_url,
-            "--auth-token",
-            &second.token,
-        ])
-        .args([
+    let searched = client(
+        &second,
+        &[
             "traces",
             "export",
             "--search",
             "service=frontend&status=error",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(searched.status.success(), "{}", text(&searched.stderr));
     assert_eq!(text(&searched.stdout), exported);
-    let refused = Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
-        .args([
-            "client",
-            "--base-url",
-            &second.base_url,
-            "--auth-token",
-            &second.token,
-        ])
-        .args(["traces", "export", "--search", "service=frontend&limit=3"])
-        .output()
-        .unwrap();
+    let refused = client(
+        &second,
+        &["traces", "export", "--search", "service=frontend&limit=3"],
+    );
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("--max-traces"),
         "{}",
         text(&refused.stderr)
     );
+}
+
+/// `otel-worker-cli client <args>` against `server`.
+fn client(server: &TestServer, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_otel-worker-cli"))
+        .args([
+            "client",
+            "--base-url",
+            &server.base_url,
+            "--auth-token",
+            &server.token,
+        ])
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -237,7 +237,7 @@ pub fn traces(a: &[Span], b: &[Span], truncated: bool) -> TraceComparison {
 }
 
 /// `to - from`, held to what an `i64` can say (a span may claim to last 2^64 ns).
-fn difference(from: u64, to: u64) -> i64 {
+pub(crate) fn difference(from: u64, to: u64) -> i64 {
     (i128::from(to) - i128::from(from)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 

@@ -503,12 +503,7 @@ impl Sender {
             .await
             .map_err(|e| Failure::unreachable(format!("could not reach {url}: {e}")))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::retry::retry_after(response.headers());
         let body = response
             .bytes()
             .await
@@ -518,8 +513,7 @@ impl Sender {
             return Err(Failure {
                 message: format!("{status}: {text}"),
                 unreachable: false,
-                // The codes OTLP/HTTP exporters retry.
-                retryable: matches!(status.as_u16(), 429 | 502 | 503 | 504),
+                retryable: crate::retry::is_retryable(status),
                 retry_after,
             });
         }

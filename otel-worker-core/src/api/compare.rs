@@ -5,13 +5,11 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 
-use super::traces::find_trace;
+use super::traces::{find_trace, read_spans};
 use super::{ApiError, AppState};
 use crate::compare::groups::{self, GroupComparison, GroupSample, GroupSide, Options};
 use crate::compare::{self, MAX_SPANS, Span, TraceComparison};
 use crate::query::{self, Group};
-use crate::store::StoreError;
-use crate::store::read::SpanCursor;
 use crate::store::search::search;
 
 /// Spans read per page: what the Worker holds as text at once while reading a trace.
@@ -31,28 +29,7 @@ pub(crate) async fn compare_traces(
 /// Up to [`MAX_SPANS`] spans of a trace, and whether there were more.
 async fn spans_of(state: &AppState, trace_id: &str) -> Result<(Vec<Span>, bool), ApiError> {
     let (store, _) = find_trace(state, trace_id).await?;
-    let mut spans = Vec::new();
-    let mut after: Option<SpanCursor> = None;
-    loop {
-        let page = store.trace_spans(trace_id, after.as_ref(), PAGE).await?;
-        for raw in &page.spans {
-            let span: Span = serde_json::from_str(raw.get()).map_err(|e| {
-                StoreError::Other(format!(
-                    "a stored span of {trace_id} does not read back: {e}"
-                ))
-            })?;
-            spans.push(span);
-        }
-        if spans.len() >= MAX_SPANS {
-            let more = spans.len() > MAX_SPANS || page.next.is_some();
-            spans.truncate(MAX_SPANS);
-            return Ok((spans, more));
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok((spans, false)),
-        }
-    }
+    read_spans(&store, trace_id, MAX_SPANS, PAGE).await
 }
 
 /// Search calls one group may make to list its traces (a budgeted search may answer a

@@ -231,27 +231,41 @@ async fn trace_as_otlp(
     trace_id: &str,
     max_spans: usize,
 ) -> ApiResult<Option<(serde_json::Value, usize)>> {
+    let (spans, more) =
+        read_spans::<serde_json::Value>(store, trace_id, max_spans, query::MAX_SPAN_PAGE).await?;
+    Ok((!more).then(|| (crate::otlp_json::trace_request(&spans), spans.len())))
+}
+
+/// Up to `max` spans of a trace in start order, read `page` at a time as `T`, and whether
+/// there were more.
+pub(crate) async fn read_spans<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    trace_id: &str,
+    max: usize,
+    page: u32,
+) -> ApiResult<(Vec<T>, bool)> {
     let mut spans = Vec::new();
     let mut after = None;
     loop {
-        let page = store
-            .trace_spans(trace_id, after.as_ref(), query::MAX_SPAN_PAGE)
-            .await?;
-        for raw in page.spans {
-            let span: serde_json::Value = serde_json::from_str(raw.get()).map_err(|e| {
-                crate::store::StoreError::Other(format!("a stored span does not read back: {e}"))
+        let read = store.trace_spans(trace_id, after.as_ref(), page).await?;
+        for raw in &read.spans {
+            let span: T = serde_json::from_str(raw.get()).map_err(|e| {
+                crate::store::StoreError::Other(format!(
+                    "a stored span of {trace_id} does not read back: {e}"
+                ))
             })?;
             spans.push(span);
         }
-        if spans.len() > max_spans {
-            return Ok(None);
+        if spans.len() >= max {
+            let more = spans.len() > max || read.next.is_some();
+            spans.truncate(max);
+            return Ok((spans, more));
         }
-        match page.next {
+        match read.next {
             Some(next) => after = Some(next),
-            None => break,
+            None => return Ok((spans, false)),
         }
     }
-    Ok(Some((crate::otlp_json::trace_request(&spans), spans.len())))
 }
 
 /// `response` as a download named `name`.

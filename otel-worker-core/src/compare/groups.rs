@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::stats::{self, RankTest};
-use super::{Span, self_times, service_of};
+use super::{Span, difference, self_times, service_of};
 use crate::models::StatusCode;
 
 /// The level of the whole report: the chance that any unchanged operation is reported
@@ -480,10 +480,6 @@ fn side(mut calls: Calls, traces: u64) -> OperationSide {
         self_p90_ns: stats::percentile(&calls.self_times, 0.9),
         self_p99_ns: stats::percentile(&calls.self_times, 0.99),
     }
-}
-
-fn difference(from: u64, to: u64) -> i64 {
-    super::difference(from, to)
 }
 
 #[cfg(test)]
