@@ -75,7 +75,7 @@ bash scripts/test-ui.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/screenshots
 if [ "$status" = 0 ]; then
     echo "==> black-box API and search suites against the Worker under wrangler dev on $url"
     OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
-        cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test live --test logs --test metrics --test mcp -- --test-threads=4 || status=$?
+        cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test live --test logs --test metrics --test mcp --test share -- --test-threads=4 || status=$?
 fi
 if [ "$status" = 0 ]; then
     echo "==> real OpenTelemetry SDKs against the Worker"
@@ -145,7 +145,7 @@ if [ "$status" = 0 ]; then
         && "$json_python" roundtrip.py --base-url "$url" --token "$token" --exporter json --archived) || status=$?
     if [ "$status" = 0 ]; then
         OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
-            cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test mcp -- --test-threads=4 || status=$?
+            cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test mcp --test share -- --test-threads=4 || status=$?
     fi
     archive="$(curl -s -H "authorization: Bearer $token" "$url/v1/stats" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin).get("archive")))')"
     echo "the archive after the suites: $archive"

@@ -82,7 +82,7 @@ kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "the archive: the black-box suite again with every trace archived at once, and the Python SDK's spans read back field by field from the archive"
 OTEL_WORKER_TEST_ARCHIVE_AFTER=0s cargo test -p otel-worker-cli --test api --test compare --test hostile \
-    --test search --test live --test logs --test metrics --test mcp
+    --test search --test live --test logs --test metrics --test mcp --test share
 mkdir -p "$state/archive"; token="$(new_token)"
 start_local_server "$state/archive" "$token" "" --archive-after 0s
 proto_python="$(bash scripts/venv.sh proto)"; json_python="$(bash scripts/venv.sh json)"

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_worker_core::client::{Client, LogSearch, TraceSearch};
 use otel_worker_core::models::StatusCode;
 use otel_worker_core::query;
@@ -157,7 +160,21 @@ pub enum TracesCommand {
         /// With --search: at most this many traces.
         #[arg(long, default_value_t = 1_000, requires = "search")]
         max_traces: usize,
+        /// JSON Lines, or length-prefixed protobuf as the Collector's file exporter writes
+        /// with `format: proto`.
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::otlp_file::Format,
     },
+    /// A link that shows one trace (its spans and logs) read-only to anyone who has it,
+    /// without the token, until it expires or is revoked.
+    Share {
+        trace_id: String,
+        /// How long the link works: from 1m to 90d.
+        #[arg(long, default_value = "7d")]
+        expires: String,
+    },
+    /// Revoke a share link (the URL `share` printed, or its token): it stops working.
+    Unshare { link: String },
     /// Trace B against trace A, span by span: spans matched by their path of service and
     /// name from the root, each with its change in duration and in self time (the time
     /// no child covers), and the spans only one trace has.
@@ -254,6 +271,9 @@ impl StatusArg {
 pub enum LogsCommand {
     /// The newest log records first, optionally only those matching every filter.
     List(LogListArgs),
+    /// Log records as OTLP JSON Lines on standard output (about 1,000 records a line),
+    /// newest first: what `import` and the Collector read back.
+    Export(LogExportArgs),
     /// Print each log record as it arrives (time, severity, service, body, trace id).
     Tail {
         /// Only records of this service.
@@ -264,6 +284,24 @@ pub enum LogsCommand {
         #[arg(long, value_parser = parse_severity)]
         severity: Option<i32>,
     },
+}
+
+/// `client logs export`.
+#[derive(clap::Args)]
+pub struct LogExportArgs {
+    /// Only the records a search finds, written as the query string of `GET /v1/logs`
+    /// without `limit` and `before`: `'service=shop&severity=error'`.
+    #[arg(long, default_value = "")]
+    search: String,
+    /// Only records from within this long before now (`30m`, `1h`, `7d`).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    since: Option<std::time::Duration>,
+    /// At most this many records (the newest).
+    #[arg(long, default_value_t = 10_000)]
+    max_records: u32,
+    /// JSON Lines, or length-prefixed protobuf (the file exporter's `format: proto`).
+    #[arg(long, value_enum, default_value = "json")]
+    format: crate::otlp_file::Format,
 }
 
 fn parse_severity(text: &str) -> Result<i32, String> {
@@ -335,6 +373,29 @@ pub enum MetricsCommand {
     /// One metric: each series' latest value and, over `--since`, a sparkline of its value,
     /// rate (counters) or p50 (histograms).
     Get(MetricGetArgs),
+    /// Metric points as OTLP JSON Lines on standard output (a line per metric): what
+    /// `import` and the Collector read back.
+    Export(MetricExportArgs),
+}
+
+/// `client metrics export`.
+#[derive(clap::Args)]
+pub struct MetricExportArgs {
+    /// Only this metric.
+    #[arg(long)]
+    name: Option<String>,
+    /// Only metrics of this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// Only points from within this long before now (`30m`, `1h`, `7d`).
+    #[arg(long, value_parser = otel_worker_core::duration::parse)]
+    since: Option<std::time::Duration>,
+    /// At most this many points (the newest of each series).
+    #[arg(long, default_value_t = 100_000)]
+    max_points: u32,
+    /// JSON Lines, or length-prefixed protobuf (the file exporter's `format: proto`).
+    #[arg(long, value_enum, default_value = "json")]
+    format: crate::otlp_file::Format,
 }
 
 /// `client metrics get NAME`.
@@ -391,6 +452,31 @@ async fn metrics(client: &Client, json: bool, command: MetricsCommand) -> anyhow
             }
             let list: otel_worker_core::models::MetricList = client.get(&path).await?;
             println!("{}", view::metric_table(&list.metrics));
+            Ok(())
+        }
+        MetricsCommand::Export(args) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in [("name", &args.name), ("service", &args.service)] {
+                if let Some(value) = value {
+                    query.append_pair(key, value);
+                }
+            }
+            if let Some(since) = args.since {
+                query.append_pair("start", &crate::unix_nanos_ago(since).to_string());
+            }
+            query.append_pair("maxPoints", &args.max_points.to_string());
+            let path = format!("/v1/export/metrics?{}", query.finish());
+            let (lines, truncated) = client.get_lines(&path).await?;
+            crate::otlp_file::write::<ExportMetricsServiceRequest>(
+                &lines,
+                args.format,
+                &mut std::io::stdout().lock(),
+            )?;
+            if truncated {
+                eprintln!(
+                    "more points match: the newest of each series were written; raise --max-points or narrow it"
+                );
+            }
             Ok(())
         }
         MetricsCommand::Get(args) => {
@@ -584,6 +670,7 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
             trace_ids,
             search,
             max_traces,
+            format,
         } => {
             let ids = match search {
                 Some(search) => searched(client, &search, max_traces).await?,
@@ -592,9 +679,34 @@ async fn traces(client: &Client, json: bool, command: TracesCommand) -> anyhow::
                     .map(|id| trace_id(id))
                     .collect::<anyhow::Result<_>>()?,
             };
+            let mut out = std::io::stdout().lock();
             for id in ids {
-                let request = client.export_trace(&id).await?;
-                println!("{}", serde_json::to_string(&request)?);
+                let line = serde_json::to_string(&client.export_trace(&id).await?)?;
+                crate::otlp_file::write::<ExportTraceServiceRequest>(&line, format, &mut out)?;
+            }
+            Ok(())
+        }
+        TracesCommand::Share {
+            trace_id: id,
+            expires,
+        } => {
+            let share = client.share_trace(&trace_id(&id)?, Some(&expires)).await?;
+            if json {
+                print_json(&serde_json::to_value(share)?)
+            } else {
+                println!("{}", share.url);
+                println!("works without the token until {}", share.expires_at);
+                Ok(())
+            }
+        }
+        TracesCommand::Unshare { link } => {
+            // The token is what follows `#share=` in a link, or the whole argument.
+            let token = link
+                .rsplit_once("#share=")
+                .map_or(link.as_str(), |(_, t)| t);
+            client.revoke_share(token.trim()).await?;
+            if !json {
+                println!("revoked: the link no longer opens the trace");
             }
             Ok(())
         }
@@ -691,6 +803,30 @@ async fn logs(client: &Client, json: bool, command: LogsCommand) -> anyhow::Resu
             println!("{}", view::log_table(&list.logs));
             if let Some(cursor) = list.next_cursor {
                 println!("more: add --before {cursor}");
+            }
+            Ok(())
+        }
+        LogsCommand::Export(args) => {
+            let mut search: Vec<(String, String)> = form_urlencoded::parse(args.search.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if let Some(since) = args.since {
+                search.push(("start".into(), crate::unix_nanos_ago(since).to_string()));
+            }
+            search.push(("maxRecords".into(), args.max_records.to_string()));
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&search)
+                .finish();
+            let (lines, truncated) = client
+                .get_lines(&format!("/v1/export/logs?{query}"))
+                .await?;
+            crate::otlp_file::write::<ExportLogsServiceRequest>(
+                &lines,
+                args.format,
+                &mut std::io::stdout().lock(),
+            )?;
+            if truncated {
+                eprintln!("more records match: raise --max-records or narrow the search");
             }
             Ok(())
         }

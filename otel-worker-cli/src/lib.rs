@@ -23,6 +23,7 @@ pub mod import;
 pub mod limits;
 pub mod live;
 pub mod mcp;
+pub mod otlp_file;
 pub mod priority;
 pub mod retry;
 pub mod server;

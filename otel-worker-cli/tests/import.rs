@@ -305,3 +305,54 @@ fn client(server: &TestServer, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+#[tokio::test]
+async fn every_signal_exported_as_json_or_protobuf_frames_imports_into_an_empty_store_unchanged() {
+    let exports: [&[&str]; 3] = [
+        &["traces", "export", "4bf92f3577b34da6a3ce929d0e0e4736"],
+        &["logs", "export"],
+        &["metrics", "export"],
+    ];
+    let export = |server: &TestServer, args: &[&str], format: &str| {
+        let mut args = args.to_vec();
+        args.extend(["--format", format]);
+        let out = client(server, &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out.stdout
+    };
+    let first = TestServer::local(&[]);
+    let examples: Vec<String> = ["trace", "logs", "metrics"]
+        .iter()
+        .map(|name| format!("{EXAMPLES}/{name}.json"))
+        .collect();
+    let paths: Vec<&str> = examples.iter().map(String::as_str).collect();
+    assert!(import(&first, &paths, None).status.success());
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "proto"] {
+        let mut files = Vec::new();
+        let mut json_lines = Vec::new();
+        for (i, args) in exports.iter().enumerate() {
+            let file = dir.path().join(format!("{format}-{i}"));
+            std::fs::write(&file, export(&first, args, format)).unwrap();
+            files.push(file.to_string_lossy().into_owned());
+            json_lines.push(text(&export(&first, args, "json")));
+            assert_eq!(
+                json_lines[i].lines().count(),
+                if i == 2 { 3 } else { 1 },
+                "{args:?}"
+            );
+        }
+        let second = TestServer::local(&[]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let out = import(&second, &files, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(held(&second).await, example_counts(), "{format}");
+        for (args, first_lines) in exports.iter().zip(&json_lines) {
+            assert_eq!(
+                &text(&export(&second, args, "json")),
+                first_lines,
+                "{args:?} after a round trip through {format}"
+            );
+        }
+    }
+}

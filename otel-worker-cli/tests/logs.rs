@@ -527,3 +527,97 @@ async fn new_logs_are_announced_on_the_live_feed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_log_search_exports_as_otlp_that_holds_what_was_sent() {
+    use otel_worker_core::ingest::{Encoding, decode_export};
+    let server = TestServer::start();
+    let service = fresh_service("export");
+    let start = now_ns() - 60_000_000_000;
+    let mut records: Vec<LogRecord> = [
+        V::StringValue("payment declined".into()),
+        V::IntValue(-9_007_199_254_740_993),
+        V::DoubleValue(2.0),
+        V::BoolValue(false),
+        V::KvlistValue(KeyValueList {
+            values: vec![kv("a", V::IntValue(1)), kv("b", V::StringValue("x".into()))],
+        }),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, body)| record(start + i as u64, 17, body))
+    .collect();
+    records[0].trace_id = random_trace_id();
+    records[0].span_id = random_span_id();
+    records[0].severity_text = "ERROR".into();
+    records[0].event_name = "payment.declined".into();
+    records[0].flags = 1;
+    records[0].dropped_attributes_count = 3;
+    records[0].attributes = vec![
+        kv("amount", V::DoubleValue(12.5)),
+        kv("card", V::StringValue("visa".into())),
+    ];
+    records.push(LogRecord {
+        body: None,
+        ..record(start + 10, 5, V::BoolValue(true))
+    });
+    let sent = log_export(&service, records.clone());
+    send_logs(&server, &sent).await;
+
+    let response = get(&server, &format!("/v1/export/logs?service={service}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/x-ndjson"
+    );
+    assert!(!says_truncated(&response));
+    let text = response.text().await.unwrap();
+    let mut exported: Vec<ExportLogsServiceRequest> = text
+        .lines()
+        .map(|line| decode_export(Encoding::Json, line.as_bytes()).expect("an OTLP/JSON line"))
+        .collect();
+    assert_eq!(exported.len(), 1, "{text}");
+    let resource_logs = exported.remove(0).resource_logs;
+    assert_eq!(resource_logs.len(), 1);
+    let resource = resource_logs[0].resource.clone().unwrap_or_default();
+    let mut resource_keys: Vec<&str> = resource.attributes.iter().map(|a| a.key.as_str()).collect();
+    resource_keys.sort();
+    assert_eq!(resource_keys, ["deployment.environment", "service.name"]);
+    let scope_logs = &resource_logs[0].scope_logs;
+    assert_eq!(scope_logs.len(), 1);
+    assert_eq!(
+        scope_logs[0]
+            .scope
+            .as_ref()
+            .map(|s| (s.name.as_str(), s.version.as_str())),
+        Some(("app.logger", "1.2"))
+    );
+    let mut back = scope_logs[0].log_records.clone();
+    back.sort_by_key(|r| r.time_unix_nano);
+    // The file holds attributes in key order.
+    for record in &mut records {
+        record.attributes.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    assert_eq!(back, records, "every record, field by field");
+
+    // Bounded: one record asked for, the newest, and the file says more matched.
+    let response = get(
+        &server,
+        &format!("/v1/export/logs?service={service}&maxRecords=1"),
+    )
+    .await;
+    assert!(says_truncated(&response));
+    let one: ExportLogsServiceRequest = decode_export(
+        Encoding::Json,
+        response.text().await.unwrap().trim().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        one.resource_logs[0].scope_logs[0].log_records,
+        [records[5].clone()]
+    );
+    for bad in ["limit=5", "before=x", "maxRecords=0", "severity=loud"] {
+        let (status, body) = get_json(&server, &format!("/v1/export/logs?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

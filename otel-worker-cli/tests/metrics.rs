@@ -595,3 +595,128 @@ async fn new_points_are_announced_on_the_live_feed() {
         );
     }
 }
+
+/// A request's metrics as comparable text: per metric its name, unit, description, kind
+/// and its points in a fixed order, attributes in key order.
+fn metrics_by_name(requests: &[ExportMetricsServiceRequest]) -> Vec<(String, String)> {
+    fn sorted(attributes: &mut [opentelemetry_proto::tonic::common::v1::KeyValue]) {
+        attributes.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    let mut found: Vec<(String, String)> = Vec::new();
+    for request in requests {
+        for resource in &request.resource_metrics {
+            for scope in &resource.scope_metrics {
+                for metric in &scope.metrics {
+                    let mut metric = metric.clone();
+                    let mut points: Vec<String> = match metric.data.take() {
+                        Some(Data::Gauge(g)) => g
+                            .data_points
+                            .into_iter()
+                            .map(|mut p| {
+                                sorted(&mut p.attributes);
+                                format!("gauge {p:?}")
+                            })
+                            .collect(),
+                        Some(Data::Sum(s)) => s
+                            .data_points
+                            .into_iter()
+                            .map(|mut p| {
+                                sorted(&mut p.attributes);
+                                format!(
+                                    "sum {} {} {p:?}",
+                                    s.aggregation_temporality, s.is_monotonic
+                                )
+                            })
+                            .collect(),
+                        Some(Data::Histogram(h)) => h
+                            .data_points
+                            .into_iter()
+                            .map(|mut p| {
+                                sorted(&mut p.attributes);
+                                format!("histogram {} {p:?}", h.aggregation_temporality)
+                            })
+                            .collect(),
+                        Some(Data::ExponentialHistogram(h)) => h
+                            .data_points
+                            .into_iter()
+                            .map(|mut p| {
+                                sorted(&mut p.attributes);
+                                format!("exponential {} {p:?}", h.aggregation_temporality)
+                            })
+                            .collect(),
+                        Some(Data::Summary(s)) => s
+                            .data_points
+                            .into_iter()
+                            .map(|mut p| {
+                                sorted(&mut p.attributes);
+                                format!("summary {p:?}")
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    points.sort();
+                    let scope = scope.scope.clone().unwrap_or_default();
+                    found.push((
+                        metric.name.clone(),
+                        format!(
+                            "{} {} {} {} {points:?}",
+                            metric.unit, metric.description, scope.name, scope.version
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn metrics_export_as_otlp_that_holds_every_point_sent() {
+    use otel_worker_core::ingest::{Encoding, decode_export};
+    let server = TestServer::start();
+    let service = fresh_service("export");
+    let sent = every_kind(&service, now_ns());
+    send(&server, &sent).await;
+    let response = get(&server, &format!("/v1/export/metrics?service={service}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!says_truncated(&response));
+    let text = response.text().await.unwrap();
+    let exported: Vec<ExportMetricsServiceRequest> = text
+        .lines()
+        .map(|line| decode_export(Encoding::Json, line.as_bytes()).expect("an OTLP/JSON line"))
+        .collect();
+    assert_eq!(
+        metrics_by_name(&exported),
+        metrics_by_name(std::slice::from_ref(&sent)),
+        "every metric and point, field by field"
+    );
+    for request in &exported {
+        let resource = request.resource_metrics[0]
+            .resource
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(
+            resource.attributes,
+            [kv("service.name", V::StringValue(service.clone()))]
+        );
+    }
+
+    // One metric, bounded: each series keeps its newest point, and the file says so.
+    let response = get(
+        &server,
+        &format!("/v1/export/metrics?service={service}&name=test.requests&maxPoints=1"),
+    )
+    .await;
+    assert!(says_truncated(&response));
+    let text = response.text().await.unwrap();
+    let one: ExportMetricsServiceRequest =
+        decode_export(Encoding::Json, text.trim().as_bytes()).unwrap();
+    let metrics = &one.resource_metrics[0].scope_metrics[0].metrics;
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0].name, "test.requests");
+    for bad in ["maxPoints=0", "start=yesterday", "limit=3"] {
+        let (status, body) = get_json(&server, &format!("/v1/export/metrics?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

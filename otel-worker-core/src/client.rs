@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::ingest::{Encoding, ExportReply, Signal};
 use crate::models::{
-    AttributeList, AttributeValues, ErrorBody, Log, LogList, ServiceList, Span, Stats, TraceDetail,
-    TraceList,
+    AttributeList, AttributeValues, ErrorBody, Log, LogList, ServiceList, Share, Span, Stats,
+    TraceDetail, TraceList,
 };
 
 /// Why a call failed.
@@ -199,6 +199,27 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/traces/{id}/share[?expires=...]`: a read-only link to one trace.
+    pub async fn share_trace(
+        &self,
+        trace_id: &str,
+        expires: Option<&str>,
+    ) -> Result<Share, ClientError> {
+        let mut path = format!("/v1/traces/{trace_id}/share");
+        if let Some(expires) = expires {
+            path.push_str("?expires=");
+            path.extend(form_urlencoded::byte_serialize(expires.as_bytes()));
+        }
+        let text = self.send(Method::POST, &path, None).await?;
+        self.parse(&path, &text)
+    }
+
+    /// `DELETE /v1/shares/{token}`: the link stops working.
+    pub async fn revoke_share(&self, token: &str) -> Result<(), ClientError> {
+        let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        self.delete(&format!("/v1/shares/{token}")).await
+    }
+
     /// `DELETE` any API path.
     pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
         self.send(Method::DELETE, path, None).await.map(drop)
@@ -213,6 +234,16 @@ impl Client {
                 detail,
             }
         })
+    }
+
+    /// `GET` an export route's JSON Lines, and whether the server said it stopped short
+    /// (`Otel-Worker-Truncated: true`).
+    pub async fn get_lines(&self, path: &str) -> Result<(String, bool), ClientError> {
+        let (text, headers) = self.send_for_headers(Method::GET, path, None).await?;
+        let truncated = headers
+            .get("otel-worker-truncated")
+            .is_some_and(|v| v.as_bytes() == b"true");
+        Ok((text, truncated))
     }
 
     /// `GET` any API path and decode its JSON (use `serde_json::Value` to keep it raw).
@@ -234,6 +265,15 @@ impl Client {
         path: &str,
         json_body: Option<Vec<u8>>,
     ) -> Result<String, ClientError> {
+        Ok(self.send_for_headers(method, path, json_body).await?.0)
+    }
+
+    async fn send_for_headers(
+        &self,
+        method: Method,
+        path: &str,
+        json_body: Option<Vec<u8>>,
+    ) -> Result<(String, header::HeaderMap), ClientError> {
         let url = format!("{}{path}", self.base_url);
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
@@ -252,12 +292,13 @@ impl Client {
                 source,
             })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.map_err(|e| ClientError::Protocol {
             url: url.clone(),
             detail: e.to_string(),
         })?;
         if status.is_success() {
-            return Ok(text);
+            return Ok((text, headers));
         }
         let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
         Err(match status {

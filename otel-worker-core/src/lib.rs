@@ -37,6 +37,7 @@ pub mod models;
 pub mod otlp_json;
 pub mod query;
 pub mod retention;
+pub mod share;
 pub mod size;
 pub mod steps;
 pub mod store;

@@ -220,6 +220,24 @@ pub struct StoredTraceDetail {
     pub next_spans_cursor: Option<String>,
 }
 
+/// Body of `POST /v1/traces/{traceId}/share`: a link that shows one trace, read-only,
+/// without the token, until it expires or is revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Share {
+    /// The link's signed grant: `GET /v1/shared/{token}` reads the trace with it.
+    pub token: String,
+    /// The page that shows the trace, relative to the server (`/#share=<token>`).
+    pub path: String,
+    /// The same page as a full URL, as this request reached the server.
+    pub url: String,
+    pub trace_id: String,
+    /// What `DELETE /v1/shares/{token}` revokes.
+    pub share_id: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
 /// Body of `GET /v1/stats`: what a server holds, in all and per store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

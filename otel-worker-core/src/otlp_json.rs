@@ -1,7 +1,8 @@
-//! The API's span JSON written back as an OTLP/JSON `ExportTraceServiceRequest`: what an
+//! The API's span, log record and metric point JSON written back as OTLP/JSON export
+//! requests: what an
 //! exported file holds, readable by `import`, the Collector and any OTLP receiver.
 //!
-//! Spans are grouped by resource and then by scope, in the order they come (start order).
+//! Items are grouped by resource and then by scope, in the order they come.
 //! Attribute values take the OTLP type their JSON says (a number with a fraction is a
 //! double, one without an integer); attributes come in key order. What the API's JSON
 //! cannot tell apart is written one way, so a file exported, imported and exported again
@@ -12,17 +13,29 @@ use serde_json::{Value, json};
 
 use crate::models::{SpanKind, StatusCode};
 
-/// A scope (with its schema URL) and its spans, as OTLP/JSON.
-type ScopeSpans = (Value, Vec<Value>);
+/// A scope (with its schema URL) and its items, as OTLP/JSON.
+type ScopeItems = (Value, Vec<Value>);
+
+/// How one signal's request names its levels: (`resourceSpans`, `scopeSpans`, `spans`).
+type Levels = (&'static str, &'static str, &'static str);
 
 /// The request holding `spans` (the API's span JSON).
 pub fn trace_request(spans: &[Value]) -> Value {
-    // Resources with their scopes, in first-seen order.
-    let mut resources: Vec<(Value, Vec<ScopeSpans>)> = Vec::new();
-    for span in spans {
-        let resource = resource(&span["resource"]);
-        let scope = scope(&span["scope"]);
-        let scope_url = span["scope"]["schemaUrl"].clone();
+    grouped(spans, ("resourceSpans", "scopeSpans", "spans"), otlp_span)
+}
+
+/// The request holding `logs` (the API's log record JSON).
+pub fn logs_request(logs: &[Value]) -> Value {
+    grouped(logs, ("resourceLogs", "scopeLogs", "logRecords"), otlp_log)
+}
+
+/// `items` grouped by resource and then by scope, in first-seen order, each converted.
+fn grouped(items: &[Value], (outer, middle, inner): Levels, convert: fn(&Value) -> Value) -> Value {
+    let mut resources: Vec<(Value, Vec<ScopeItems>)> = Vec::new();
+    for item in items {
+        let resource = resource(&item["resource"]);
+        let scope = scope(&item["scope"]);
+        let scope_url = item["scope"]["schemaUrl"].clone();
         let at = match resources.iter().position(|(r, _)| *r == resource) {
             Some(at) => at,
             None => {
@@ -39,9 +52,9 @@ pub fn trace_request(spans: &[Value]) -> Value {
                 scopes.len() - 1
             }
         };
-        scopes[at].1.push(otlp_span(span));
+        scopes[at].1.push(convert(item));
     }
-    let resource_spans: Vec<Value> = resources
+    let groups: Vec<Value> = resources
         .into_iter()
         .map(|(resource, scopes)| {
             let schema_url = resource["schemaUrl"].clone();
@@ -49,18 +62,231 @@ pub fn trace_request(spans: &[Value]) -> Value {
             if let Some(object) = resource.as_object_mut() {
                 object.remove("schemaUrl");
             }
+            let scopes: Vec<Value> = scopes
+                .into_iter()
+                .map(|(key, items)| {
+                    json!({
+                        "scope": key["scope"],
+                        inner: items,
+                        "schemaUrl": text(&key["schemaUrl"]),
+                    })
+                })
+                .collect();
             json!({
                 "resource": resource,
-                "scopeSpans": scopes.into_iter().map(|(key, spans)| json!({
-                    "scope": key["scope"],
-                    "spans": spans,
-                    "schemaUrl": text(&key["schemaUrl"]),
-                })).collect::<Vec<_>>(),
+                middle: scopes,
                 "schemaUrl": text(&schema_url),
             })
         })
         .collect();
-    json!({ "resourceSpans": resource_spans })
+    json!({ outer: groups })
+}
+
+/// What a metric's points share, as the store keeps it.
+#[derive(Debug, Clone)]
+pub struct MetricStream {
+    pub name: String,
+    /// 1 gauge, 2 sum, 3 histogram, 4 exponential histogram, 5 summary.
+    pub kind: i64,
+    pub unit: String,
+    pub description: String,
+    /// OTLP's `AggregationTemporality`.
+    pub temporality: i64,
+    pub monotonic: bool,
+}
+
+/// One series of a metric as stored: the API's resource and scope JSON, the point
+/// attributes, and its points (time, the point JSON as the API writes it), oldest first.
+#[derive(Debug, Clone)]
+pub struct StoredSeries {
+    pub resource: Value,
+    pub scope: Value,
+    pub attributes: Value,
+    pub points: Vec<(u64, Value)>,
+}
+
+/// The request holding `series` of the metric `stream`: a metric per resource and scope.
+pub fn metrics_request(stream: &MetricStream, series: &[StoredSeries]) -> Value {
+    // Each point carries its series' resource, scope and attributes to be grouped.
+    let points: Vec<Value> = series
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().map(|(time_ns, point)| {
+                json!({
+                    "resource": s.resource,
+                    "scope": s.scope,
+                    "attributes": s.attributes,
+                    "timeUnixNano": time_ns.to_string(),
+                    "point": point,
+                })
+            })
+        })
+        .collect();
+    let convert: fn(&Value) -> Value = match stream.kind {
+        3 => histogram_point,
+        4 => exponential_point,
+        5 => summary_point,
+        _ => number_point,
+    };
+    let mut request = grouped(
+        &points,
+        ("resourceMetrics", "scopeMetrics", "dataPoints"),
+        convert,
+    );
+    // Each scope's points become the one metric of this stream there.
+    for resource in request["resourceMetrics"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        for scope in resource["scopeMetrics"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            let points = scope
+                .as_object_mut()
+                .and_then(|s| s.remove("dataPoints"))
+                .unwrap_or_default();
+            scope["metrics"] = json!([metric(stream, points)]);
+        }
+    }
+    request
+}
+
+fn metric(stream: &MetricStream, points: Value) -> Value {
+    let mut data = json!({ "dataPoints": points });
+    if matches!(stream.kind, 2..=4) {
+        data["aggregationTemporality"] = stream.temporality.into();
+    }
+    if stream.kind == 2 {
+        data["isMonotonic"] = stream.monotonic.into();
+    }
+    let field = match stream.kind {
+        1 => "gauge",
+        2 => "sum",
+        3 => "histogram",
+        4 => "exponentialHistogram",
+        _ => "summary",
+    };
+    json!({
+        "name": stream.name,
+        "description": stream.description,
+        "unit": stream.unit,
+        field: data,
+    })
+}
+
+/// What every point has: attributes, start and time, flags, exemplars.
+fn point_base(item: &Value) -> Value {
+    let p = &item["point"];
+    let mut out = json!({
+        "attributes": attributes(&item["attributes"]),
+        "startTimeUnixNano": text_or_number(&p["startTimeUnixNano"]),
+        "timeUnixNano": text(&item["timeUnixNano"]),
+    });
+    if let Some(flags) = p["flags"].as_u64() {
+        out["flags"] = flags.into();
+    }
+    if let Some(exemplars) = p["exemplars"].as_array() {
+        out["exemplars"] = exemplars
+            .iter()
+            .map(|e| {
+                let mut exemplar = json!({
+                    "filteredAttributes": attributes(&e["filteredAttributes"]),
+                    "timeUnixNano": text_or_number(&e["timeUnixNano"]),
+                    "traceId": text(&e["traceId"]),
+                    "spanId": text(&e["spanId"]),
+                });
+                if let Some((key, value)) = number(&e["value"]) {
+                    exemplar[key] = value;
+                }
+                exemplar
+            })
+            .collect();
+    }
+    out
+}
+
+/// A gauge's or sum's value as OTLP writes it: `asInt` (a string) or `asDouble`.
+fn number(value: &Value) -> Option<(&'static str, Value)> {
+    match value {
+        Value::Number(n) if n.is_f64() => Some(("asDouble", value.clone())),
+        Value::Number(n) => Some(("asInt", n.to_string().into())),
+        // NaN and ±Infinity, spelled as OTLP/JSON spells them.
+        Value::String(_) => Some(("asDouble", value.clone())),
+        _ => None,
+    }
+}
+
+fn number_point(item: &Value) -> Value {
+    let mut out = point_base(item);
+    if let Some((key, value)) = number(&item["point"]["value"]) {
+        out[key] = value;
+    }
+    out
+}
+
+/// `count` (a 64-bit integer, so a string) and `sum`, `min`, `max` when the point has them.
+fn totals(out: &mut Value, p: &Value) {
+    out["count"] = text_or_number(&p["count"]).into();
+    for name in ["sum", "min", "max"] {
+        if !p[name].is_null() {
+            out[name] = p[name].clone();
+        }
+    }
+}
+
+/// A list of 64-bit counts as OTLP/JSON writes them: strings.
+fn counts(list: &Value) -> Value {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|c| Value::from(text_or_number(c)))
+                .collect()
+        })
+        .unwrap_or_else(|| json!([]))
+}
+
+fn histogram_point(item: &Value) -> Value {
+    let p = &item["point"];
+    let mut out = point_base(item);
+    totals(&mut out, p);
+    out["bucketCounts"] = counts(&p["bucketCounts"]);
+    out["explicitBounds"] = p["explicitBounds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into();
+    out
+}
+
+fn exponential_point(item: &Value) -> Value {
+    let p = &item["point"];
+    let mut out = point_base(item);
+    totals(&mut out, p);
+    out["scale"] = p["scale"].as_i64().unwrap_or(0).into();
+    out["zeroCount"] = text_or_number(&p["zeroCount"]).into();
+    out["zeroThreshold"] = p["zeroThreshold"].clone();
+    // A side without buckets is stored as offset 0 and no counts, as if absent: written
+    // as absent.
+    for side in ["positive", "negative"] {
+        let offset = p[side]["offset"].as_i64().unwrap_or(0);
+        let buckets = counts(&p[side]["bucketCounts"]);
+        if offset != 0 || buckets.as_array().is_some_and(|b| !b.is_empty()) {
+            out[side] = json!({ "offset": offset, "bucketCounts": buckets });
+        }
+    }
+    out
+}
+
+fn summary_point(item: &Value) -> Value {
+    let p = &item["point"];
+    let mut out = point_base(item);
+    totals(&mut out, p);
+    out["quantileValues"] = p["quantileValues"].clone();
+    out
 }
 
 fn resource(r: &Value) -> Value {
@@ -115,6 +341,26 @@ fn otlp_span(s: &Value) -> Value {
         "droppedLinksCount": count(&s["droppedLinksCount"]),
         "status": {"message": text(&s["status"]["message"]), "code": code as i32},
     })
+}
+
+fn otlp_log(l: &Value) -> Value {
+    let mut record = json!({
+        "timeUnixNano": text_or_number(&l["timeUnixNano"]),
+        "observedTimeUnixNano": text_or_number(&l["observedTimeUnixNano"]),
+        "severityNumber": l["severityNumber"].as_i64().unwrap_or(0),
+        "severityText": text(&l["severityText"]),
+        "attributes": attributes(&l["attributes"]),
+        "droppedAttributesCount": count(&l["droppedAttributesCount"]),
+        "flags": count(&l["flags"]),
+        "traceId": text(&l["traceId"]),
+        "spanId": text(&l["spanId"]),
+        "eventName": text(&l["eventName"]),
+    });
+    // A record without a body has none in OTLP either (an empty AnyValue is a value).
+    if !l["body"].is_null() {
+        record["body"] = any_value(&l["body"]);
+    }
+    record
 }
 
 /// An attribute object as OTLP key-values, in key order.

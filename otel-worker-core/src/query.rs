@@ -95,23 +95,80 @@ pub fn export_search(raw: Option<&str>) -> Result<(Group, Option<u32>), QueryErr
     let mut max_traces = None;
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if key == "maxTraces" {
-            max_traces = Some(
-                value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| {
-                        invalid(
-                            "maxTraces",
-                            format!("maxTraces {value:?} must be a whole number from 1"),
-                        )
-                    })?,
-            );
+            max_traces = Some(at_least_one("maxTraces", &value)?);
         } else {
             rest.append_pair(&key, &value);
         }
     }
     Ok((filters_only("search", &rest.finish())?, max_traces))
+}
+
+/// A whole number from 1 for a bound like `maxTraces`.
+fn at_least_one(parameter: &'static str, value: &str) -> Result<u32, QueryError> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            invalid(
+                parameter,
+                format!("{parameter} {value:?} must be a whole number from 1"),
+            )
+        })
+}
+
+/// `GET /v1/export/logs`: the filters of `GET /v1/logs` (without `limit` or `before`: an
+/// export reads every page) and `maxRecords`.
+pub fn export_logs(raw: Option<&str>) -> Result<(LogQuery, Option<u32>), QueryError> {
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    let mut max_records = None;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "maxRecords" => max_records = Some(at_least_one("maxRecords", &value)?),
+            "limit" | "before" => {
+                return Err(invalid(
+                    if key == "limit" { "limit" } else { "before" },
+                    format!("an export reads every page: leave out {key} (maxRecords bounds it)"),
+                ));
+            }
+            _ => {
+                rest.append_pair(&key, &value);
+            }
+        }
+    }
+    Ok((log_list(Some(&rest.finish()))?, max_records))
+}
+
+/// The parameters of `GET /v1/export/metrics`.
+pub const EXPORT_METRICS_PARAMETERS: &[&str] = &["name", "service", "start", "end", "maxPoints"];
+
+/// What `GET /v1/export/metrics` asks for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricExportQuery {
+    /// Only this metric; every one when `None`.
+    pub name: Option<String>,
+    pub service: Option<String>,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    pub max_points: Option<u32>,
+}
+
+/// Reads the query string of `GET /v1/export/metrics`.
+pub fn export_metrics(raw: Option<&str>) -> Result<MetricExportQuery, QueryError> {
+    let mut found = parameters(raw, EXPORT_METRICS_PARAMETERS)?;
+    Ok(MetricExportQuery {
+        name: found.remove("name"),
+        service: found.remove("service"),
+        start_ns: found
+            .get("start")
+            .map(|t| instant("start", t))
+            .transpose()?,
+        end_ns: found.get("end").map(|t| instant("end", t)).transpose()?,
+        max_points: found
+            .get("maxPoints")
+            .map(|t| at_least_one("maxPoints", t))
+            .transpose()?,
+    })
 }
 
 /// The parameters of `GET /v1/compare/groups`.
@@ -725,6 +782,29 @@ fn instant(parameter: &'static str, text: &str) -> Result<u64, QueryError> {
                 format!("{text:?} is neither an RFC 3339 time nor unix nanoseconds"),
             )
         })
+}
+
+/// The parameters of `POST /v1/traces/{traceId}/share`.
+pub const SHARE_PARAMETERS: &[&str] = &["expires"];
+
+/// How long a share link lasts (`expires`, a duration from a minute to 90 days; 7 days
+/// unless asked), in seconds.
+pub fn share_expiry(raw: Option<&str>) -> Result<u64, QueryError> {
+    let found = parameters(raw, SHARE_PARAMETERS)?;
+    let Some(text) = found.get("expires") else {
+        return Ok(crate::share::DEFAULT_EXPIRY_SECONDS);
+    };
+    let invalid = |message: String| QueryError::InvalidValue {
+        parameter: "expires",
+        message,
+    };
+    let seconds = crate::duration::parse(text).map_err(invalid)?.as_secs();
+    if !(60..=crate::share::MAX_EXPIRY_SECONDS).contains(&seconds) {
+        return Err(invalid(format!(
+            "expires={text} is out of range: a link lasts from 1m to 90d"
+        )));
+    }
+    Ok(seconds)
 }
 
 #[cfg(test)]

@@ -259,6 +259,35 @@ try {
   const downloaded = file.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
   check(downloaded.length === 5, `the downloaded file holds the trace's 5 spans: ${downloaded.length}`);
 
+  // Share: a link that a fresh browser, which never saw the token, opens read-only.
+  await page.getByTestId("trace-share").click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="share-link"]').value.includes("#share="));
+  const shareLink = await page.getByTestId("share-link").inputValue();
+  check(shareLink.startsWith(base + "/#share="), `the share link is on this server: ${shareLink}`);
+  const stranger = await browser.newContext({ viewport: { width: 1400, height: 860 } });
+  try {
+    const shared = await stranger.newPage();
+    shared.setDefaultTimeout(20000);
+    const sharedPaths = [];
+    shared.on("request", (r) => { if (r.url().startsWith(base + "/v1/")) sharedPaths.push(new URL(r.url()).pathname); });
+    shared.on("pageerror", (e) => errors.push("shared page: " + e.message));
+    await shared.goto(shareLink);
+    await shared.locator("#rows .row").first().waitFor();
+    check(await shared.locator("#rows .row").count() === 5, "the shared page draws the trace's five spans");
+    check(await shared.locator("#login").isHidden(), "the shared page asks for no token");
+    check(/^Shared trace, read-only, until \d{4}-/.test(await shared.getByTestId("share-note").textContent()), "the shared page says it is read-only and until when");
+    check(await shared.locator("#nav-traces").isHidden() && await shared.getByTestId("trace-share").isHidden(), "the shared page offers no search and no sharing");
+    await shared.locator('.row[data-span-id="b7ad6b7169203331"]').click();
+    await shared.waitForFunction(() => location.hash.startsWith("#share=") && location.hash.includes("span=b7ad6b7169203331"));
+    await shared.getByTestId("span-detail").getByText("redis did not answer within 10ms").first().waitFor();
+    check(sharedPaths.length > 0 && sharedPaths.every((p) => p.startsWith("/v1/shared/")), `the shared page read only through the link: ${sharedPaths.join(", ")}`);
+    await shared.screenshot({ path: `${shots}/shared.png` });
+  } finally {
+    await stranger.close();
+  }
+  // The Share button's click left the link shown; back to the waterfall's usual state.
+  await page.evaluate(() => { location.hash = "trace=4bf92f3577b34da6a3ce929d0e0e4736"; });
+
   // 5a. Compare with a copy of the example whose query took 100 ms longer: the query is
   // the span whose own time grew; its callers only got longer.
   const slower = hex(16);
@@ -369,6 +398,13 @@ try {
   check(logged.status === 200, "the live log export is stored");
   await logRows.filter({ hasText: liveLog }).waitFor();
   await page.screenshot({ path: `${shots}/log-list.png` });
+  // Download: the records this search finds, error and above, as OTLP JSON Lines.
+  const [logFile] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-logs").click()]);
+  check(logFile.suggestedFilename() === "logs.jsonl", `log file name ${logFile.suggestedFilename()}`);
+  const records = readFileSync(await logFile.path(), "utf8").trim().split("\n").map((line) => JSON.parse(line))
+    .flatMap((r) => r.resourceLogs.flatMap((rl) => rl.scopeLogs.flatMap((sl) => sl.logRecords)));
+  check(records.some((r) => r.body.stringValue === `redis gave up ${run}`) && records.every((r) => r.severityNumber >= 17),
+    `the downloaded records are the search's: ${records.length}`);
   await logRows.filter({ hasText: `redis gave up ${run}` }).locator("a").click();
   await page.waitForFunction(() => location.hash.includes("span=b7ad6b7169203331"));
   await page.getByTestId("span-detail").getByText(`redis gave up ${run}`).waitFor();

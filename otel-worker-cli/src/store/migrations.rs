@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_archive.sql",
         include_str!("../../../migrations/0011_archive.sql"),
     ),
+    (
+        "0012_shares.sql",
+        include_str!("../../../migrations/0012_shares.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

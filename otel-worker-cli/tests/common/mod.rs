@@ -385,3 +385,11 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Whether an export route's answer says it stopped before everything that matched.
+pub fn says_truncated(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get("otel-worker-truncated")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}

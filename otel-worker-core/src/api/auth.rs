@@ -1,4 +1,5 @@
-//! Bearer-token authentication for every route but `/health` and the UI page at `/`.
+//! Bearer-token authentication for every route but `/health`, the UI page at `/` and the
+//! share links' reads under [`SHARED_PREFIX`].
 //!
 //! The header must read exactly `Authorization: Bearer <token>`. Browsers cannot set
 //! headers on a WebSocket, so `/api/ws` also takes the token as a subprotocol: the client
@@ -20,6 +21,10 @@ use super::ApiError;
 /// Paths anyone may call: the health probe and the web UI's page (which holds no data
 /// and asks for the token itself).
 pub const PUBLIC_PATHS: &[&str] = &["/health", "/"];
+
+/// The prefix of the routes a share link opens without the token; each checks the
+/// link's signature itself (`api::share`).
+pub const SHARED_PREFIX: &str = "/v1/shared/";
 
 /// The path of the live feed, whose token may also come as a subprotocol.
 pub const WEBSOCKET_PATH: &str = "/api/ws";
@@ -56,7 +61,9 @@ impl Auth {
     /// Whether `request` may pass: a public path, an open server, or the token.
     pub fn allows<B>(&self, request: &http::Request<B>) -> bool {
         let path = request.uri().path();
-        PUBLIC_PATHS.contains(&path) || self.carries_token(path, request.headers())
+        PUBLIC_PATHS.contains(&path)
+            || (path.starts_with(SHARED_PREFIX) && request.method() == http::Method::GET)
+            || self.carries_token(path, request.headers())
     }
 
     /// Whether an `authorization` value (an HTTP header or gRPC metadata) is exactly

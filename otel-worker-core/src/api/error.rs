@@ -38,6 +38,9 @@ pub enum ApiError {
     BadRequest(&'static str, String),
     #[error("{0}")]
     NotFound(String),
+    /// What the request names existed and is no longer there to read: (code, message).
+    #[error("{1}")]
+    Gone(&'static str, String),
     #[error("this server requires `Authorization: Bearer <token>`")]
     Unauthorized,
     /// The request is understood and authenticated but not allowed (a foreign `Origin`).
@@ -95,6 +98,7 @@ impl ApiError {
         match self {
             Self::BadRequest(code, _) => (StatusCode::BAD_REQUEST, code),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            Self::Gone(code, _) => (StatusCode::GONE, code),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),

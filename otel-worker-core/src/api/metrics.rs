@@ -216,3 +216,111 @@ pub(crate) async fn get_metric(
         partial,
     }))
 }
+
+/// Points `GET /v1/export/metrics` reads at most when `maxPoints` does not say.
+pub const DEFAULT_EXPORT_POINTS: u32 = 100_000;
+
+/// `GET /v1/export/metrics[?name=N][&service=S][&start=T][&end=T][&maxPoints=N]`: metric
+/// points as OTLP JSON Lines, a line per metric stream (and database), its series grouped
+/// by resource and scope, each series' points oldest first. Past `maxPoints` (100,000
+/// unless asked, and at most the spans a request reads here) each series keeps its
+/// newest points, and `Otel-Worker-Truncated: true` says so.
+pub(crate) async fn export_metrics(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::otlp_json::{MetricStream, StoredSeries, metrics_request};
+    let q = query::export_metrics(raw.as_deref())?;
+    let max = u64::from(q.max_points.unwrap_or(DEFAULT_EXPORT_POINTS))
+        .min(state.compare_limits.spans) as usize;
+    let mut names = BTreeSet::new();
+    for store in state.shards.all() {
+        for row in store.metric_list(q.service.as_deref(), None).await? {
+            names.insert(row.name);
+        }
+    }
+    if let Some(name) = &q.name {
+        names.retain(|n| n == name);
+    }
+    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let (mut lines, mut written, mut truncated) = (String::new(), 0, false);
+    'metrics: for name in names {
+        for store in state.shards.all() {
+            // Series of one name may be of different streams (kind, unit, description).
+            let mut streams: BTreeMap<(i64, String, String, i64, i64), Vec<SeriesRow>> =
+                BTreeMap::new();
+            for row in store.metric_series(&name, q.service.as_deref()).await? {
+                let key = (
+                    row.kind,
+                    row.unit.clone(),
+                    row.description.clone(),
+                    row.temporality,
+                    row.monotonic,
+                );
+                streams.entry(key).or_default().push(row);
+            }
+            for ((kind, unit, description, temporality, monotonic), rows) in streams {
+                if written >= max {
+                    truncated = true;
+                    break 'metrics;
+                }
+                // Each series' share of what is left, and one more to see if it had more.
+                let per_series = ((max - written) / rows.len()).max(1);
+                let ids: Vec<&str> = rows.iter().map(|r| r.series_id.as_str()).collect();
+                let mut points: BTreeMap<String, Vec<(u64, Value)>> = BTreeMap::new();
+                for point in store
+                    .metric_points(
+                        &ids,
+                        q.start_ns.unwrap_or(0),
+                        q.end_ns.unwrap_or(u64::MAX),
+                        u32::try_from(per_series + 1).unwrap_or(u32::MAX),
+                    )
+                    .await?
+                {
+                    let time = point.time_ns.parse::<u64>().unwrap_or(0);
+                    points
+                        .entry(point.series_id)
+                        .or_default()
+                        .push((time, json(&point.body)));
+                }
+                let series: Vec<StoredSeries> = rows
+                    .iter()
+                    .filter_map(|row| {
+                        let mut points = points.remove(&row.series_id)?;
+                        if points.len() > per_series {
+                            truncated = true;
+                            points.truncate(per_series);
+                        }
+                        // Read newest first; files hold them in time order.
+                        points.reverse();
+                        written += points.len();
+                        Some(StoredSeries {
+                            resource: json(&row.resource),
+                            scope: json(&row.scope),
+                            attributes: json(&row.attributes),
+                            points,
+                        })
+                    })
+                    .collect();
+                if series.is_empty() {
+                    continue;
+                }
+                let stream = MetricStream {
+                    name: name.clone(),
+                    kind,
+                    unit,
+                    description,
+                    temporality,
+                    monotonic: monotonic != 0,
+                };
+                lines.push_str(&metrics_request(&stream, &series).to_string());
+                lines.push('\n');
+            }
+        }
+    }
+    Ok(super::download::json_lines(
+        lines,
+        truncated,
+        "metrics.jsonl",
+    ))
+}

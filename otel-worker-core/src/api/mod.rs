@@ -9,6 +9,7 @@ pub mod auth;
 mod compare;
 pub mod compute;
 mod cors;
+mod download;
 mod error;
 mod export;
 mod extract;
@@ -18,6 +19,7 @@ mod logs;
 pub mod mcp;
 mod metrics;
 mod origin;
+mod share;
 mod traces;
 
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use cors::parse_origin;
@@ -55,6 +57,8 @@ pub(crate) struct AppState {
     pub(crate) compare_limits: crate::compare::groups::Limits,
     pub(crate) compute: Option<Arc<dyn compute::Compute>>,
     pub(crate) clock: Option<Clock>,
+    /// Signs and checks share links; `None` on a server without a token.
+    pub(crate) share_key: Option<crate::share::ShareKey>,
 }
 
 impl AppState {
@@ -186,6 +190,10 @@ impl Builder {
             compare_limits: self.compare_limits,
             compute: self.compute,
             clock: self.clock,
+            share_key: self
+                .auth_token
+                .as_deref()
+                .map(|token| crate::share::ShareKey::derive(token.as_bytes())),
         };
         let mut router = Router::new()
             .route("/health", get(traces::health))
@@ -200,6 +208,13 @@ impl Builder {
             .route("/v1/traces/{trace_id}/spans", get(traces::trace_spans))
             .route("/v1/traces/{trace_id}/otlp", get(traces::export_trace))
             .route("/v1/export/traces", get(traces::export_search))
+            .route("/v1/export/logs", get(logs::export_logs))
+            .route("/v1/export/metrics", get(metrics::export_metrics))
+            .route("/v1/traces/{trace_id}/share", post(share::create))
+            .route("/v1/shares/{token}", delete(share::revoke))
+            .route("/v1/shared/{token}", get(share::trace))
+            .route("/v1/shared/{token}/logs", get(share::trace_logs))
+            .route("/v1/shared/{token}/otlp", get(share::trace_otlp))
             .route("/v1/traces/{trace_id}/logs", get(logs::trace_logs))
             .route("/v1/logs", get(logs::list_logs).post(export::export_logs))
             .route(
@@ -260,6 +275,25 @@ impl Builder {
                 .max_age(CORS_MAX_AGE),
         )
     }
+}
+
+/// Where the client reached this server (the web UI's address, for links): the URI's own
+/// scheme and host when it has them (the Worker's), else the `Host` header, over `https`
+/// when a proxy in front says so.
+pub(crate) fn public_base(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return format!("{scheme}://{authority}");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -7,6 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::download::{attachment, json_lines};
 use super::extract::{SpanId, TraceId};
 use super::{ApiError, AppState};
 use crate::models::{
@@ -204,13 +205,7 @@ pub(crate) async fn export_search(
             None => break,
         }
     }
-    let mut response = ([(header::CONTENT_TYPE, "application/x-ndjson")], lines).into_response();
-    if truncated {
-        response
-            .headers_mut()
-            .insert("otel-worker-truncated", HeaderValue::from_static("true"));
-    }
-    Ok(attachment(response, "traces.jsonl"))
+    Ok(json_lines(lines, truncated, "traces.jsonl"))
 }
 
 /// The store holding a trace, when one does (a trace deleted since it was listed: none).
@@ -266,16 +261,6 @@ pub(crate) async fn read_spans<T: serde::de::DeserializeOwned>(
             None => return Ok((spans, false)),
         }
     }
-}
-
-/// `response` as a download named `name`.
-fn attachment(mut response: Response, name: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
 }
 
 /// `GET /v1/traces/{traceId}/spans/{spanId}`

@@ -99,7 +99,9 @@ fn log_record(
     }
     let value = any_value(log.body.as_ref());
     let (message, body_is_json) = match &value {
-        serde_json::Value::Null => (None, false),
+        // No body: an empty "JSON" message, which reads back as none (the column is NOT
+        // NULL, and no text search matches it).
+        serde_json::Value::Null => (Some(String::new()), true),
         serde_json::Value::String(text) => (Some(text.clone()), false),
         other => (Some(other.to_string()), true),
     };

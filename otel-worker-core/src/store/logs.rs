@@ -157,6 +157,7 @@ impl LogRow {
         let attributes: Attributes = keys.into_iter().zip(body.values).collect();
         let value = match (self.message, body.body_is_json) {
             (None, _) => Value::Null,
+            (Some(text), true) if text.is_empty() => Value::Null,
             (Some(text), true) => serde_json::from_str(&text).map_err(|e| corrupt("value", e))?,
             (Some(text), false) => Value::String(text),
         };

@@ -140,6 +140,8 @@ pub struct SeriesRow {
     pub attributes: String,
     /// The resource's [`crate::models::Resource`] JSON text.
     pub resource: String,
+    /// The scope's [`crate::models::Scope`] JSON text.
+    pub scope: String,
     pub service: Option<String>,
 }
 

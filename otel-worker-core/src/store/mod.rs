@@ -19,6 +19,7 @@ pub mod read;
 pub mod row;
 pub mod search;
 pub mod shards;
+pub mod shares;
 pub mod sql;
 pub mod summary;
 pub mod sweep;

@@ -1106,7 +1106,8 @@ ORDER BY ms.name";
 pub const METRIC_SERIES: &str = "\
 SELECT CAST(ms.series_id AS TEXT) AS series_id, ms.kind AS kind, ms.unit AS unit,
        ms.description AS description, ms.temporality AS temporality, ms.monotonic AS monotonic,
-       ms.attributes AS attributes, r.resource AS resource, r.service_name AS service
+       ms.attributes AS attributes, r.resource AS resource, r.scope AS scope,
+       r.service_name AS service
 FROM metric_series ms JOIN resources r ON r.resource_id = ms.resource_id
 WHERE ms.name = ?1 AND (?2 IS NULL OR r.service_name = ?2)";
 
@@ -1584,3 +1585,16 @@ FROM archive_tombstones";
 /// Forgets tombstones that cover no block any more.
 pub const FORGET_TOMBSTONES: &str = "\
 DELETE FROM archive_tombstones WHERE up_to_block < coalesce((SELECT min(block_id) FROM archive_blocks), 9223372036854775807)";
+
+/// Forgets the revocations of links that have expired: `?1` = now (ns).
+pub const FORGET_EXPIRED_SHARES: &str =
+    "DELETE FROM share_revocations WHERE expires_ns < CAST(?1 AS INTEGER)";
+
+/// Revokes a share link: `?1` = share id, `?2` = when it expires (ns).
+pub const REVOKE_SHARE: &str =
+    "INSERT INTO share_revocations (share_id, expires_ns) VALUES (?1, CAST(?2 AS INTEGER))
+     ON CONFLICT (share_id) DO NOTHING";
+
+/// Whether a share link was revoked: `?1` = share id.
+pub const SHARE_REVOKED: &str =
+    "SELECT CAST(EXISTS (SELECT 1 FROM share_revocations WHERE share_id = ?1) AS TEXT) AS value";

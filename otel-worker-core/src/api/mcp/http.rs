@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use axum::{Json, Router};
@@ -82,7 +82,7 @@ async fn handle(
     let backend = InProcess {
         api: state.api,
         host: state.options.host,
-        ui_base: ui_base(&uri, &headers),
+        ui_base: crate::api::public_base(&uri, &headers),
     };
     let server = Server::new(backend, state.options.allow_delete);
     match server.handle_text(text).await {
@@ -93,23 +93,6 @@ async fn handle(
         Some(answer) => Json(answer).into_response(),
         None => StatusCode::ACCEPTED.into_response(),
     }
-}
-
-/// The web UI's address as the client reached this server.
-fn ui_base(uri: &Uri, headers: &HeaderMap) -> String {
-    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
-        return format!("{scheme}://{authority}");
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 /// The tools' backend inside a server: requests go straight to the API's router.
