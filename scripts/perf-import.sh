@@ -19,10 +19,11 @@ out="$target_dir/perf-import"
 rm -rf "$out" && mkdir -p "$out"
 [ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 python3 - "$out/big.jsonl" "$size_mb" <<'PY'
-import json, os, random, sys
+import json, os, random, sys, time
 path, size = sys.argv[1], int(sys.argv[2]) * 1024 * 1024
 services = ["frontend", "checkout", "payments", "inventory", "users", "search"]
-start = 1_800_000_000_000_000_000
+# An hour ago, so the server takes every span (it refuses items dated a day ahead).
+start = int(time.time() * 1e9) - 3_600_000_000_000
 with open(path, "w") as f:
     written, line_no = 0, 0
     while written < size:

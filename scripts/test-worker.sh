@@ -75,7 +75,7 @@ bash scripts/test-ui.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/screenshots
 if [ "$status" = 0 ]; then
     echo "==> black-box API and search suites against the Worker under wrangler dev on $url"
     OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
-        cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test live --test logs --test metrics --test mcp --test share -- --test-threads=4 || status=$?
+        cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test live --test logs --test metrics --test mcp --test share --test import -- --test-threads=4 || status=$?
 fi
 if [ "$status" = 0 ]; then
     echo "==> real OpenTelemetry SDKs against the Worker"

@@ -8,8 +8,10 @@
 //! and all of it gzip or zstd compressed; a directory (its files in name order) or `-`
 //! (standard input). Files are read as a stream, a message at a time.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -96,8 +98,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Imports `paths` into the server `client` reaches; `progress` prints a line a second on
-/// standard error. Only a path that cannot be listed is an error: everything else is
+/// Imports `paths` into the server `client` reaches; `progress` shows how far each file
+/// has come on standard error (a bar on a terminal, else a line a second). Only a path that cannot be listed is an error: everything else is
 /// reported.
 pub async fn import_files(
     client: &otel_worker_core::client::Client,
@@ -110,13 +112,15 @@ pub async fn import_files(
     for path in paths {
         expand(path, &mut files)?;
     }
-    let mut last_progress = Instant::now();
     for file in files {
         report.files += 1;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Piece>>(4);
         let reading = file.clone();
+        let read = Arc::new(AtomicU64::new(0));
+        let counter = read.clone();
+        let mut shown = progress.then(|| Progress::new(&file));
         // Files are read on a blocking thread, a message at a time, while the last is sent.
-        let reader = tokio::task::spawn_blocking(move || read_file(&reading, &tx));
+        let reader = tokio::task::spawn_blocking(move || read_file(&reading, &tx, counter));
         while let Some(piece) = rx.recv().await {
             match piece {
                 Ok(piece) => {
@@ -127,23 +131,101 @@ pub async fn import_files(
                 }
                 Err(e) => report.problems.push(format!("{e:#}")),
             }
-            if progress && last_progress.elapsed() >= Duration::from_secs(1) {
-                last_progress = Instant::now();
-                eprintln!(
-                    "{}: {} messages, {} spans, {} log records, {} data points so far",
-                    file.display(),
-                    report.messages,
-                    report.spans,
-                    report.log_records,
-                    report.data_points
-                );
+            if let Some(shown) = &mut shown {
+                shown.update(read.load(Ordering::Relaxed), &report);
             }
+        }
+        if let Some(shown) = shown {
+            shown.finish();
         }
         if let Err(e) = reader.await? {
             report.problems.push(format!("{e:#}"));
         }
     }
     Ok(report)
+}
+
+/// How far a file's import has come, on standard error: a bar of the file's bytes on a
+/// terminal, else a line a second (a log keeps it).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    name: String,
+    size: Option<u64>,
+    last_line: Instant,
+}
+
+impl Progress {
+    fn new(file: &Path) -> Self {
+        let size = (file.as_os_str() != "-")
+            .then(|| std::fs::metadata(file).ok().map(|m| m.len()))
+            .flatten();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = match size {
+                Some(size) => indicatif::ProgressBar::new(size),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            let template = if size.is_some() {
+                "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left: {msg}"
+            } else {
+                "{prefix} {spinner} {bytes} {bytes_per_sec}: {msg}"
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(file.display().to_string());
+            bar
+        });
+        Self {
+            bar,
+            name: file.display().to_string(),
+            size,
+            last_line: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, read: u64, report: &Report) {
+        let stored = format!(
+            "{} spans, {} log records, {} data points",
+            report.spans, report.log_records, report.data_points
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(read);
+                bar.set_message(stored);
+            }
+            None if self.last_line.elapsed() >= Duration::from_secs(1) => {
+                self.last_line = Instant::now();
+                let share = self
+                    .size
+                    .filter(|size| *size > 0)
+                    .map(|size| format!(" ({:.0}%)", read as f64 * 100.0 / size as f64))
+                    .unwrap_or_default();
+                eprintln!("{}: {read} bytes read{share}, {stored} so far", self.name);
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Counts the bytes read through it, for the progress bar (of the file as it is on disk,
+/// compressed or not).
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// `path`, or a directory's files (in name order, recursively).
@@ -167,12 +249,19 @@ fn expand(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 fn read_file(
     path: &Path,
     tx: &tokio::sync::mpsc::Sender<anyhow::Result<Piece>>,
+    read: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin())
+        Box::new(Counted {
+            inner: std::io::stdin(),
+            read,
+        })
     } else {
-        Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?)
+        Box::new(Counted {
+            inner: std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?,
+            read,
+        })
     };
     let mut input = decompressed(BufReader::new(raw))?;
     let send = |piece: anyhow::Result<Piece>| tx.blocking_send(piece).is_ok();

@@ -163,6 +163,43 @@ async fn the_ui_page_needs_no_token_and_loads_nothing_from_elsewhere() {
     for needle in ["src=\"http", "href=\"http", "url(http", "@import"] {
         assert!(!page.contains(needle), "the page refers to {needle}");
     }
+    // Its scripts, ES modules of its own origin, are as public as the page, with the
+    // same headers; each imports only its siblings.
+    let mut scripts = vec!["main.js".to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = scripts.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let response = server
+            .http()
+            .get(server.url(&format!("/js/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "/js/{name}");
+        let headers = response.headers().clone();
+        // Cloudflare's static assets may say application/javascript: both run as modules.
+        let kind = headers["content-type"].to_str().unwrap();
+        assert!(
+            kind.starts_with("text/javascript") || kind.starts_with("application/javascript"),
+            "/js/{name}: {:?}",
+            headers["content-type"]
+        );
+        assert_eq!(
+            headers["content-security-policy"],
+            otel_worker_core::ui::CONTENT_SECURITY_POLICY
+        );
+        let text = response.text().await.unwrap();
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let from = line
+                .rsplit_once("\"./")
+                .map(|(_, f)| f.trim_end_matches("\";"));
+            let from = from.unwrap_or_else(|| panic!("/js/{name} imports from elsewhere: {line}"));
+            scripts.push(from.to_owned());
+        }
+    }
+    assert!(seen.len() >= 9, "{seen:?}");
 }
 
 #[tokio::test]

@@ -356,3 +356,108 @@ async fn every_signal_exported_as_json_or_protobuf_frames_imports_into_an_empty_
         }
     }
 }
+
+/// Against either home (the Worker too): a trace with its log records and a service's
+/// metrics, exported as JSON Lines and as protobuf frames, deleted (metrics cannot be:
+/// their import must change nothing) and imported again, export the same bytes.
+#[tokio::test]
+async fn telemetry_exported_and_imported_again_comes_back_byte_for_byte_on_either_home() {
+    let server = TestServer::start();
+    let (trace_id, request) = trace(4, now_ns() - 120_000_000_000);
+    let service = format!("roundtrip-{}", hex::encode(random_span_id()));
+    let response = post_protobuf(&server, request.encode_to_vec()).await;
+    assert_eq!(response.status(), 200);
+    let logs = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeLogs": [{"scope": {"name": "app"}, "logRecords": [
+            {"timeUnixNano": (now_ns() - 119_000_000_000).to_string(), "severityNumber": 17,
+             "body": {"stringValue": "declined"}, "traceId": trace_id,
+             "attributes": [{"key": "amount", "value": {"doubleValue": 12.5}}]},
+            {"timeUnixNano": (now_ns() - 118_000_000_000).to_string(), "severityNumber": 9,
+             "body": {"kvlistValue": {"values": [{"key": "n", "value": {"intValue": "3"}}]}},
+             "traceId": trace_id}]}]}]});
+    let metrics = serde_json::json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeMetrics": [{"scope": {"name": "app.meter", "version": "1"}, "metrics": [
+            {"name": "roundtrip.requests", "unit": "{request}", "sum": {"aggregationTemporality": 2,
+             "isMonotonic": true, "dataPoints": [{"asInt": "7",
+             "startTimeUnixNano": (now_ns() - 60_000_000_000).to_string(),
+             "timeUnixNano": (now_ns() - 1_000_000_000).to_string(),
+             "attributes": [{"key": "route", "value": {"stringValue": "/pay"}}]}]}},
+            {"name": "roundtrip.latency", "unit": "ms", "histogram": {"aggregationTemporality": 1,
+             "dataPoints": [{"count": "3", "sum": 30.5, "min": 1.5, "max": 20.0,
+             "bucketCounts": ["1", "1", "1"], "explicitBounds": [5.0, 10.0],
+             "startTimeUnixNano": (now_ns() - 60_000_000_000).to_string(),
+             "timeUnixNano": (now_ns() - 1_000_000_000).to_string()}]}}]}]}]});
+    for (path, body) in [("/v1/logs", logs), ("/v1/metrics", metrics)] {
+        let response = post_to(
+            &server,
+            path,
+            "application/json",
+            None,
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let search = format!("traceId={trace_id}");
+    let exports: [Vec<&str>; 3] = [
+        vec!["traces", "export", &trace_id],
+        vec!["logs", "export", "--search", &search],
+        vec!["metrics", "export", "--service", &service],
+    ];
+    let export = |format: &str| -> Vec<Vec<u8>> {
+        exports
+            .iter()
+            .map(|args| {
+                let mut args = args.clone();
+                args.extend(["--format", format]);
+                let out = client(&server, &args);
+                assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+                out.stdout
+            })
+            .collect()
+    };
+    let first = export("json");
+    assert_eq!(
+        first
+            .iter()
+            .map(|f| text(f).lines().count())
+            .collect::<Vec<_>>(),
+        [1, 1, 2]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "proto"] {
+        let files: Vec<String> = export(format)
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let file = dir.path().join(format!("{format}-{i}"));
+                std::fs::write(&file, bytes).unwrap();
+                file.to_string_lossy().into_owned()
+            })
+            .collect();
+        let response = server
+            .http()
+            .delete(server.url(&format!("/v1/traces/{trace_id}")))
+            .header("authorization", server.auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{format}");
+        let (status, _) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
+        assert_eq!(status, 404, "deleted before the {format} import");
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let out = import(&server, &files, None);
+        assert!(out.status.success(), "{format}: {}", text(&out.stdout));
+        let again = export("json");
+        for (i, (before, after)) in first.iter().zip(&again).enumerate() {
+            assert_eq!(
+                text(after),
+                text(before),
+                "{:?} after a {format} round trip",
+                exports[i]
+            );
+        }
+    }
+}

@@ -275,6 +275,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "search_blocks",
             "search_blocks_by_start",
             "services",
+            "share_revocations",
             "spans",
             "traces",
             "traces_by_start",
@@ -2426,4 +2427,28 @@ async fn a_log_record_sharing_a_time_and_identity_with_a_different_one_refuses_t
         "{refused}"
     );
     assert_eq!(store.holdings().await.unwrap().logs, 1);
+}
+
+/// An export retried many times (an exporter in a retry loop, or a file imported again and
+/// again) leaves its trace as it was: the same summary and spans, and no more parts than
+/// one export gives, so the next retry costs what the first did.
+#[tokio::test]
+async fn an_export_retried_many_times_leaves_its_trace_as_one_export_leaves_it() {
+    let (_dir, path, store) = temp_store();
+    let spans: Vec<SpanRecord> = (1..=5u8)
+        .map(|i| record(9, i, (i != 1).then_some(1), 1_000 + u64::from(i), 2_000))
+        .collect();
+    store.insert(batch(spans.clone())).await.unwrap();
+    let trace = "09".repeat(16);
+    let first = store.trace_summary(&trace).await.unwrap().unwrap();
+    for _ in 0..50 {
+        store.insert(batch(spans.clone())).await.unwrap();
+    }
+    assert_eq!(store.trace_summary(&trace).await.unwrap().unwrap(), first);
+    assert_eq!(self::spans(&store, &trace).await.len(), 5);
+    let parts = count(
+        &path,
+        "SELECT json_array_length(parts) FROM traces WHERE trace_id = unhex('09090909090909090909090909090909')",
+    );
+    assert_eq!(parts, 1, "parts of rows that are gone are forgotten");
 }

@@ -1,5 +1,5 @@
-//! Bearer-token authentication for every route but `/health`, the UI page at `/` and the
-//! share links' reads under [`SHARED_PREFIX`].
+//! Bearer-token authentication for every route but `/health`, the UI (the page at `/`,
+//! its scripts under `/js/`) and the share links' reads under [`SHARED_PREFIX`].
 //!
 //! The header must read exactly `Authorization: Bearer <token>`. Browsers cannot set
 //! headers on a WebSocket, so `/api/ws` also takes the token as a subprotocol: the client
@@ -62,7 +62,8 @@ impl Auth {
     pub fn allows<B>(&self, request: &http::Request<B>) -> bool {
         let path = request.uri().path();
         PUBLIC_PATHS.contains(&path)
-            || (path.starts_with(SHARED_PREFIX) && request.method() == http::Method::GET)
+            || ((path.starts_with(SHARED_PREFIX) || path.starts_with(crate::ui::SCRIPTS_PREFIX))
+                && request.method() == http::Method::GET)
             || self.carries_token(path, request.headers())
     }
 

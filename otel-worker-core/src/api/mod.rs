@@ -237,7 +237,9 @@ impl Builder {
             .with_state(state);
         #[cfg(feature = "ui")]
         {
-            router = router.route("/", get(crate::ui::index));
+            router = router
+                .route("/", get(crate::ui::index))
+                .route("/js/{name}", get(crate::ui::script));
         }
         if let Some(options) = self.mcp {
             let api = router.clone();

@@ -391,7 +391,9 @@ ON CONFLICT (trace_id) DO UPDATE SET
 
 /// Writes the summary of the touched traces [`SUMMARIZE_TOUCHED_TRACES`] leaves out, from
 /// all of their spans: the export's rows and the trace's earlier parts. The export's rows
-/// of one trace are one range, appended to the trace's `parts`.
+/// of one trace are one range, appended to the trace's `parts`; earlier parts left with
+/// none of the trace's rows (a retried export's first copy, deleted) are dropped, so
+/// retries do not make the trace's parts, and every later read of it, longer.
 pub const SUMMARIZE_TRACES_IN_FULL: &str = concat!(
     "WITH touched AS (
   SELECT DISTINCT trace_id FROM spans
@@ -426,7 +428,13 @@ SELECT trace_id, min(start_ns), max(end_ns), count(*), sum(status_code = 2),
   substr(min(",
     service_key!("rows", "rows.service_name"),
     "), 22),
-  json_insert(coalesce((SELECT t.parts FROM traces t WHERE t.trace_id = rows.trace_id), '[]'),
+  json_insert((SELECT json_group_array(json(kept.value)) FROM (
+                 SELECT p.value FROM traces t JOIN json_each(t.parts) p
+                 WHERE t.trace_id = rows.trace_id
+                   AND EXISTS (SELECT 1 FROM spans s
+                               WHERE s.span_row BETWEEN p.value ->> 0 AND p.value ->> 1
+                                 AND +s.trace_id = t.trace_id)
+                 ORDER BY p.key) kept),
               '$[#]',
               json_array(min(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END),
                          max(CASE WHEN span_row > (SELECT value FROM counters WHERE name = 'ingest_mark') THEN span_row END))),
