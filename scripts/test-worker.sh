@@ -158,4 +158,10 @@ if [ "$status" = 0 ]; then
         echo "---- wrangler dev log (last 80 lines) ----"; tail -n 80 "$state/wrangler.log"
     fi
 fi
+if [ "$status" != 0 ]; then
+    # The requests answered 5xx, and workerd's own complaints, from the whole log: a
+    # failure far from its end is not in the last lines.
+    echo "---- wrangler dev log: 5xx answers and workerd errors ----"
+    grep -E '"status":5[0-9][0-9]|[0-9]{3} (Internal Server Error|Service Unavailable)|exceeded|restarted|workerd/' "$state/wrangler.log" | tail -n 40 || true
+fi
 exit "$status"

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -154,15 +154,39 @@ fn answer(state: &AppState, signal: Signal, encoding: Encoding, stored: Stored) 
     response
 }
 
-/// Reads the body, refusing it as soon as it passes `limit` bytes.
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, IngestError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(IngestError::TooLarge { limit })
+/// Bytes of a refused body read on and thrown away before the 413, past its limit.
+pub const MAX_DRAINED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads the body, refusing it once it passes `limit` bytes. The rest of a refused body is
+/// still read, and thrown away (up to [`MAX_DRAINED_BYTES`] more), before the answer: an
+/// HTTP/1.1 client still sending it would otherwise see a broken connection instead of
+/// the 413. Memory stays within `limit`.
+async fn read_limited(mut body: Body, limit: usize) -> Result<bytes::Bytes, IngestError> {
+    let mut kept: Vec<bytes::Bytes> = Vec::new();
+    let mut read = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| IngestError::InvalidBody(format!("the body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        read = read.saturating_add(data.len());
+        if read <= limit {
+            kept.push(data);
+        } else {
+            // Over the limit: nothing more is kept.
+            kept.clear();
+            if read - limit > MAX_DRAINED_BYTES {
+                break;
+            }
         }
-        Err(e) => Err(IngestError::InvalidBody(format!(
-            "the body could not be read: {e}"
-        ))),
     }
+    if read > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    // One frame (the usual case) is passed on without a copy.
+    Ok(match kept.len() {
+        1 => kept.swap_remove(0),
+        _ => kept.concat().into(),
+    })
 }
