@@ -32,7 +32,10 @@ fuzz_target!(|body: &[u8]| {
             assert_eq!(keys, stored.values.len(), "a value per key");
             if stored.body_is_json {
                 let message = log.message.as_deref().expect("a JSON body has its text");
-                serde_json::from_str::<serde_json::Value>(message).expect("the value parses");
+                // Empty: a record without a body (it reads back as none).
+                if !message.is_empty() {
+                    serde_json::from_str::<serde_json::Value>(message).expect("the value parses");
+                }
             }
             assert!(log.trace_id.as_ref().is_none_or(|id| id.len() == 32));
             assert!(log.span_id.as_ref().is_none_or(|id| id.len() == 16));

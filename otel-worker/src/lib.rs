@@ -48,6 +48,10 @@ pub const COMPARE_LIMITS: Limits = Limits {
     spans: 50_000,
 };
 
+/// Items one export to a file reads: each trace is a D1 query or two, and its spans are
+/// held until the answer is written.
+pub const EXPORT_ITEMS: u64 = 50_000;
+
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
@@ -60,7 +64,7 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
     let path = request.uri().path().to_owned();
     let usage = Arc::new(D1Usage::default());
     let context = Arc::new(context);
-    let (response, shards) = serve(request, &env, context.clone(), usage.clone()).await?;
+    let (response, served) = serve(request, &env, context.clone(), usage.clone()).await?;
     // The request log: one structured line per request, for `wrangler tail` and Workers
     // Logs, the only place a failure is logged, with the cause the API left in the response.
     let mut line = serde_json::json!({
@@ -94,12 +98,15 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         None => console_log!("{line}"),
     }
     // Background work, after the answer, now and then (retention waits for the cron).
-    if let Some(shards) = shards
+    if let Some(Served {
+        shards,
+        archive_after,
+    }) = served
         && housekeeping::due_after_request()
     {
         let settings = housekeeping::Settings {
             retention_days: None,
-            archive_after: config::archive_after(&env).unwrap_or(None),
+            archive_after,
         };
         context.wait_until(async move {
             housekeeping::run(&shards, &usage, housekeeping::AFTER_REQUEST, settings).await;
@@ -131,15 +138,21 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     }
 }
 
+/// What housekeeping after a request needs from the configuration the request read.
+struct Served {
+    shards: Shards,
+    archive_after: Option<std::time::Duration>,
+}
+
 /// Answers one request: the configuration and the token are checked before the body is
 /// touched, so a request without a valid token costs no memory however large its body.
-/// Also returns the stores, for housekeeping after the answer.
+/// Also returns the stores and settings, for housekeeping after the answer.
 async fn serve(
     request: HttpRequest,
     env: &Env,
     context: Arc<Context>,
     usage: Arc<D1Usage>,
-) -> worker::Result<(Response<Body>, Option<Shards>)> {
+) -> worker::Result<(Response<Body>, Option<Served>)> {
     let built = config::auth_token(env).and_then(|token| {
         // CORS preflights carry no token; the router answers them (or refuses them) itself.
         if request.method() != axum::http::Method::OPTIONS
@@ -149,7 +162,7 @@ async fn serve(
         }
         app(env, token, context, &usage)
     });
-    let (mut router, shards) = match built {
+    let (mut router, served) = match built {
         Ok(built) => built,
         Err(error) => {
             read_body(request, 0).await?;
@@ -164,7 +177,7 @@ async fn serve(
     };
     let request = read_body(request, keep).await?;
     match router.call(request).await {
-        Ok(response) => Ok((response, Some(shards))),
+        Ok(response) => Ok((response, Some(served))),
         Err(never) => match never {},
     }
 }
@@ -202,12 +215,12 @@ fn app(
     token: String,
     context: Arc<Context>,
     usage: &Arc<D1Usage>,
-) -> Result<(axum::Router, Shards), ApiError> {
+) -> Result<(axum::Router, Served), ApiError> {
     let shards = config::shards(env, usage)?;
     let sampling = config::sampling(env)?;
-    // Checked here so that a wrong value is a clear error on every request, not a
+    // Read here so that a wrong value is a clear error on every request, not a
     // housekeeping log line.
-    config::archive_after(env)?;
+    let archive_after = config::archive_after(env)?;
     let feed = env.durable_object(config::LIVE_BINDING).map_err(|e| {
         ApiError::Misconfigured(format!(
             "the Durable Object binding {} is missing: {e}",
@@ -225,9 +238,16 @@ fn app(
         .sampling(sampling)
         .search_budget(Some(SEARCH_BUDGET))
         .compare_limits(COMPARE_LIMITS)
+        .export_items(EXPORT_ITEMS)
         .live_route(live.route())
         .mcp(mcp)
         .clock(now_ns)
         .build();
-    Ok((router, shards))
+    Ok((
+        router,
+        Served {
+            shards,
+            archive_after,
+        },
+    ))
 }

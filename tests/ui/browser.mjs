@@ -461,6 +461,13 @@ try {
   await sendMetrics([histogramPoint("/c", 0, [0, 1, 0])]);
   await chart.locator(".legend", { hasText: "http.route=/c" }).waitFor();
   await page.screenshot({ path: `${shots}/metrics.png` });
+  // Download: the open metric's points in the range, as OTLP JSON Lines.
+  const [metricFile] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-metrics").click()]);
+  check(metricFile.suggestedFilename() === `metric-${metricName}.jsonl`, `metric file name ${metricFile.suggestedFilename()}`);
+  const exported = readFileSync(await metricFile.path(), "utf8").trim().split("\n").map((line) => JSON.parse(line))
+    .flatMap((r) => r.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)));
+  check(exported.length > 0 && exported.every((m) => m.name === metricName && m.histogram.dataPoints.length > 0),
+    `the downloaded file holds the metric's points: ${exported.map((m) => m.name).join(", ")}`);
   await chart.getByTestId("exemplar").first().click();
   await page.waitForFunction((id) => location.hash.includes("trace=" + id) && location.hash.includes("span=b7ad6b7169203331"), EXAMPLE_TRACE);
   await page.getByTestId("span-detail").waitFor();

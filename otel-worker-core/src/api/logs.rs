@@ -87,15 +87,14 @@ const MAX_BUDGETED_EXPORT_PAGES: usize = 50;
 
 /// `GET /v1/export/logs?<filters>[&maxRecords=N]`: the records a search finds, newest
 /// first, as OTLP JSON Lines of up to 1,000 records a line. Stops at `maxRecords`
-/// (10,000 unless asked, and at most the spans a request reads here), saying so in
+/// (10,000 unless asked, and at most the home's export items), saying so in
 /// `Otel-Worker-Truncated: true`.
 pub(crate) async fn export_logs(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (mut query, max) = query::export_logs(raw.as_deref())?;
-    let max =
-        u64::from(max.unwrap_or(DEFAULT_EXPORT_LOGS)).min(state.compare_limits.spans) as usize;
+    let max = u64::from(max.unwrap_or(DEFAULT_EXPORT_LOGS)).min(state.export_items) as usize;
     let max_pages = state.search_budget.map(|_| MAX_BUDGETED_EXPORT_PAGES);
     let (mut lines, mut written, mut pages, mut truncated) = (String::new(), 0, 0, false);
     loop {

@@ -223,7 +223,7 @@ pub const DEFAULT_EXPORT_POINTS: u32 = 100_000;
 /// `GET /v1/export/metrics[?name=N][&service=S][&start=T][&end=T][&maxPoints=N]`: metric
 /// points as OTLP JSON Lines, a line per metric stream (and database), its series grouped
 /// by resource and scope, each series' points oldest first. Past `maxPoints` (100,000
-/// unless asked, and at most the spans a request reads here) each series keeps its
+/// unless asked, and at most the home's export items) each series keeps its
 /// newest points, and `Otel-Worker-Truncated: true` says so.
 pub(crate) async fn export_metrics(
     State(state): State<AppState>,
@@ -231,8 +231,8 @@ pub(crate) async fn export_metrics(
 ) -> Result<axum::response::Response, ApiError> {
     use crate::otlp_json::{MetricStream, StoredSeries, metrics_request};
     let q = query::export_metrics(raw.as_deref())?;
-    let max = u64::from(q.max_points.unwrap_or(DEFAULT_EXPORT_POINTS))
-        .min(state.compare_limits.spans) as usize;
+    let max =
+        u64::from(q.max_points.unwrap_or(DEFAULT_EXPORT_POINTS)).min(state.export_items) as usize;
     let mut names = BTreeSet::new();
     for store in state.shards.all() {
         for row in store.metric_list(q.service.as_deref(), None).await? {

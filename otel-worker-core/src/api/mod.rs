@@ -43,6 +43,10 @@ use crate::store::search::Budget;
 /// Largest export body accepted, measured after decompression (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// Items (spans, log records or metric points) one export to a file reads at most, unless
+/// the home says otherwise: what a request can hold in memory here.
+pub const DEFAULT_EXPORT_ITEMS: u64 = 500_000;
+
 /// How long browsers may cache a CORS preflight answer.
 pub const CORS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -55,6 +59,7 @@ pub(crate) struct AppState {
     pub(crate) sampling: Option<Sampling>,
     pub(crate) search_budget: Option<Budget>,
     pub(crate) compare_limits: crate::compare::groups::Limits,
+    pub(crate) export_items: u64,
     pub(crate) compute: Option<Arc<dyn compute::Compute>>,
     pub(crate) clock: Option<Clock>,
     /// Signs and checks share links; `None` on a server without a token.
@@ -91,6 +96,8 @@ pub struct Builder {
     search_budget: Option<Budget>,
     /// How much one group comparison reads.
     compare_limits: crate::compare::groups::Limits,
+    /// Items one export to a file (`/v1/export/...`, a trace's OTLP) reads at most.
+    export_items: u64,
     /// The MCP server at `/mcp`; `None` leaves the route out.
     mcp: Option<mcp::http::McpOptions>,
     /// Where exports are decoded and converted; `None`: on the request's own task.
@@ -112,6 +119,7 @@ impl Builder {
             sampling: None,
             search_budget: None,
             compare_limits: crate::compare::groups::DEFAULT_LIMITS,
+            export_items: DEFAULT_EXPORT_ITEMS,
             mcp: None,
             compute: None,
             clock: None,
@@ -155,6 +163,13 @@ impl Builder {
         self
     }
 
+    /// Bounds what one export to a file reads (the Worker's, to stay within a request's
+    /// memory and D1 queries); past it the export says it was cut short.
+    pub fn export_items(mut self, items: u64) -> Self {
+        self.export_items = items;
+        self
+    }
+
     pub fn auth_token(mut self, token: Option<String>) -> Self {
         self.auth_token = token;
         self
@@ -188,6 +203,7 @@ impl Builder {
             sampling: self.sampling,
             search_budget: self.search_budget,
             compare_limits: self.compare_limits,
+            export_items: self.export_items,
             compute: self.compute,
             clock: self.clock,
             share_key: self

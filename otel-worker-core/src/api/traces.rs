@@ -172,7 +172,7 @@ pub(crate) async fn export_search(
 ) -> ApiResult<Response> {
     let (search_for, max_traces) = query::export_search(raw.as_deref())?;
     let max_traces = max_traces.unwrap_or(DEFAULT_EXPORT_TRACES) as usize;
-    let max_spans = state.compare_limits.spans as usize;
+    let max_spans = state.export_items as usize;
     let mut q = search_for.query;
     let (mut lines, mut traces, mut spans, mut truncated) = (String::new(), 0, 0, false);
     'pages: loop {

@@ -1,6 +1,6 @@
 // The metrics view: the list of metrics and one metric's chart.
 
-import { $, api, fillServices, clock, color, el, failed, show, value } from "./core.js";
+import { $, api, fillServices, clock, color, download, el, failed, show, value } from "./core.js";
 
 const METRIC_FILTERS = ["service", "q", "range", "stat"];
 const DEFAULTS = { range: "1h", stat: "p99" };
@@ -142,6 +142,16 @@ async function drawMetric(name) {
     el("div", { class: "legend" }, ...lines.map((l) => el("span", { style: `--c:${l.color}` }, label(l.series)))),
     lines.every((l) => l.points.length === 0) ? el("div", { class: "empty" }, "No points in this range.") : "");
 }
+// The points in the chosen range (of the open metric, else of every one of the service).
+$("download-metrics").addEventListener("click", () => {
+  const form = $("metric-search");
+  const name = new URLSearchParams(location.hash.slice(1)).get("name");
+  const range = RANGES[form.elements.range.value] || RANGES["1h"];
+  const query = new URLSearchParams({ start: String(BigInt(Date.now()) * 1000000n - BigInt(range)) });
+  if (name) query.set("name", name);
+  if (form.elements.service.value) query.set("service", form.elements.service.value);
+  download("/v1/export/metrics?" + query, name ? `metric-${name}.jsonl` : "metrics.jsonl", "metrics-error");
+});
 $("metric-search").addEventListener("submit", (e) => {
   e.preventDefault();
   const name = new URLSearchParams(location.hash.slice(1)).get("name");
