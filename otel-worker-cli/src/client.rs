@@ -465,19 +465,13 @@ async fn metrics(client: &Client, json: bool, command: MetricsCommand) -> anyhow
                 query.append_pair("start", &crate::unix_nanos_ago(since).to_string());
             }
             query.append_pair("maxPoints", &args.max_points.to_string());
-            let path = format!("/v1/export/metrics?{}", query.finish());
-            let (lines, truncated) = client.get_lines(&path).await?;
-            crate::otlp_file::write::<ExportMetricsServiceRequest>(
-                &lines,
+            crate::otlp_file::download::<ExportMetricsServiceRequest>(
+                client,
+                &format!("/v1/export/metrics?{}", query.finish()),
                 args.format,
-                &mut std::io::stdout().lock(),
-            )?;
-            if truncated {
-                eprintln!(
-                    "more points match: the newest of each series were written; raise --max-points or narrow it"
-                );
-            }
-            Ok(())
+                "more points match: the newest of each series were written; raise --max-points or narrow it",
+            )
+            .await
         }
         MetricsCommand::Get(args) => {
             let since_ns = u64::try_from(args.since.as_nanos()).unwrap_or(u64::MAX);
@@ -807,28 +801,19 @@ async fn logs(client: &Client, json: bool, command: LogsCommand) -> anyhow::Resu
             Ok(())
         }
         LogsCommand::Export(args) => {
-            let mut search: Vec<(String, String)> = form_urlencoded::parse(args.search.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(form_urlencoded::parse(args.search.as_bytes()));
             if let Some(since) = args.since {
-                search.push(("start".into(), crate::unix_nanos_ago(since).to_string()));
+                query.append_pair("start", &crate::unix_nanos_ago(since).to_string());
             }
-            search.push(("maxRecords".into(), args.max_records.to_string()));
-            let query = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&search)
-                .finish();
-            let (lines, truncated) = client
-                .get_lines(&format!("/v1/export/logs?{query}"))
-                .await?;
-            crate::otlp_file::write::<ExportLogsServiceRequest>(
-                &lines,
+            query.append_pair("maxRecords", &args.max_records.to_string());
+            crate::otlp_file::download::<ExportLogsServiceRequest>(
+                client,
+                &format!("/v1/export/logs?{}", query.finish()),
                 args.format,
-                &mut std::io::stdout().lock(),
-            )?;
-            if truncated {
-                eprintln!("more records match: raise --max-records or narrow the search");
-            }
-            Ok(())
+                "more records match: raise --max-records or narrow the search",
+            )
+            .await
         }
         LogsCommand::Tail { service, severity } => {
             let follow = tail::Follow::Logs {

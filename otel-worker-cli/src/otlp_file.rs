@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use otel_worker_core::client::Client;
 use otel_worker_core::ingest::{Encoding, Export, decode_export};
 use prost::Message;
 
@@ -41,5 +42,21 @@ pub fn write<T: Export + Message>(
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Writes what the export route `path` answers to standard output in `format`; when the
+/// server stopped short of everything that matched, says so on standard error with `hint`.
+pub async fn download<T: Export + Message>(
+    client: &Client,
+    path: &str,
+    format: Format,
+    hint: &str,
+) -> anyhow::Result<()> {
+    let (lines, truncated) = client.get_lines(path).await?;
+    write::<T>(&lines, format, &mut std::io::stdout().lock())?;
+    if truncated {
+        eprintln!("{hint}");
+    }
     Ok(())
 }

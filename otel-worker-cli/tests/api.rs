@@ -206,13 +206,7 @@ async fn the_ui_page_needs_no_token_and_loads_nothing_from_elsewhere() {
 async fn the_example_trace_round_trips() {
     let server = TestServer::start();
     // The example has fixed ids: start clean when the server is shared.
-    server
-        .http()
-        .delete(server.url(&format!("/v1/traces/{EXAMPLE_TRACE_ID}")))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .unwrap();
+    delete(&server, &format!("/v1/traces/{EXAMPLE_TRACE_ID}")).await;
     let response = post(&server, JSON, None, EXAMPLE.as_bytes().to_vec()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], JSON);
@@ -516,16 +510,7 @@ async fn reads_and_deletes() {
 
     let delete = |path: String| {
         let server = &server;
-        async move {
-            server
-                .http()
-                .delete(server.url(&path))
-                .header("authorization", server.auth())
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+        async move { delete(server, &path).await.status() }
     };
     assert_eq!(
         delete(format!("/v1/traces/{trace_id}/spans/{child_id}")).await,

@@ -221,13 +221,7 @@ async fn every_read_answers_the_same_whether_the_traces_were_archived_or_not() {
 
     // Deleting an archived trace: gone from every read, on both.
     for server in [&kept, &archived] {
-        let response = server
-            .http()
-            .delete(server.url(&format!("/v1/traces/{}", ids[0])))
-            .header("authorization", server.auth())
-            .send()
-            .await
-            .unwrap();
+        let response = delete(server, &format!("/v1/traces/{}", ids[0])).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         let (status, _) = get_json(server, &format!("/v1/traces/{}", ids[0])).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

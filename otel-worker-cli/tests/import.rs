@@ -437,13 +437,7 @@ async fn telemetry_exported_and_imported_again_comes_back_byte_for_byte_on_eithe
                 file.to_string_lossy().into_owned()
             })
             .collect();
-        let response = server
-            .http()
-            .delete(server.url(&format!("/v1/traces/{trace_id}")))
-            .header("authorization", server.auth())
-            .send()
-            .await
-            .unwrap();
+        let response = delete(&server, &format!("/v1/traces/{trace_id}")).await;
         assert_eq!(response.status(), 204, "{format}");
         let (status, _) = get_json(&server, &format!("/v1/traces/{trace_id}")).await;
         assert_eq!(status, 404, "deleted before the {format} import");

@@ -460,13 +460,7 @@ async fn deleting_a_trace_deletes_its_logs_and_stats_count_them() {
     let (_, stats) = get_json(&server, "/v1/stats").await;
     assert!(stats["logs"].as_u64().unwrap() >= 2, "{stats}");
 
-    let deleted = server
-        .http()
-        .delete(server.url(&format!("/v1/traces/{trace_hex}")))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .unwrap();
+    let deleted = delete(&server, &format!("/v1/traces/{trace_hex}")).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let (_, of_trace) = get_json(&server, &format!("/v1/traces/{trace_hex}/logs")).await;
     assert_eq!(of_trace["logs"], json!([]));

@@ -246,13 +246,7 @@ async fn an_expired_share_link_stops_working() {
     }
     // A deleted trace's link finds nothing.
     let (_, link) = share(&server, &trace_id, "").await;
-    let response = server
-        .http()
-        .delete(server.url(&format!("/v1/traces/{trace_id}")))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .unwrap();
+    let response = delete(&server, &format!("/v1/traces/{trace_id}")).await;
     assert_eq!(response.status(), 204);
     let (status, _) = get_anonymous(
         &server,

@@ -317,6 +317,17 @@ pub async fn get(server: &TestServer, path: &str) -> reqwest::Response {
         .expect("the server answers")
 }
 
+/// `DELETE path` with the token.
+pub async fn delete(server: &TestServer, path: &str) -> reqwest::Response {
+    server
+        .http()
+        .delete(server.url(path))
+        .header("authorization", server.auth())
+        .send()
+        .await
+        .expect("the server answers")
+}
+
 /// `GET path` with the token: the status and the JSON body (`null` if it is not JSON).
 pub async fn get_json(server: &TestServer, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
     let response = get(server, path).await;
