@@ -21,21 +21,38 @@ type Levels = (&'static str, &'static str, &'static str);
 
 /// The request holding `spans` (the API's span JSON).
 pub fn trace_request(spans: &[Value]) -> Value {
-    grouped(spans, ("resourceSpans", "scopeSpans", "spans"), otlp_span)
+    grouped(
+        spans,
+        |s| (&s["resource"], &s["scope"]),
+        ("resourceSpans", "scopeSpans", "spans"),
+        otlp_span,
+    )
 }
 
 /// The request holding `logs` (the API's log record JSON).
 pub fn logs_request(logs: &[Value]) -> Value {
-    grouped(logs, ("resourceLogs", "scopeLogs", "logRecords"), otlp_log)
+    grouped(
+        logs,
+        |l| (&l["resource"], &l["scope"]),
+        ("resourceLogs", "scopeLogs", "logRecords"),
+        otlp_log,
+    )
 }
 
-/// `items` grouped by resource and then by scope, in first-seen order, each converted.
-fn grouped(items: &[Value], (outer, middle, inner): Levels, convert: fn(&Value) -> Value) -> Value {
+/// `items` grouped by resource and then by scope (the API's JSON of each, as `origin`
+/// tells), in first-seen order, each converted.
+fn grouped<T>(
+    items: &[T],
+    origin: impl Fn(&T) -> (&Value, &Value),
+    (outer, middle, inner): Levels,
+    convert: impl Fn(&T) -> Value,
+) -> Value {
     let mut resources: Vec<(Value, Vec<ScopeItems>)> = Vec::new();
     for item in items {
-        let resource = resource(&item["resource"]);
-        let scope = scope(&item["scope"]);
-        let scope_url = item["scope"]["schemaUrl"].clone();
+        let (item_resource, item_scope) = origin(item);
+        let resource = resource(item_resource);
+        let scope = scope(item_scope);
+        let scope_url = item_scope["schemaUrl"].clone();
         let at = match resources.iter().position(|(r, _)| *r == resource) {
             Some(at) => at,
             None => {
@@ -107,33 +124,26 @@ pub struct StoredSeries {
 
 /// The request holding `series` of the metric `stream`: a metric per resource and scope.
 pub fn metrics_request(stream: &MetricStream, series: &[StoredSeries]) -> Value {
-    // Each point carries its series' resource, scope and attributes to be grouped.
-    let points: Vec<Value> = series
-        .iter()
-        .flat_map(|s| {
-            s.points.iter().map(|(time_ns, point)| {
-                json!({
-                    "resource": s.resource,
-                    "scope": s.scope,
-                    "attributes": s.attributes,
-                    "timeUnixNano": time_ns.to_string(),
-                    "point": point,
-                })
-            })
-        })
-        .collect();
-    let convert: fn(&Value) -> Value = match stream.kind {
+    let convert: fn(&Value, u64, &Value) -> Value = match stream.kind {
         3 => histogram_point,
         4 => exponential_point,
         5 => summary_point,
         _ => number_point,
     };
+    // Grouped a series at a time: each becomes the array of its points.
     let mut request = grouped(
-        &points,
+        series,
+        |s| (&s.resource, &s.scope),
         ("resourceMetrics", "scopeMetrics", "dataPoints"),
-        convert,
+        |s| {
+            let shared = Value::Array(attributes(&s.attributes));
+            s.points
+                .iter()
+                .map(|(time_ns, point)| convert(&shared, *time_ns, point))
+                .collect()
+        },
     );
-    // Each scope's points become the one metric of this stream there.
+    // Each scope's series' points become the one metric of this stream there.
     for resource in request["resourceMetrics"]
         .as_array_mut()
         .into_iter()
@@ -144,11 +154,18 @@ pub fn metrics_request(stream: &MetricStream, series: &[StoredSeries]) -> Value 
             .into_iter()
             .flatten()
         {
-            let points = scope
-                .as_object_mut()
-                .and_then(|s| s.remove("dataPoints"))
-                .unwrap_or_default();
-            scope["metrics"] = json!([metric(stream, points)]);
+            let points: Vec<Value> =
+                match scope.as_object_mut().and_then(|s| s.remove("dataPoints")) {
+                    Some(Value::Array(series)) => series
+                        .into_iter()
+                        .flat_map(|points| match points {
+                            Value::Array(points) => points,
+                            _ => Vec::new(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+            scope["metrics"] = json!([metric(stream, Value::Array(points))]);
         }
     }
     request
@@ -177,13 +194,13 @@ fn metric(stream: &MetricStream, points: Value) -> Value {
     })
 }
 
-/// What every point has: attributes, start and time, flags, exemplars.
-fn point_base(item: &Value) -> Value {
-    let p = &item["point"];
+/// What every point has: its series' attributes (as OTLP key-values), start and time,
+/// flags, exemplars.
+fn point_base(series_attributes: &Value, time_ns: u64, p: &Value) -> Value {
     let mut out = json!({
-        "attributes": attributes(&item["attributes"]),
+        "attributes": series_attributes,
         "startTimeUnixNano": text_or_number(&p["startTimeUnixNano"]),
-        "timeUnixNano": text(&item["timeUnixNano"]),
+        "timeUnixNano": time_ns.to_string(),
     });
     if let Some(flags) = p["flags"].as_u64() {
         out["flags"] = flags.into();
@@ -219,9 +236,9 @@ fn number(value: &Value) -> Option<(&'static str, Value)> {
     }
 }
 
-fn number_point(item: &Value) -> Value {
-    let mut out = point_base(item);
-    if let Some((key, value)) = number(&item["point"]["value"]) {
+fn number_point(series_attributes: &Value, time_ns: u64, p: &Value) -> Value {
+    let mut out = point_base(series_attributes, time_ns, p);
+    if let Some((key, value)) = number(&p["value"]) {
         out[key] = value;
     }
     out
@@ -249,9 +266,8 @@ fn counts(list: &Value) -> Value {
         .unwrap_or_else(|| json!([]))
 }
 
-fn histogram_point(item: &Value) -> Value {
-    let p = &item["point"];
-    let mut out = point_base(item);
+fn histogram_point(series_attributes: &Value, time_ns: u64, p: &Value) -> Value {
+    let mut out = point_base(series_attributes, time_ns, p);
     totals(&mut out, p);
     out["bucketCounts"] = counts(&p["bucketCounts"]);
     out["explicitBounds"] = p["explicitBounds"]
@@ -262,9 +278,8 @@ fn histogram_point(item: &Value) -> Value {
     out
 }
 
-fn exponential_point(item: &Value) -> Value {
-    let p = &item["point"];
-    let mut out = point_base(item);
+fn exponential_point(series_attributes: &Value, time_ns: u64, p: &Value) -> Value {
+    let mut out = point_base(series_attributes, time_ns, p);
     totals(&mut out, p);
     out["scale"] = p["scale"].as_i64().unwrap_or(0).into();
     out["zeroCount"] = text_or_number(&p["zeroCount"]).into();
@@ -281,9 +296,8 @@ fn exponential_point(item: &Value) -> Value {
     out
 }
 
-fn summary_point(item: &Value) -> Value {
-    let p = &item["point"];
-    let mut out = point_base(item);
+fn summary_point(series_attributes: &Value, time_ns: u64, p: &Value) -> Value {
+    let mut out = point_base(series_attributes, time_ns, p);
     totals(&mut out, p);
     out["quantileValues"] = p["quantileValues"].clone();
     out
