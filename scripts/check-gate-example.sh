@@ -2,7 +2,7 @@
 # The CI gate example of docs/compare.md, run for real: examples/ci-gate/checkout.py (the
 # OpenTelemetry Python SDK, configured by environment variables only) runs three times
 # against a server, as version run-1 (the baseline), run-2 (the same code) and run-3 (every
-# query 4 ms slower); `otel-worker-cli check` must pass run-2 and fail run-3 with exit 1.
+# query 10 ms slower); `otel-worker-cli check` must pass run-2 and fail run-3 with exit 1.
 #   bash scripts/check-gate-example.sh <base url> <token> <otel-worker-cli>
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,10 +22,10 @@ gate() { # <candidate version>
 }
 run run-1 0
 run run-2 0
-run run-3 4
+run run-3 10
 echo "==> the same code again: the gate passes"
 gate run-2 || { echo "the gate failed an unchanged run (exit $?)" >&2; exit 1; }
-echo "==> every query 4 ms slower: the gate fails with exit 1"
+echo "==> every query 10 ms slower: the gate fails with exit 1"
 status=0; gate run-3 || status=$?
 if [ "$status" != 1 ]; then echo "expected exit 1 for the slower run, got $status" >&2; exit 1; fi
 echo "==> a candidate that matched nothing: exit 2"
