@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The archive on the Worker under workerd (docs/performance.md, "The archive on the Worker,
 # under workerd"): `generate` sends TRACES ten-span traces to `wrangler dev` (local D1 and
-# R2) while nothing is archived, then the Worker is started again with ARCHIVE_AFTER=0s and
-# its cron handler run until every span is in R2. Prints the D1 rows the exports wrote, what
-# each compaction run logged, the archive's bytes per span, and a few reads' times.
+# R2), each export stored as a segment of the hot tier and compacted to R2 by housekeeping
+# as tables fill; then the Worker is started again with ARCHIVE_AFTER=0s and its cron
+# handler run until D1 holds no span. Prints the D1 rows the exports and housekeeping wrote
+# (all in, per span), what each compaction run logged, the archive's bytes per span, and a
+# few reads' times.
 #
 #   bash scripts/archive-worker.sh [traces, default 10000]
 #
@@ -37,30 +39,42 @@ json_lines() { grep -o '{[^{}]*}' "$1" | grep "$2" || true; }
 
 start "$state/ingest.log" 1h
 "$cli" generate --endpoint "$url" --auth-token "$token" --traces "$traces" | tail -n 3
-json_lines "$state/ingest.log" '"path":"/v1/traces"' | python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin if "\"POST\"" in l]
-spans = sum(r.get("spans", 0) for r in rows); written = sum(r["d1RowsWritten"] for r in rows)
-print(f"exports: {len(rows)}, spans stored: {spans}, D1 rows written: {written} ({written / max(spans, 1):.2f} a span)")'
 stop
 
+# Everything left in the hot tier is compacted: the cron handler, run until D1 holds no span.
 start "$state/archive.log" 0s
-for _ in $(seq 1 30); do
+for _ in $(seq 1 60); do
     curl -s -o /dev/null "$url/__scheduled?cron=*+*+*+*+*"
     left="$(curl -s -H "authorization: Bearer $token" "$url/v1/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["spans"])')"
     [ "$left" = 0 ] && break
+    sleep 5
 done
-json_lines "$state/archive.log" '"archivedBlocks"' > "$state/runs.jsonl"
-python3 - "$state/runs.jsonl" <<'PY'
+json_lines "$state/ingest.log" '"path":"/v1/traces"' > "$state/exports.jsonl"
+cat "$state/ingest.log" "$state/archive.log" > "$state/all.log"
+json_lines "$state/all.log" '"event":"housekeeping"' > "$state/runs.jsonl"
+python3 - "$state/exports.jsonl" "$state/runs.jsonl" <<'PY'
 import json, sys
-runs = [json.loads(line) for line in open(sys.argv[1])]
+exports = [json.loads(l) for l in open(sys.argv[1]) if "\"POST\"" in l]
+spans = sum(r.get("spans", 0) for r in exports); export_rows = sum(r["d1RowsWritten"] for r in exports)
+print(f"exports: {len(exports)}, spans stored: {spans}, D1 rows written: {export_rows} "
+      f"({export_rows / max(spans, 1):.4f} a span)")
+runs = [json.loads(line) for line in open(sys.argv[2])]
 for r in runs:
-    print("housekeeping run: {archivedBlocks} blocks, {archivedSpans} spans, {archivedBytes} bytes, "
-          "D1 rows read {d1RowsRead}, written {d1RowsWritten}, {durationMs} ms".format(**r))
-spans = sum(r["archivedSpans"] for r in runs); blocks = sum(r["archivedBlocks"] for r in runs)
-written = sum(r["d1RowsWritten"] for r in runs); ms = sum(r["durationMs"] for r in runs)
-print(f"compaction: {spans} spans in {blocks} blocks, D1 rows written {written} "
-      f"({written / max(spans, 1):.2f} a span), {ms / max(blocks, 1):.0f} ms a block")
+    if r.get("compactedBlocks") or r.get("rotatedHotTable"):
+        print("housekeeping run: rotated {}, {} segments into {} blocks, {} spans, {} bytes, "
+              "D1 rows read {}, written {}, {} ms".format(
+                  r.get("rotatedHotTable", False), r.get("compactedSegments", 0),
+                  r.get("compactedBlocks", 0), r.get("compactedSpans", 0),
+                  r.get("compactedBytes", 0), r["d1RowsRead"], r["d1RowsWritten"], r["durationMs"]))
+compacted = sum(r.get("compactedSpans", 0) for r in runs)
+blocks = sum(r.get("compactedBlocks", 0) for r in runs)
+housekeeping_rows = sum(r["d1RowsWritten"] for r in runs)
+ms = sum(r["durationMs"] for r in runs if r.get("compactedBlocks"))
+print(f"housekeeping: {len(runs)} runs, {compacted} spans compacted into {blocks} blocks, "
+      f"D1 rows written {housekeeping_rows} ({housekeeping_rows / max(spans, 1):.4f} a span), "
+      f"{ms / max(blocks, 1):.0f} ms a block in the runs that compacted")
+total = export_rows + housekeeping_rows
+print(f"all in: {total} D1 rows written for {spans} spans: {total / max(spans, 1):.4f} a span")
 PY
 curl -s -H "authorization: Bearer $token" "$url/v1/stats" > "$state/stats.json"
 python3 - "$state/stats.json" <<'PY'

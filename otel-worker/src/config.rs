@@ -103,14 +103,19 @@ thread_local! {
     static ARCHIVES: RefCell<HashMap<String, Arc<Archive>>> = RefCell::new(HashMap::new());
 }
 
-/// The archive of the database bound as `name`, when the `ARCHIVE` bucket is bound.
-fn archive(env: &Env, name: &str) -> Option<Arc<Archive>> {
+/// The archive of the database bound as `name`, when the `ARCHIVE` bucket is bound; with
+/// the hot tier of segments (an export a row, compacted to R2 within minutes) when
+/// archiving is on (`hot`).
+fn archive(env: &Env, name: &str, hot: bool) -> Option<Arc<Archive>> {
     if let Some(archive) = ARCHIVES.with(|archives| archives.borrow().get(name).cloned()) {
         return Some(archive);
     }
     let bucket = env.bucket(ARCHIVE_BINDING).ok()?;
-    let archive =
-        Arc::new(Archive::new(Arc::new(R2::new(bucket, name))).with_limits(ARCHIVE_LIMITS));
+    let mut archive = Archive::new(Arc::new(R2::new(bucket, name))).with_limits(ARCHIVE_LIMITS);
+    if hot {
+        archive = archive.with_hot_segments(crate::now_ns);
+    }
+    let archive = Arc::new(archive);
     ARCHIVES.with(|archives| {
         archives
             .borrow_mut()
@@ -151,6 +156,7 @@ fn block_cache(name: &str, databases: usize) -> Arc<BlockCache> {
 /// The stores of the D1 bindings in `D1_SHARDS` (or `DB` alone), with the budget.
 pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
     let budget = budget(env)?;
+    let hot = archive_after(env)?.is_some();
     let names = var(env, D1_SHARDS_VAR).unwrap_or_else(|| D1_BINDING.to_owned());
     let names: Vec<&str> = names
         .split(',')
@@ -166,7 +172,7 @@ pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
         let mut store = Store::new(Arc::new(db))
             .with_budget(budget)
             .with_block_cache(cache);
-        if let Some(archive) = archive(env, name) {
+        if let Some(archive) = archive(env, name, hot) {
             store = store.with_archive(archive);
         }
         stores.push(store);

@@ -241,6 +241,7 @@ fn js_value(param: &Param) -> JsValue {
         Param::Null => JsValue::NULL,
         Param::Int(i) => JsValue::from_f64(*i as f64),
         Param::Text(text) => JsValue::from_str(text),
+        Param::Blob(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).buffer().into(),
     }
 }
 
@@ -249,6 +250,10 @@ fn json_value(param: &Param) -> Value {
         Param::Null => Value::Null,
         Param::Int(i) => Value::from(*i),
         Param::Text(text) => Value::from(text.as_str()),
+        // Rows bound as JSON carry no blob; hex, as the SQL reads blobs back.
+        Param::Blob(bytes) => {
+            Value::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 use std::cell::Cell;
 
 use crate::d1::D1Usage;
+use otel_worker_core::archive::rotate;
 use otel_worker_core::retention;
 use otel_worker_core::store::Shards;
 use otel_worker_core::store::sweep;
@@ -34,8 +35,11 @@ pub struct Effort {
     pub legacy_steps: u32,
     /// Steps of [`sweep::DEFAULT_STEP_ROWS`] spans and records each.
     pub sweep_steps: u32,
-    /// Archive blocks written (one a step, [`crate::config::ARCHIVE_LIMITS`] spans at most).
+    /// Archive blocks written from span rows (one a step, [`crate::config::ARCHIVE_LIMITS`]
+    /// spans at most): spans stored before the hot tier of segments.
     pub archive_steps: u32,
+    /// Hot tables of segments compacted into blocks.
+    pub hot_tables: u32,
     /// Whether this run may look for objects a stopped compaction left (once a day).
     pub orphans: bool,
 }
@@ -51,6 +55,7 @@ pub const AFTER_REQUEST: Effort = Effort {
     legacy_steps: 1,
     sweep_steps: 1,
     archive_steps: 1,
+    hot_tables: 1,
     orphans: false,
 };
 
@@ -62,6 +67,7 @@ pub const FROM_CRON: Effort = Effort {
     legacy_steps: 20,
     sweep_steps: 10,
     archive_steps: 8,
+    hot_tables: 3,
     orphans: true,
 };
 
@@ -165,8 +171,9 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Set
     }
 }
 
-/// Moves traces older than `after` to the archive, up to the effort's steps, and once a
-/// day deletes the objects a stopped step left.
+/// Rotates the hot tables and compacts those no isolate writes to any more; moves traces
+/// stored as span rows and older than `after` to the archive, up to the effort's steps;
+/// and once a day deletes the objects a stopped step left.
 async fn archive(
     store: &otel_worker_core::store::Store,
     index: usize,
@@ -175,6 +182,30 @@ async fn archive(
     effort: Effort,
     line: &mut serde_json::Value,
 ) {
+    if store.hot().is_some() {
+        let max_age_ms = u64::try_from(after.as_millis())
+            .unwrap_or(u64::MAX)
+            .min(rotate::DEFAULT_MAX_AGE_MS);
+        match store
+            .compact_hot(now_ms, max_age_ms, effort.hot_tables)
+            .await
+        {
+            Ok(done) => {
+                if done.rotated {
+                    line["rotatedHotTable"] = true.into();
+                }
+                if done.tables > 0 {
+                    line["compactedSegments"] = done.segments.into();
+                    line["compactedBlocks"] = done.blocks.into();
+                    line["compactedSpans"] = done.spans.into();
+                    line["compactedBytes"] = done.bytes.into();
+                }
+            }
+            Err(e) => {
+                console_error!("compacting the hot tier of shard {index} failed, will retry: {e}")
+            }
+        }
+    }
     let cutoff = retention::cutoff(now_ms.saturating_mul(1_000_000), after);
     match store
         .archive_before(now_ms, cutoff, effort.archive_steps)

@@ -204,7 +204,7 @@ async fn read_body(request: HttpRequest, keep: usize) -> worker::Result<axum::ht
 }
 
 /// The isolate's clock, in unix nanoseconds (milliseconds, as Workers give it).
-fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     Date::now().as_millis().saturating_mul(1_000_000)
 }
 

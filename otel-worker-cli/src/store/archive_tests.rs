@@ -21,12 +21,12 @@ use super::tests::{
 use crate::archive_dir::DirectoryStore;
 
 /// A store over `path` whose archive is `objects`.
-fn archived(path: &Path, objects: Arc<dyn ObjectStore>) -> Store {
+pub(super) fn archived(path: &Path, objects: Arc<dyn ObjectStore>) -> Store {
     Store::new(Arc::new(SqliteDatabase::open(path).unwrap()))
         .with_archive(Arc::new(Archive::new(objects).within_budget()))
 }
 
-fn directory(path: &Path) -> Arc<DirectoryStore> {
+pub(super) fn directory(path: &Path) -> Arc<DirectoryStore> {
     Arc::new(DirectoryStore::open(path.with_file_name("archive")).unwrap())
 }
 
@@ -56,7 +56,9 @@ fn every_search() -> Vec<TraceListQuery> {
 
 /// What a user reads back: every search's traces (ids, in order), and the summaries and
 /// spans of a sample of traces.
-async fn everything_read(store: &Store) -> (Vec<Vec<String>>, Vec<(TraceSummary, Vec<Value>)>) {
+pub(super) async fn everything_read(
+    store: &Store,
+) -> (Vec<Vec<String>>, Vec<(TraceSummary, Vec<Value>)>) {
     let mut searches = Vec::new();
     for q in every_search() {
         searches.push(all_pages(store, &q).await);
@@ -232,9 +234,9 @@ async fn spans_that_arrive_after_their_trace_was_archived_join_it() {
 }
 
 /// The directory store, failing every `put` while `failing` is above zero.
-struct FlakyWrites {
-    inner: Arc<DirectoryStore>,
-    failing: AtomicU32,
+pub(super) struct FlakyWrites {
+    pub(super) inner: Arc<DirectoryStore>,
+    pub(super) failing: AtomicU32,
 }
 
 #[async_trait]

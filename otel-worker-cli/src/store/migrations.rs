@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_shares.sql",
         include_str!("../../../migrations/0012_shares.sql"),
     ),
+    (
+        "0013_hot_segments.sql",
+        include_str!("../../../migrations/0013_hot_segments.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, recording them

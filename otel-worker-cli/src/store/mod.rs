@@ -374,4 +374,6 @@ impl Database for SqliteDatabase {
 #[cfg(test)]
 mod archive_tests;
 #[cfg(test)]
+mod segment_tests;
+#[cfg(test)]
 mod tests;

@@ -151,6 +151,7 @@ fn as_d1(batches: &[Batch]) -> Vec<Statement> {
                                 Param::Null => Value::Null,
                                 Param::Int(i) => Value::from(*i),
                                 Param::Text(t) => Value::from(t.as_str()),
+                                Param::Blob(b) => Value::from(hex::encode(b)),
                             })
                             .collect()
                     })
@@ -261,6 +262,10 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "block_values_by_block",
             "counters",
             "d1_migrations",
+            "hot_segments_0",
+            "hot_segments_1",
+            "hot_segments_2",
+            "hot_segments_3",
             "legacy_spans",
             "logs",
             "logs_by_time",
@@ -619,9 +624,9 @@ async fn the_d1_json_statements_store_exactly_what_the_per_row_statements_store(
     let native_rows = dump(&native_path);
     assert_eq!(
         native_rows.len(),
-        3 + 2 + 4 + 1 + 2 + 15 + 2 + 1 + 2,
-        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 15 counters (7 the sweep's, 2 the \
-         archive's), 2 log records, \
+        3 + 2 + 4 + 1 + 2 + 17 + 2 + 1 + 2,
+        "3 spans, 2 traces, 4 resources, 1 shape, 2 services, 17 counters (7 the sweep's, 2 the \
+         archive's, 2 the hot tier's), 2 log records, \
          1 metric series, 2 points"
     );
     assert_eq!(dump(&json_path), native_rows);
@@ -1100,11 +1105,39 @@ fn every_read_query_is_served_by_an_index() {
                 statement(sql::ARCHIVE_BLOOMS.into(), vec![text("[1,2]")]),
             ),
             (
-                "archive trace shards".into(),
+                "a trace's blocks and segments".into(),
                 statement(
-                    sql::ARCHIVE_TRACE_SHARDS.into(),
-                    vec![text("1048577"), text("16777217")],
+                    sql::TRACE_SOURCES.into(),
+                    vec![text("1048577"), text("16777217"), text(&"ab".repeat(16))],
                 ),
+            ),
+            (
+                "hot segments".into(),
+                statement(sql::HOT_SEGMENTS.into(), vec![text("5")]),
+            ),
+            (
+                "hot segment filters".into(),
+                statement(sql::HOT_BLOOMS.into(), vec![text("[1,2]")]),
+            ),
+            (
+                "hot tables".into(),
+                statement(sql::HOT_TABLES_STATE.into(), vec![]),
+            ),
+            (
+                "a hot table's segments".into(),
+                statement(sql::segments_of_table(1), vec![]),
+            ),
+            (
+                "a hot table's bodies".into(),
+                statement(sql::segment_bodies(2), vec![text("[1,2]")]),
+            ),
+            (
+                "expired segments".into(),
+                statement(sql::HOT_EXPIRED.into(), vec![text("5")]),
+            ),
+            (
+                "a segment's body".into(),
+                statement(sql::segment_body(3), vec![text("1")]),
             ),
             (
                 "archive stats".into(),
@@ -1156,6 +1189,7 @@ fn every_read_query_is_served_by_an_index() {
                 otel_worker_core::store::Param::Null => rusqlite::types::Value::Null,
                 otel_worker_core::store::Param::Int(i) => rusqlite::types::Value::Integer(*i),
                 otel_worker_core::store::Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                otel_worker_core::store::Param::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
             })
             .collect();
         let plan: Vec<String> = stmt
@@ -1172,7 +1206,8 @@ fn every_read_query_is_served_by_an_index() {
             // 16,384 spans), a search's `attribute_filters` (`f`, a row per filter),
             // `metric_series` (`ms`, a row per series: prune steps go through it); so
             // are `json_each` walks of one JSON value, and the new rows of an export (a
-            // range above the ingest mark).
+            // range above the ingest mark). The hot tier's tables (`h`) hold a few minutes
+            // of exports, a row each, and are read whole by design.
             let small = [
                 "SCAN f",
                 "SCAN r",
@@ -1186,6 +1221,11 @@ fn every_read_query_is_served_by_an_index() {
                 "SCAN search_blocks",
                 "SCAN ms",
                 "SCAN archive_blocks",
+                "SCAN h",
+                "SCAN hot_segments_0",
+                "SCAN hot_segments_1",
+                "SCAN hot_segments_2",
+                "SCAN hot_segments_3",
             ];
             let allowed = small
                 .iter()

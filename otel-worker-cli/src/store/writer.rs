@@ -133,6 +133,7 @@ impl ToSql for Bind<'_> {
             Param::Null => ToSqlOutput::Owned(SqlValue::Null),
             Param::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
             Param::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Param::Blob(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
         })
     }
 }

@@ -168,6 +168,19 @@ impl Store {
         cutoff_ns: u64,
     ) -> Result<Option<Pending>, StoreError> {
         self.archive_or_fail()?;
+        let Some(lease) = self.take_archive_lease(now_ms).await? else {
+            return Ok(None);
+        };
+        let built = self.build_block(lease, cutoff_ns).await;
+        if !matches!(built, Ok(Some(_))) {
+            self.return_archive_lease(lease).await;
+        }
+        built
+    }
+
+    /// Takes the archive lease for [`LEASE_MS`]: its expiry, or `None` while another
+    /// compactor holds it.
+    pub(crate) async fn take_archive_lease(&self, now_ms: u64) -> Result<Option<u64>, StoreError> {
         let lease = now_ms + LEASE_MS;
         let taken = self
             .db
@@ -176,18 +189,11 @@ impl Store {
                 vec![now_ms.to_string().into(), lease.to_string().into()],
             )])
             .await?;
-        if taken.first().copied() != Some(1) {
-            return Ok(None);
-        }
-        let built = self.build_block(lease, cutoff_ns).await;
-        if !matches!(built, Ok(Some(_))) {
-            self.return_archive_lease(lease).await;
-        }
-        built
+        Ok((taken.first().copied() == Some(1)).then_some(lease))
     }
 
     /// Gives the lease taken until `lease` back; a failure leaves it to expire.
-    async fn return_archive_lease(&self, lease: u64) {
+    pub(crate) async fn return_archive_lease(&self, lease: u64) {
         let statement = Statement::new(sql::RETURN_ARCHIVE_LEASE, vec![lease.to_string().into()]);
         let _ = self.db.transaction(vec![statement]).await;
     }
@@ -358,68 +364,15 @@ impl Store {
             counted_before.is_empty()
                 || !counted_before.contains(&(s.trace_id.clone(), s.span_id.clone()))
         };
-        let mut services: BTreeMap<String, u64> = BTreeMap::new();
-        let mut items = 0u64;
-        for span in spans.iter().filter(|s| is_new(s)) {
-            items += 1;
-            if let Some(service) = &span.service_name {
-                *services.entry(service.clone()).or_default() += 1;
-            }
-        }
-        let min_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
-        let max_start = spans.iter().map(|s| s.start_ns).max().unwrap_or(0);
-        let trace_ids: Vec<[u8; 16]> = traces.iter().filter_map(|t| id_bytes(t)).collect();
         // The id, from a counter only the lease holder moves.
         self.db
             .transaction(vec![Statement::new(sql::NEXT_ARCHIVE_BLOCK, vec![])])
             .await?;
         let block_id = self.counter("last_archive_block").await? as i64;
         let key = object_key(0, block_id);
-        let encoded = block::encode(spans, &resources, &shapes).map_err(block_failed)?;
-        // The filter and the attribute counts come from the block as readers see it.
-        let decoded = block::decode(&encoded).map_err(block_failed)?;
-        let parsed = Parsed::of(&decoded.dictionaries);
-        let mut counts = AttributeCounts::new(-block_id);
-        let bloom = matching::summarize(&decoded.spans, &parsed, &mut counts, is_new)
-            .map_err(block_failed)?;
-
-        let mut statements = vec![Statement::new(
-            sql::INSERT_ARCHIVE_BLOCK,
-            vec![
-                block_id.to_string().into(),
-                Param::Int(0),
-                Param::Int(SPANS),
-                key.as_str().into(),
-                crate::store::ns_param(min_start),
-                crate::store::ns_param(max_start),
-                Param::Int(items as i64),
-                Param::Int(traces.len() as i64),
-                Param::Int(encoded.len() as i64),
-                serde_json::to_string(&services).unwrap_or_default().into(),
-                hex::encode(bloom.as_bytes()).into(),
-            ],
-        )];
-        let shard_rows: Vec<Vec<Param>> = trace_filter::build(&trace_ids, TRACE_FILTER_SHARDS)
-            .into_iter()
-            .enumerate()
-            .filter(|(_, bits)| !bits.is_empty())
-            .map(|(index, bits)| {
-                vec![
-                    Param::Int(shard_key(TRACE_FILTER_SHARDS, index as u16)),
-                    block_id.to_string().into(),
-                    hex::encode(bits).into(),
-                ]
-            })
-            .collect();
-        if !shard_rows.is_empty() {
-            statements.push(Statement::Rows {
-                per_row: sql::INSERT_TRACE_FILTER,
-                as_json: sql::INSERT_TRACE_FILTERS_JSON,
-                rows: shard_rows,
-            });
-        }
-        // Attribute discovery counts the block's spans under its negated id.
-        statements.extend(counts.statements());
+        let built = build(block_id, spans, &resources, &shapes, &traces, is_new)?;
+        let encoded = built.bytes;
+        let mut statements = built.statements;
         if !sent_again.is_empty() {
             statements.push(Statement::new(
                 sql::UNCOUNT_ARCHIVE_SERVICES,
@@ -545,6 +498,97 @@ impl Store {
         }
         Ok(deleted)
     }
+}
+
+/// A block built in memory: its bytes and the statements that record it.
+pub(crate) struct Built {
+    pub bytes: Vec<u8>,
+    pub statements: Vec<Statement>,
+    /// The spans it counts, by service: `[spans, latest end]`.
+    pub services: BTreeMap<String, [u64; 2]>,
+}
+
+/// Builds block `block_id` of `spans` (of `traces`, with the resources and key sets they
+/// use): the object, and the statements that record its row, its trace-id filter and
+/// its attribute counts. Its item and service counts take only the spans `is_new`
+/// accepts (others are counted by an earlier block already).
+pub(crate) fn build(
+    block_id: i64,
+    spans: Vec<SpanRecord>,
+    resources: &[ResourceRecord],
+    shapes: &[ShapeRecord],
+    traces: &[String],
+    is_new: impl Fn(&SpanRecord) -> bool,
+) -> Result<Built, StoreError> {
+    let mut services: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    let mut items = 0u64;
+    for span in spans.iter().filter(|s| is_new(s)) {
+        items += 1;
+        if let Some(service) = &span.service_name {
+            let entry = services.entry(service.clone()).or_default();
+            entry[0] += 1;
+            entry[1] = entry[1].max(span.end_ns);
+        }
+    }
+    let counts_only: BTreeMap<&str, u64> = services
+        .iter()
+        .map(|(s, [n, _])| (s.as_str(), *n))
+        .collect();
+    let min_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    let max_start = spans.iter().map(|s| s.start_ns).max().unwrap_or(0);
+    let trace_ids: Vec<[u8; 16]> = traces.iter().filter_map(|t| id_bytes(t)).collect();
+    let key = object_key(0, block_id);
+    let encoded = block::encode(spans, resources, shapes).map_err(block_failed)?;
+    // The filter and the attribute counts come from the block as readers see it.
+    let decoded = block::decode(&encoded).map_err(block_failed)?;
+    let parsed = Parsed::of(&decoded.dictionaries);
+    let mut counts = AttributeCounts::new(-block_id);
+    let bloom =
+        matching::summarize(&decoded.spans, &parsed, &mut counts, is_new).map_err(block_failed)?;
+    let mut statements = vec![Statement::new(
+        sql::INSERT_ARCHIVE_BLOCK,
+        vec![
+            block_id.to_string().into(),
+            Param::Int(0),
+            Param::Int(SPANS),
+            key.as_str().into(),
+            crate::store::ns_param(min_start),
+            crate::store::ns_param(max_start),
+            Param::Int(items as i64),
+            Param::Int(traces.len() as i64),
+            Param::Int(encoded.len() as i64),
+            serde_json::to_string(&counts_only)
+                .unwrap_or_default()
+                .into(),
+            hex::encode(bloom.as_bytes()).into(),
+        ],
+    )];
+    let shard_rows: Vec<Vec<Param>> = trace_filter::build(&trace_ids, TRACE_FILTER_SHARDS)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, bits)| !bits.is_empty())
+        .map(|(index, bits)| {
+            vec![
+                Param::Int(shard_key(TRACE_FILTER_SHARDS, index as u16)),
+                block_id.to_string().into(),
+                hex::encode(bits).into(),
+            ]
+        })
+        .collect();
+    if !shard_rows.is_empty() {
+        statements.push(Statement::Rows {
+            per_row: sql::INSERT_TRACE_FILTER,
+            as_json: sql::INSERT_TRACE_FILTERS_JSON,
+            rows: shard_rows,
+        });
+    }
+    // Attribute discovery counts the block's spans under its negated id.
+    statements.extend(counts.statements());
+    Ok(Built {
+        bytes: encoded,
+        statements,
+        services,
+    })
 }
 
 #[derive(Deserialize)]

@@ -9,18 +9,21 @@ use super::block::{self, TraceRow};
 use super::compact::{TRACE_FILTER_SHARDS, id_bytes, shard_key};
 use super::read::ReadError;
 use super::trace_filter;
-use super::walk::BlockRow;
+use super::walk::{BlockRow, Position};
 use crate::models::TraceSummary;
 use crate::store::{
     Param, ResourceRecord, ShapeRecord, SpanRecord, SpanRow, Statement, Store, StoreError,
     ns_param, sql,
 };
 
+/// A block whose trace-id filter shard may hold a trace, with the shard's bits, or a
+/// segment that holds it, with its bytes.
 #[derive(Deserialize)]
-struct ShardRow {
+struct SourceRow {
     #[serde(flatten)]
     block: BlockRow,
-    bits: String,
+    bits: Option<String>,
+    body: Option<String>,
 }
 
 /// A block read's result, `None` for a block whose object is gone: retention deletes the
@@ -55,8 +58,9 @@ pub const REJOIN_WINDOW_NS: u64 = 3_600 * 1_000_000_000;
 /// Shards of a merged block's trace-id filter (docs/architecture.md).
 const MERGED_SHARDS: u16 = 256;
 
-/// A deletion the blocks up to `up_to_block` still hold.
-#[derive(Deserialize)]
+/// A deletion the blocks up to `up_to_block`, and the segments stored up to
+/// `up_to_segment`, still hold.
+#[derive(Debug, Deserialize)]
 pub(crate) struct Tombstone {
     /// Empty: the whole trace.
     #[serde(default)]
@@ -64,6 +68,23 @@ pub(crate) struct Tombstone {
     #[serde(default)]
     pub trace_id: String,
     pub up_to_block: i64,
+    /// Unix ns, as text.
+    #[serde(default)]
+    pub up_to_segment: Option<String>,
+}
+
+impl Tombstone {
+    /// Whether it hides what is held `at` (a block or a segment) of its trace.
+    pub(crate) fn covers(&self, at: Position) -> bool {
+        match at {
+            Position::Block(block_id) => self.up_to_block >= block_id,
+            Position::Segment(received) => self
+                .up_to_segment
+                .as_deref()
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|up_to| up_to >= received),
+        }
+    }
 }
 
 /// What the archive holds of one trace.
@@ -178,12 +199,17 @@ impl Store {
                         && trace_filter::may_contain(bits, &id)
                 });
             for (block, _) in candidates {
-                let Some(open) =
-                    dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+                let objects = archive.objects();
+                let Some(open) = dropped_is_none(
+                    archive
+                        .open(objects, block.block_id, &block.object_key)
+                        .await,
+                )?
                 else {
                     continue;
                 };
-                let Some(table) = dropped_is_none(archive.traces(block.block_id, &open).await)?
+                let Some(table) =
+                    dropped_is_none(archive.traces(objects, block.block_id, &open).await)?
                 else {
                     continue;
                 };
@@ -199,25 +225,44 @@ impl Store {
         Ok(found)
     }
 
-    /// The blocks that may hold spans of `trace_id` (lower-case hex), oldest first.
-    async fn blocks_of_trace(&self, trace_id: &str) -> Result<Vec<BlockRow>, StoreError> {
+    /// The blocks and segments that may hold spans of `trace_id` (lower-case hex), oldest
+    /// first (blocks by id, then segments as stored), with the bytes of the segments.
+    async fn blocks_of_trace(
+        &self,
+        trace_id: &str,
+    ) -> Result<Vec<(BlockRow, Option<Vec<u8>>)>, StoreError> {
         let Some(id) = id_bytes(trace_id) else {
             return Ok(Vec::new());
         };
         let [level0, merged] = shard_keys(&id);
-        let rows: Vec<ShardRow> = self
+        let rows: Vec<SourceRow> = self
             .rows(Statement::new(
-                sql::ARCHIVE_TRACE_SHARDS,
-                vec![Param::Int(level0), Param::Int(merged)],
+                sql::TRACE_SOURCES,
+                vec![Param::Int(level0), Param::Int(merged), trace_id.into()],
             ))
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|row| {
-                hex::decode(&row.bits).is_ok_and(|bits| trace_filter::may_contain(&bits, &id))
-            })
-            .map(|row| row.block)
-            .collect())
+        let mut found = Vec::new();
+        for row in rows {
+            match (row.bits, row.body) {
+                (_, Some(body)) => {
+                    let bytes = hex::decode(&body).map_err(|e| {
+                        StoreError::Other(format!("segment {}: {e}", row.block.object_key))
+                    })?;
+                    found.push((row.block, Some(bytes)));
+                }
+                (Some(bits), None) => {
+                    if hex::decode(&bits).is_ok_and(|bits| trace_filter::may_contain(&bits, &id)) {
+                        found.push((row.block, None));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        found.sort_by_key(|(block, _)| match block.segment_received() {
+            None => (0, block.block_id as i128),
+            Some(received) => (1, i128::from(received)),
+        });
+        Ok(found)
     }
 
     /// Everything the archive holds of `trace_id`; empty without an archive.
@@ -233,25 +278,39 @@ impl Store {
         let tombstones: Vec<Tombstone> = self
             .rows(Statement::new(sql::TRACE_TOMBSTONES, vec![trace_id.into()]))
             .await?;
-        let deleted = |block_id: i64, span_id: &str| {
+        let deleted = |block: &BlockRow, span_id: &str| {
             tombstones.iter().any(|t| {
-                t.up_to_block >= block_id && (t.span_id.is_empty() || t.span_id == span_id)
+                t.covers(block.position()) && (t.span_id.is_empty() || t.span_id == span_id)
             })
         };
         let mut by_span: FxHashMap<String, (SpanRecord, SpanRow)> = FxHashMap::default();
-        for block in blocks {
-            if deleted(block.block_id, "") {
+        for (block, bytes) in blocks {
+            if deleted(&block, "") {
                 continue;
             }
-            let Some(open) =
-                dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+            let objects: std::sync::Arc<dyn super::objects::ObjectStore> = match bytes {
+                Some(bytes) => std::sync::Arc::new(super::segments::SegmentObject::new(
+                    self.db.clone(),
+                    &block.object_key,
+                    Some(bytes),
+                )),
+                None => archive.shared_objects(),
+            };
+            let objects = &*objects;
+            let Some(open) = dropped_is_none(
+                archive
+                    .open(objects, block.block_id, &block.object_key)
+                    .await,
+            )?
             else {
                 continue;
             };
             // The trace table (sorted by id, kept once read) says whether the block holds
             // the trace at all: a false positive of the trace-id filter costs a lookup
             // there, not the decoding of a row group.
-            let Some(table) = dropped_is_none(archive.traces(block.block_id, &open).await)? else {
+            let Some(table) =
+                dropped_is_none(archive.traces(objects, block.block_id, &open).await)?
+            else {
                 continue;
             };
             if table
@@ -263,15 +322,18 @@ impl Store {
             let mut records = Vec::new();
             for (index, group) in open.footer.row_groups.iter().enumerate() {
                 if group.first_trace.as_str() <= trace_id && trace_id <= group.last_trace.as_str() {
-                    let Some(spans) =
-                        dropped_is_none(archive.row_group(block.block_id, &open, index).await)?
+                    let Some(spans) = dropped_is_none(
+                        archive
+                            .row_group(objects, block.block_id, &open, index)
+                            .await,
+                    )?
                     else {
                         continue;
                     };
                     records.extend(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
                 }
             }
-            records.retain(|s| !deleted(block.block_id, &s.span_id));
+            records.retain(|s| !deleted(&block, &s.span_id));
             out.resources
                 .extend(open.dictionaries.resources.iter().cloned());
             out.shapes.extend(open.dictionaries.shapes.iter().cloned());

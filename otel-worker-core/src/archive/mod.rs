@@ -7,6 +7,8 @@
 //! [`read`] opens blocks, [`compact`] moves old traces from the span rows into blocks,
 //! [`lookup`] and [`walk`] read them back for the API, [`matching`] checks spans against
 //! a search, [`trace_filter`] finds the blocks of a trace id, [`retention`] drops blocks.
+//! On the Worker, [`segments`] is the hot tier (an export a row) and [`rotate`] compacts
+//! it into blocks.
 
 pub mod block;
 pub mod compact;
@@ -15,6 +17,8 @@ pub mod matching;
 pub mod objects;
 pub mod read;
 pub mod retention;
+pub mod rotate;
+pub mod segments;
 pub mod trace_filter;
 pub mod walk;
 
@@ -79,6 +83,8 @@ pub struct Archive {
     /// process that compacts a local store).
     bytes: Mutex<Option<u64>>,
     limits: Limits,
+    /// The hot tier of segments, on the Worker.
+    hot: Option<segments::HotTier>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -98,7 +104,19 @@ impl Archive {
             budgeted: false,
             bytes: Mutex::default(),
             limits: Limits::default(),
+            hot: None,
         }
+    }
+
+    /// Stores exports' spans as segments of the hot tier (one row an export, see
+    /// [`segments`]) instead of span rows, on `clock`.
+    pub fn with_hot_segments(mut self, clock: segments::Clock) -> Self {
+        self.hot = Some(segments::HotTier::new(clock));
+        self
+    }
+
+    pub fn hot(&self) -> Option<&segments::HotTier> {
+        self.hot.as_ref()
     }
 
     /// Other block sizes and cache sizes than [`Limits::default`].
@@ -134,12 +152,21 @@ impl Archive {
         self.objects.as_ref()
     }
 
-    /// Block `block_id` opened, from the cache or read (two reads).
-    pub async fn open(&self, block_id: i64, key: &str) -> Result<Arc<OpenBlock>, ReadError> {
+    pub fn shared_objects(&self) -> Arc<dyn ObjectStore> {
+        self.objects.clone()
+    }
+
+    /// Block `block_id` opened, from the cache or read through `objects` (two reads).
+    pub async fn open(
+        &self,
+        objects: &dyn ObjectStore,
+        block_id: i64,
+        key: &str,
+    ) -> Result<Arc<OpenBlock>, ReadError> {
         if let Some(open) = lock(&self.opened).get(&block_id) {
             return Ok(open.clone());
         }
-        let open = Arc::new(OpenBlock::open(self.objects.as_ref(), key).await?);
+        let open = Arc::new(OpenBlock::open(objects, key).await?);
         let mut opened = lock(&self.opened);
         if opened.len() >= self.limits.opened_blocks {
             opened.clear();
@@ -151,6 +178,7 @@ impl Archive {
     /// Row group `index` of block `block_id` (opened as `open`), decoded.
     pub async fn row_group(
         &self,
+        objects: &dyn ObjectStore,
         block_id: i64,
         open: &OpenBlock,
         index: usize,
@@ -161,7 +189,7 @@ impl Archive {
         let Some(group) = open.footer.row_groups.get(index) else {
             return Ok(Arc::default());
         };
-        let spans = Arc::new(open.row_group(self.objects.as_ref(), group).await?);
+        let spans = Arc::new(open.row_group(objects, group).await?);
         let mut groups = lock(&self.groups);
         if groups.len() >= self.limits.decoded_groups {
             groups.clear();
@@ -173,13 +201,14 @@ impl Archive {
     /// The trace table of block `block_id` (opened as `open`), decoded.
     pub async fn traces(
         &self,
+        objects: &dyn ObjectStore,
         block_id: i64,
         open: &OpenBlock,
     ) -> Result<Arc<Vec<TraceRow>>, ReadError> {
         if let Some(traces) = lock(&self.traces).get(&block_id) {
             return Ok(traces.clone());
         }
-        let traces = Arc::new(open.traces(self.objects.as_ref()).await?);
+        let traces = Arc::new(open.traces(objects).await?);
         let mut tables = lock(&self.traces);
         if tables.len() >= self.limits.opened_blocks {
             tables.clear();

@@ -53,6 +53,42 @@ impl Store {
         Ok(pruned)
     }
 
+    /// Deletes the segments of the hot tier whose every span started before `cutoff_ns`
+    /// (old traces sent late: one row written each), so retention does not wait for
+    /// their compaction. A segment that also holds newer spans stays; its block is
+    /// dropped in its turn.
+    pub async fn drop_segments_before(&self, cutoff_ns: u64) -> Result<Pruned, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Expired {
+            spans: Option<String>,
+            traces: Option<String>,
+        }
+        let expired: Option<Expired> = self
+            .rows(Statement::new(sql::HOT_EXPIRED, vec![ns_param(cutoff_ns)]))
+            .await?
+            .pop();
+        let number = |text: Option<String>| text.and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        let (spans, traces) = expired.map_or((0, 0), |e| (number(e.spans), number(e.traces)));
+        if spans == 0 {
+            return Ok(Pruned::default());
+        }
+        let mut statements: Vec<Statement> = (0..sql::HOT_TABLES)
+            .map(|table| {
+                Statement::new(sql::drop_expired_segments(table), vec![ns_param(cutoff_ns)])
+            })
+            .collect();
+        statements.push(Statement::new(
+            sql::ADD_TO_COUNTER,
+            vec![sql::PRUNED_TRACES.into(), traces.to_string().into()],
+        ));
+        self.db.transaction(statements).await?;
+        Ok(Pruned {
+            spans,
+            traces,
+            ..Pruned::default()
+        })
+    }
+
     /// The bytes of the archive's blocks that count against the budget (0 without an
     /// archive, or one that does not share the database's budget).
     pub async fn budgeted_archive_bytes(&self) -> Result<u64, StoreError> {

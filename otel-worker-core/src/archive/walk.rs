@@ -34,8 +34,34 @@ pub struct BlockRow {
     pub items: i64,
     pub traces: i64,
     pub bytes: i64,
-    /// JSON `{service: items}`.
+    /// JSON `{service: items}` (a segment's: `{service: [items, latest end]}`).
     pub services: String,
+    /// A segment of the hot tier: when it was stored (unix ns, text); `None` for a block.
+    #[serde(default)]
+    pub received: Option<String>,
+}
+
+impl BlockRow {
+    /// When the segment was stored; `None` for a block of the archive.
+    pub fn segment_received(&self) -> Option<u64> {
+        self.received.as_deref().map(|r| r.parse().unwrap_or(0))
+    }
+
+    /// Where it stands in the order tombstones cover.
+    pub fn position(&self) -> Position {
+        match self.segment_received() {
+            Some(received) => Position::Segment(received),
+            None => Position::Block(self.block_id),
+        }
+    }
+}
+
+/// Where spans are held, as a tombstone covers them: a block of the archive by its id,
+/// or a segment of the hot tier by when it was stored (unix ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    Block(i64),
+    Segment(u64),
 }
 
 impl BlockRow {
@@ -57,6 +83,81 @@ struct BloomRow {
 /// Filters read from the database in one statement.
 const FILTERS_PER_READ: usize = 8;
 
+/// Segments a search may read for each block its budget lets it probe.
+const SEGMENT_PROBES_PER_PROBE: usize = 16;
+
+/// Segment filters read in one statement: a few hundred bytes each, and a hot tier holds
+/// a few minutes of exports.
+const SEGMENT_FILTERS_PER_READ: usize = 500;
+
+/// Why a read starts over: a segment it listed was compacted into a block before it was
+/// read (the block was not in the listing).
+pub(crate) const COMPACTED_MEANWHILE: &str =
+    "a segment of the hot tier was compacted during the read";
+
+/// How many times a read starts over when segments were compacted under it (once a
+/// minute at most; a second time in a row is all but impossible).
+pub(crate) const READ_ATTEMPTS: usize = 3;
+
+/// Whether `error` says a read should start over ([`COMPACTED_MEANWHILE`]).
+pub(crate) fn compacted_meanwhile(error: &StoreError) -> bool {
+    matches!(error, StoreError::Busy(message) if message == COMPACTED_MEANWHILE)
+}
+
+impl Store {
+    /// What a block's bytes are read through: the archive's object store, or a segment's
+    /// row.
+    pub(crate) fn block_objects(&self, block: &BlockRow) -> Arc<dyn super::objects::ObjectStore> {
+        match (block.received.is_some(), self.archive()) {
+            (false, Some(archive)) => archive.shared_objects(),
+            _ => Arc::new(super::segments::SegmentObject::new(
+                self.db.clone(),
+                &block.object_key,
+                None,
+            )),
+        }
+    }
+
+    /// A block's read result, `None` for a block gone since it was listed (dropped by
+    /// retention: it no longer counts); a segment gone was compacted, and the read must
+    /// start over to find its spans in their block.
+    pub(crate) fn listed<T>(
+        block: &BlockRow,
+        read: Result<T, super::read::ReadError>,
+    ) -> Result<Option<T>, StoreError> {
+        match dropped_is_none(read)? {
+            None if block.received.is_some() => Err(StoreError::Busy(COMPACTED_MEANWHILE.into())),
+            other => Ok(other),
+        }
+    }
+
+    /// The segments and blocks a walk goes through, latest start first. Segments are
+    /// listed first: a table compacted between the two statements is then read twice
+    /// (spans are merged by id), never missed.
+    pub(crate) async fn blocks_to_walk(&self, bottom: u64) -> Result<Vec<BlockRow>, StoreError> {
+        let segments: Vec<BlockRow> = self
+            .rows(Statement::new(
+                sql::HOT_SEGMENTS,
+                vec![crate::store::ns_param(bottom)],
+            ))
+            .await?;
+        let blocks: Vec<BlockRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_BLOCKS,
+                vec![Param::Int(SPANS), crate::store::ns_param(bottom)],
+            ))
+            .await?;
+        if segments.is_empty() {
+            return Ok(blocks);
+        }
+        let mut all = segments;
+        all.extend(blocks);
+        // Stable: each list is in order already.
+        all.sort_by_key(|b| std::cmp::Reverse(b.max_start()));
+        Ok(all)
+    }
+}
+
 impl Store {
     /// The archive's traces for one page of `query`, newest first, how far the walk
     /// went, and the traces found in several blocks. Without an archive: nothing,
@@ -69,17 +170,28 @@ impl Store {
         budget: Option<Budget>,
         floor: Option<u64>,
     ) -> Result<(Vec<TraceSummary>, End, Vec<String>), StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.archive_walk_once(query, budget, floor).await {
+                Err(e) if compacted_meanwhile(&e) && attempt < READ_ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn archive_walk_once(
+        &self,
+        query: &TraceListQuery,
+        budget: Option<Budget>,
+        floor: Option<u64>,
+    ) -> Result<(Vec<TraceSummary>, End, Vec<String>), StoreError> {
         let Some(archive) = self.archive() else {
             return Ok((Vec::new(), End::Exhausted, Vec::new()));
         };
         let wanted = query.limit as usize + 1;
         let bottom = query.start_ns.unwrap_or(0).max(floor.unwrap_or(0));
-        let blocks: Vec<BlockRow> = self
-            .rows(Statement::new(
-                sql::ARCHIVE_BLOCKS,
-                vec![Param::Int(SPANS), crate::store::ns_param(bottom)],
-            ))
-            .await?;
+        let blocks = self.blocks_to_walk(bottom).await?;
         // Traces deleted while blocks hold them.
         let deleted = if blocks.is_empty() {
             Deleted::default()
@@ -92,6 +204,8 @@ impl Store {
         let plan = Plan::of(&query.span);
         let matcher = (!query.span.is_empty()).then(|| Matcher::new(&query.span));
         let (mut probes, mut filters) = (0usize, 0usize);
+        // The filters this walk read, whatever the cache (small on the Worker) kept.
+        let mut read: HashMap<i64, Arc<Bloom>> = HashMap::new();
         // A trace with parts in several blocks is found in each: kept once, its parts'
         // summaries merged, and named in `split` for the search to summarize whole.
         let mut by_id: HashMap<String, TraceSummary> = HashMap::new();
@@ -121,36 +235,67 @@ impl Store {
                 continue;
             }
             if !plan.is_empty() {
-                let bloom = match archive.cached_filter(block.block_id) {
-                    Some(bloom) => bloom,
+                let known = |id: i64, read: &HashMap<i64, Arc<Bloom>>| {
+                    archive.cached_filter(id).or_else(|| read.get(&id).cloned())
+                };
+                let bloom = match known(block.block_id, &read) {
+                    Some(bloom) => Some(bloom),
+                    None if block.received.is_some() => {
+                        // Every segment's filter left, in one statement: they are small.
+                        let fresh = self
+                            .read_archive_filters(&blocks[i..], true, |id| {
+                                known(id, &read).is_some()
+                            })
+                            .await?;
+                        read.extend(fresh);
+                        known(block.block_id, &read)
+                    }
                     None => {
                         if budget.is_some_and(|b| filters >= b.filters) {
                             let (found, end) = stopped(ranked(&by_id), newest_left);
                             return Ok((found, end, split));
                         }
-                        let read = self.read_archive_filters(&blocks[i..]).await?;
-                        filters += read;
-                        archive.cached_filter(block.block_id).unwrap_or_default()
+                        let fresh = self
+                            .read_archive_filters(&blocks[i..], false, |id| {
+                                known(id, &read).is_some()
+                            })
+                            .await?;
+                        filters += fresh.len();
+                        read.extend(fresh);
+                        known(block.block_id, &read)
                     }
                 };
-                if !plan.may_match(&bloom) {
+                // Without a filter (its row went since the listing) the block is probed,
+                // and found dropped or compacted there.
+                if bloom.is_some_and(|bloom| !plan.may_match(&bloom)) {
                     continue;
                 }
             }
-            if budget.is_some_and(|b| probes >= b.probes) {
+            // A segment is an export's spans, one small read: it counts as a fraction of
+            // a block's probe.
+            let cost = if block.received.is_some() {
+                1
+            } else {
+                SEGMENT_PROBES_PER_PROBE
+            };
+            if budget.is_some_and(|b| probes + cost > b.probes * SEGMENT_PROBES_PER_PROBE) {
                 let (found, end) = stopped(ranked(&by_id), newest_left);
                 return Ok((found, end, split));
             }
-            probes += 1;
-            let Some(open) =
-                dropped_is_none(archive.open(block.block_id, &block.object_key).await)?
+            probes += cost;
+            let objects = self.block_objects(block);
+            let Some(open) = Self::listed(
+                block,
+                archive
+                    .open(&*objects, block.block_id, &block.object_key)
+                    .await,
+            )?
             else {
                 continue;
             };
             let traces = self
                 .block_matches(
-                    block.block_id,
-                    &open,
+                    (block, &*objects, &open),
                     query,
                     matcher.as_ref(),
                     wanted,
@@ -180,37 +325,52 @@ impl Store {
         Ok((found, End::Exhausted, split))
     }
 
-    /// Reads the filters of the first blocks of `blocks` not cached yet (the first of
-    /// them among them) into the archive's cache. Returns how many it read.
-    async fn read_archive_filters(&self, blocks: &[BlockRow]) -> Result<usize, StoreError> {
+    /// Reads the filters of the first [`FILTERS_PER_READ`] blocks of `blocks` whose filter
+    /// is not `known` (the first of them among them), or with `segments`, of every such
+    /// segment; keeps them in the archive's cache and returns them.
+    async fn read_archive_filters(
+        &self,
+        blocks: &[BlockRow],
+        segments: bool,
+        known: impl Fn(i64) -> bool,
+    ) -> Result<Vec<(i64, Arc<Bloom>)>, StoreError> {
         let Some(archive) = self.archive() else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
-        let ids: Vec<i64> = blocks
+        let wanted = blocks
             .iter()
-            .filter(|b| archive.cached_filter(b.block_id).is_none())
-            .take(FILTERS_PER_READ)
-            .map(|b| b.block_id)
-            .collect();
-        let rows: Vec<BloomRow> = self
-            .rows(Statement::new(
-                sql::ARCHIVE_BLOOMS,
-                vec![serde_json::to_string(&ids).unwrap_or_default().into()],
-            ))
-            .await?;
-        for row in rows {
-            let bloom = hex::decode(&row.bloom)
-                .ok()
-                .and_then(Bloom::from_sized_bytes)
-                .ok_or_else(|| {
-                    StoreError::Other(format!(
-                        "archive block {} has a broken search filter",
-                        row.block_id
-                    ))
-                })?;
-            archive.keep_filter(row.block_id, Arc::new(bloom));
+            .filter(|b| b.received.is_some() == segments && !known(b.block_id));
+        let (statement, ids, per_read): (&str, Vec<i64>, usize) = if segments {
+            let ids = wanted.map(|b| -1 - b.block_id).collect();
+            (sql::HOT_BLOOMS, ids, SEGMENT_FILTERS_PER_READ)
+        } else {
+            let ids = wanted.take(FILTERS_PER_READ).map(|b| b.block_id).collect();
+            (sql::ARCHIVE_BLOOMS, ids, FILTERS_PER_READ)
+        };
+        let mut out = Vec::new();
+        for chunk in ids.chunks(per_read) {
+            let rows: Vec<BloomRow> = self
+                .rows(Statement::new(
+                    statement,
+                    vec![serde_json::to_string(chunk).unwrap_or_default().into()],
+                ))
+                .await?;
+            for row in rows {
+                let bloom = hex::decode(&row.bloom)
+                    .ok()
+                    .and_then(Bloom::from_sized_bytes)
+                    .ok_or_else(|| {
+                        StoreError::Other(format!(
+                            "archive block {} has a broken search filter",
+                            row.block_id
+                        ))
+                    })?;
+                let bloom = Arc::new(bloom);
+                archive.keep_filter(row.block_id, bloom.clone());
+                out.push((row.block_id, bloom));
+            }
         }
-        Ok(ids.len())
+        Ok(out)
     }
 
     /// The newest `wanted` of the block's traces in the query's range and before its
@@ -219,8 +379,7 @@ impl Store {
     /// matches often reads few spans.
     async fn block_matches(
         &self,
-        block_id: i64,
-        open: &OpenBlock,
+        (block, objects, open): (&BlockRow, &dyn super::objects::ObjectStore, &OpenBlock),
         query: &TraceListQuery,
         matcher: Option<&Matcher>,
         wanted: usize,
@@ -229,13 +388,15 @@ impl Store {
         let Some(archive) = self.archive() else {
             return Ok(Vec::new());
         };
+        let block_id = block.block_id;
         let in_range = |t: &block::TraceRow| {
             query.start_ns.is_none_or(|start| t.start_ns >= start)
                 && query.end_ns.is_none_or(|end| t.start_ns < end)
                 && query.before.as_ref().is_none_or(|c| before(t, c))
-                && !deleted.hides_trace(&t.trace_id, block_id)
+                && !deleted.hides_trace(&t.trace_id, block.position())
         };
-        let Some(table) = dropped_is_none(archive.traces(block_id, open).await)? else {
+        let Some(table) = Self::listed(block, archive.traces(objects, block_id, open).await)?
+        else {
             return Ok(Vec::new());
         };
         let mut traces: Vec<&block::TraceRow> = table.iter().filter(|t| in_range(t)).collect();
@@ -285,7 +446,10 @@ impl Store {
                 if matched || id < group.first_trace.as_str() || group.last_trace.as_str() < id {
                     continue;
                 }
-                let Some(spans) = dropped_is_none(archive.row_group(block_id, open, index).await)?
+                let Some(spans) = Self::listed(
+                    block,
+                    archive.row_group(objects, block_id, open, index).await,
+                )?
                 else {
                     return Ok(Vec::new());
                 };
@@ -293,7 +457,7 @@ impl Store {
                 let from = spans.partition_point(|s| s.trace_id.as_str() < id);
                 let to = spans.partition_point(|s| s.trace_id.as_str() <= id);
                 for span in &spans[from..to] {
-                    if deleted.hides_span(id, &span.span_id, block_id) {
+                    if deleted.hides_span(id, &span.span_id, block.position()) {
                         continue;
                     }
                     if matcher
@@ -319,40 +483,34 @@ impl Store {
 /// What was deleted while blocks hold it: whole traces, and single spans by trace, each
 /// with the last block its tombstone covers.
 #[derive(Debug, Default)]
-struct Deleted {
-    traces: HashMap<String, i64>,
-    spans: HashMap<String, Vec<(String, i64)>>,
+pub(crate) struct Deleted {
+    traces: HashMap<String, Tombstone>,
+    spans: HashMap<String, Vec<Tombstone>>,
 }
 
 impl Deleted {
-    fn of(tombstones: Vec<Tombstone>) -> Self {
+    pub(crate) fn of(tombstones: Vec<Tombstone>) -> Self {
         let mut deleted = Self::default();
         for t in tombstones {
             if t.span_id.is_empty() {
-                deleted.traces.insert(t.trace_id, t.up_to_block);
+                deleted.traces.insert(t.trace_id.clone(), t);
             } else {
-                deleted
-                    .spans
-                    .entry(t.trace_id)
-                    .or_default()
-                    .push((t.span_id, t.up_to_block));
+                deleted.spans.entry(t.trace_id.clone()).or_default().push(t);
             }
         }
         deleted
     }
 
-    fn hides_trace(&self, trace_id: &str, block_id: i64) -> bool {
-        self.traces
-            .get(trace_id)
-            .is_some_and(|up_to| *up_to >= block_id)
+    pub(crate) fn hides_trace(&self, trace_id: &str, at: Position) -> bool {
+        self.traces.get(trace_id).is_some_and(|t| t.covers(at))
     }
 
-    fn hides_span(&self, trace_id: &str, span_id: &str, block_id: i64) -> bool {
-        self.spans.get(trace_id).is_some_and(|spans| {
-            spans
-                .iter()
-                .any(|(span, up_to)| span == span_id && *up_to >= block_id)
-        })
+    pub(crate) fn hides_span(&self, trace_id: &str, span_id: &str, at: Position) -> bool {
+        self.hides_trace(trace_id, at)
+            || self
+                .spans
+                .get(trace_id)
+                .is_some_and(|spans| spans.iter().any(|t| t.span_id == span_id && t.covers(at)))
     }
 }
 

@@ -45,6 +45,9 @@ pub enum Param {
     /// An integer that fits in 53 bits.
     Int(i64),
     Text(String),
+    /// Bytes stored as a BLOB (bound as such, not as hex: a segment of the hot tier is
+    /// most of a row's 2 MB).
+    Blob(Vec<u8>),
 }
 
 impl From<&str> for Param {

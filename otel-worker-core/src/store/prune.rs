@@ -31,11 +31,13 @@ impl Store {
         let count = |i: usize| changes.get(i).copied().unwrap_or(0);
         // Archived traces of the same age go with their blocks.
         let blocks = self.drop_blocks_before(cutoff_ns, 4).await?;
+        // And segments of the hot tier that hold only such traces (sent late).
+        let segments = self.drop_segments_before(cutoff_ns).await?;
         Ok(Pruned {
-            spans: count(3) + count(4) + blocks.spans,
+            spans: count(3) + count(4) + blocks.spans + segments.spans,
             logs: count(6),
             points: count(8),
-            traces: count(10) + blocks.traces,
+            traces: count(10) + blocks.traces + segments.traces,
         })
     }
 

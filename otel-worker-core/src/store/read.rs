@@ -179,16 +179,32 @@ impl Store {
             None => 0,
         };
         let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
+        // The hot tier is the span rows and, on the Worker, the segments: a trace whose
+        // spans came in several exports counts once per export until compacted.
+        let hot: HotRow = row
+            .hot
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let hot_number = |text: &str| text.parse::<u64>().unwrap_or(0);
+        let earliest = [number(&row.oldest), number(&hot.oldest)]
+            .into_iter()
+            .flatten()
+            .min();
+        let latest = [number(&row.newest), number(&hot.newest)]
+            .into_iter()
+            .flatten()
+            .max();
         Ok(StoreStats {
-            spans: number(&row.spans).unwrap_or(0),
-            traces: number(&row.traces).unwrap_or(0),
+            spans: number(&row.spans).unwrap_or(0) + hot_number(&hot.spans),
+            traces: number(&row.traces).unwrap_or(0) + hot_number(&hot.traces),
             logs: number(&row.logs).unwrap_or(0),
             metric_points: number(&row.metric_points).unwrap_or(0),
             metric_series: number(&row.metric_series).unwrap_or(0),
             bytes: self.db.size().await?,
             budget_bytes: self.budget(),
-            oldest_unix_nano: number(&row.oldest),
-            newest_unix_nano: number(&row.newest),
+            oldest_unix_nano: earliest,
+            newest_unix_nano: latest,
             pruned_traces: number(&row.pruned_traces).unwrap_or(0),
             sampled_out_spans: number(&row.sampled_out_spans).unwrap_or(0),
             unindexed_spans: number(&row.unindexed_spans).unwrap_or(0),
@@ -341,6 +357,17 @@ struct HoldingsRow {
     unindexed_spans: Option<String>,
     /// [`ArchiveRow`] as JSON.
     archive: Option<String>,
+    /// [`HotRow`] as JSON.
+    hot: Option<String>,
+}
+
+/// What the segments of the hot tier hold, as [`sql::STATS`] reads it.
+#[derive(Debug, Default, Deserialize)]
+struct HotRow {
+    spans: String,
+    traces: String,
+    oldest: Option<String>,
+    newest: Option<String>,
 }
 
 /// What the archive holds, as [`sql::STATS`] and [`sql::ARCHIVE_STATS`] read it.

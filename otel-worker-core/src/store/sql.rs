@@ -50,6 +50,65 @@ macro_rules! sweep_counter {
     };
 }
 
+/// `$a N $b` for each hot table N (`hot_segments_N`, see [`HOT_TABLES`]), joined by
+/// `UNION ALL`.
+macro_rules! each_hot_table {
+    ($a:expr, $b:expr) => {
+        concat!(
+            $a,
+            "0",
+            $b,
+            " UNION ALL ",
+            $a,
+            "1",
+            $b,
+            " UNION ALL ",
+            $a,
+            "2",
+            $b,
+            " UNION ALL ",
+            $a,
+            "3",
+            $b
+        )
+    };
+}
+
+/// `$a N $b N $c` for each hot table N, joined by `UNION ALL`.
+macro_rules! each_hot_table_twice {
+    ($a:expr, $b:expr, $c:expr) => {
+        concat!(
+            $a,
+            "0",
+            $b,
+            "0",
+            $c,
+            " UNION ALL ",
+            $a,
+            "1",
+            $b,
+            "1",
+            $c,
+            " UNION ALL ",
+            $a,
+            "2",
+            $b,
+            "2",
+            $c,
+            " UNION ALL ",
+            $a,
+            "3",
+            $b,
+            "3",
+            $c
+        )
+    };
+}
+
+/// The hot tier's tables (`hot_segments_0` to `_3`, migration 0013): the statements
+/// below that read them all are written for four.
+pub const HOT_TABLES: u64 = 4;
+
 // ---- ingest ---------------------------------------------------------------------------
 
 /// The first statement of every export: remembers where the export's rows will start.
@@ -560,10 +619,17 @@ pub fn span() -> String {
     format!("{SPAN_COLUMNS} FROM {TRACE_ROWS} WHERE s.span_id = unhex(?2)")
 }
 
-/// Services with their span counts and latest span end, from the `services` table.
-pub const SERVICES: &str = "\
-SELECT service_name AS name, span_count, CAST(last_seen_ns AS TEXT) AS last_seen
-FROM services WHERE span_count > 0 ORDER BY service_name";
+/// Services with their span counts and latest span end, from the `services` table and
+/// the segments of the hot tier (which count their spans in `services` once compacted).
+pub const SERVICES: &str = concat!(
+    "SELECT name, sum(n) AS span_count, CAST(max(last) AS TEXT) AS last_seen FROM (
+SELECT service_name AS name, span_count AS n, last_seen_ns AS last FROM services UNION ALL ",
+    each_hot_table!(
+        "SELECT j.key, j.value ->> 0, j.value ->> 1 FROM hot_segments_",
+        " h, json_each(h.services) j"
+    ),
+    ") GROUP BY name HAVING sum(n) > 0 ORDER BY name"
+);
 
 // ---- searching ------------------------------------------------------------------------
 
@@ -821,19 +887,32 @@ WHERE block_id IN (SELECT value FROM json_each(?1)) GROUP BY block_id, service_n
 
 /// Attribute keys with their types and counts: `?1` = service (NULL: all), `?2` = scope
 /// (`span` or `resource`, NULL: both).
-pub const ATTRIBUTE_KEYS: &str = "\
-SELECT key, scope, sum(count) AS count, group_concat(DISTINCT types) AS types
-FROM block_attributes
-WHERE (?1 IS NULL OR service_name = ?1) AND (?2 IS NULL OR scope = ?2)
-GROUP BY key, scope ORDER BY sum(count) DESC, key";
+pub const ATTRIBUTE_KEYS: &str = concat!(
+    "SELECT key, scope, sum(count) AS count, group_concat(DISTINCT types) AS types FROM (
+SELECT service_name, scope, key, types, count FROM block_attributes
+WHERE (?1 IS NULL OR service_name = ?1) AND (?2 IS NULL OR scope = ?2) UNION ALL ",
+    each_hot_table!(
+        "SELECT j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
+FROM hot_segments_",
+        " h, json_each(h.attributes, '$.k') j
+WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)"
+    ),
+    ") GROUP BY key, scope ORDER BY sum(count) DESC, key"
+);
 
 /// The most frequent values of a key: `?1` = key, `?2` = service (NULL: all), `?3` =
 /// prefix (NULL: any), `?4` = the most values. Doubles are stored as `#` and their text.
-pub const ATTRIBUTE_VALUES: &str = "\
-SELECT value, sum(count) AS count FROM block_values
-WHERE key = ?1 AND (?2 IS NULL OR service_name = ?2)
-  AND (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
-GROUP BY value ORDER BY sum(count) DESC, value LIMIT CAST(?4 AS INTEGER)";
+pub const ATTRIBUTE_VALUES: &str = concat!(
+    "SELECT value, sum(count) AS count FROM (
+SELECT value, count FROM block_values WHERE key = ?1 AND (?2 IS NULL OR service_name = ?2) UNION ALL ",
+    each_hot_table!(
+        "SELECT j.value ->> 3, j.value ->> 4 FROM hot_segments_",
+        " h, json_each(h.attributes, '$.v') j
+WHERE j.value ->> 2 = ?1 AND (?2 IS NULL OR j.value ->> 1 = ?2)"
+    ),
+    ") WHERE (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
+GROUP BY value ORDER BY sum(count) DESC, value LIMIT CAST(?4 AS INTEGER)"
+);
 
 // ---- deleting ---------------------------------------------------------------------------
 
@@ -1187,7 +1266,18 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
        (SELECT json_object('blocks', count(*), 'items', CAST(coalesce(sum(items), 0) AS TEXT),
                            'bytes', CAST(coalesce(sum(bytes), 0) AS TEXT),
                            'oldest', CAST(min(min_start_ns) AS TEXT))
-        FROM archive_blocks WHERE signal = ?1) AS archive"
+        FROM archive_blocks WHERE signal = ?1) AS archive,
+       (SELECT json_object('spans', CAST(coalesce(sum(spans), 0) AS TEXT),
+                           'traces', CAST(coalesce(sum(traces), 0) AS TEXT),
+                           'oldest', CAST(min(min_start_ns) AS TEXT),
+                           'newest', CAST(max(newest) AS TEXT))
+        FROM (",
+    each_hot_table!(
+        "SELECT spans, traces, min_start_ns,
+       (SELECT max(j.value ->> 1) FROM json_each(h.services) j) AS newest FROM hot_segments_",
+        " h"
+    ),
+    ")) AS hot"
 );
 
 // ---- moving legacy spans ------------------------------------------------------------------
@@ -1517,14 +1607,22 @@ pub const ARCHIVE_BLOOMS: &str = "\
 SELECT block_id, hex(bloom) AS bloom FROM archive_blocks
 WHERE block_id IN (SELECT value FROM json_each(?1))";
 
-/// The blocks whose trace-id filter shard `?1` or `?2` (one per shard count) may hold a
-/// trace, with the shard's bits.
-pub const ARCHIVE_TRACE_SHARDS: &str = concat!(
-    "SELECT ",
-    archive_block_columns!(),
-    ", hex(f.bits) AS bits
+/// Where a trace's spans may be: the blocks whose trace-id filter shard `?1` or `?2` (one
+/// per shard count) may hold it, with the shard's bits, and the segments of the hot tier
+/// whose trace ids include `?3` (hex), with their bytes (hex). One statement, so a table
+/// compacted meanwhile is found in its segments or in its blocks, once.
+pub const TRACE_SOURCES: &str = concat!(
+    "SELECT block_id, object_key, CAST(min_start_ns AS TEXT) AS min_start,
+       CAST(max_start_ns AS TEXT) AS max_start, items, traces, bytes, services,
+       NULL AS received, hex(f.bits) AS bits, NULL AS body
 FROM archive_trace_filters f JOIN archive_blocks USING (block_id)
-WHERE f.shard IN (?1, ?2) ORDER BY block_id"
+WHERE f.shard IN (?1, ?2) UNION ALL ",
+    each_hot_table_twice!(
+        "SELECT -1 - segment_id, 'hot/' || '",
+        "/' || segment_id, CAST(min_start_ns AS TEXT), CAST(max_start_ns AS TEXT), spans, traces,
+       length(body), services, CAST(received_ns AS TEXT), NULL, hex(body) FROM hot_segments_",
+        " WHERE instr(trace_ids, unhex(?3)) > 0"
+    )
 );
 
 /// The trace-id filter shards among `?1` (a JSON array of shard keys) of the blocks with a
@@ -1575,24 +1673,42 @@ pub const DROP_ARCHIVE_BLOCK: [&str; 4] = [
 
 /// Records a deletion in the archive: `?1` = trace id, `?2` = span id (hex; '' for the
 /// whole trace). It covers every block there is now.
-pub const INSERT_TOMBSTONE: &str = "\
-INSERT INTO archive_tombstones (trace_id, span_id, up_to_block)
-VALUES (unhex(?1), unhex(?2), (SELECT value FROM counters WHERE name = 'last_archive_block'))
-ON CONFLICT (trace_id, span_id) DO UPDATE SET up_to_block = excluded.up_to_block";
+pub const INSERT_TOMBSTONE: &str = concat!(
+    "INSERT INTO archive_tombstones (trace_id, span_id, up_to_block, up_to_segment)
+VALUES (unhex(?1), unhex(?2), (SELECT value FROM counters WHERE name = 'last_archive_block'),
+        coalesce((SELECT max(received_ns) FROM (",
+    each_hot_table!(
+        "SELECT max(received_ns) AS received_ns FROM hot_segments_",
+        ""
+    ),
+    ")), 0))
+ON CONFLICT (trace_id, span_id) DO UPDATE
+SET up_to_block = excluded.up_to_block, up_to_segment = max(up_to_segment, excluded.up_to_segment)"
+);
 
 /// The tombstones of one trace: `?1` = trace id.
 pub const TRACE_TOMBSTONES: &str = "\
-SELECT lower(hex(span_id)) AS span_id, up_to_block FROM archive_tombstones WHERE trace_id = unhex(?1)";
+SELECT lower(hex(span_id)) AS span_id, up_to_block, CAST(up_to_segment AS TEXT) AS up_to_segment
+FROM archive_tombstones WHERE trace_id = unhex(?1)";
 
 /// Every tombstone (a search leaves whole deleted traces out, and checks the spans of
 /// those with deleted spans).
 pub const TRACE_TOMBSTONES_ALL: &str = "\
-SELECT lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id, up_to_block
+SELECT lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id, up_to_block,
+       CAST(up_to_segment AS TEXT) AS up_to_segment
 FROM archive_tombstones";
 
-/// Forgets tombstones that cover no block any more.
-pub const FORGET_TOMBSTONES: &str = "\
-DELETE FROM archive_tombstones WHERE up_to_block < coalesce((SELECT min(block_id) FROM archive_blocks), 9223372036854775807)";
+/// Forgets tombstones that cover no block and no segment any more.
+pub const FORGET_TOMBSTONES: &str = concat!(
+    "DELETE FROM archive_tombstones
+WHERE up_to_block < coalesce((SELECT min(block_id) FROM archive_blocks), 9223372036854775807)
+  AND up_to_segment < coalesce((SELECT min(received_ns) FROM (",
+    each_hot_table!(
+        "SELECT min(received_ns) AS received_ns FROM hot_segments_",
+        ""
+    ),
+    ")), 9223372036854775807)"
+);
 
 /// Forgets the revocations of links that have expired: `?1` = now (ns).
 pub const FORGET_EXPIRED_SHARES: &str =
@@ -1606,3 +1722,148 @@ pub const REVOKE_SHARE: &str =
 /// Whether a share link was revoked: `?1` = share id.
 pub const SHARE_REVOKED: &str =
     "SELECT CAST(EXISTS (SELECT 1 FROM share_revocations WHERE share_id = ?1) AS TEXT) AS value";
+
+// ---- the hot tier of segments (the Worker) -------------------------------------------------
+
+/// The columns of a segment as `walk::BlockRow` reads them (its block id is `-1 - id`;
+/// its key `hot/<table>/<id>` says where its bytes are), for the table named after
+/// `hot_segments_`.
+macro_rules! segment_columns {
+    () => {
+        "-1 - segment_id AS block_id, CAST(min_start_ns AS TEXT) AS min_start,
+       CAST(max_start_ns AS TEXT) AS max_start, spans AS items, traces, length(body) AS bytes,
+       services, CAST(received_ns AS TEXT) AS received, max_start_ns AS sort_start"
+    };
+}
+
+/// Every segment that may hold a trace that started at or after `?1` (text), latest
+/// start first.
+pub const HOT_SEGMENTS: &str = concat!(
+    "SELECT * FROM (",
+    each_hot_table_twice!(
+        concat!("SELECT ", segment_columns!(), ", 'hot/' || '"),
+        "/' || segment_id AS object_key FROM hot_segments_",
+        " WHERE max_start_ns >= CAST(?1 AS INTEGER)"
+    ),
+    ") ORDER BY sort_start DESC, block_id DESC"
+);
+
+/// The search filters of some segments: `?1` = a JSON array of segment ids.
+pub const HOT_BLOOMS: &str = each_hot_table!(
+    "SELECT -1 - segment_id AS block_id, hex(bloom) AS bloom FROM hot_segments_",
+    " WHERE segment_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))"
+);
+
+/// How full each hot table is, and the counters that say which one is current.
+pub const HOT_TABLES_STATE: &str = concat!(
+    "SELECT hot_table, segments, spans, oldest,
+       CAST((SELECT value FROM counters WHERE name = 'hot_generation') AS TEXT) AS generation,
+       CAST((SELECT value FROM counters WHERE name = 'hot_rotated_ms') AS TEXT) AS rotated_ms
+FROM (",
+    each_hot_table_twice!(
+        "SELECT ",
+        " AS hot_table, count(*) AS segments, coalesce(sum(spans), 0) AS spans,
+       CAST(min(received_ns) AS TEXT) AS oldest FROM hot_segments_",
+        ""
+    ),
+    ") ORDER BY hot_table"
+);
+
+/// The current hot table's generation (the table is it modulo [`HOT_TABLES`]).
+pub const HOT_GENERATION: &str =
+    "SELECT CAST(value AS TEXT) AS value FROM counters WHERE name = 'hot_generation'";
+
+/// Makes the next table current, if generation `?1` is still the current one: notes when
+/// (`?2`, unix ms), then moves the generation on (`?1` alone).
+pub const ROTATE_HOT: [&str; 2] = [
+    "UPDATE counters SET value = CAST(?2 AS INTEGER)
+WHERE name = 'hot_rotated_ms' AND (SELECT value FROM counters WHERE name = 'hot_generation') = CAST(?1 AS INTEGER)",
+    "UPDATE counters SET value = value + 1 WHERE name = 'hot_generation' AND value = CAST(?1 AS INTEGER)",
+];
+
+/// Stores a segment in table `table`: `?1` id, `?2` received (text ns), `?3`/`?4` min/max
+/// start (text), `?5` spans, `?6` traces, `?7` trace ids, `?8` services JSON, `?9`
+/// attributes JSON, `?10` search filter, `?11` the bytes (blobs).
+pub fn insert_segment(table: u64) -> String {
+    format!(
+        "INSERT INTO hot_segments_{table}
+    (segment_id, received_ns, min_start_ns, max_start_ns, spans, traces, trace_ids, services,
+     attributes, bloom, body)
+VALUES (?1, CAST(?2 AS INTEGER), CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    )
+}
+
+/// The bytes (hex) of segment `?1` of table `table`.
+pub fn segment_body(table: u64) -> String {
+    format!("SELECT hex(body) AS body FROM hot_segments_{table} WHERE segment_id = ?1")
+}
+
+/// The segments of table `table`, oldest first, without their bytes.
+pub fn segments_of_table(table: u64) -> String {
+    format!(
+        "SELECT segment_id, CAST(received_ns AS TEXT) AS received, spans
+FROM hot_segments_{table} ORDER BY received_ns, segment_id"
+    )
+}
+
+/// The bytes (hex) of some segments of table `table`: `?1` = a JSON array of their ids.
+pub fn segment_bodies(table: u64) -> String {
+    format!(
+        "SELECT segment_id, hex(body) AS body FROM hot_segments_{table}
+WHERE segment_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))"
+    )
+}
+
+/// The first statement of a hot table's compaction commit: counts it, and fails the
+/// transaction unless table `table` still holds exactly the segments compacted (`?1` =
+/// their count and the sum of their ids modulo [`SEGMENT_ID_CHECK`], as `count:sum`).
+pub fn hot_guard(table: u64) -> String {
+    format!(
+        "INSERT INTO counters (name, value)
+SELECT 'hot_compactions', 1 + json(CASE WHEN (
+    SELECT count(*) || ':' || coalesce(sum(segment_id % {SEGMENT_ID_CHECK}), 0) FROM hot_segments_{table}
+) = ?1 THEN '0' ELSE 'the hot table being compacted changed: the step starts over' END)
+WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
+    )
+}
+
+/// The modulus of the segment id sum the compaction guard compares (a sum of 52-bit ids
+/// would overflow SQLite's integers).
+pub const SEGMENT_ID_CHECK: i64 = 4_294_967_291;
+
+/// Empties table `table` at no rows written: dropped and created again, as migration
+/// 0013 creates it.
+pub fn recreate_hot_table(table: u64) -> [String; 2] {
+    [
+        format!("DROP TABLE hot_segments_{table}"),
+        format!(
+            "CREATE TABLE hot_segments_{table} (segment_id INTEGER PRIMARY KEY, \
+received_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL, max_start_ns INTEGER NOT NULL, \
+spans INTEGER NOT NULL, traces INTEGER NOT NULL, trace_ids BLOB NOT NULL, services TEXT NOT NULL, \
+attributes TEXT NOT NULL, bloom BLOB NOT NULL, body BLOB NOT NULL)"
+        ),
+    ]
+}
+
+/// What the segments whose every span started before `?1` (text ns) hold.
+pub const HOT_EXPIRED: &str = concat!(
+    "SELECT CAST(sum(spans) AS TEXT) AS spans, CAST(sum(traces) AS TEXT) AS traces FROM (",
+    each_hot_table!(
+        "SELECT spans, traces FROM hot_segments_",
+        " WHERE max_start_ns < CAST(?1 AS INTEGER)"
+    ),
+    ")"
+);
+
+/// Deletes the segments of table `table` whose every span started before `?1` (text ns).
+pub fn drop_expired_segments(table: u64) -> String {
+    format!("DELETE FROM hot_segments_{table} WHERE max_start_ns < CAST(?1 AS INTEGER)")
+}
+
+/// Adds a block's spans to `services`: `?1` = JSON `{service: [spans, latest end]}`.
+pub const ADD_SERVICES: &str = "\
+INSERT INTO services (service_name, span_count, last_seen_ns)
+SELECT key, value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
+ON CONFLICT (service_name) DO UPDATE
+SET span_count = span_count + excluded.span_count,
+    last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)";

@@ -468,10 +468,11 @@ impl Statistics {
         }
     }
 
-    fn statements(&self) -> Vec<Statement> {
+    /// The counts as rows: keys `[block, service, scope, key, types, count]` and values
+    /// `[block, service, key, value, count]`.
+    fn rows(&self) -> (Vec<Value>, Vec<Value>) {
         let text = |id: u32| self.strings.text(id);
-        let mut statements = Vec::new();
-        let keys: Vec<Value> = self
+        let keys = self
             .keys
             .iter()
             .map(|((block, service, scope, key), (types, count))| {
@@ -485,19 +486,25 @@ impl Statistics {
                 ])
             })
             .collect();
-        for chunk in keys.chunks(2_000) {
-            statements.push(Statement::new(
-                sql::ADD_BLOCK_ATTRIBUTES,
-                vec![Param::Text(Value::from(chunk.to_vec()).to_string())],
-            ));
-        }
-        let values: Vec<Value> = self
+        let values = self
             .values
             .iter()
             .map(|((block, service, key, value), count)| {
                 serde_json::json!([block, text(*service), text(*key), text(*value), count])
             })
             .collect();
+        (keys, values)
+    }
+
+    fn statements(&self) -> Vec<Statement> {
+        let (keys, values) = self.rows();
+        let mut statements = Vec::new();
+        for chunk in keys.chunks(2_000) {
+            statements.push(Statement::new(
+                sql::ADD_BLOCK_ATTRIBUTES,
+                vec![Param::Text(Value::from(chunk.to_vec()).to_string())],
+            ));
+        }
         for chunk in values.chunks(2_000) {
             statements.push(Statement::new(
                 sql::ADD_BLOCK_VALUES,
@@ -539,6 +546,14 @@ impl AttributeCounts {
     /// The statements that store the counts.
     pub fn statements(&self) -> Vec<Statement> {
         self.statistics.statements()
+    }
+
+    /// The counts as one JSON object, `{"k": keys, "v": values}` (rows as
+    /// `block_attributes` and `block_values` take them): how a segment of the hot tier
+    /// carries them, for attribute discovery to add up.
+    pub fn json(&self) -> String {
+        let (keys, values) = self.statistics.rows();
+        serde_json::json!({"k": keys, "v": values}).to_string()
     }
 }
 

@@ -11,8 +11,25 @@ use super::{Batch, Param, SpanRecord, Statement, Store, StoreError, ns_param, sq
 
 impl Store {
     /// Stores one export in one transaction; a store at its budget makes room first.
-    pub async fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+    pub async fn insert(&self, mut batch: Batch) -> Result<(), StoreError> {
         self.make_room().await?;
+        if let Some(hot) = self.hot()
+            && !batch.spans.is_empty()
+        {
+            // The spans become segments of the hot tier (one row an export); log records
+            // and metric points, if any, are stored as rows below.
+            let spans = std::mem::take(&mut batch.spans);
+            self.insert_segments(hot, spans, &batch.resources, &batch.shapes)
+                .await?;
+            batch.drop_unused_resources_and_shapes();
+            if batch.logs.is_empty()
+                && batch.series.is_empty()
+                && batch.points.is_empty()
+                && batch.sampled_out == 0
+            {
+                return Ok(());
+            }
+        }
         self.db.ingest(batch).await.map_err(named_collision)
     }
 }
