@@ -37,6 +37,17 @@ CREATE TABLE hot_segments_1 (segment_id INTEGER PRIMARY KEY, received_ns INTEGER
 CREATE TABLE hot_segments_2 (segment_id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL, max_start_ns INTEGER NOT NULL, spans INTEGER NOT NULL, traces INTEGER NOT NULL, trace_ids BLOB NOT NULL, services TEXT NOT NULL, attributes TEXT NOT NULL, bloom BLOB NOT NULL, body BLOB NOT NULL);
 CREATE TABLE hot_segments_3 (segment_id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL, max_start_ns INTEGER NOT NULL, spans INTEGER NOT NULL, traces INTEGER NOT NULL, trace_ids BLOB NOT NULL, services TEXT NOT NULL, attributes TEXT NOT NULL, bloom BLOB NOT NULL, body BLOB NOT NULL);
 
+-- The attribute key and value counts of the blocks compacted from segments in one hour
+-- (unix hours), added up in one row as they are compacted: a block's own counts would be
+-- hundreds of rows written. Once the hour is over, the next compaction writes them to
+-- block_attributes and block_values under the id -(2^40 + hour), once, and deletes the
+-- row. Attribute discovery reads the rows and these.
+CREATE TABLE attribute_hours (
+    hour   INTEGER PRIMARY KEY,
+    -- JSON {"k": [...], "v": [...]}, as a segment's `attributes`.
+    counts TEXT    NOT NULL
+);
+
 -- A deletion covers the segments stored up to this instant (unix ns) as well as the
 -- blocks up to `up_to_block`.
 ALTER TABLE archive_tombstones ADD COLUMN up_to_segment INTEGER NOT NULL DEFAULT 0;

@@ -144,6 +144,19 @@ async fn exports_stored_as_segments_read_as_span_rows_do_before_and_after_compac
         store.attribute_keys(None, None).await.unwrap(),
         expected_keys
     );
+    assert_eq!(
+        store.attribute_values("n", None, None, 50).await.unwrap(),
+        values
+    );
+    // The blocks' attribute counts are the hour's, one row, not rows of their own.
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM block_values WHERE block_id < 0"
+        ),
+        0
+    );
+    assert_eq!(count(&path, "SELECT count(*) FROM attribute_hours"), 1);
 
     // Exports keep coming to the next table.
     traces_in(&store, 12_000..12_010).await;
@@ -445,4 +458,40 @@ async fn retention_deletes_the_segments_that_hold_only_older_traces() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(sorted, expected);
     assert_eq!(store.holdings().await.unwrap().pruned_traces, 5);
+}
+
+#[tokio::test]
+async fn the_attribute_counts_of_an_hour_become_rows_once_it_is_over_and_go_with_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = segmented(&path, directory(&path));
+    many_traces(&store, 100).await;
+    let mut runs = Runs::new();
+    runs.compact_all(&store).await;
+    let keys = store.attribute_keys(None, None).await.unwrap();
+    let values = store.attribute_values("n", None, None, 200).await.unwrap();
+    assert_eq!(values.iter().map(|v| v.count).sum::<u64>(), 300);
+    // Two hours later, the next compaction writes the first hour's counts as rows and
+    // starts the current hour's.
+    runs.0 += 2 * 3_600_000;
+    traces_in(&store, 100..110).await;
+    runs.compact_all(&store).await;
+    assert_eq!(count(&path, "SELECT count(*) FROM attribute_hours"), 1);
+    let hour_rows = "SELECT count(*) FROM block_values WHERE block_id <= -1099511627776";
+    assert!(count(&path, hour_rows) > 0);
+    let after = store.attribute_values("n", None, None, 200).await.unwrap();
+    assert_eq!(after.iter().map(|v| v.count).sum::<u64>(), 330);
+    assert_eq!(
+        store.attribute_keys(None, None).await.unwrap().len(),
+        keys.len()
+    );
+    // Retention past the first hour takes its counts; the second hour's stay.
+    let first_hour = (runs.0 - 2 * 3_600_000) / 3_600_000;
+    store
+        .prune((first_hour + 1) * 3_600_000_000_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(count(&path, hour_rows), 0);
+    let left = store.attribute_values("n", None, None, 200).await.unwrap();
+    assert_eq!(left.iter().map(|v| v.count).sum::<u64>(), 30);
 }

@@ -254,6 +254,7 @@ fn every_migration_file_is_embedded_and_applied_in_full() {
             "archive_tombstones",
             "archive_trace_filters",
             "archive_trace_filters_by_block",
+            "attribute_hours",
             "attribute_shapes",
             "attribute_shapes_one_content_per_id",
             "block_attributes",

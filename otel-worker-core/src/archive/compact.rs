@@ -370,7 +370,15 @@ impl Store {
             .await?;
         let block_id = self.counter("last_archive_block").await? as i64;
         let key = object_key(0, block_id);
-        let built = build(block_id, spans, &resources, &shapes, &traces, is_new)?;
+        let built = build(
+            block_id,
+            spans,
+            &resources,
+            &shapes,
+            &traces,
+            is_new,
+            Counts::Rows,
+        )?;
         let encoded = built.bytes;
         let mut statements = built.statements;
         if !sent_again.is_empty() {
@@ -506,6 +514,17 @@ pub(crate) struct Built {
     pub statements: Vec<Statement>,
     /// The spans it counts, by service: `[spans, latest end]`.
     pub services: BTreeMap<String, [u64; 2]>,
+    /// Its attribute key and value counts, when they are not among `statements`.
+    pub counts: Option<AttributeCounts>,
+}
+
+/// Where a block's attribute counts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counts {
+    /// Rows of their own, under the block's negated id (dropped with the block).
+    Rows,
+    /// Back to the caller, which adds them up with others' (fewer rows written).
+    Returned,
 }
 
 /// Builds block `block_id` of `spans` (of `traces`, with the resources and key sets they
@@ -519,6 +538,7 @@ pub(crate) fn build(
     shapes: &[ShapeRecord],
     traces: &[String],
     is_new: impl Fn(&SpanRecord) -> bool,
+    counted: Counts,
 ) -> Result<Built, StoreError> {
     let mut services: BTreeMap<String, [u64; 2]> = BTreeMap::new();
     let mut items = 0u64;
@@ -583,11 +603,18 @@ pub(crate) fn build(
         });
     }
     // Attribute discovery counts the block's spans under its negated id.
-    statements.extend(counts.statements());
+    let counts = match counted {
+        Counts::Rows => {
+            statements.extend(counts.statements());
+            None
+        }
+        Counts::Returned => Some(counts),
+    };
     Ok(Built {
         bytes: encoded,
         statements,
         services,
+        counts,
     })
 }
 

@@ -26,7 +26,10 @@ use super::compact::{self, BLOCK_WINDOW_NS};
 use super::lookup::Tombstone;
 use super::walk::{Deleted, Position};
 use super::{block, object_key};
-use crate::store::{ResourceRecord, ShapeRecord, SpanRecord, Statement, Store, StoreError, sql};
+use crate::store::summary::AttributeCounts;
+use crate::store::{
+    Param, ResourceRecord, ShapeRecord, SpanRecord, Statement, Store, StoreError, sql,
+};
 
 /// How long after a table stopped being current it is left alone: longer than an isolate
 /// keeps the current table's number ([`super::segments::GENERATION_TTL_MS`]) plus an
@@ -40,6 +43,10 @@ pub const DEFAULT_MAX_AGE_MS: u64 = 300_000;
 /// How many segments the current table may hold before a run makes the next one current:
 /// a search reads every segment's filter, and those it cannot rule out whole.
 pub const MAX_TABLE_SEGMENTS: u64 = 256;
+
+/// The most attribute values an hour's counts keep ([`sql::SET_ATTRIBUTE_HOUR`]): its
+/// JSON is bound to one statement, under a megabyte.
+pub const MAX_HOUR_VALUES: usize = 6_000;
 
 /// Segment bodies read per statement while compacting.
 const BODIES_PER_READ: usize = 32;
@@ -151,7 +158,7 @@ impl Store {
         // A table rotated away just now was found with segments before the rotation.
         candidates.retain(|t| state(*t).is_some_and(|s| s.segments > 0));
         for table in candidates.into_iter().take(max_tables as usize) {
-            let step = self.compact_table(table, block_spans).await?;
+            let step = self.compact_table(table, block_spans, now_ms).await?;
             done.tables += 1;
             done.segments += step.segments;
             done.blocks += step.blocks;
@@ -162,7 +169,12 @@ impl Store {
     }
 
     /// Compacts hot table `table` into blocks and empties it.
-    async fn compact_table(&self, table: u64, block_spans: u64) -> Result<Compacted, StoreError> {
+    async fn compact_table(
+        &self,
+        table: u64,
+        block_spans: u64,
+        now_ms: u64,
+    ) -> Result<Compacted, StoreError> {
         let archive = self
             .archive()
             .ok_or_else(|| StoreError::Other("this store has no archive".into()))?;
@@ -272,6 +284,7 @@ impl Store {
         }
         let last = self.counter("last_archive_block").await? as i64;
         let first_id = last - groups.len() as i64 + 1;
+        let mut block_counts: Vec<String> = Vec::new();
         let resources: Vec<ResourceRecord> = resources.into_values().collect();
         let shapes: Vec<ShapeRecord> = shapes.into_values().collect();
         for (index, group) in groups.into_iter().enumerate() {
@@ -279,7 +292,18 @@ impl Store {
             let trace_ids: Vec<String> = group.iter().map(|(id, _)| id.clone()).collect();
             let spans: Vec<SpanRecord> = group.into_iter().flat_map(|(_, spans)| spans).collect();
             let count = spans.len() as u64;
-            let built = compact::build(block_id, spans, &resources, &shapes, &trace_ids, |_| true)?;
+            let built = compact::build(
+                block_id,
+                spans,
+                &resources,
+                &shapes,
+                &trace_ids,
+                |_| true,
+                compact::Counts::Returned,
+            )?;
+            if let Some(counts) = &built.counts {
+                block_counts.push(counts.json());
+            }
             archive
                 .objects()
                 .put(&object_key(0, block_id), built.bytes.clone())
@@ -299,6 +323,10 @@ impl Store {
             done.bytes += built.bytes.len() as u64;
         }
         statements.extend(
+            self.attribute_hour_statements(now_ms, &block_counts)
+                .await?,
+        );
+        statements.extend(
             sql::recreate_hot_table(table)
                 .into_iter()
                 .map(|sql| Statement::new(sql, vec![])),
@@ -306,5 +334,56 @@ impl Store {
         self.db.transaction(statements).await?;
         archive.set_known_bytes(None);
         Ok(done)
+    }
+}
+
+#[derive(Deserialize)]
+struct HourRow {
+    hour: i64,
+    counts: String,
+}
+
+impl Store {
+    /// The statements that add `blocks`' attribute counts to the current hour's, and
+    /// write the counts of hours that are over as rows: a block's own counts would be
+    /// hundreds of rows written, an hour's are written once.
+    async fn attribute_hour_statements(
+        &self,
+        now_ms: u64,
+        blocks: &[String],
+    ) -> Result<Vec<Statement>, StoreError> {
+        let pending: Vec<HourRow> = self
+            .rows(Statement::new(sql::ATTRIBUTE_HOURS, vec![]))
+            .await?;
+        // An isolate whose clock is behind adds to the latest hour there is.
+        let hour = pending
+            .iter()
+            .map(|row| row.hour)
+            .chain([(now_ms / 3_600_000) as i64])
+            .max()
+            .unwrap_or(0);
+        let mut statements = Vec::new();
+        let mut current = AttributeCounts::new(sql::attribute_hour_id(hour));
+        for row in pending {
+            if row.hour == hour {
+                current.add_json(&row.counts, MAX_HOUR_VALUES)?;
+                continue;
+            }
+            let mut over = AttributeCounts::new(sql::attribute_hour_id(row.hour));
+            over.add_json(&row.counts, usize::MAX)?;
+            statements.extend(over.statements());
+            statements.push(Statement::new(
+                sql::FORGET_ATTRIBUTE_HOUR,
+                vec![Param::Int(row.hour)],
+            ));
+        }
+        for counts in blocks {
+            current.add_json(counts, MAX_HOUR_VALUES)?;
+        }
+        statements.push(Statement::new(
+            sql::SET_ATTRIBUTE_HOUR,
+            vec![Param::Int(hour), current.json().into()],
+        ));
+        Ok(statements)
     }
 }

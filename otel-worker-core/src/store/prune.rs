@@ -33,6 +33,16 @@ impl Store {
         let blocks = self.drop_blocks_before(cutoff_ns, 4).await?;
         // And segments of the hot tier that hold only such traces (sent late).
         let segments = self.drop_segments_before(cutoff_ns).await?;
+        // The attribute counts of the blocks compacted from segments go by the hour.
+        let hour = (cutoff_ns / 3_600_000_000_000).to_string();
+        self.db
+            .transaction(
+                sql::DROP_ATTRIBUTE_HOURS
+                    .iter()
+                    .map(|sql| Statement::new(*sql, vec![hour.as_str().into()]))
+                    .collect(),
+            )
+            .await?;
         Ok(Pruned {
             spans: count(3) + count(4) + blocks.spans + segments.spans,
             logs: count(6),

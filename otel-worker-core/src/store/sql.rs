@@ -897,7 +897,10 @@ FROM hot_segments_",
         " h, json_each(h.attributes, '$.k') j
 WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)"
     ),
-    ") GROUP BY key, scope ORDER BY sum(count) DESC, key"
+    " UNION ALL SELECT j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
+FROM attribute_hours h, json_each(h.counts, '$.k') j
+WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)
+) GROUP BY key, scope ORDER BY sum(count) DESC, key"
 );
 
 /// The most frequent values of a key: `?1` = key, `?2` = service (NULL: all), `?3` =
@@ -910,7 +913,9 @@ SELECT value, count FROM block_values WHERE key = ?1 AND (?2 IS NULL OR service_
         " h, json_each(h.attributes, '$.v') j
 WHERE j.value ->> 2 = ?1 AND (?2 IS NULL OR j.value ->> 1 = ?2)"
     ),
-    ") WHERE (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
+    " UNION ALL SELECT j.value ->> 3, j.value ->> 4 FROM attribute_hours h, json_each(h.counts, '$.v') j
+WHERE j.value ->> 2 = ?1 AND (?2 IS NULL OR j.value ->> 1 = ?2)
+) WHERE (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
 GROUP BY value ORDER BY sum(count) DESC, value LIMIT CAST(?4 AS INTEGER)"
 );
 
@@ -1867,3 +1872,34 @@ SELECT key, value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
 ON CONFLICT (service_name) DO UPDATE
 SET span_count = span_count + excluded.span_count,
     last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)";
+
+/// The attribute counts of blocks compacted from segments, by hour, not written as rows
+/// yet.
+pub const ATTRIBUTE_HOURS: &str = "SELECT hour, counts FROM attribute_hours ORDER BY hour";
+
+/// Sets the counts of hour `?1` (`?2`, JSON).
+pub const SET_ATTRIBUTE_HOUR: &str = "\
+INSERT INTO attribute_hours (hour, counts) VALUES (?1, ?2)
+ON CONFLICT (hour) DO UPDATE SET counts = excluded.counts";
+
+/// Forgets hour `?1` once its counts are rows.
+pub const FORGET_ATTRIBUTE_HOUR: &str = "DELETE FROM attribute_hours WHERE hour = ?1";
+
+/// The id under which an hour's attribute counts are rows of `block_attributes` and
+/// `block_values`: apart from search blocks (positive) and archive blocks (-1 down).
+pub fn attribute_hour_id(hour: i64) -> i64 {
+    -(ATTRIBUTE_HOUR_IDS + hour)
+}
+
+/// Where the ids of [`attribute_hour_id`] start.
+pub const ATTRIBUTE_HOUR_IDS: i64 = 1 << 40;
+
+/// Deletes the attribute counts of the hours before `?1` (a unix hour), as rows and not
+/// yet.
+pub const DROP_ATTRIBUTE_HOURS: [&str; 3] = [
+    "DELETE FROM block_attributes
+WHERE block_id <= -1099511627776 AND block_id > -1099511627776 - CAST(?1 AS INTEGER)",
+    "DELETE FROM block_values
+WHERE block_id <= -1099511627776 AND block_id > -1099511627776 - CAST(?1 AS INTEGER)",
+    "DELETE FROM attribute_hours WHERE hour < CAST(?1 AS INTEGER)",
+];

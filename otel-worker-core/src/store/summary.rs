@@ -555,6 +555,50 @@ impl AttributeCounts {
         let (keys, values) = self.statistics.rows();
         serde_json::json!({"k": keys, "v": values}).to_string()
     }
+
+    /// Adds counts written by [`AttributeCounts::json`] (of any block) to these, keeping
+    /// at most [`sql::MAX_VALUES_PER_KEY`] values per service and key, and `max_values`
+    /// in all (past them, new values are not kept: their keys still count).
+    pub fn add_json(&mut self, json: &str, max_values: usize) -> Result<(), StoreError> {
+        #[derive(Deserialize)]
+        struct Rows {
+            #[serde(default)]
+            k: Vec<(Value, String, String, String, i64, i64)>,
+            #[serde(default)]
+            v: Vec<(Value, String, String, String, i64)>,
+        }
+        let rows: Rows = serde_json::from_str(json)
+            .map_err(|e| StoreError::Other(format!("stored attribute counts do not read: {e}")))?;
+        let block = self.block_id;
+        let stats = &mut self.statistics;
+        for (_, service, scope, key, types, count) in rows.k {
+            let service = stats.strings.id(&service);
+            let key = stats.strings.id(&key);
+            let scope = SCOPES.iter().position(|s| *s == scope).unwrap_or(0) as u8;
+            let entry = stats.keys.entry((block, service, scope, key)).or_default();
+            entry.0 |= types;
+            entry.1 += count;
+        }
+        for (_, service, key, value, count) in rows.v {
+            let service = stats.strings.id(&service);
+            let key = stats.strings.id(&key);
+            if let Some(known) = stats
+                .strings
+                .find(&value)
+                .and_then(|value| stats.values.get_mut(&(block, service, key, value)))
+            {
+                *known += count;
+                continue;
+            }
+            let distinct = stats.distinct.entry((block, service, key)).or_default();
+            if *distinct < sql::MAX_VALUES_PER_KEY && stats.values.len() < max_values {
+                *distinct += 1;
+                let value = stats.strings.id(&value);
+                stats.values.insert((block, service, key, value), count);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Resources and attribute key sets already read, by id: they never change.
