@@ -90,7 +90,7 @@ if [ "$status" = 0 ]; then
     bash scripts/test-mcp.sh "$url" "$token" "${CARGO_TARGET_DIR:-target}/debug/otel-worker-cli" || status=$?
 fi
 if [ "$status" = 0 ]; then
-    echo "==> retention: the cron handler deletes traces older than RETENTION_DAYS (7) and nothing newer"
+    echo "==> retention: the cron handler deletes traces older than RETENTION_DAYS (30) and nothing newer"
     bash scripts/check-worker-retention.sh "$url" "$token" || status=$?
 fi
 if [ "$status" = 0 ]; then

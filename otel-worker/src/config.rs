@@ -31,7 +31,7 @@ pub const SAMPLE_RATE_VAR: &str = "SAMPLE_RATE";
 /// The var giving how many days of traces to keep; `0` keeps everything.
 pub const RETENTION_DAYS_VAR: &str = "RETENTION_DAYS";
 /// Days kept when `RETENTION_DAYS` is unset.
-pub const DEFAULT_RETENTION_DAYS: u64 = 7;
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
 /// The var listing browser origins allowed cross-origin access, comma-separated.
 pub const CORS_ORIGINS_VAR: &str = "CORS_ORIGINS";
 /// The var that offers the MCP `delete_trace` tool at `/mcp` when `true`.

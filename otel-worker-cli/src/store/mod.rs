@@ -78,6 +78,7 @@ impl SqliteDatabase {
             })?;
         }
         let mut conn = Connection::open(path).map_err(|e| opening(path, e))?;
+        like_d1(&conn);
         conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(storage)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(storage)?;
@@ -105,6 +106,7 @@ impl SqliteDatabase {
     /// A database that lives only as long as this process.
     pub fn in_memory() -> Result<Self, StoreError> {
         let mut conn = Connection::open_in_memory().map_err(storage)?;
+        like_d1(&conn);
         migrate(&mut conn).map_err(storage)?;
         Self::start(conn, None, None)
     }
@@ -206,8 +208,23 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    like_d1(&conn);
     conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
     Ok(conn)
+}
+
+/// The terms D1 allows in one compound SELECT (its error past them: "too many terms in
+/// compound SELECT"; SQLite's own default is 500).
+pub const D1_COMPOUND_SELECT_TERMS: i32 = 5;
+
+/// Gives a connection D1's limits where they are lower than SQLite's, so a statement D1
+/// would refuse fails here first, in every test.
+fn like_d1(conn: &Connection) {
+    // Lowering a limit cannot fail; the previous value is all it returns.
+    let _ = conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_COMPOUND_SELECT,
+        D1_COMPOUND_SELECT_TERMS,
+    );
 }
 
 /// A poisoned lock only means another call panicked; the connection itself is intact.

@@ -51,7 +51,8 @@ macro_rules! sweep_counter {
 }
 
 /// `$a N $b` for each hot table N (`hot_segments_N`, see [`HOT_TABLES`]), joined by
-/// `UNION ALL`.
+/// `UNION ALL`: four terms of a compound SELECT, of the five D1 allows in one (nest it
+/// in `SELECT * FROM (...)` to add more than one other).
 macro_rules! each_hot_table {
     ($a:expr, $b:expr) => {
         concat!(
@@ -890,14 +891,15 @@ WHERE block_id IN (SELECT value FROM json_each(?1)) GROUP BY block_id, service_n
 pub const ATTRIBUTE_KEYS: &str = concat!(
     "SELECT key, scope, sum(count) AS count, group_concat(DISTINCT types) AS types FROM (
 SELECT service_name, scope, key, types, count FROM block_attributes
-WHERE (?1 IS NULL OR service_name = ?1) AND (?2 IS NULL OR scope = ?2) UNION ALL ",
+WHERE (?1 IS NULL OR service_name = ?1) AND (?2 IS NULL OR scope = ?2)
+UNION ALL SELECT * FROM (",
     each_hot_table!(
         "SELECT j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
 FROM hot_segments_",
         " h, json_each(h.attributes, '$.k') j
 WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)"
     ),
-    " UNION ALL SELECT j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
+    ") UNION ALL SELECT j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5
 FROM attribute_hours h, json_each(h.counts, '$.k') j
 WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)
 ) GROUP BY key, scope ORDER BY sum(count) DESC, key"
@@ -907,13 +909,14 @@ WHERE (?1 IS NULL OR j.value ->> 1 = ?1) AND (?2 IS NULL OR j.value ->> 2 = ?2)
 /// prefix (NULL: any), `?4` = the most values. Doubles are stored as `#` and their text.
 pub const ATTRIBUTE_VALUES: &str = concat!(
     "SELECT value, sum(count) AS count FROM (
-SELECT value, count FROM block_values WHERE key = ?1 AND (?2 IS NULL OR service_name = ?2) UNION ALL ",
+SELECT value, count FROM block_values WHERE key = ?1 AND (?2 IS NULL OR service_name = ?2)
+UNION ALL SELECT * FROM (",
     each_hot_table!(
         "SELECT j.value ->> 3, j.value ->> 4 FROM hot_segments_",
         " h, json_each(h.attributes, '$.v') j
 WHERE j.value ->> 2 = ?1 AND (?2 IS NULL OR j.value ->> 1 = ?2)"
     ),
-    " UNION ALL SELECT j.value ->> 3, j.value ->> 4 FROM attribute_hours h, json_each(h.counts, '$.v') j
+    ") UNION ALL SELECT j.value ->> 3, j.value ->> 4 FROM attribute_hours h, json_each(h.counts, '$.v') j
 WHERE j.value ->> 2 = ?1 AND (?2 IS NULL OR j.value ->> 1 = ?2)
 ) WHERE (?3 IS NULL OR substr(value, 1, length(?3)) = ?3 OR substr(value, 1, length(?3) + 1) = '#' || ?3)
 GROUP BY value ORDER BY sum(count) DESC, value LIMIT CAST(?4 AS INTEGER)"
