@@ -28,7 +28,8 @@ pub const MAX_STORAGE_MB_VAR: &str = "MAX_STORAGE_MB";
 pub const DEFAULT_MAX_STORAGE_MB: u64 = 9_000;
 /// The var giving the share of traces to keep (0 to 1); unset keeps all.
 pub const SAMPLE_RATE_VAR: &str = "SAMPLE_RATE";
-/// The var giving how many days of traces to keep; `0` keeps everything.
+/// The var giving how many days of traces to keep (or a duration: `12h`, `10m`); `0` keeps
+/// everything.
 pub const RETENTION_DAYS_VAR: &str = "RETENTION_DAYS";
 /// Days kept when `RETENTION_DAYS` is unset.
 pub const DEFAULT_RETENTION_DAYS: u64 = 30;
@@ -197,19 +198,26 @@ pub fn sampling(env: &Env) -> Result<Option<Sampling>, ApiError> {
         })
 }
 
-/// Days of traces to keep (0: all), or `None` with the reason logged.
-pub fn retention_days(env: &Env) -> Option<u64> {
-    match var(env, RETENTION_DAYS_VAR) {
-        None => Some(DEFAULT_RETENTION_DAYS),
-        Some(text) => match text.parse::<u64>() {
-            Ok(days) => Some(days),
-            Err(_) => {
-                console_error!(
-                    "{RETENTION_DAYS_VAR} = {text:?} is not a whole number of days; nothing deleted"
-                );
-                None
-            }
-        },
+/// How long traces are kept (zero: always; [`DEFAULT_RETENTION_DAYS`] when unset), or
+/// `None` with the reason logged. A whole number is days; a duration (`12h`, `10m`) is
+/// taken as written, for a soak that turns the whole life cycle over in minutes.
+pub fn retention(env: &Env) -> Option<std::time::Duration> {
+    let Some(text) = var(env, RETENTION_DAYS_VAR) else {
+        return Some(std::time::Duration::from_secs(
+            DEFAULT_RETENTION_DAYS * 86_400,
+        ));
+    };
+    if let Ok(days) = text.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(days.saturating_mul(86_400)));
+    }
+    match otel_worker_core::duration::parse(&text) {
+        Ok(keep) => Some(keep),
+        Err(e) => {
+            console_error!(
+                "{RETENTION_DAYS_VAR} = {text:?} is neither a whole number of days nor a duration ({e}); nothing deleted"
+            );
+            None
+        }
     }
 }
 

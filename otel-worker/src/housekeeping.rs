@@ -84,8 +84,8 @@ pub fn due_after_request() -> bool {
 /// What a run is told besides its effort.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Settings {
-    /// Days of traces to keep (0: all); `None` leaves retention to another run.
-    pub retention_days: Option<u64>,
+    /// How long traces are kept (zero: always); `None` leaves retention to another run.
+    pub retention: Option<std::time::Duration>,
     /// Traces older than this move to the archive; `None`: no archiving.
     pub archive_after: Option<std::time::Duration>,
 }
@@ -95,7 +95,7 @@ pub struct Settings {
 /// wrote.
 pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Settings) {
     let now_ms = Date::now().as_millis();
-    let retention_days = settings.retention_days;
+    let retention_kept = settings.retention;
     for (index, store) in shards.all().iter().enumerate() {
         let started = Date::now().as_millis();
         let (read_before, written_before) = usage.rows();
@@ -108,13 +108,12 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Set
             }
             Err(e) => console_error!("keeping shard {index} within its budget failed: {e}"),
         }
-        if let Some(days) = retention_days.filter(|days| *days > 0) {
+        if let Some(keep) = retention_kept.filter(|keep| !keep.is_zero()) {
             let now_ns = now_ms.saturating_mul(1_000_000);
-            let keep = std::time::Duration::from_secs(days.saturating_mul(86_400));
             let cutoff = retention::cutoff(now_ns, keep);
             match retention::prune_before(store, cutoff, Some(effort.budget_steps)).await {
                 Ok(pruned) => {
-                    line["retentionDays"] = days.into();
+                    line["retentionSeconds"] = keep.as_secs().into();
                     line["deletedTraces"] = pruned.traces.into();
                     line["deletedSpans"] = pruned.spans.into();
                 }

@@ -105,7 +105,7 @@ async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Resu
         && housekeeping::due_after_request()
     {
         let settings = housekeeping::Settings {
-            retention_days: None,
+            retention: None,
             archive_after,
         };
         context.wait_until(async move {
@@ -129,7 +129,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     match config::shards(&env, &usage) {
         Ok(shards) => {
             let settings = housekeeping::Settings {
-                retention_days: config::retention_days(&env),
+                retention: config::retention(&env),
                 archive_after,
             };
             housekeeping::run(&shards, &usage, housekeeping::FROM_CRON, settings).await
