@@ -41,6 +41,9 @@ pub async fn prune_before(
             break;
         }
     }
+    let hot = store.prune_hot_before(cutoff_ns).await?;
+    total.traces += hot.traces;
+    total.spans += hot.spans;
     Ok(total)
 }
 

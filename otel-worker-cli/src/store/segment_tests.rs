@@ -449,7 +449,13 @@ async fn retention_deletes_the_segments_that_hold_only_older_traces() {
     )
     .await;
     assert_eq!(hot_rows(&path), 3);
-    let pruned = store.prune(50 * second, 100).await.unwrap();
+    // The storage budget's step (the oldest traces, whatever their age) leaves segments
+    // alone: they hold the newest data.
+    store.prune(u64::MAX, 1_000).await.unwrap();
+    assert_eq!(hot_rows(&path), 3);
+    let pruned = otel_worker_core::retention::prune_before(&store, 50 * second, None)
+        .await
+        .unwrap();
     assert_eq!((pruned.traces, pruned.spans), (5, 15));
     assert_eq!(hot_rows(&path), 2);
     let listed = all_pages(&store, &query(100, None)).await;
@@ -488,7 +494,7 @@ async fn the_attribute_counts_of_an_hour_become_rows_once_it_is_over_and_go_with
     // Retention past the first hour takes its counts; the second hour's stay.
     let first_hour = (runs.0 - 2 * 3_600_000) / 3_600_000;
     store
-        .prune((first_hour + 1) * 3_600_000_000_000, 100)
+        .prune_hot_before((first_hour + 1) * 3_600_000_000_000)
         .await
         .unwrap();
     assert_eq!(count(&path, hour_rows), 0);

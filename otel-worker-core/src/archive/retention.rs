@@ -53,6 +53,24 @@ impl Store {
         Ok(pruned)
     }
 
+    /// Retention's part in the hot tier and what comes from it: the segments whose every
+    /// span started before `cutoff_ns` ([`Store::drop_segments_before`]) and the attribute
+    /// counts of the hours before it. Not for the storage budget, which deletes the
+    /// oldest data: segments are the newest.
+    pub async fn prune_hot_before(&self, cutoff_ns: u64) -> Result<Pruned, StoreError> {
+        let segments = self.drop_segments_before(cutoff_ns).await?;
+        let hour = (cutoff_ns / 3_600_000_000_000).to_string();
+        self.db
+            .transaction(
+                sql::DROP_ATTRIBUTE_HOURS
+                    .iter()
+                    .map(|sql| Statement::new(*sql, vec![hour.as_str().into()]))
+                    .collect(),
+            )
+            .await?;
+        Ok(segments)
+    }
+
     /// Deletes the segments of the hot tier whose every span started before `cutoff_ns`
     /// (old traces sent late: one row written each), so retention does not wait for
     /// their compaction. A segment that also holds newer spans stays; its block is

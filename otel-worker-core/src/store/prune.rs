@@ -31,23 +31,11 @@ impl Store {
         let count = |i: usize| changes.get(i).copied().unwrap_or(0);
         // Archived traces of the same age go with their blocks.
         let blocks = self.drop_blocks_before(cutoff_ns, 4).await?;
-        // And segments of the hot tier that hold only such traces (sent late).
-        let segments = self.drop_segments_before(cutoff_ns).await?;
-        // The attribute counts of the blocks compacted from segments go by the hour.
-        let hour = (cutoff_ns / 3_600_000_000_000).to_string();
-        self.db
-            .transaction(
-                sql::DROP_ATTRIBUTE_HOURS
-                    .iter()
-                    .map(|sql| Statement::new(*sql, vec![hour.as_str().into()]))
-                    .collect(),
-            )
-            .await?;
         Ok(Pruned {
-            spans: count(3) + count(4) + blocks.spans + segments.spans,
+            spans: count(3) + count(4) + blocks.spans,
             logs: count(6),
             points: count(8),
-            traces: count(10) + blocks.traces + segments.traces,
+            traces: count(10) + blocks.traces,
         })
     }
 
