@@ -36,6 +36,13 @@ pub const BLOCK_SPANS: u64 = 65_536;
 /// cut at an hour, retention is exact to an hour.
 pub const BLOCK_WINDOW_NS: u64 = 3_600_000_000_000;
 
+/// Whether a trace of `spans` spans that started at `start` joins a block that holds
+/// `held` spans and whose first trace started at `first` (a block's first trace always
+/// does, whatever its size).
+pub(crate) fn fits_block(held: u64, first: u64, spans: u64, start: u64, block_spans: u64) -> bool {
+    held + spans <= block_spans && start <= first.saturating_add(BLOCK_WINDOW_NS)
+}
+
 /// Shards of a level-0 block's trace-id filter.
 pub const TRACE_FILTER_SHARDS: u16 = 16;
 
@@ -215,13 +222,11 @@ impl Store {
         for trace in candidates {
             let start = number(&trace.first_start, "start")?.max(0) as u64;
             let first = *first_start.get_or_insert(start);
-            if !traces.is_empty()
-                && (spans_wanted + trace.span_count.max(0) as u64 > block_spans
-                    || start > first.saturating_add(BLOCK_WINDOW_NS))
-            {
+            let count = trace.span_count.max(0) as u64;
+            if !traces.is_empty() && !fits_block(spans_wanted, first, count, start, block_spans) {
                 break;
             }
-            spans_wanted += trace.span_count.max(0) as u64;
+            spans_wanted += count;
             traces.push(trace.trace_id);
         }
         if traces.is_empty() {
@@ -508,6 +513,21 @@ impl Store {
     }
 }
 
+/// The spans of each service among `spans` and the latest end of them: `[spans, end]`.
+pub(crate) fn services_of<'a>(
+    spans: impl IntoIterator<Item = &'a SpanRecord>,
+) -> BTreeMap<String, [u64; 2]> {
+    let mut services: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    for span in spans {
+        if let Some(service) = &span.service_name {
+            let entry = services.entry(service.clone()).or_default();
+            entry[0] += 1;
+            entry[1] = entry[1].max(span.end_ns);
+        }
+    }
+    services
+}
+
 /// A block built in memory: its bytes and the statements that record it.
 pub(crate) struct Built {
     pub bytes: Vec<u8>,
@@ -540,16 +560,8 @@ pub(crate) fn build(
     is_new: impl Fn(&SpanRecord) -> bool,
     counted: Counts,
 ) -> Result<Built, StoreError> {
-    let mut services: BTreeMap<String, [u64; 2]> = BTreeMap::new();
-    let mut items = 0u64;
-    for span in spans.iter().filter(|s| is_new(s)) {
-        items += 1;
-        if let Some(service) = &span.service_name {
-            let entry = services.entry(service.clone()).or_default();
-            entry[0] += 1;
-            entry[1] = entry[1].max(span.end_ns);
-        }
-    }
+    let items = spans.iter().filter(|s| is_new(s)).count() as u64;
+    let services = services_of(spans.iter().filter(|s| is_new(s)));
     let counts_only: BTreeMap<&str, u64> = services
         .iter()
         .map(|(s, [n, _])| (s.as_str(), *n))

@@ -9,7 +9,7 @@ use super::block::{self, TraceRow};
 use super::compact::{TRACE_FILTER_SHARDS, id_bytes, shard_key};
 use super::read::ReadError;
 use super::trace_filter;
-use super::walk::{BlockRow, Position};
+use super::walk::{BlockRow, Deleted, Position};
 use crate::models::TraceSummary;
 use crate::store::{
     Param, ResourceRecord, ShapeRecord, SpanRecord, SpanRow, Statement, Store, StoreError,
@@ -275,27 +275,16 @@ impl Store {
         if blocks.is_empty() {
             return Ok(out);
         }
-        let tombstones: Vec<Tombstone> = self
-            .rows(Statement::new(sql::TRACE_TOMBSTONES, vec![trace_id.into()]))
-            .await?;
-        let deleted = |block: &BlockRow, span_id: &str| {
-            tombstones.iter().any(|t| {
-                t.covers(block.position()) && (t.span_id.is_empty() || t.span_id == span_id)
-            })
-        };
+        let deleted = Deleted::of(
+            self.rows(Statement::new(sql::TRACE_TOMBSTONES, vec![trace_id.into()]))
+                .await?,
+        );
         let mut by_span: FxHashMap<String, (SpanRecord, SpanRow)> = FxHashMap::default();
         for (block, bytes) in blocks {
-            if deleted(&block, "") {
+            if deleted.hides_trace(trace_id, block.position()) {
                 continue;
             }
-            let objects: std::sync::Arc<dyn super::objects::ObjectStore> = match bytes {
-                Some(bytes) => std::sync::Arc::new(super::segments::SegmentObject::new(
-                    self.db.clone(),
-                    &block.object_key,
-                    Some(bytes),
-                )),
-                None => archive.shared_objects(),
-            };
+            let objects = self.block_objects(&block, bytes);
             let objects = &*objects;
             let Some(open) = dropped_is_none(
                 archive
@@ -333,7 +322,7 @@ impl Store {
                     records.extend(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
                 }
             }
-            records.retain(|s| !deleted(&block, &s.span_id));
+            records.retain(|s| !deleted.hides_span(trace_id, &s.span_id, block.position()));
             out.resources
                 .extend(open.dictionaries.resources.iter().cloned());
             out.shapes.extend(open.dictionaries.shapes.iter().cloned());

@@ -59,15 +59,22 @@ impl Store {
     /// oldest data: segments are the newest.
     pub async fn prune_hot_before(&self, cutoff_ns: u64) -> Result<Pruned, StoreError> {
         let segments = self.drop_segments_before(cutoff_ns).await?;
-        let hour = (cutoff_ns / 3_600_000_000_000).to_string();
-        self.db
-            .transaction(
-                sql::DROP_ATTRIBUTE_HOURS
-                    .iter()
-                    .map(|sql| Statement::new(*sql, vec![hour.as_str().into()]))
-                    .collect(),
-            )
-            .await?;
+        let hour = i64::try_from(cutoff_ns / 3_600_000_000_000).unwrap_or(i64::MAX);
+        let ids = || {
+            vec![
+                Param::Int(sql::attribute_hour_id(0)),
+                Param::Int(sql::attribute_hour_id(hour)),
+            ]
+        };
+        let mut statements: Vec<Statement> = sql::DROP_ATTRIBUTE_HOUR_ROWS
+            .iter()
+            .map(|sql| Statement::new(*sql, ids()))
+            .collect();
+        statements.push(Statement::new(
+            sql::DROP_ATTRIBUTE_HOURS,
+            vec![Param::Int(hour)],
+        ));
+        self.db.transaction(statements).await?;
         Ok(segments)
     }
 

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
-use super::compact::{self, BLOCK_WINDOW_NS};
+use super::compact;
 use super::lookup::Tombstone;
 use super::walk::{Deleted, Position};
 use super::{block, object_key};
@@ -149,11 +149,11 @@ impl Store {
         }
         // Oldest first: the table after the current one was current longest ago.
         let settling = now_ms.saturating_sub(rotated_ms) < SETTLE_MS;
-        let current = generation % sql::HOT_TABLES;
+        // Every table but the current one, and the one before while it settles.
         let previous = (generation + sql::HOT_TABLES - 1) % sql::HOT_TABLES;
         let mut candidates: Vec<u64> = (1..sql::HOT_TABLES)
             .map(|ahead| (generation + ahead) % sql::HOT_TABLES)
-            .filter(|t| *t != current && !(settling && *t == previous))
+            .filter(|t| !(settling && *t == previous))
             .collect();
         // A table rotated away just now was found with segments before the rotation.
         candidates.retain(|t| state(*t).is_some_and(|s| s.segments > 0));
@@ -254,8 +254,7 @@ impl Store {
             let count = spans.len() as u64;
             let fits = groups.last().is_some_and(|group| {
                 !group.is_empty()
-                    && group_spans + count <= block_spans
-                    && start <= group_start.saturating_add(BLOCK_WINDOW_NS)
+                    && compact::fits_block(group_spans, group_start, count, start, block_spans)
             });
             if !fits {
                 groups.push(Vec::new());
@@ -284,7 +283,7 @@ impl Store {
         }
         let last = self.counter("last_archive_block").await? as i64;
         let first_id = last - groups.len() as i64 + 1;
-        let mut block_counts: Vec<String> = Vec::new();
+        let mut block_counts: Vec<AttributeCounts> = Vec::new();
         let resources: Vec<ResourceRecord> = resources.into_values().collect();
         let shapes: Vec<ShapeRecord> = shapes.into_values().collect();
         for (index, group) in groups.into_iter().enumerate() {
@@ -301,12 +300,11 @@ impl Store {
                 |_| true,
                 compact::Counts::Returned,
             )?;
-            if let Some(counts) = &built.counts {
-                block_counts.push(counts.json());
-            }
+            block_counts.extend(built.counts);
+            done.bytes += built.bytes.len() as u64;
             archive
                 .objects()
-                .put(&object_key(0, block_id), built.bytes.clone())
+                .put(&object_key(0, block_id), built.bytes)
                 .await?;
             statements.extend(built.statements);
             // The compacted spans now count in `services`, as a span row's do.
@@ -320,7 +318,6 @@ impl Store {
             ));
             done.blocks += 1;
             done.spans += count;
-            done.bytes += built.bytes.len() as u64;
         }
         statements.extend(
             self.attribute_hour_statements(now_ms, &block_counts)
@@ -350,7 +347,7 @@ impl Store {
     async fn attribute_hour_statements(
         &self,
         now_ms: u64,
-        blocks: &[String],
+        blocks: &[AttributeCounts],
     ) -> Result<Vec<Statement>, StoreError> {
         let pending: Vec<HourRow> = self
             .rows(Statement::new(sql::ATTRIBUTE_HOURS, vec![]))
@@ -378,7 +375,7 @@ impl Store {
             ));
         }
         for counts in blocks {
-            current.add_json(counts, MAX_HOUR_VALUES)?;
+            current.add(counts, MAX_HOUR_VALUES);
         }
         statements.push(Statement::new(
             sql::SET_ATTRIBUTE_HOUR,

@@ -9,7 +9,6 @@
 //! Reads treat segments as blocks whose bytes are in the database ([`SegmentObject`]);
 //! [`super::rotate`] turns a table of them into archive blocks.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -17,6 +16,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::block::{self, BlockError};
+use super::compact::{id_bytes, services_of};
 use super::matching::{self, Parsed};
 use super::objects::{Listing, ObjectError, ObjectStore};
 use crate::store::summary::AttributeCounts;
@@ -117,8 +117,11 @@ fn encode_into(
     if spans.is_empty() {
         return Ok(());
     }
-    let body = block::encode(spans.clone(), resources, shapes)?;
+    let body = block::encode(spans, resources, shapes)?;
+    // The filter and the counts come from the block as readers see it; so does a split.
+    let decoded = block::decode(&body)?;
     if body.len() > MAX_SEGMENT_BYTES {
+        let spans = decoded.spans;
         if spans.len() == 1 {
             return Err(BlockError::Format(format!(
                 "span {} takes {} bytes in a segment, more than the {MAX_SEGMENT_BYTES} a row holds",
@@ -138,28 +141,14 @@ fn encode_into(
         encode_into(first, resources, shapes, received_ns, out)?;
         return encode_into(second, resources, shapes, received_ns, out);
     }
-    // The filter and the counts come from the block as readers see it.
-    let decoded = block::decode(&body)?;
     let parsed = Parsed::of(&decoded.dictionaries);
     let mut counts = AttributeCounts::new(0);
     let bloom = matching::summarize(&decoded.spans, &parsed, &mut counts, |_| true)?;
-    let mut services: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for span in &decoded.spans {
-        if let Some(service) = span.service_name.as_deref() {
-            let entry = services.entry(service).or_default();
-            entry.0 += 1;
-            entry.1 = entry.1.max(span.end_ns);
-        }
-    }
-    let services: BTreeMap<&str, [u64; 2]> = services
-        .into_iter()
-        .map(|(service, (spans, end))| (service, [spans, end]))
-        .collect();
+    let services = services_of(&decoded.spans);
     let mut trace_ids = Vec::with_capacity(decoded.traces.len() * 16);
     for trace in &decoded.traces {
-        let mut id = [0u8; 16];
-        hex::decode_to_slice(&trace.trace_id, &mut id)
-            .map_err(|_| BlockError::Format(format!("trace id {:?}", trace.trace_id)))?;
+        let id = id_bytes(&trace.trace_id)
+            .ok_or_else(|| BlockError::Format(format!("trace id {:?}", trace.trace_id)))?;
         trace_ids.extend_from_slice(&id);
     }
     out.push(Segment {
@@ -253,12 +242,8 @@ impl Store {
     }
 }
 
-/// Where segment `id` of table `table` lives, as a block key.
-pub fn segment_key(table: u64, id: i64) -> String {
-    format!("hot/{table}/{id}")
-}
-
-/// The table and id of a segment's key; `None` for a block's.
+/// The table and id of a segment's key (`hot/<table>/<id>`, as the SQL that lists
+/// segments writes it); `None` for a block's.
 pub fn parse_segment_key(key: &str) -> Option<(u64, i64)> {
     let mut parts = key.strip_prefix("hot/")?.split('/');
     let table = parts

@@ -42,6 +42,14 @@ pub struct BlockRow {
 }
 
 impl BlockRow {
+    pub fn min_start(&self) -> u64 {
+        self.min_start.parse().unwrap_or(0)
+    }
+
+    pub fn max_start(&self) -> u64 {
+        self.max_start.parse().unwrap_or(0)
+    }
+
     /// When the segment was stored; `None` for a block of the archive.
     pub fn segment_received(&self) -> Option<u64> {
         self.received.as_deref().map(|r| r.parse().unwrap_or(0))
@@ -62,16 +70,6 @@ impl BlockRow {
 pub enum Position {
     Block(i64),
     Segment(u64),
-}
-
-impl BlockRow {
-    pub fn min_start(&self) -> u64 {
-        self.min_start.parse().unwrap_or(0)
-    }
-
-    pub fn max_start(&self) -> u64 {
-        self.max_start.parse().unwrap_or(0)
-    }
 }
 
 #[derive(Deserialize)]
@@ -106,14 +104,18 @@ pub(crate) fn compacted_meanwhile(error: &StoreError) -> bool {
 
 impl Store {
     /// What a block's bytes are read through: the archive's object store, or a segment's
-    /// row.
-    pub(crate) fn block_objects(&self, block: &BlockRow) -> Arc<dyn super::objects::ObjectStore> {
+    /// row (its `bytes`, when the statement that found it read them already).
+    pub(crate) fn block_objects(
+        &self,
+        block: &BlockRow,
+        bytes: Option<Vec<u8>>,
+    ) -> Arc<dyn super::objects::ObjectStore> {
         match (block.received.is_some(), self.archive()) {
             (false, Some(archive)) => archive.shared_objects(),
             _ => Arc::new(super::segments::SegmentObject::new(
                 self.db.clone(),
                 &block.object_key,
-                None,
+                bytes,
             )),
         }
     }
@@ -283,7 +285,7 @@ impl Store {
                 return Ok((found, end, split));
             }
             probes += cost;
-            let objects = self.block_objects(block);
+            let objects = self.block_objects(block, None);
             let Some(open) = Self::listed(
                 block,
                 archive

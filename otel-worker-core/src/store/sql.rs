@@ -1696,7 +1696,8 @@ SET up_to_block = excluded.up_to_block, up_to_segment = max(up_to_segment, exclu
 
 /// The tombstones of one trace: `?1` = trace id.
 pub const TRACE_TOMBSTONES: &str = "\
-SELECT lower(hex(span_id)) AS span_id, up_to_block, CAST(up_to_segment AS TEXT) AS up_to_segment
+SELECT lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id, up_to_block,
+       CAST(up_to_segment AS TEXT) AS up_to_segment
 FROM archive_tombstones WHERE trace_id = unhex(?1)";
 
 /// Every tombstone (a search leaves whole deleted traces out, and checks the spans of
@@ -1891,18 +1892,19 @@ pub const FORGET_ATTRIBUTE_HOUR: &str = "DELETE FROM attribute_hours WHERE hour 
 /// The id under which an hour's attribute counts are rows of `block_attributes` and
 /// `block_values`: apart from search blocks (positive) and archive blocks (-1 down).
 pub fn attribute_hour_id(hour: i64) -> i64 {
-    -(ATTRIBUTE_HOUR_IDS + hour)
+    -(ATTRIBUTE_HOUR_IDS.saturating_add(hour))
 }
 
 /// Where the ids of [`attribute_hour_id`] start.
 pub const ATTRIBUTE_HOUR_IDS: i64 = 1 << 40;
 
-/// Deletes the attribute counts of the hours before `?1` (a unix hour), as rows and not
-/// yet.
-pub const DROP_ATTRIBUTE_HOURS: [&str; 3] = [
-    "DELETE FROM block_attributes
-WHERE block_id <= -1099511627776 AND block_id > -1099511627776 - CAST(?1 AS INTEGER)",
-    "DELETE FROM block_values
-WHERE block_id <= -1099511627776 AND block_id > -1099511627776 - CAST(?1 AS INTEGER)",
-    "DELETE FROM attribute_hours WHERE hour < CAST(?1 AS INTEGER)",
+/// Deletes the attribute counts of the hours before a cutoff: the rows under the ids
+/// from `?1` = [`attribute_hour_id`] of hour 0 down to, not including, `?2` = that of the
+/// cutoff hour ...
+pub const DROP_ATTRIBUTE_HOUR_ROWS: [&str; 2] = [
+    "DELETE FROM block_attributes WHERE block_id <= ?1 AND block_id > ?2",
+    "DELETE FROM block_values WHERE block_id <= ?1 AND block_id > ?2",
 ];
+
+/// ... and those not written as rows yet: `?1` = the cutoff hour.
+pub const DROP_ATTRIBUTE_HOURS: &str = "DELETE FROM attribute_hours WHERE hour < ?1";

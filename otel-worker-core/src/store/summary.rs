@@ -446,25 +446,43 @@ impl Statistics {
         times: i64,
     ) {
         let key = self.strings.id(key);
-        let entry = self.keys.entry((block, service, scope, key)).or_default();
-        entry.0 |= type_bit(value);
-        entry.1 += times;
+        self.add_key((block, service, scope, key), type_bit(value), times);
         let Some(text) = text.filter(|t| t.chars().count() <= MAX_VALUE_CHARS) else {
             return;
         };
-        if let Some(count) = self
+        self.add_value((block, service, key), &text, times, usize::MAX);
+    }
+
+    /// Adds `count` spans of key `(block, service, scope, key)` with `types`.
+    fn add_key(&mut self, at: (i64, u32, u8, u32), types: i64, count: i64) {
+        let entry = self.keys.entry(at).or_default();
+        entry.0 |= types;
+        entry.1 += count;
+    }
+
+    /// Adds `count` spans of value `text` of key `(block, service, key)`: a value not kept
+    /// yet is kept while the key has fewer than [`sql::MAX_VALUES_PER_KEY`] and all keys
+    /// fewer than `max_values`.
+    fn add_value(
+        &mut self,
+        (block, service, key): (i64, u32, u32),
+        text: &str,
+        count: i64,
+        max_values: usize,
+    ) {
+        if let Some(known) = self
             .strings
-            .find(&text)
+            .find(text)
             .and_then(|value| self.values.get_mut(&(block, service, key, value)))
         {
-            *count += times;
+            *known += count;
             return;
         }
         let distinct = self.distinct.entry((block, service, key)).or_default();
-        if *distinct < sql::MAX_VALUES_PER_KEY {
+        if *distinct < sql::MAX_VALUES_PER_KEY && self.values.len() < max_values {
             *distinct += 1;
-            let value = self.strings.id(&text);
-            self.values.insert((block, service, key, value), times);
+            let value = self.strings.id(text);
+            self.values.insert((block, service, key, value), count);
         }
     }
 
@@ -569,35 +587,47 @@ impl AttributeCounts {
         }
         let rows: Rows = serde_json::from_str(json)
             .map_err(|e| StoreError::Other(format!("stored attribute counts do not read: {e}")))?;
-        let block = self.block_id;
-        let stats = &mut self.statistics;
-        for (_, service, scope, key, types, count) in rows.k {
-            let service = stats.strings.id(&service);
-            let key = stats.strings.id(&key);
-            let scope = SCOPES.iter().position(|s| *s == scope).unwrap_or(0) as u8;
-            let entry = stats.keys.entry((block, service, scope, key)).or_default();
-            entry.0 |= types;
-            entry.1 += count;
+        for (_, service, scope, key, types, count) in &rows.k {
+            let scope = SCOPES.iter().position(|s| s == scope).unwrap_or(0) as u8;
+            self.add_key(service, scope, key, *types, *count);
         }
-        for (_, service, key, value, count) in rows.v {
-            let service = stats.strings.id(&service);
-            let key = stats.strings.id(&key);
-            if let Some(known) = stats
-                .strings
-                .find(&value)
-                .and_then(|value| stats.values.get_mut(&(block, service, key, value)))
-            {
-                *known += count;
-                continue;
-            }
-            let distinct = stats.distinct.entry((block, service, key)).or_default();
-            if *distinct < sql::MAX_VALUES_PER_KEY && stats.values.len() < max_values {
-                *distinct += 1;
-                let value = stats.strings.id(&value);
-                stats.values.insert((block, service, key, value), count);
-            }
+        for (_, service, key, value, count) in &rows.v {
+            self.add_value(service, key, value, *count, max_values);
         }
         Ok(())
+    }
+
+    /// Adds `other`'s counts (of any block) to these, as [`AttributeCounts::add_json`]
+    /// does.
+    pub fn add(&mut self, other: &AttributeCounts, max_values: usize) {
+        let text = |id: u32| other.statistics.strings.text(id);
+        for ((_, service, scope, key), (types, count)) in &other.statistics.keys {
+            self.add_key(text(*service), *scope, text(*key), *types, *count);
+        }
+        for ((_, service, key, value), count) in &other.statistics.values {
+            self.add_value(text(*service), text(*key), text(*value), *count, max_values);
+        }
+    }
+
+    fn add_key(&mut self, service: &str, scope: u8, key: &str, types: i64, count: i64) {
+        let stats = &mut self.statistics;
+        let at = (
+            self.block_id,
+            stats.strings.id(service),
+            scope,
+            stats.strings.id(key),
+        );
+        stats.add_key(at, types, count);
+    }
+
+    fn add_value(&mut self, service: &str, key: &str, value: &str, count: i64, max_values: usize) {
+        let stats = &mut self.statistics;
+        let at = (
+            self.block_id,
+            stats.strings.id(service),
+            stats.strings.id(key),
+        );
+        stats.add_value(at, value, count, max_values);
     }
 }
 
