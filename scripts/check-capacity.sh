@@ -10,7 +10,8 @@
 #                             [MB per database, default 20] [databases (worker), default 3]
 #
 # The long runs are done by hand (results in docs/performance.md); scripts/test.sh runs
-# short ones. A timeline of /v1/stats goes to $CARGO_TARGET_DIR/capacity-<home>/.
+# short ones. A timeline of /v1/stats, read every STATS_EVERY seconds (default 1), goes
+# to $CARGO_TARGET_DIR/capacity-<home>/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 home="${1:?worker or local}" seconds="${2:-600}" rate="${3:-1000}" budget_mb="${4:-20}" databases="${5:-3}"
@@ -87,7 +88,7 @@ load_pid=$!
 # The cron trigger fires every minute on Cloudflare; wrangler dev runs it on request.
 next_cron=$((started + 60))
 while kill -0 "$load_pid" 2>/dev/null; do
-    sleep 5
+    sleep "${STATS_EVERY:-1}"
     now=$(date +%s)
     if [ "$home" = worker ] && [ "$now" -ge "$next_cron" ]; then
         curl -sf -o /dev/null "$url/__scheduled?cron=*+*+*+*+*" || echo "the cron run failed" >&2

@@ -1,13 +1,11 @@
 //! The checkpoint thread: keeps the WAL copied into the database and bounded in size
 //! without ever making a commit or a read wait.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::Connection;
-
-use super::writer::Job;
 
 /// How often the checkpointer thread copies the WAL back into the database. The writer
 /// never checkpoints itself, so commits never wait for a checkpoint's writes and fsync;
@@ -16,24 +14,65 @@ use super::writer::Job;
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Under sustained ingest new commits keep arriving while a background checkpoint runs,
-/// so the WAL is never entirely copied and never restarts. Past this many pages the
-/// checkpointer asks the writer to finish the copy between two commits (a short pause:
-/// most pages were already copied in the background), after which the WAL restarts.
-const WAL_RESTART_PAGES: i64 = 65_536;
+/// so the WAL is never entirely copied and never restarts. Past this many bytes the
+/// writer finishes the copy itself between two commits (a short pause: most pages were
+/// already copied in the background), after which the WAL restarts.
+const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The smallest restart threshold a storage budget can ask for.
+const MIN_WAL_RESTART_BYTES: u64 = 256 * 1024;
+
+/// The writer's bound on the WAL: checked after every write, so the WAL passes its
+/// threshold by at most one transaction's pages, however fast commits arrive (a check
+/// every [`CHECKPOINT_INTERVAL`] let a small budget's WAL reach several times its share).
+pub(super) struct WalBound {
+    wal: PathBuf,
+    restart_bytes: u64,
+    /// Within a storage budget the bound must hold: the checkpoint waits (up to the
+    /// busy timeout) for readers of the old log, which would otherwise keep it from
+    /// restarting. Without one, nothing waits and a reader in the way only delays it.
+    wait_for_readers: bool,
+}
+
+impl WalBound {
+    /// The bound for the database at `path`; `wal_limit` (bytes, a storage budget's
+    /// share) lowers the threshold and makes it hold.
+    pub(super) fn new(path: &Path, wal_limit: Option<u64>) -> Self {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let restart_bytes = wal_limit.map_or(WAL_RESTART_BYTES, |bytes| {
+            bytes.clamp(MIN_WAL_RESTART_BYTES, WAL_RESTART_BYTES)
+        });
+        Self {
+            wal: PathBuf::from(wal),
+            restart_bytes,
+            wait_for_readers: wal_limit.is_some(),
+        }
+    }
+
+    /// After a write: a WAL past its threshold is copied into the database now, so the
+    /// next commit restarts it (and truncates it to the journal size limit).
+    pub(super) fn after_write(&self, conn: &Connection) {
+        let bytes = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if bytes <= self.restart_bytes {
+            return;
+        }
+        let checkpoint = if self.wait_for_readers {
+            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        } else {
+            passive_checkpoint(conn).map(drop)
+        };
+        if let Err(e) = checkpoint {
+            tracing::warn!("WAL checkpoint on the writer failed: {e}");
+        }
+    }
+}
 
 /// The checkpointer thread: every [`CHECKPOINT_INTERVAL`] copies committed WAL pages into
-/// the database without blocking the writer or readers (`PASSIVE`), and keeps the WAL
-/// bounded (see [`WAL_RESTART_PAGES`]). Once ingest pauses (nothing new for one interval
-/// and everything copied), it truncates the WAL to zero bytes, so an idle server's disk
-/// use is its database alone.
-///
-/// `wal_limit` (bytes) lowers the restart threshold, so a small storage budget holds.
-pub(super) fn checkpoint_loop(
-    path: &Path,
-    stop: mpsc::Receiver<()>,
-    writer: mpsc::Sender<Job>,
-    wal_limit: Option<u64>,
-) {
+/// the database without blocking the writer or readers (`PASSIVE`). Once ingest pauses
+/// (nothing new for one interval and everything copied), it truncates the WAL to zero
+/// bytes, so an idle server's disk use is its database alone.
+pub(super) fn checkpoint_loop(path: &Path, stop: mpsc::Receiver<()>) {
     // No busy wait: a passive checkpoint never waits anyway, and the idle truncation holds
     // the write lock while it waits for readers, which would make exports wait behind a
     // long search. If it cannot run at once, the next idle check tries again.
@@ -47,12 +86,6 @@ pub(super) fn checkpoint_loop(
             return;
         }
     };
-    let page_size: i64 = conn
-        .query_row("PRAGMA page_size", [], |row| row.get(0))
-        .unwrap_or(4096);
-    let restart_pages = wal_limit
-        .map(|bytes| (bytes as i64 / page_size.max(1)).clamp(64, WAL_RESTART_PAGES))
-        .unwrap_or(WAL_RESTART_PAGES);
     let mut last_size = 0;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         match passive_checkpoint(&conn) {
@@ -61,19 +94,6 @@ pub(super) fn checkpoint_loop(
                     tracing::debug!("truncating the idle WAL failed, retried later: {e}");
                 }
                 last_size = 0;
-            }
-            Ok(wal) if wal.pages > restart_pages => {
-                last_size = wal.pages;
-                let (done, finished) = mpsc::channel();
-                let job = Job::Run(Box::new(move |conn| {
-                    let _ = done.send(passive_checkpoint(conn).map(drop));
-                }));
-                if writer.send(job).is_err() {
-                    return;
-                }
-                if let Ok(Err(e)) = finished.recv() {
-                    tracing::warn!("WAL checkpoint on the writer failed: {e}");
-                }
             }
             Ok(wal) => last_size = wal.pages,
             Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),

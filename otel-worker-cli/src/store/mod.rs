@@ -13,7 +13,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use otel_worker_core::store::{Batch, Database, Rows, Statement, StoreError};
@@ -38,12 +38,13 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// huge file behind.
 const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// Within a storage budget the WAL restarts once it passes this fraction of it (1/16):
+/// what the budget leaves above the 90% where pruning starts must hold the WAL and the
+/// transactions in flight.
+const WAL_SHARE: u64 = 16;
+
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;
-
-/// How long a size measurement is reused: exports ask for it, and it costs three pragmas.
-/// Any transaction but an export (prunes, deletes) forgets it.
-const SIZE_FRESH_FOR: Duration = Duration::from_millis(500);
 
 /// Spans in SQLite.
 #[derive(Clone)]
@@ -59,8 +60,6 @@ struct Inner {
     /// `None` for an in-memory database, whose only connection is the writer's.
     path: Option<PathBuf>,
     idle_readers: Mutex<Vec<Connection>>,
-    /// The last size measured, and when.
-    size: Mutex<Option<(Instant, u64)>>,
 }
 
 impl SqliteDatabase {
@@ -70,7 +69,7 @@ impl SqliteDatabase {
     }
 
     /// [`SqliteDatabase::open`] for a store with a storage budget: the WAL restarts
-    /// before it takes more than an eighth of it.
+    /// once it passes [`WAL_SHARE`] of it.
     pub fn open_within(path: &Path, budget: Option<u64>) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -95,12 +94,12 @@ impl SqliteDatabase {
             .map_err(storage)?;
         // Within a storage budget, a restarted WAL gives its space back too.
         let journal_limit = budget.map_or(JOURNAL_SIZE_LIMIT, |b| {
-            JOURNAL_SIZE_LIMIT.min(i64::try_from(b / 8).unwrap_or(i64::MAX))
+            JOURNAL_SIZE_LIMIT.min(i64::try_from(b / WAL_SHARE).unwrap_or(i64::MAX))
         });
         conn.pragma_update(None, "journal_size_limit", journal_limit)
             .map_err(storage)?;
         migrate(&mut conn).map_err(storage)?;
-        Self::start(conn, Some(path.to_owned()), budget.map(|b| b / 8))
+        Self::start(conn, Some(path.to_owned()), budget.map(|b| b / WAL_SHARE))
     }
 
     /// A database that lives only as long as this process.
@@ -117,18 +116,20 @@ impl SqliteDatabase {
         wal_limit: Option<u64>,
     ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel();
+        let wal_bound = path
+            .as_deref()
+            .map(|path| checkpointer::WalBound::new(path, wal_limit));
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::write_loop(writer, queue))
+            .spawn(move || writer::write_loop(writer, queue, wal_bound))
             .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = match &path {
             Some(path) => {
                 let (stop, stopped) = mpsc::channel();
                 let path = path.clone();
-                let writer = jobs.clone();
                 std::thread::Builder::new()
                     .name("sqlite-checkpoint".into())
-                    .spawn(move || checkpointer::checkpoint_loop(&path, stopped, writer, wal_limit))
+                    .spawn(move || checkpointer::checkpoint_loop(&path, stopped))
                     .map_err(|e| {
                         StoreError::Other(format!("cannot start the checkpoint thread: {e}"))
                     })?;
@@ -142,7 +143,6 @@ impl SqliteDatabase {
                 _checkpointer: checkpointer,
                 path,
                 idle_readers: Mutex::new(Vec::new()),
-                size: Mutex::new(None),
             }),
         })
     }
@@ -348,10 +348,7 @@ impl Database for SqliteDatabase {
     async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<u64>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Job::Transaction(statements, reply))?;
-        let changes = answer.await.map_err(|_| writer_gone())?;
-        // Deletes shrink the database: the next size asked for is measured again.
-        *lock(&self.inner.size) = None;
-        changes
+        answer.await.map_err(|_| writer_gone())?
     }
 
     async fn ingest(&self, batch: Batch) -> Result<(), StoreError> {
@@ -365,7 +362,6 @@ impl Database for SqliteDatabase {
         // a no-op, retried at the next check.
         self.write(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
             .await?;
-        *lock(&self.inner.size) = None;
         Ok(())
     }
 
@@ -374,17 +370,9 @@ impl Database for SqliteDatabase {
     }
 
     async fn size(&self) -> Result<u64, StoreError> {
-        if let Some((at, bytes)) = *lock(&self.inner.size)
-            && at.elapsed() < SIZE_FRESH_FOR
-        {
-            return Ok(bytes);
-        }
         let path = self.inner.path.clone();
-        let bytes = self
-            .read(move |conn| measure_size(conn, path.as_deref()))
-            .await?;
-        *lock(&self.inner.size) = Some((Instant::now(), bytes));
-        Ok(bytes)
+        self.read(move |conn| measure_size(conn, path.as_deref()))
+            .await
     }
 }
 

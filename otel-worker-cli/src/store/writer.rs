@@ -11,6 +11,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ToSql, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::checkpointer::WalBound;
 use super::storage;
 
 /// Most rows (spans, log records and metric points together) committed in one group; a
@@ -37,7 +38,11 @@ pub(super) enum Job {
 
 /// The writer thread: runs jobs in order; an export takes every export queued behind it
 /// (up to [`MAX_GROUP_ROWS`]) into the same transaction.
-pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+pub(super) fn write_loop(
+    mut conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    wal_bound: Option<WalBound>,
+) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -70,6 +75,9 @@ pub(super) fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
                 }
                 commit_group(&mut conn, group);
             }
+        }
+        if let Some(bound) = &wal_bound {
+            bound.after_write(&conn);
         }
     }
 }

@@ -11,6 +11,10 @@ pub const PRUNE_ABOVE: f64 = 0.90;
 pub const PRUNE_DOWN_TO: f64 = 0.80;
 /// Traces deleted per prune step.
 pub const TRACES_PER_STEP: u32 = 1_000;
+/// At most this share of the budget is deleted per prune step (1/32): a step's deletes
+/// pass through the write-ahead log, which counts against the budget until it restarts
+/// after the step, so a step must fit in the headroom above [`PRUNE_ABOVE`].
+pub const STEP_SHARE: f64 = 1.0 / 32.0;
 
 /// What one call to [`Store::keep_within_budget`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,7 +53,8 @@ impl Store {
         Ok(self.db.size().await? + self.budgeted_archive_bytes().await?)
     }
 
-    /// Deletes the oldest traces, at most [`TRACES_PER_STEP`] at a time, while the store is over
+    /// Deletes the oldest traces, at most [`TRACES_PER_STEP`] (and [`STEP_SHARE`] of the
+    /// budget) at a time, while the store is over
     /// [`PRUNE_ABOVE`] of its budget and until it is under [`PRUNE_DOWN_TO`], at most
     /// `max_steps` steps.
     pub async fn keep_within_budget(&self, max_steps: u32) -> Result<Kept, StoreError> {
@@ -80,7 +85,8 @@ impl Store {
                 // As many of the oldest traces as the excess is of the whole, and a tenth
                 // more, at most a step's.
                 let held = self.counter("traces").await? as f64;
-                let share = (data as f64 - target) / data as f64;
+                let excess = (data as f64 - target).min(limit as f64 * STEP_SHARE);
+                let share = excess / data as f64;
                 let traces = ((held * share * 1.1).ceil() as u32).clamp(1, TRACES_PER_STEP);
                 pruned = self.prune(u64::MAX, traces).await?;
             }
@@ -99,13 +105,14 @@ impl Store {
         Ok(kept)
     }
 
-    /// Before an export: a store at or over its budget prunes right away (a few steps),
-    /// and refuses the export if that was not enough.
+    /// Before an export: a store past the share of its budget where pruning starts prunes
+    /// right away (a few steps), so the export and whatever is in flight beside it land
+    /// in the last tenth; the export is refused only if the store is still at its budget.
     pub(super) async fn make_room(&self) -> Result<(), StoreError> {
         let Some(limit) = self.budget else {
             return Ok(());
         };
-        if self.used_bytes().await? < limit {
+        if !self.needs_pruning().await? {
             return Ok(());
         }
         let kept = self.keep_within_budget(20).await?;
