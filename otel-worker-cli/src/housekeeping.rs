@@ -101,6 +101,25 @@ pub async fn run(settings: Settings) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("archiving old traces failed, will retry: {e}"),
             }
+            match store
+                .archive_logs_before(now_ms(), cutoff, ARCHIVE_STEPS)
+                .await
+            {
+                Ok(archived) if archived.spans > 0 => {
+                    tracing::debug!(
+                        records = archived.spans,
+                        bytes = archived.bytes,
+                        "archived log records older than {}",
+                        otel_worker_core::duration::spelled(after)
+                    );
+                    if archived.blocks >= u64::from(ARCHIVE_STEPS) {
+                        last_archive = None;
+                        busy = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("archiving old log records failed, will retry: {e}"),
+            }
             if last_orphans.is_none_or(|at| at.elapsed() >= ORPHANS_EVERY) {
                 last_orphans = Some(Instant::now());
                 match store.delete_orphans().await {

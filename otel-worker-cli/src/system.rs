@@ -86,8 +86,9 @@ fn database(command: DatabaseCommand) -> anyhow::Result<()> {
             println!("spans     {}", stats.spans);
             println!("traces    {}", stats.traces);
             println!(
-                "archived  {} spans in {} blocks ({})",
+                "archived  {} spans and {} log records in {} blocks ({})",
                 stats.archived_spans,
+                stats.archived_records,
                 stats.archived_blocks,
                 megabytes(stats.archived_bytes)
             );
@@ -153,6 +154,7 @@ pub struct Stats {
     pub bytes: u64,
     /// What the archive's blocks hold, as the database lists them.
     pub archived_spans: u64,
+    pub archived_records: u64,
     pub archived_blocks: u64,
     pub archived_bytes: u64,
 }
@@ -180,17 +182,22 @@ impl Stats {
         )?;
         // A database from before the archive has no block table: nothing archived.
         #[allow(clippy::type_complexity)]
-        let (archived_spans, archived_blocks, archived_bytes, archived_traces, first, last): (
-            i64,
-            i64,
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        ) = conn
+        let (
+            archived_spans,
+            archived_records,
+            archived_blocks,
+            archived_bytes,
+            archived_traces,
+            first,
+            last,
+        ): (i64, i64, i64, i64, i64, Option<i64>, Option<i64>) = conn
             .query_row(
-                "SELECT coalesce(sum(items), 0), count(*), coalesce(sum(bytes), 0),
-                        coalesce(sum(traces), 0), min(min_start_ns), max(max_start_ns)
+                // Signal 1: spans; 2: log records.
+                "SELECT coalesce(sum(items) FILTER (WHERE signal = 1), 0),
+                        coalesce(sum(items) FILTER (WHERE signal = 2), 0), count(*),
+                        coalesce(sum(bytes), 0), coalesce(sum(traces), 0),
+                        min(min_start_ns) FILTER (WHERE signal = 1),
+                        max(max_start_ns) FILTER (WHERE signal = 1)
                  FROM archive_blocks",
                 [],
                 |row| {
@@ -201,6 +208,7 @@ impl Stats {
                         row.get(3)?,
                         row.get(4)?,
                         row.get(5)?,
+                        row.get(6)?,
                     ))
                 },
             )
@@ -208,6 +216,7 @@ impl Stats {
         let ns = |value: Option<i64>| value.and_then(|ns| u64::try_from(ns).ok());
         Ok(Self {
             archived_spans: archived_spans.max(0) as u64,
+            archived_records: archived_records.max(0) as u64,
             archived_blocks: archived_blocks.max(0) as u64,
             archived_bytes: archived_bytes.max(0) as u64,
             spans: count("spans")?,

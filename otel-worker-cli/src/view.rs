@@ -131,8 +131,9 @@ pub fn stats(stats: &Stats) -> String {
                 .as_ref()
                 .map(|a| {
                     format!(
-                        "{} spans, {} in {} blocks",
+                        "{} spans, {} logs, {} in {} blocks",
                         a.spans,
+                        a.records,
                         size::display(a.bytes),
                         a.blocks
                     )

@@ -89,8 +89,12 @@ fn text(bytes: &[u8]) -> String {
 async fn held(server: &TestServer) -> (u64, u64, u64) {
     let (_, stats) = get_json(server, "/v1/stats").await;
     let n = |k: &str| stats[k].as_u64().unwrap_or(0);
-    let archived = stats["archive"]["spans"].as_u64().unwrap_or(0);
-    (n("spans") + archived, n("logs"), n("metricPoints"))
+    let archive = |k: &str| stats["archive"][k].as_u64().unwrap_or(0);
+    (
+        n("spans") + archive("spans"),
+        n("logs") + archive("records"),
+        n("metricPoints"),
+    )
 }
 
 /// The example's items, counted from the files.

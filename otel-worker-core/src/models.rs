@@ -292,10 +292,13 @@ pub struct ArchiveStats {
     /// Spans in blocks. A span sent again after its first copy was archived is counted
     /// twice until a merge drops the older copy.
     pub spans: u64,
+    /// Log records in blocks.
+    #[serde(default)]
+    pub records: u64,
     /// Bytes of the blocks' objects.
     pub bytes: u64,
     pub blocks: u64,
-    /// The earliest span start in a block.
+    /// The earliest span start or record time in a block.
     #[serde(with = "option_u64_string", default)]
     pub oldest_unix_nano: Option<u64>,
     /// Block writes that failed and were retried (their data stayed hot meanwhile).

@@ -41,7 +41,7 @@ const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// Within a storage budget the WAL restarts once it passes this fraction of it (1/16):
 /// what the budget leaves above the 90% where pruning starts must hold the WAL and the
 /// transactions in flight.
-const WAL_SHARE: u64 = 16;
+pub const WAL_SHARE: u64 = 16;
 
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;
@@ -378,6 +378,8 @@ impl Database for SqliteDatabase {
 
 #[cfg(test)]
 mod archive_tests;
+#[cfg(test)]
+mod log_archive_tests;
 #[cfg(test)]
 mod segment_tests;
 #[cfg(test)]

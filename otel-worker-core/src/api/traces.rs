@@ -315,6 +315,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<Json<Stats
             .filter_map(|s| s.archive.clone())
             .reduce(|a, b| ArchiveStats {
                 spans: a.spans + b.spans,
+                records: a.records + b.records,
                 bytes: a.bytes + b.bytes,
                 blocks: a.blocks + b.blocks,
                 oldest_unix_nano: a

@@ -144,20 +144,52 @@ pub fn encode(
             b.span_id.as_str(),
         ))
     });
-    let dictionaries = Dictionaries::used_by(&spans, resources, shapes);
-    let resource_at: FxHashMap<i64, u64> = dictionaries
-        .resources
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id, i as u64))
-        .collect();
-    let shape_at: FxHashMap<i64, u64> = dictionaries
-        .shapes
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id, i as u64))
-        .collect();
+    let dictionaries = Dictionaries::used_by_items(
+        spans
+            .iter()
+            .map(|s| (s.resource_id, s.shape_id, s.service_name.as_deref())),
+        resources,
+        shapes,
+    );
+    let resource_at = dictionaries.resource_positions();
+    let shape_at = dictionaries.shape_positions();
+    let traces = summarize(&spans, &dictionaries);
+    let groups = spans
+        .chunks(ROW_GROUP_SPANS)
+        .map(|group| {
+            Ok(GroupColumns {
+                columns: SpanColumns::of(group, &resource_at, &shape_at).deflated()?,
+                rows: group.len() as u32,
+                first_trace: group
+                    .first()
+                    .map(|s| s.trace_id.clone())
+                    .unwrap_or_default(),
+                last_trace: group.last().map(|s| s.trace_id.clone()).unwrap_or_default(),
+                min_start_ns: group.iter().map(|s| s.start_ns).min().unwrap_or(0),
+                max_start_ns: group.iter().map(|s| s.start_ns).max().unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, BlockError>>()?;
+    assemble(&dictionaries, &traces, groups)
+}
 
+/// A row group's deflated columns and what its footer entry says of them.
+pub(super) struct GroupColumns {
+    pub columns: Vec<Vec<u8>>,
+    pub rows: u32,
+    pub first_trace: String,
+    pub last_trace: String,
+    pub min_start_ns: u64,
+    pub max_start_ns: u64,
+}
+
+/// Writes a block: magic, dictionaries, trace table, row groups, footer, trailer. Both
+/// kinds of block (spans, log records) share it.
+pub(super) fn assemble(
+    dictionaries: &Dictionaries,
+    traces: &[TraceRow],
+    groups: Vec<GroupColumns>,
+) -> Result<Vec<u8>, BlockError> {
     let mut out = MAGIC.to_vec();
     let resource_rows: Vec<(&str, &str, Option<&str>)> = dictionaries
         .resources
@@ -177,15 +209,12 @@ pub fn encode(
         .map(|s| s.keys.as_str())
         .collect();
     let shapes_extent = append(&mut out, &json_deflated(&shape_rows)?);
-    let traces = summarize(&spans, &dictionaries);
     let traces_extent = append(&mut out, &json_deflated(&traces)?);
-
-    let mut row_groups = Vec::new();
-    for group in spans.chunks(ROW_GROUP_SPANS) {
-        let columns = SpanColumns::of(group, &resource_at, &shape_at).deflated()?;
+    let mut row_groups = Vec::with_capacity(groups.len());
+    for group in groups {
         let start = out.len() as u64;
-        let mut lengths = Vec::with_capacity(columns.len());
-        for column in &columns {
+        let mut lengths = Vec::with_capacity(group.columns.len());
+        for column in &group.columns {
             out.extend_from_slice(column);
             lengths.push(column.len() as u64);
         }
@@ -194,23 +223,20 @@ pub fn encode(
                 offset: start,
                 len: out.len() as u64 - start,
             },
-            rows: group.len() as u32,
-            first_trace: group
-                .first()
-                .map(|s| s.trace_id.clone())
-                .unwrap_or_default(),
-            last_trace: group.last().map(|s| s.trace_id.clone()).unwrap_or_default(),
-            min_start_ns: group.iter().map(|s| s.start_ns).min().unwrap_or(0),
-            max_start_ns: group.iter().map(|s| s.start_ns).max().unwrap_or(0),
+            rows: group.rows,
+            first_trace: group.first_trace,
+            last_trace: group.last_trace,
+            min_start_ns: group.min_start_ns,
+            max_start_ns: group.max_start_ns,
             columns: lengths,
         });
     }
     let footer = Footer {
         version: 1,
-        spans: spans.len() as u64,
+        spans: row_groups.iter().map(|g| u64::from(g.rows)).sum(),
         traces: traces.len() as u64,
-        min_start_ns: spans.iter().map(|s| s.start_ns).min().unwrap_or(0),
-        max_start_ns: spans.iter().map(|s| s.start_ns).max().unwrap_or(0),
+        min_start_ns: row_groups.iter().map(|g| g.min_start_ns).min().unwrap_or(0),
+        max_start_ns: row_groups.iter().map(|g| g.max_start_ns).max().unwrap_or(0),
         resources: resources_extent,
         shapes: shapes_extent,
         trace_table: traces_extent,
@@ -286,6 +312,15 @@ pub fn read_row_group(
     meta: &RowGroupMeta,
     dictionaries: &Dictionaries,
 ) -> Result<Vec<SpanRecord>, BlockError> {
+    let columns = inflate_columns(bytes, meta)?;
+    SpanColumns::read(&columns, meta.rows as usize, dictionaries)
+}
+
+/// The inflated columns of a row group, from its bytes.
+pub(super) fn inflate_columns(
+    bytes: &[u8],
+    meta: &RowGroupMeta,
+) -> Result<Vec<Vec<u8>>, BlockError> {
     let mut columns = Vec::with_capacity(meta.columns.len());
     let mut at = 0usize;
     for len in &meta.columns {
@@ -297,29 +332,20 @@ pub fn read_row_group(
         columns.push(inflate(&bytes[at..end])?);
         at = end;
     }
-    SpanColumns::read(&columns, meta.rows as usize, dictionaries)
+    Ok(columns)
 }
 
 /// A whole block, decoded (tests, compaction of small blocks).
 pub fn decode(block: &[u8]) -> Result<Decoded, BlockError> {
-    if block.get(..4) != Some(MAGIC) {
-        return Err(BlockError::Format(
-            "the object does not start with a block's magic".into(),
-        ));
-    }
-    let footer = read_footer(block)?;
-    let slice = |extent: Extent| {
-        usize::try_from(extent.offset)
-            .ok()
-            .zip(usize::try_from(extent.len).ok())
-            .and_then(|(offset, len)| block.get(offset..offset.checked_add(len)?))
-            .ok_or_else(|| BlockError::Corrupt("a part runs past the block".into()))
-    };
-    let dictionaries = read_dictionaries(slice(footer.resources)?, slice(footer.shapes)?)?;
-    let traces = read_traces(slice(footer.trace_table)?)?;
+    let (footer, dictionaries) = open_whole(block)?;
+    let traces = read_traces(slice(block, footer.trace_table)?)?;
     let mut spans = Vec::new();
     for group in &footer.row_groups {
-        spans.extend(read_row_group(slice(group.extent)?, group, &dictionaries)?);
+        spans.extend(read_row_group(
+            slice(block, group.extent)?,
+            group,
+            &dictionaries,
+        )?);
     }
     Ok(Decoded {
         dictionaries,
@@ -328,30 +354,58 @@ pub fn decode(block: &[u8]) -> Result<Decoded, BlockError> {
     })
 }
 
+/// The footer and dictionaries of a whole block in memory.
+pub(super) fn open_whole(block: &[u8]) -> Result<(Footer, Dictionaries), BlockError> {
+    if block.get(..4) != Some(MAGIC) {
+        return Err(BlockError::Format(
+            "the object does not start with a block's magic".into(),
+        ));
+    }
+    let footer = read_footer(block)?;
+    let dictionaries = read_dictionaries(
+        slice(block, footer.resources)?,
+        slice(block, footer.shapes)?,
+    )?;
+    Ok((footer, dictionaries))
+}
+
+/// The part of a whole block at `extent`.
+pub(super) fn slice(block: &[u8], extent: Extent) -> Result<&[u8], BlockError> {
+    usize::try_from(extent.offset)
+        .ok()
+        .zip(usize::try_from(extent.len).ok())
+        .and_then(|(offset, len)| block.get(offset..offset.checked_add(len)?))
+        .ok_or_else(|| BlockError::Corrupt("a part runs past the block".into()))
+}
+
 impl Dictionaries {
-    /// The resources and shapes `spans` use, in the order they first appear.
-    fn used_by(spans: &[SpanRecord], resources: &[ResourceRecord], shapes: &[ShapeRecord]) -> Self {
+    /// The resources and shapes a block's items use, in the order they first appear;
+    /// `items` gives each one's resource, key set and service.
+    pub(super) fn used_by_items<'a>(
+        items: impl Iterator<Item = (i64, Option<i64>, Option<&'a str>)>,
+        resources: &[ResourceRecord],
+        shapes: &[ShapeRecord],
+    ) -> Self {
         let known_resources: FxHashMap<i64, &ResourceRecord> =
             resources.iter().map(|r| (r.id, r)).collect();
         let known_shapes: FxHashMap<i64, &ShapeRecord> = shapes.iter().map(|s| (s.id, s)).collect();
         let mut out = Self::default();
         let mut seen_resources = rustc_hash::FxHashSet::default();
         let mut seen_shapes = rustc_hash::FxHashSet::default();
-        for span in spans {
-            if seen_resources.insert(span.resource_id) {
-                out.resources
-                    .push(match known_resources.get(&span.resource_id) {
-                        Some(r) => (*r).clone(),
-                        // Kept under its own id, so the span still points at it.
-                        None => ResourceRecord {
-                            id: span.resource_id,
-                            resource: "{}".into(),
-                            scope: "{}".into(),
-                            service_name: span.service_name.clone(),
-                        },
-                    });
+        for (resource_id, shape_id, service_name) in items {
+            if seen_resources.insert(resource_id) {
+                out.resources.push(match known_resources.get(&resource_id) {
+                    Some(r) => (*r).clone(),
+                    // Kept under its own id, so the item still points at it.
+                    None => ResourceRecord {
+                        id: resource_id,
+                        resource: "{}".into(),
+                        scope: "{}".into(),
+                        service_name: service_name.map(str::to_owned),
+                    },
+                });
             }
-            if let Some(shape) = span.shape_id
+            if let Some(shape) = shape_id
                 && seen_shapes.insert(shape)
             {
                 out.shapes.push(match known_shapes.get(&shape) {
@@ -364,6 +418,44 @@ impl Dictionaries {
             }
         }
         out
+    }
+
+    /// The resource a row's varint names.
+    pub(super) fn resource_at(&self, index: u128) -> Result<&ResourceRecord, BlockError> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.resources.get(i))
+            .ok_or_else(|| BlockError::Corrupt("a resource outside the dictionary".into()))
+    }
+
+    /// The key set a row's varint names (0: none, else 1 + its position), by id.
+    pub(super) fn shape_at(&self, value: u128) -> Result<Option<i64>, BlockError> {
+        if value == 0 {
+            return Ok(None);
+        }
+        usize::try_from(value - 1)
+            .ok()
+            .and_then(|i| self.shapes.get(i))
+            .map(|s| Some(s.id))
+            .ok_or_else(|| BlockError::Corrupt("a key set outside the dictionary".into()))
+    }
+
+    /// Each resource's position, by id.
+    pub(super) fn resource_positions(&self) -> FxHashMap<i64, u64> {
+        self.resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i as u64))
+            .collect()
+    }
+
+    /// Each key set's position, by id.
+    pub(super) fn shape_positions(&self) -> FxHashMap<i64, u64> {
+        self.shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i as u64))
+            .collect()
     }
 }
 
@@ -583,22 +675,8 @@ impl SpanColumns {
             };
             let kind = small(unzigzag(get_varint(kinds, &mut cursors[3])?))?;
             let status_code = small(unzigzag(get_varint(statuses, &mut cursors[4])?))?;
-            let resource = usize::try_from(get_varint(resources, &mut cursors[5])?)
-                .ok()
-                .and_then(|i| dictionaries.resources.get(i))
-                .ok_or_else(|| BlockError::Corrupt("a resource outside the dictionary".into()))?;
-            let shape = match get_varint(shapes, &mut cursors[6])? {
-                0 => None,
-                i => Some(
-                    usize::try_from(i - 1)
-                        .ok()
-                        .and_then(|i| dictionaries.shapes.get(i))
-                        .ok_or_else(|| {
-                            BlockError::Corrupt("a key set outside the dictionary".into())
-                        })?
-                        .id,
-                ),
-            };
+            let resource = dictionaries.resource_at(get_varint(resources, &mut cursors[5])?)?;
+            let shape = dictionaries.shape_at(get_varint(shapes, &mut cursors[6])?)?;
             let parent_span_id = match has_parent[row] {
                 0 => None,
                 _ => {
@@ -649,7 +727,7 @@ fn json_inflated<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, BlockE
     serde_json::from_slice(&inflate(bytes)?).map_err(|e| BlockError::Corrupt(e.to_string()))
 }
 
-fn deflate(bytes: &[u8]) -> Result<Vec<u8>, BlockError> {
+pub(super) fn deflate(bytes: &[u8]) -> Result<Vec<u8>, BlockError> {
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(6));
     encoder
         .write_all(bytes)
@@ -671,7 +749,7 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, BlockError> {
 
 /// Appends the `width` bytes of a lower-case hex id (zeros if it is not one: the store
 /// only hands out valid ids).
-fn hex_into(id: &str, width: usize, out: &mut Vec<u8>) {
+pub(super) fn hex_into(id: &str, width: usize, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + width, 0);
     if hex::decode_to_slice(id, &mut out[start..]).is_err() {
@@ -679,15 +757,15 @@ fn hex_into(id: &str, width: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn zigzag(value: i128) -> u128 {
+pub(super) fn zigzag(value: i128) -> u128 {
     ((value << 1) ^ (value >> 127)) as u128
 }
 
-fn unzigzag(value: u128) -> i128 {
+pub(super) fn unzigzag(value: u128) -> i128 {
     ((value >> 1) as i128) ^ -((value & 1) as i128)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u128) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u128) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -695,7 +773,7 @@ fn put_varint(out: &mut Vec<u8>, mut value: u128) {
     out.push(value as u8);
 }
 
-fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u128, BlockError> {
+pub(super) fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u128, BlockError> {
     let mut value = 0u128;
     for shift in (0..128).step_by(7) {
         let byte = *bytes
@@ -710,12 +788,12 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u128, BlockError> {
     Err(BlockError::Corrupt("a number longer than 128 bits".into()))
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len() as u128);
     out.extend_from_slice(bytes);
 }
 
-fn get_text(bytes: &[u8], at: &mut usize) -> Result<String, BlockError> {
+pub(super) fn get_text(bytes: &[u8], at: &mut usize) -> Result<String, BlockError> {
     let len = usize::try_from(get_varint(bytes, at)?)
         .map_err(|_| BlockError::Corrupt("a text length out of range".into()))?;
     let text = at

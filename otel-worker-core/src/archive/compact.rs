@@ -75,6 +75,17 @@ pub struct Archived {
     pub bytes: u64,
 }
 
+impl Archived {
+    /// Adds one more step's.
+    pub fn add(&mut self, step: Archived) {
+        self.block_id = step.block_id;
+        self.blocks += step.blocks;
+        self.traces += step.traces;
+        self.spans += step.spans;
+        self.bytes += step.bytes;
+    }
+}
+
 #[derive(Deserialize)]
 struct TraceToArchive {
     trace_id: String,
@@ -112,13 +123,13 @@ struct ShapeRow {
     keys: String,
 }
 
-fn number(text: &str, what: &str) -> Result<i64, StoreError> {
+pub(super) fn number(text: &str, what: &str) -> Result<i64, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Other(format!("stored {what} {text:?} is not a number")))
 }
 
 impl Store {
-    fn archive_or_fail(&self) -> Result<&Archive, StoreError> {
+    pub(super) fn archive_or_fail(&self) -> Result<&Archive, StoreError> {
         self.archive()
             .ok_or_else(|| StoreError::Other("this store has no archive".into()))
     }
@@ -159,11 +170,7 @@ impl Store {
             let Some(step) = self.archive_step(now_ms, cutoff_ns).await? else {
                 break;
             };
-            total.block_id = step.block_id;
-            total.blocks += 1;
-            total.traces += step.traces;
-            total.spans += step.spans;
-            total.bytes += step.bytes;
+            total.add(step);
         }
         Ok(total)
     }
@@ -250,38 +257,7 @@ impl Store {
                 shape_ids.insert(shape.clone(), ());
             }
         }
-        let resources: Vec<ResourceRow> = self
-            .rows(Statement::new(
-                sql::ARCHIVE_RESOURCES,
-                vec![json_keys(&resource_ids).into()],
-            ))
-            .await?;
-        let shapes: Vec<ShapeRow> = self
-            .rows(Statement::new(
-                sql::SHAPES_BY_ID,
-                vec![json_keys(&shape_ids).into()],
-            ))
-            .await?;
-        let resources = resources
-            .into_iter()
-            .map(|r| {
-                Ok(ResourceRecord {
-                    id: number(&r.resource_id, "resource id")?,
-                    resource: r.resource,
-                    scope: r.scope,
-                    service_name: r.service_name,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let shapes = shapes
-            .into_iter()
-            .map(|s| {
-                Ok(ShapeRecord {
-                    id: number(&s.shape_id, "attribute key set id")?,
-                    keys: s.keys,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (resources, shapes) = self.load_dictionaries(&resource_ids, &shape_ids).await?;
         let service_of: BTreeMap<i64, Option<&str>> = resources
             .iter()
             .map(|r| (r.id, r.service_name.as_deref()))
@@ -414,15 +390,58 @@ impl Store {
         }))
     }
 
+    /// The resources and attribute key sets of some items, by id (as text), whole, as a
+    /// block keeps them.
+    pub(super) async fn load_dictionaries(
+        &self,
+        resource_ids: &BTreeMap<String, ()>,
+        shape_ids: &BTreeMap<String, ()>,
+    ) -> Result<(Vec<ResourceRecord>, Vec<ShapeRecord>), StoreError> {
+        let resources: Vec<ResourceRow> = self
+            .rows(Statement::new(
+                sql::ARCHIVE_RESOURCES,
+                vec![json_keys(resource_ids).into()],
+            ))
+            .await?;
+        let shapes: Vec<ShapeRow> = self
+            .rows(Statement::new(
+                sql::SHAPES_BY_ID,
+                vec![json_keys(shape_ids).into()],
+            ))
+            .await?;
+        let resources = resources
+            .into_iter()
+            .map(|r| {
+                Ok(ResourceRecord {
+                    id: number(&r.resource_id, "resource id")?,
+                    resource: r.resource,
+                    scope: r.scope,
+                    service_name: r.service_name,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let shapes = shapes
+            .into_iter()
+            .map(|s| {
+                Ok(ShapeRecord {
+                    id: number(&s.shape_id, "attribute key set id")?,
+                    keys: s.keys,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((resources, shapes))
+    }
+
     /// Step 2: the object, under its fixed key (a retried step overwrites its own). A
     /// failed write is counted for the stats; the rows stay hot for the next step.
     pub async fn write_block(&self, pending: &Pending) -> Result<(), StoreError> {
+        self.put_block(&pending.key, &pending.bytes).await
+    }
+
+    /// Writes a block's object; a failure is counted for the stats.
+    pub(super) async fn put_block(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let archive = self.archive_or_fail()?;
-        if let Err(error) = archive
-            .objects()
-            .put(&pending.key, pending.bytes.clone())
-            .await
-        {
+        if let Err(error) = archive.objects().put(key, bytes.to_vec()).await {
             let _ = self
                 .db
                 .transaction(vec![Statement::new(
@@ -653,10 +672,10 @@ pub fn id_bytes(hex_id: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn json_keys(ids: &BTreeMap<String, ()>) -> String {
+pub(super) fn json_keys(ids: &BTreeMap<String, ()>) -> String {
     serde_json::to_string(&ids.keys().collect::<Vec<_>>()).unwrap_or_default()
 }
 
-fn block_failed(error: block::BlockError) -> StoreError {
+pub(super) fn block_failed(error: block::BlockError) -> StoreError {
     StoreError::Other(format!("archive: building a block: {error}"))
 }

@@ -124,7 +124,14 @@ impl Store {
         let held = self.archived_trace(trace_id).await?;
         let any = match span_id {
             Some(id) => held.spans.iter().any(|s| s.span_id == id),
-            None => !held.spans.is_empty(),
+            // A trace's log records in the archive go with it, even without spans there.
+            None => {
+                !held.spans.is_empty()
+                    || !self
+                        .archived_trace_logs(trace_id, None, 1)
+                        .await?
+                        .is_empty()
+            }
         };
         if any {
             self.db

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::block::{BlockError, Dictionaries};
 use crate::store::bloom::{Bloom, Term};
-use crate::store::summary::{self, AttributeCounts, SpanView};
+use crate::store::logs::{LogBody, LogQuery, LogRecord};
+use crate::store::summary::{self, AttributeCounts, LogView, SpanView};
 use crate::store::{SpanFilter, SpanRecord, row};
 
 /// A resource as matching needs it.
@@ -16,6 +17,16 @@ use crate::store::{SpanFilter, SpanRecord, row};
 struct Resource {
     service: Option<String>,
     attributes: Vec<(String, Value)>,
+}
+
+impl Resource {
+    /// Its attributes as the term functions take them.
+    fn pairs(&self) -> Vec<(&str, &Value)> {
+        self.attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect()
+    }
 }
 
 /// A block's resources and key sets, parsed once.
@@ -125,11 +136,7 @@ pub fn summarize(
             continue;
         };
         let counted_spans = per_resource.get(&span.resource_id).copied().unwrap_or(0);
-        let pairs: Vec<(&str, &Value)> = resource
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v))
-            .collect();
+        let pairs = resource.pairs();
         summary::attribute_terms(&pairs, &mut |term: Term| {
             terms.insert(term);
         });
@@ -137,11 +144,142 @@ pub fn summarize(
             counts.resource(resource.service.as_deref(), &pairs, counted_spans);
         }
     }
+    Ok(bloom_of(terms))
+}
+
+impl Parsed {
+    /// A log record's attributes, keys with their values.
+    fn log_attributes(&self, record: &LogRecord) -> Result<Vec<(String, Value)>, BlockError> {
+        let body: LogBody = serde_json::from_str(&record.body)
+            .map_err(|e| BlockError::Corrupt(format!("a log record's body: {e}")))?;
+        let no_keys = Vec::new();
+        let keys = record
+            .shape_id
+            .and_then(|id| self.shapes.get(&id))
+            .unwrap_or(&no_keys);
+        if keys.len() != body.values.len() {
+            return Err(BlockError::Corrupt(format!(
+                "a log record has {} attribute keys for {} values",
+                keys.len(),
+                body.values.len()
+            )));
+        }
+        Ok(keys.iter().cloned().zip(body.values).collect())
+    }
+}
+
+/// The search filter of a block of log records (whose dictionaries `parsed` holds):
+/// every term of every record ([`summary::log_terms`]) and of their resources.
+pub fn summarize_logs(records: &[LogRecord], parsed: &Parsed) -> Result<Bloom, BlockError> {
+    let mut terms = rustc_hash::FxHashSet::default();
+    let mut resources_seen = rustc_hash::FxHashSet::default();
+    for record in records {
+        let attributes = parsed.log_attributes(record)?;
+        let pairs: Vec<(&str, &Value)> = attributes.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let resource = parsed.resources.get(&record.resource_id);
+        let view = LogView {
+            service: resource
+                .and_then(|r| r.service.as_deref())
+                .or(record.service_name.as_deref()),
+            severity: record.severity_number,
+            trace_id: record.trace_id.as_deref(),
+            span_id: record.span_id.as_deref(),
+            attributes: &pairs,
+            message: record.message.as_deref(),
+            body: &record.body,
+        };
+        summary::log_terms(&view, &mut |term: Term| {
+            terms.insert(term);
+        });
+        if let Some(resource) = resource.filter(|_| resources_seen.insert(record.resource_id)) {
+            let pairs = resource.pairs();
+            summary::attribute_terms(&pairs, &mut |term: Term| {
+                terms.insert(term);
+            });
+        }
+    }
+    Ok(bloom_of(terms))
+}
+
+/// A filter sized to `terms`, holding them.
+fn bloom_of(terms: rustc_hash::FxHashSet<Term>) -> Bloom {
     let mut bloom = Bloom::for_terms(terms.len());
     for term in terms {
         bloom.insert(term);
     }
-    Ok(bloom)
+    bloom
+}
+
+/// A [`LogQuery`] ready to check archived records, with the meaning the SQL of
+/// `store::logs` gives its conditions.
+#[derive(Debug)]
+pub struct LogMatcher<'a> {
+    query: &'a LogQuery,
+    /// The text filter, lower-cased (ASCII, as SQLite's `lower`).
+    text: Option<String>,
+}
+
+impl<'a> LogMatcher<'a> {
+    pub fn new(query: &'a LogQuery) -> Self {
+        Self {
+            query,
+            text: query.text.as_ref().map(|t| t.to_ascii_lowercase()),
+        }
+    }
+
+    /// Whether `record` (of a block whose dictionaries `parsed` holds) is one the query
+    /// lists: its time range, trace, service, severity, span, attributes and text. The
+    /// cursor is the caller's.
+    pub fn matches(&self, record: &LogRecord, parsed: &Parsed) -> Result<bool, BlockError> {
+        let q = self.query;
+        let same_id = |wanted: &Option<String>, id: &Option<String>| match wanted {
+            None => true,
+            Some(wanted) => id
+                .as_deref()
+                .is_some_and(|id| id.eq_ignore_ascii_case(wanted)),
+        };
+        let resource = parsed.resources.get(&record.resource_id);
+        if q.start_ns.is_some_and(|start| record.time_ns < start)
+            || q.end_ns.is_some_and(|end| record.time_ns >= end)
+            || !same_id(&q.trace_id, &record.trace_id)
+            || !same_id(&q.span_id, &record.span_id)
+            || q.min_severity
+                .is_some_and(|min| record.severity_number < min)
+        {
+            return Ok(false);
+        }
+        if let Some(service) = &q.service
+            && resource.and_then(|r| r.service.as_deref()) != Some(service.as_str())
+        {
+            return Ok(false);
+        }
+        if let Some(text) = &self.text {
+            let contains = |haystack: &str| haystack.to_ascii_lowercase().contains(text.as_str());
+            if !record.message.as_deref().is_some_and(contains) && !contains(&record.body) {
+                return Ok(false);
+            }
+        }
+        if q.attributes.is_empty() {
+            return Ok(true);
+        }
+        let own = parsed.log_attributes(record)?;
+        let resource_attributes = resource.map_or(&[][..], |r| r.attributes.as_slice());
+        Ok(q.attributes.iter().all(|(key, text)| {
+            own.iter()
+                .chain(resource_attributes)
+                .any(|(k, v)| k == key && same_text(v, text))
+        }))
+    }
+}
+
+/// Whether an attribute value reads as `text`, as the log filters' SQL compares them.
+fn same_text(value: &Value, text: &str) -> bool {
+    match value {
+        Value::String(s) => s == text,
+        Value::Number(n) => n.to_string() == text,
+        Value::Bool(b) => text == if *b { "true" } else { "false" },
+        _ => false,
+    }
 }
 
 /// One attribute condition of a filter.

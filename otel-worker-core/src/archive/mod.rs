@@ -12,6 +12,9 @@
 
 pub mod block;
 pub mod compact;
+pub mod log_block;
+pub mod log_compact;
+pub mod log_read;
 pub mod lookup;
 pub mod matching;
 pub mod objects;
@@ -27,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::FxHashMap;
 
 use crate::store::bloom::Bloom;
+use crate::store::logs::LogRecord;
 use crate::store::{SpanRecord, StoreError};
 use block::TraceRow;
 use objects::{ObjectError, ObjectStore};
@@ -68,6 +72,9 @@ impl Default for Limits {
 /// A row group's spans, decoded once.
 type DecodedGroup = Arc<Vec<SpanRecord>>;
 
+/// A row group's log records, decoded once.
+type DecodedLogGroup = Arc<Vec<LogRecord>>;
+
 /// The archive of one store: where its blocks are, and what reads keep of them. Blocks
 /// never change once written, so what is cached stays true until the block is dropped.
 pub struct Archive {
@@ -75,6 +82,8 @@ pub struct Archive {
     opened: Mutex<FxHashMap<i64, Arc<OpenBlock>>>,
     filters: Mutex<FxHashMap<i64, Arc<Bloom>>>,
     groups: Mutex<FxHashMap<(i64, usize), DecodedGroup>>,
+    /// A block of log records' row groups, decoded: the pages of a list read the same.
+    log_groups: Mutex<FxHashMap<(i64, usize), DecodedLogGroup>>,
     traces: Mutex<FxHashMap<i64, Arc<Vec<TraceRow>>>>,
     /// Whether the blocks count against the store's budget (locally: they share its
     /// disk; on the Worker the budget is D1's and R2 is apart).
@@ -100,6 +109,7 @@ impl Archive {
             opened: Mutex::default(),
             filters: Mutex::default(),
             groups: Mutex::default(),
+            log_groups: Mutex::default(),
             traces: Mutex::default(),
             budgeted: false,
             bytes: Mutex::default(),
@@ -198,6 +208,28 @@ impl Archive {
         Ok(spans)
     }
 
+    /// Row group `index` of block of log records `block_id` (opened as `open`), decoded.
+    pub async fn log_group(
+        &self,
+        block_id: i64,
+        open: &OpenBlock,
+        index: usize,
+    ) -> Result<Arc<Vec<LogRecord>>, ReadError> {
+        if let Some(records) = lock(&self.log_groups).get(&(block_id, index)) {
+            return Ok(records.clone());
+        }
+        let Some(group) = open.footer.row_groups.get(index) else {
+            return Ok(Arc::default());
+        };
+        let records = Arc::new(open.log_group(self.objects(), group).await?);
+        let mut groups = lock(&self.log_groups);
+        if groups.len() >= self.limits.decoded_groups {
+            groups.clear();
+        }
+        groups.insert((block_id, index), records.clone());
+        Ok(records)
+    }
+
     /// The trace table of block `block_id` (opened as `open`), decoded.
     pub async fn traces(
         &self,
@@ -235,6 +267,7 @@ impl Archive {
         lock(&self.opened).remove(&block_id);
         lock(&self.filters).remove(&block_id);
         lock(&self.groups).retain(|(block, _), _| *block != block_id);
+        lock(&self.log_groups).retain(|(block, _), _| *block != block_id);
         lock(&self.traces).remove(&block_id);
     }
 }

@@ -3,8 +3,10 @@
 //! and a trace is then one read of the row group that holds it.
 
 use super::block::{self, BlockError, Dictionaries, Extent, Footer, RowGroupMeta, TraceRow};
+use super::log_block;
 use super::objects::{ObjectError, ObjectStore};
 use crate::store::SpanRecord;
+use crate::store::logs::LogRecord;
 
 /// Bytes read from a block's end when opening it: the footer of a block of 65,536 spans
 /// (16 row groups) is about 4 KB, so one read almost always does.
@@ -99,6 +101,17 @@ impl OpenBlock {
     ) -> Result<Vec<SpanRecord>, ReadError> {
         let bytes = self.read(store, group.extent).await?;
         block::read_row_group(&bytes, group, &self.dictionaries).map_err(|error| self.failed(error))
+    }
+
+    /// The records of one of a block of log records' row groups: one read.
+    pub async fn log_group(
+        &self,
+        store: &dyn ObjectStore,
+        group: &RowGroupMeta,
+    ) -> Result<Vec<LogRecord>, ReadError> {
+        let bytes = self.read(store, group.extent).await?;
+        log_block::read_row_group(&bytes, group, &self.dictionaries)
+            .map_err(|error| self.failed(error))
     }
 
     /// The summaries of the block's traces, by trace id.

@@ -25,6 +25,7 @@ impl Store {
         let mut pruned = Pruned::default();
         for block in blocks {
             let id: Param = block.block_id.to_string().into();
+            let logs = block.signal == Some(super::log_compact::LOGS);
             let mut statements = vec![
                 Statement::new(
                     sql::UNCOUNT_ARCHIVE_SERVICES,
@@ -48,7 +49,11 @@ impl Store {
                 .delete(std::slice::from_ref(&block.object_key))
                 .await?;
             pruned.traces += block.traces.max(0) as u64;
-            pruned.spans += block.items.max(0) as u64;
+            if logs {
+                pruned.logs += block.items.max(0) as u64;
+            } else {
+                pruned.spans += block.items.max(0) as u64;
+            }
         }
         Ok(pruned)
     }

@@ -39,6 +39,10 @@ pub struct BlockRow {
     /// A segment of the hot tier: when it was stored (unix ns, text); `None` for a block.
     #[serde(default)]
     pub received: Option<String>,
+    /// What it holds, where a query says (retention): spans, or log records
+    /// ([`super::log_compact::LOGS`]).
+    #[serde(default)]
+    pub signal: Option<i64>,
 }
 
 impl BlockRow {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Param, Statement, Store, StoreError, ns_param, sql};
+use crate::archive::log_read::ArchivedLogs;
 use crate::models::{self, Attributes};
 
 /// Rows one filtered list statement looks at, newest first.
@@ -188,6 +189,37 @@ impl LogRow {
     }
 }
 
+/// An archived record as the API shows it, its resource and key set from its block's
+/// dictionaries.
+pub(crate) fn archived_log(
+    record: LogRecord,
+    dictionaries: &crate::archive::block::Dictionaries,
+) -> Result<models::Log, StoreError> {
+    let resource = dictionaries
+        .resources
+        .iter()
+        .find(|r| r.id == record.resource_id);
+    let shape = record
+        .shape_id
+        .and_then(|id| dictionaries.shapes.iter().find(|s| s.id == id));
+    LogRow {
+        time_ns: record.time_ns.to_string(),
+        identity: record.identity.to_string(),
+        severity_number: record.severity_number,
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        message: record.message,
+        body: record.body,
+        resource: resource.map(|r| r.resource.clone()),
+        scope: resource.map(|r| r.scope.clone()),
+        service_name: resource
+            .and_then(|r| r.service_name.clone())
+            .or(record.service_name),
+        shape: shape.map(|s| s.keys.clone()),
+    }
+    .into_log()
+}
+
 /// The parameters of [`sql::INSERT_LOG`] for one record.
 pub(super) fn log_params(log: &LogRecord) -> Vec<Param> {
     vec![
@@ -329,8 +361,25 @@ fn and(conditions: &[String]) -> String {
 
 impl Store {
     /// Stored log records newest first, at most `query.limit`, looking at no more than
-    /// `max_windows` windows of [`LOG_WINDOW`] rows (`None`: as many as it takes).
+    /// `max_windows` windows of [`LOG_WINDOW`] rows (`None`: as many as it takes), and as
+    /// many blocks of the archive.
     pub async fn logs(
+        &self,
+        query: &LogQuery,
+        max_windows: Option<u32>,
+    ) -> Result<LogPage, StoreError> {
+        // The rows first: a block committed meanwhile holds what left them.
+        let hot = self.hot_logs(query, max_windows).await?;
+        if self.archive().is_none() {
+            return Ok(hot);
+        }
+        let limit = query.limit.max(1) as usize;
+        let archived = self.archived_logs(query, limit, max_windows).await?;
+        Ok(merge(hot, archived, limit))
+    }
+
+    /// [`Store::logs`] of the rows alone.
+    async fn hot_logs(
         &self,
         query: &LogQuery,
         max_windows: Option<u32>,
@@ -401,6 +450,38 @@ impl Store {
         limit: u32,
     ) -> Result<LogPage, StoreError> {
         let limit = limit.max(1);
+        let mut page = self.hot_trace_logs(trace_id, after, limit).await?;
+        if self.archive().is_none() {
+            return Ok(page);
+        }
+        // A page of rows is complete up to its last record; the archive's records before
+        // that (or all of them, when the rows ran out) join it.
+        // One more than a page: whether a next one exists.
+        let archived = self
+            .archived_trace_logs(trace_id, after, limit as usize + 1)
+            .await?;
+        let bound = page.next;
+        page.logs.extend(
+            archived
+                .into_iter()
+                .filter(|(cursor, _)| bound.is_none_or(|bound| *cursor <= bound)),
+        );
+        page.logs.sort_by_key(|l| l.0);
+        page.logs.dedup_by(|a, b| a.0 == b.0);
+        if page.logs.len() > limit as usize {
+            page.logs.truncate(limit as usize);
+            page.next = page.logs.last().map(|(cursor, _)| *cursor);
+        }
+        Ok(page)
+    }
+
+    /// [`Store::trace_logs`] of the rows alone.
+    async fn hot_trace_logs(
+        &self,
+        trace_id: &str,
+        after: Option<LogCursor>,
+        limit: u32,
+    ) -> Result<LogPage, StoreError> {
         let rows: Vec<LogRow> = self
             .rows(Statement::new(
                 sql::TRACE_LOGS,
@@ -416,6 +497,31 @@ impl Store {
             .await?;
         page_of(rows, limit)
     }
+}
+
+/// One page of both tiers, newest first. Each side is complete down to where it stopped
+/// (the last record of a full page, or where a bounded walk ended); the page keeps what
+/// lies above the higher of the two, so nothing below it is skipped.
+fn merge(hot: LogPage, archived: ArchivedLogs, limit: usize) -> LogPage {
+    let archive_bound = if archived.logs.len() >= limit {
+        archived.logs.last().map(|(cursor, _)| *cursor)
+    } else {
+        archived.stopped_at
+    };
+    let bound = hot.next.max(archive_bound);
+    let mut logs = hot.logs;
+    logs.extend(archived.logs);
+    logs.sort_by_key(|l| std::cmp::Reverse(l.0));
+    logs.dedup_by(|a, b| a.0 == b.0);
+    if let Some(bound) = bound {
+        logs.retain(|(cursor, _)| *cursor >= bound);
+    }
+    if logs.len() > limit {
+        logs.truncate(limit);
+        let next = logs.last().map(|(cursor, _)| *cursor);
+        return LogPage { logs, next };
+    }
+    LogPage { logs, next: bound }
 }
 
 /// A page of at most `limit` of `rows` (read with one more, which says whether a next

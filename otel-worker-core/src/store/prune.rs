@@ -33,7 +33,7 @@ impl Store {
         let blocks = self.drop_blocks_before(cutoff_ns, 4).await?;
         Ok(Pruned {
             spans: count(3) + count(4) + blocks.spans,
-            logs: count(6),
+            logs: count(6) + blocks.logs,
             points: count(8),
             traces: count(10) + blocks.traces,
         })

@@ -375,6 +375,8 @@ struct HotRow {
 struct ArchiveRow {
     blocks: u64,
     items: String,
+    #[serde(default)]
+    records: Option<String>,
     bytes: String,
     oldest: Option<String>,
 }
@@ -383,6 +385,7 @@ impl ArchiveRow {
     fn into_stats(self, within_budget: bool, failed_writes: u64) -> crate::models::ArchiveStats {
         crate::models::ArchiveStats {
             spans: self.items.parse().unwrap_or(0),
+            records: self.records.and_then(|r| r.parse().ok()).unwrap_or(0),
             bytes: self.bytes.parse().unwrap_or(0),
             blocks: self.blocks,
             oldest_unix_nano: self.oldest.and_then(|o| o.parse().ok()),

@@ -1271,10 +1271,12 @@ SELECT CAST(coalesce((SELECT value FROM counters WHERE name = 'traces'), 0) AS T
        ",
     unsummarized_rows!(),
     " AS unindexed_spans,
-       (SELECT json_object('blocks', count(*), 'items', CAST(coalesce(sum(items), 0) AS TEXT),
+       (SELECT json_object('blocks', count(*),
+                           'items', CAST(coalesce(sum(CASE WHEN signal = ?1 THEN items END), 0) AS TEXT),
+                           'records', CAST(coalesce(sum(CASE WHEN signal = 2 THEN items END), 0) AS TEXT),
                            'bytes', CAST(coalesce(sum(bytes), 0) AS TEXT),
                            'oldest', CAST(min(min_start_ns) AS TEXT))
-        FROM archive_blocks WHERE signal = ?1) AS archive,
+        FROM archive_blocks) AS archive,
        (SELECT json_object('spans', CAST(coalesce(sum(spans), 0) AS TEXT),
                            'traces', CAST(coalesce(sum(traces), 0) AS TEXT),
                            'oldest', CAST(min(min_start_ns) AS TEXT),
@@ -1650,17 +1652,19 @@ pub const TOMBSTONE_EARLIER_PARTS: &str = "\
 INSERT INTO archive_tombstones (trace_id, span_id, up_to_block) VALUES (unhex(?1), x'', CAST(?2 AS INTEGER))
 ON CONFLICT (trace_id, span_id) DO UPDATE SET up_to_block = max(up_to_block, excluded.up_to_block)";
 
-/// What the archive holds of signal `?1`.
+/// What the archive holds: its blocks and bytes, the items of signal `?1` (spans) and
+/// the log records (signal 2, [`crate::archive::log_compact::LOGS`]).
 pub const ARCHIVE_STATS: &str = "\
-SELECT count(*) AS blocks, CAST(coalesce(sum(items), 0) AS TEXT) AS items,
+SELECT count(*) AS blocks, CAST(coalesce(sum(CASE WHEN signal = ?1 THEN items END), 0) AS TEXT) AS items,
+       CAST(coalesce(sum(CASE WHEN signal = 2 THEN items END), 0) AS TEXT) AS records,
        CAST(coalesce(sum(bytes), 0) AS TEXT) AS bytes, CAST(min(min_start_ns) AS TEXT) AS oldest
-FROM archive_blocks WHERE signal = ?1";
+FROM archive_blocks";
 
 /// The oldest blocks whose every item started before `?1` (text), at most `?2`.
 pub const ARCHIVE_EXPIRED: &str = concat!(
     "SELECT ",
     archive_block_columns!(),
-    " FROM archive_blocks
+    ", signal FROM archive_blocks
 WHERE max_start_ns < CAST(?1 AS INTEGER) ORDER BY max_start_ns, block_id LIMIT CAST(?2 AS INTEGER)"
 );
 
@@ -1908,3 +1912,42 @@ pub const DROP_ATTRIBUTE_HOUR_ROWS: [&str; 2] = [
 
 /// ... and those not written as rows yet: `?1` = the cutoff hour.
 pub const DROP_ATTRIBUTE_HOURS: &str = "DELETE FROM attribute_hours WHERE hour < ?1";
+
+/// The oldest log records stored before `?1` (text, unix ns) in time order, at most `?2`,
+/// as a block of records takes them.
+pub const LOGS_TO_ARCHIVE: &str = "\
+SELECT CAST(log_row AS TEXT) AS log_row, CAST(time_ns AS TEXT) AS time_ns,
+       CAST(identity AS TEXT) AS identity, severity_number,
+       nullif(lower(hex(trace_id)), '') AS trace_id, nullif(lower(hex(span_id)), '') AS span_id,
+       CAST(resource_id AS TEXT) AS resource_id,
+       CAST(shape_id AS TEXT) AS shape_id, message, body
+FROM logs WHERE time_ns < CAST(?1 AS INTEGER) ORDER BY time_ns, identity LIMIT ?2";
+
+/// The first statement of a log compaction's commit: fails the transaction unless the
+/// records from (`?1`, `?2`) to (`?3`, `?4`) (time, identity; text) are still exactly the
+/// ones the block was built from (`?5` = `count:sum of row numbers`): a record sent
+/// meanwhile with an old time makes the step start over instead of losing it. Uncounts
+/// them from `logs` (`?6` = how many).
+pub const LOG_ARCHIVE_GUARD: &str = "\
+INSERT INTO counters (name, value)
+SELECT 'logs', -CAST(?6 AS INTEGER) + json(CASE WHEN (
+    SELECT count(*) || ':' || coalesce(sum(log_row), 0) FROM logs
+    WHERE (time_ns, identity) >= (CAST(?1 AS INTEGER), CAST(?2 AS INTEGER))
+      AND (time_ns, identity) <= (CAST(?3 AS INTEGER), CAST(?4 AS INTEGER))) = ?5
+  THEN '0' ELSE 'the records being archived changed: the step starts over' END)
+WHERE true ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// Deletes the archived records: those from (`?1`, `?2`) to (`?3`, `?4`) in time order.
+pub const LOG_ARCHIVE_DELETE: &str = "\
+DELETE FROM logs WHERE (time_ns, identity) >= (CAST(?1 AS INTEGER), CAST(?2 AS INTEGER))
+  AND (time_ns, identity) <= (CAST(?3 AS INTEGER), CAST(?4 AS INTEGER))";
+
+/// The blocks of log records (signal 2) with a record at or after `?1` and before `?2`
+/// (text), newest last record first, with their search filters (hex).
+pub const ARCHIVE_LOG_BLOCKS: &str = concat!(
+    "SELECT ",
+    archive_block_columns!(),
+    ", hex(bloom) AS bloom FROM archive_blocks
+WHERE signal = 2 AND max_start_ns >= CAST(?1 AS INTEGER) AND min_start_ns < CAST(?2 AS INTEGER)
+ORDER BY max_start_ns DESC, block_id DESC"
+);

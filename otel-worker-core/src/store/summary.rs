@@ -195,6 +195,54 @@ fn trigrams(text: &str, add: &mut impl FnMut(Term)) {
     }
 }
 
+/// Severities above OTLP's 24 (FATAL4) share one class in a filter.
+const MAX_SEVERITY_CLASS: u8 = 25;
+
+fn severity_class(severity: i32) -> u8 {
+    severity.clamp(0, i32::from(MAX_SEVERITY_CLASS)) as u8
+}
+
+fn log_term(kind: u8, bytes: &[u8]) -> Term {
+    let mut term = Vec::with_capacity(2 + bytes.len());
+    term.extend_from_slice(&[b'l', kind]);
+    term.extend_from_slice(bytes);
+    Term::of(&term)
+}
+
+/// One log record as a block's filter sees it.
+pub struct LogView<'a> {
+    pub service: Option<&'a str>,
+    pub severity: i32,
+    pub trace_id: Option<&'a str>,
+    pub span_id: Option<&'a str>,
+    pub attributes: &'a [(&'a str, &'a Value)],
+    pub message: Option<&'a str>,
+    /// The stored body JSON (what a text search looks in besides the message).
+    pub body: &'a str,
+}
+
+/// Calls `add` with every term of one log record but its resource's attributes (a block
+/// adds those once per resource, with [`attribute_terms`]): service, severity, trace and
+/// span ids, attributes, and the trigrams of its message and body, so a list's filters
+/// ([`Plan::of_logs`]) rule blocks of records out as they rule blocks of spans out.
+pub fn log_terms(record: &LogView, add: &mut impl FnMut(Term)) {
+    if let Some(service) = record.service {
+        add(log_term(b's', service.as_bytes()));
+    }
+    add(log_term(b'v', &[severity_class(record.severity)]));
+    if let Some(trace_id) = record.trace_id {
+        add(log_term(b't', trace_id.as_bytes()));
+    }
+    if let Some(span_id) = record.span_id {
+        add(log_term(b'p', span_id.as_bytes()));
+    }
+    attribute_terms(record.attributes, add);
+    if let Some(message) = record.message {
+        trigrams(message, add);
+    }
+    trigrams(record.body, add);
+}
+
 /// What a search tests against a block's filter: every group must have a term the
 /// filter may contain. An empty plan matches every block.
 #[derive(Debug, Clone, Default)]
@@ -240,6 +288,48 @@ impl Plan {
             groups.push(group);
         }
         if let Some(text) = &filter.text {
+            let lower = text.as_bytes().to_ascii_lowercase();
+            for window in lower.windows(3) {
+                groups.push(vec![trigram_term(window)]);
+            }
+        }
+        Self { groups }
+    }
+
+    /// The plan of a log list: what a block of records must hold for one of them to
+    /// match `query` (see [`log_terms`]).
+    pub fn of_logs(query: &super::logs::LogQuery) -> Self {
+        let mut groups = Vec::new();
+        if let Some(service) = &query.service {
+            groups.push(vec![log_term(b's', service.as_bytes())]);
+        }
+        if let Some(min) = query.min_severity {
+            groups.push(
+                (severity_class(min)..=MAX_SEVERITY_CLASS)
+                    .map(|class| log_term(b'v', &[class]))
+                    .collect(),
+            );
+        }
+        if let Some(trace_id) = &query.trace_id {
+            groups.push(vec![log_term(
+                b't',
+                trace_id.to_ascii_lowercase().as_bytes(),
+            )]);
+        }
+        if let Some(span_id) = &query.span_id {
+            groups.push(vec![log_term(
+                b'p',
+                span_id.to_ascii_lowercase().as_bytes(),
+            )]);
+        }
+        for (key, text) in &query.attributes {
+            let mut group = vec![attribute_term(key, text)];
+            if let Some(d) = text.parse::<f64>().ok().filter(|d| d.is_finite()) {
+                group.push(attribute_term(key, &format!("#{d}")));
+            }
+            groups.push(group);
+        }
+        if let Some(text) = &query.text {
             let lower = text.as_bytes().to_ascii_lowercase();
             for window in lower.windows(3) {
                 groups.push(vec![trigram_term(window)]);

@@ -1076,8 +1076,9 @@ async fn get_stats<B: Backend>(backend: &B) -> ToolResult {
     let archive = &body["archive"];
     if archive.is_object() {
         out.push_str(&format!(
-            "; the archive holds {} more spans in {} ({} bytes), searched alike",
+            "; the archive holds {} more spans and {} more log records in {} ({} bytes), searched alike",
             number(archive, "spans"),
+            number(archive, "records"),
             count(number(archive, "blocks") as usize, "block"),
             number(archive, "bytes"),
         ));

@@ -59,7 +59,9 @@ export async function loadStats() {
   let stats;
   try { stats = await api("/v1/stats"); } catch (error) { return; }
   const usage = $("usage");
-  const logs = stats.logs ? ` · ${stats.logs.toLocaleString("en")} logs` : "";
+  const archived = stats.archive || {};
+  const records = stats.logs + (archived.records || 0);
+  const logs = records ? ` · ${records.toLocaleString("en")} logs` : "";
   const points = stats.metricPoints ? ` · ${stats.metricPoints.toLocaleString("en")} metric points` : "";
   // The archive's spans and bytes are part of what is kept (searched alike).
   const archive = stats.archive || {spans: 0, bytes: 0, blocks: 0};
@@ -76,7 +78,10 @@ export async function loadStats() {
   const oldest = [stats.oldestUnixNano, archive.oldestUnixNano].filter(Boolean)
     .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))[0];
   if (oldest) notes.push("oldest trace " + clock(oldest));
-  if (archive.spans) notes.push(`${archive.spans.toLocaleString("en")} spans archived in ${archive.blocks.toLocaleString("en")} blocks (${bytes(archive.bytes)})`);
+  if (archive.spans || archive.records) {
+    const held = [archive.spans && `${archive.spans.toLocaleString("en")} spans`, archive.records && `${archive.records.toLocaleString("en")} log records`].filter(Boolean);
+    notes.push(`${held.join(" and ")} archived in ${archive.blocks.toLocaleString("en")} blocks (${bytes(archive.bytes)})`);
+  }
   if (stats.budgetBytes) notes.push("the oldest traces are deleted to stay within the budget");
   if (stats.prunedTraces) notes.push(`${stats.prunedTraces.toLocaleString("en")} traces deleted so far`);
   if (stats.sampledOutSpans) notes.push(`${stats.sampledOutSpans.toLocaleString("en")} spans left out by sampling`);
