@@ -454,3 +454,60 @@ async fn a_log_compaction_stopped_at_any_step_loses_and_doubles_nothing() {
     assert!(objects.get_suffix(&orphan, 8).await.unwrap().is_none());
     assert_eq!(all_pages(&store, &everything, None).await.len(), 1_001);
 }
+
+#[tokio::test]
+async fn a_list_over_more_blocks_than_one_query_lists_reads_them_all_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = archived(&path, directory(&path));
+    // 150 blocks of 20 records each.
+    for block in 0..150u64 {
+        let range = block * 20..block * 20 + 20;
+        many_logs(&store, range.clone()).await;
+        let cutoff = 1_000 + range.end * 10;
+        store
+            .archive_logs_before(now_ms(), cutoff, 1)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&path, "SELECT count(*) FROM archive_blocks"), 150);
+    assert_eq!(count(&path, "SELECT count(*) FROM logs"), 0);
+    let plain = LogQuery {
+        limit: 37,
+        ..LogQuery::default()
+    };
+    let all = all_pages(&store, &plain, None).await;
+    assert_eq!(all.len(), 3_000);
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].time_unix_nano > w[1].time_unix_nano)
+    );
+    assert_eq!(all_pages(&store, &plain, Some(1)).await, all);
+    let needles = LogQuery {
+        limit: 5,
+        text: Some("needle".into()),
+        ..LogQuery::default()
+    };
+    let found = all_pages(&store, &needles, None).await;
+    assert_eq!(found.len(), 31, "every 97th record");
+    assert_eq!(all_pages(&store, &needles, Some(1)).await, found);
+
+    // A search that matches nothing tests at most 48 filters a request, then says where
+    // to go on: four requests for 150 blocks, and nothing found.
+    let mut nothing = LogQuery {
+        limit: 10,
+        text: Some("nothing like this".into()),
+        ..LogQuery::default()
+    };
+    let mut requests = 0;
+    loop {
+        let page = store.logs(&nothing, Some(1)).await.unwrap();
+        requests += 1;
+        assert!(page.logs.is_empty());
+        match page.next {
+            Some(next) => nothing.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(requests, 4);
+}

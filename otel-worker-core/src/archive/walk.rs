@@ -334,7 +334,7 @@ impl Store {
     /// Reads the filters of the first [`FILTERS_PER_READ`] blocks of `blocks` whose filter
     /// is not `known` (the first of them among them), or with `segments`, of every such
     /// segment; keeps them in the archive's cache and returns them.
-    async fn read_archive_filters(
+    pub(super) async fn read_archive_filters(
         &self,
         blocks: &[BlockRow],
         segments: bool,

@@ -1943,11 +1943,13 @@ DELETE FROM logs WHERE (time_ns, identity) >= (CAST(?1 AS INTEGER), CAST(?2 AS I
   AND (time_ns, identity) <= (CAST(?3 AS INTEGER), CAST(?4 AS INTEGER))";
 
 /// The blocks of log records (signal 2) with a record at or after `?1` and before `?2`
-/// (text), newest last record first, with their search filters (hex).
+/// (text), newest last record first, after (`?3` last record, `?4` block id) when `?3` is
+/// not NULL, at most `?5`.
 pub const ARCHIVE_LOG_BLOCKS: &str = concat!(
     "SELECT ",
     archive_block_columns!(),
-    ", hex(bloom) AS bloom FROM archive_blocks
+    " FROM archive_blocks
 WHERE signal = 2 AND max_start_ns >= CAST(?1 AS INTEGER) AND min_start_ns < CAST(?2 AS INTEGER)
-ORDER BY max_start_ns DESC, block_id DESC"
+  AND (?3 IS NULL OR (max_start_ns, block_id) < (CAST(?3 AS INTEGER), CAST(?4 AS INTEGER)))
+ORDER BY max_start_ns DESC, block_id DESC LIMIT ?5"
 );
