@@ -171,8 +171,9 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Set
 }
 
 /// Rotates the hot tables and compacts those no isolate writes to any more; moves traces
-/// stored as span rows and log records older than `after` to the archive, up to the
-/// effort's steps each;
+/// stored as span rows and older than `after` to the archive, up to the effort's steps
+/// (log records stay rows here until their compaction is measured within an isolate's
+/// memory);
 /// and once a day deletes the objects a stopped step left.
 async fn archive(
     store: &otel_worker_core::store::Store,
@@ -219,20 +220,6 @@ async fn archive(
         }
         Ok(_) => {}
         Err(e) => console_error!("archiving old traces of shard {index} failed, will retry: {e}"),
-    }
-    match store
-        .archive_logs_before(now_ms, cutoff, effort.archive_steps)
-        .await
-    {
-        Ok(archived) if archived.blocks > 0 => {
-            line["archivedLogBlocks"] = archived.blocks.into();
-            line["archivedRecords"] = archived.spans.into();
-            line["archivedLogBytes"] = archived.bytes.into();
-        }
-        Ok(_) => {}
-        Err(e) => {
-            console_error!("archiving old log records of shard {index} failed, will retry: {e}")
-        }
     }
     if effort.orphans && (now_ms / 60_000) % 1_440 == ORPHANS_MINUTE_OF_DAY {
         match store.delete_orphans().await {
