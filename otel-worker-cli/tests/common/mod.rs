@@ -273,17 +273,49 @@ impl TestServer {
     }
 }
 
+/// How `wrangler dev`'s own proxy answers a request it lost in the race between its two
+/// 5-second keep-alive timers (cloudflare/workers-sdk#14641), before the Worker sees it.
+/// The proxy sends GET and HEAD again itself, not the rest. The Worker's own errors are
+/// JSON, so this text is never ours.
+const DEV_PROXY_LOST_REQUEST: &str = "Your worker restarted mid-request.";
+
+/// Sends `request`, and sends it again (twice at most) when `wrangler dev`'s proxy lost
+/// it ([`DEV_PROXY_LOST_REQUEST`]), as an exporter sends a `503` again. Any other answer
+/// is returned as it came.
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    let mut tries = 0;
+    loop {
+        let again = request
+            .try_clone()
+            .expect("a request whose body can be sent again");
+        let response = again.send().await.expect("the server answers");
+        if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE || tries == 2 {
+            return response;
+        }
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.bytes().await.expect("the answer's body");
+        if !body.starts_with(DEV_PROXY_LOST_REQUEST.as_bytes()) {
+            let mut rebuilt = axum::http::Response::new(body);
+            *rebuilt.status_mut() = status;
+            *rebuilt.headers_mut() = headers;
+            return reqwest::Response::from(rebuilt);
+        }
+        tries += 1;
+        eprintln!("wrangler dev's proxy lost a request (its keep-alive race); sending it again");
+    }
+}
+
 /// `POST /v1/traces` of a protobuf export with the token.
 pub async fn post_protobuf(server: &TestServer, body: Vec<u8>) -> reqwest::Response {
-    server
-        .http()
-        .post(server.url("/v1/traces"))
-        .header("authorization", server.auth())
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("the server answers")
+    send(
+        server
+            .http()
+            .post(server.url("/v1/traces"))
+            .header("authorization", server.auth())
+            .header("content-type", "application/x-protobuf")
+            .body(body),
+    )
+    .await
 }
 
 /// `POST path` with the token, a content type and maybe a content encoding.
@@ -303,7 +335,7 @@ pub async fn post_to(
     if let Some(encoding) = encoding {
         request = request.header("content-encoding", encoding);
     }
-    request.send().await.expect("the server answers")
+    send(request).await
 }
 
 /// `GET path` with the token.
@@ -319,13 +351,13 @@ pub async fn get(server: &TestServer, path: &str) -> reqwest::Response {
 
 /// `DELETE path` with the token.
 pub async fn delete(server: &TestServer, path: &str) -> reqwest::Response {
-    server
-        .http()
-        .delete(server.url(path))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .expect("the server answers")
+    send(
+        server
+            .http()
+            .delete(server.url(path))
+            .header("authorization", server.auth()),
+    )
+    .await
 }
 
 /// `GET path` with the token: the status and the JSON body (`null` if it is not JSON).
