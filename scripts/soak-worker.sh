@@ -8,15 +8,17 @@
 # failed exports, every probe looked up again (each must be found while younger than the
 # retention, and gone once retention and a compaction have passed it), the D1 rows written
 # a span, all in (the request log and every housekeeping run), and R2 bytes a span.
+# LOG_RATE=N also sends N log records a second (their blocks are counted apart), and the
+# report gives the largest WebAssembly memory an isolate reached (housekeeping lines).
 #
-#   bash scripts/soak-worker.sh [seconds, default 600] [spans/s, default 1000] [retention, default 5m]
+#   [LOG_RATE=0] bash scripts/soak-worker.sh [seconds, default 600] [spans/s, default 1000] [retention, default 5m]
 #
 # Builds the Worker and the CLI; a temporary state directory; output in
 # $CARGO_TARGET_DIR/soak-worker/. Passes (exit 0) when nothing failed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-seconds="${1:-600}" rate="${2:-1000}" retention="${3:-5m}"
+seconds="${1:-600}" rate="${2:-1000}" retention="${3:-5m}" log_rate="${LOG_RATE:-0}"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_ERROR_REPORTS=false
 bash scripts/build-worker.sh >/dev/null
 cargo build --release -q -p otel-worker-cli
@@ -27,9 +29,10 @@ rm -rf "$out" && mkdir -p "$out"
 state="$(mktemp -d)"; port=8797; url="http://127.0.0.1:$port"; token="soak-$$"
 backup=""
 if [ -f .dev.vars ]; then backup="$state/dev.vars.backup"; cp .dev.vars "$backup"; fi
-pid="" load_pid=""
+pid="" load_pid="" logs_pid=""
 cleanup() {
     [ -z "$load_pid" ] || kill "$load_pid" 2>/dev/null || true
+    [ -z "$logs_pid" ] || kill "$logs_pid" 2>/dev/null || true
     [ -z "$pid" ] || { kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
     if [ -n "$backup" ]; then cp "$backup" .dev.vars; else rm -f .dev.vars; fi
     cp "$state"/*.log "$out/" 2>/dev/null || true
@@ -59,6 +62,11 @@ started=$(date +%s)
 AUTH_TOKEN="$token" "$cli" generate --endpoint "$url" --json --duration "${seconds}s" --rate "$rate" \
     >"$out/load.json" 2>"$out/load.log" &
 load_pid=$!
+if [ "$log_rate" != 0 ]; then
+    AUTH_TOKEN="$token" "$cli" generate --endpoint "$url" --json --signal logs --duration "${seconds}s" \
+        --rate "$log_rate" >"$out/logs.json" 2>"$out/logs.log" &
+    logs_pid=$!
+fi
 next_cron=$((started + 60))
 while kill -0 "$load_pid" 2>/dev/null; do
     sleep 10
@@ -77,6 +85,7 @@ done
 load_status=0
 wait "$load_pid" || load_status=$?
 load_pid=""
+if [ -n "$logs_pid" ]; then wait "$logs_pid" || load_status=$?; logs_pid=""; fi
 # Two more cron runs: the last tables compacted, retention applied.
 for _ in 1 2; do sleep 20; curl -sf -o /dev/null "$url/__scheduled?cron=*+*+*+*+*" || true; done
 ended=$(date +%s)
@@ -108,6 +117,14 @@ print(f"load: {load['spansAccepted']:,} spans in {load['seconds']:.0f} s ({load[
       f"{load['errors']} failed requests ({load['retries']} tries sent again), p99 {load['p99Ms']:.0f} ms")
 if load["errors"] or load_status:
     problems.append(f"exports failed: {load['errors']} ({load.get('firstError')})")
+try:
+    logs = json.load(open(f"{out}/logs.json"))
+except FileNotFoundError:
+    logs = None
+if logs:
+    print(f"log load: {logs['spansAccepted']:,} records ({logs['spansPerSecond']:.0f}/s), {logs['errors']} failed requests, p99 {logs['p99Ms']:.0f} ms")
+    if logs["errors"]:
+        problems.append(f"log exports failed: {logs['errors']} ({logs.get('firstError')})")
 not_at_once = [p for p in probes if p["sent"] != 200 or not p["foundAtOnce"].startswith("200")]
 times = sorted(float(p["foundAtOnce"].split()[1]) for p in probes if p["foundAtOnce"].startswith("200"))
 print(f"probes: {len(probes)} sent, {len(probes) - len(not_at_once)} found at once "
@@ -124,6 +141,9 @@ if lost:
     problems.append(f"probes lost before their retention: {lost[:3]}")
 if kept_too_long:
     problems.append(f"probes kept past their retention: {kept_too_long[:3]}")
+memory = [l["wasmMemoryBytes"] for l in housekeeping if "wasmMemoryBytes" in l]
+if memory:
+    print(f"WebAssembly memory of an isolate: at most {max(memory) / 2**20:.1f} MiB")
 print(f"D1 rows written: {written_requests:,} by requests, {written_housekeeping:,} by {len(housekeeping)} housekeeping runs: "
       f"{(written_requests + written_housekeeping) / max(spans, 1):.4f} a span, all in ({spans:,} spans stored)")
 peak_d1 = max((t["bytes"] for t in timeline), default=0)
@@ -132,6 +152,11 @@ a = final.get("archive") or {}
 print(f"D1: at most {peak_d1:,} bytes and {peak_hot:,} spans in the hot tier; at the end {final['bytes']:,} bytes, {final['spans']:,} spans")
 print(f"R2 at the end: {a.get('spans', 0):,} spans in {a.get('blocks', 0)} blocks, {a.get('bytes', 0):,} bytes "
       f"({a.get('bytes', 0) / max(a.get('spans', 1), 1):.1f} a span), failed writes {a.get('failedWrites')}")
+if logs:
+    records = [l for l in requests if l.get("path") == "/v1/logs" and l.get("method") == "POST"]
+    print(f"log records: {final.get('logs', 0):,} in D1 at the end, {a.get('records', 0):,} archived; "
+          f"{sum(l.get('archivedLogBlocks', 0) for l in housekeeping)} log blocks written, "
+          f"{sum(l['d1RowsWritten'] for l in records):,} D1 rows written by {len(records):,} log exports")
 if a.get("failedWrites"):
     problems.append(f"{a['failedWrites']} failed R2 writes")
 for problem in problems:

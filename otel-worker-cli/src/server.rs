@@ -190,12 +190,15 @@ pub async fn run(options: DevArgs) -> anyhow::Result<()> {
         .with_budget(options.max_storage)
         .with_summary_step(crate::housekeeping::SUMMARY_STEP_ROWS);
     let archive = options.archive();
-    if let Some((dir, _)) = &archive {
+    if let Some((dir, after)) = &archive {
         let objects = crate::archive_dir::DirectoryStore::open(dir)
             .with_context(|| format!("cannot open the archive directory {}", dir.display()))?;
-        store = store.with_archive(Arc::new(
-            otel_worker_core::archive::Archive::new(Arc::new(objects)).within_budget(),
-        ));
+        let mut archived =
+            otel_worker_core::archive::Archive::new(Arc::new(objects)).within_budget();
+        if let Some(after) = after {
+            archived = archived.waiting_for_full_blocks(*after);
+        }
+        store = store.with_archive(Arc::new(archived));
     }
     let (stop_sockets, stopping) = watch::channel(false);
     let hub = Hub::new(stopping);

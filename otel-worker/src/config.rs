@@ -106,15 +106,17 @@ thread_local! {
 
 /// The archive of the database bound as `name`, when the `ARCHIVE` bucket is bound; with
 /// the hot tier of segments (an export a row, compacted to R2 within minutes) when
-/// archiving is on (`hot`).
-fn archive(env: &Env, name: &str, hot: bool) -> Option<Arc<Archive>> {
+/// archiving is on (`after`).
+fn archive(env: &Env, name: &str, after: Option<std::time::Duration>) -> Option<Arc<Archive>> {
     if let Some(archive) = ARCHIVES.with(|archives| archives.borrow().get(name).cloned()) {
         return Some(archive);
     }
     let bucket = env.bucket(ARCHIVE_BINDING).ok()?;
     let mut archive = Archive::new(Arc::new(R2::new(bucket, name))).with_limits(ARCHIVE_LIMITS);
-    if hot {
-        archive = archive.with_hot_segments(crate::now_ns);
+    if let Some(after) = after {
+        archive = archive
+            .with_hot_segments(crate::now_ns)
+            .waiting_for_full_blocks(after);
     }
     let archive = Arc::new(archive);
     ARCHIVES.with(|archives| {
@@ -157,7 +159,7 @@ fn block_cache(name: &str, databases: usize) -> Arc<BlockCache> {
 /// The stores of the D1 bindings in `D1_SHARDS` (or `DB` alone), with the budget.
 pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
     let budget = budget(env)?;
-    let hot = archive_after(env)?.is_some();
+    let after = archive_after(env)?;
     let names = var(env, D1_SHARDS_VAR).unwrap_or_else(|| D1_BINDING.to_owned());
     let names: Vec<&str> = names
         .split(',')
@@ -173,7 +175,7 @@ pub fn shards(env: &Env, usage: &Arc<D1Usage>) -> Result<Shards, ApiError> {
         let mut store = Store::new(Arc::new(db))
             .with_budget(budget)
             .with_block_cache(cache);
-        if let Some(archive) = archive(env, name, hot) {
+        if let Some(archive) = archive(env, name, after) {
             store = store.with_archive(archive);
         }
         stores.push(store);

@@ -163,6 +163,7 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Set
             }
         }
         line["durationMs"] = Date::now().as_millis().saturating_sub(started).into();
+        line["wasmMemoryBytes"] = wasm_memory_bytes().into();
         let (read, written) = usage.rows();
         line["d1RowsRead"] = read.saturating_sub(read_before).into();
         line["d1RowsWritten"] = written.saturating_sub(written_before).into();
@@ -170,11 +171,16 @@ pub async fn run(shards: &Shards, usage: &D1Usage, effort: Effort, settings: Set
     }
 }
 
+/// The isolate's WebAssembly memory. It grows to the most the Worker has needed at once
+/// and never shrinks, so each line shows the isolate's peak so far (an isolate has
+/// 128 MB, JavaScript's heap included).
+fn wasm_memory_bytes() -> u64 {
+    (core::arch::wasm32::memory_size(0) as u64).saturating_mul(65_536)
+}
+
 /// Rotates the hot tables and compacts those no isolate writes to any more; moves traces
-/// stored as span rows and older than `after` to the archive, up to the effort's steps
-/// (log records stay rows here until their compaction is measured within an isolate's
-/// memory);
-/// and once a day deletes the objects a stopped step left.
+/// stored as span rows, and log records, older than `after` to the archive, up to the
+/// effort's steps each; and once a day deletes the objects a stopped step left.
 async fn archive(
     store: &otel_worker_core::store::Store,
     index: usize,
@@ -220,6 +226,20 @@ async fn archive(
         }
         Ok(_) => {}
         Err(e) => console_error!("archiving old traces of shard {index} failed, will retry: {e}"),
+    }
+    match store
+        .archive_logs_before(now_ms, cutoff, effort.archive_steps)
+        .await
+    {
+        Ok(archived) if archived.blocks > 0 => {
+            line["archivedLogBlocks"] = archived.blocks.into();
+            line["archivedRecords"] = archived.spans.into();
+            line["archivedLogBytes"] = archived.bytes.into();
+        }
+        Ok(_) => {}
+        Err(e) => {
+            console_error!("archiving old log records of shard {index} failed, will retry: {e}")
+        }
     }
     if effort.orphans && (now_ms / 60_000) % 1_440 == ORPHANS_MINUTE_OF_DAY {
         match store.delete_orphans().await {

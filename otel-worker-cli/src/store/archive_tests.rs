@@ -647,3 +647,54 @@ async fn a_trace_archived_between_two_reads_of_a_lookup_is_read_once_and_whole()
         arm(0);
     }
 }
+
+/// Under steady ingest a housekeeping run every few seconds finds only a few seconds of
+/// traces past the cutoff: they wait (up to five minutes) for a block to fill rather
+/// than making a small block each run, and a full block goes at once.
+#[tokio::test]
+async fn traces_past_the_cutoff_wait_for_a_full_block_then_go_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = Store::new(Arc::new(SqliteDatabase::open(&path).unwrap())).with_archive(Arc::new(
+        Archive::new(directory(&path))
+            .with_limits(otel_worker_core::archive::Limits {
+                block_spans: 30,
+                ..Default::default()
+            })
+            .waiting_for_full_blocks(std::time::Duration::from_secs(3_600)),
+    ));
+    let second = 1_000_000_000u64;
+    let base = 1_000 * second;
+    // 25 traces of 3 spans, a second apart: two full blocks of 10 traces, 5 left over.
+    super::tests::traces_at(&store, 1..26, |t| base + u64::from(t - 1) * second).await;
+    let cutoff = base + 200 * second;
+    let done = store.archive_before(now_ms(), cutoff, 10).await.unwrap();
+    assert_eq!((done.blocks, done.traces), (2, 20));
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 5);
+
+    // The 5 left wait while their oldest is less than five minutes past the cutoff...
+    let cutoff = base + 319 * second;
+    let done = store.archive_before(now_ms(), cutoff, 10).await.unwrap();
+    assert_eq!(done.blocks, 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 5);
+    // ...and then go as a short block.
+    let cutoff = base + 321 * second;
+    let done = store.archive_before(now_ms(), cutoff, 10).await.unwrap();
+    assert_eq!((done.blocks, done.traces), (1, 5));
+    assert_eq!(count(&path, "SELECT count(*) FROM traces"), 0);
+    let all = all_pages(&store, &query(100, None)).await;
+    assert_eq!(all.len(), 25);
+}
+
+/// `--archive-after 0s` archives at once: the wait is never longer than the cutoff's age.
+#[tokio::test]
+async fn with_no_wait_before_archiving_a_short_block_goes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = Store::new(Arc::new(SqliteDatabase::open(&path).unwrap())).with_archive(Arc::new(
+        Archive::new(directory(&path)).waiting_for_full_blocks(std::time::Duration::ZERO),
+    ));
+    super::tests::traces_at(&store, 1..4, |t| 5_000 + u64::from(t)).await;
+    let done = store.archive_before(now_ms(), 6_000, 10).await.unwrap();
+    assert_eq!((done.blocks, done.traces), (1, 3));
+}

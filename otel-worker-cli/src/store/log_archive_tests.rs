@@ -511,3 +511,48 @@ async fn a_list_over_more_blocks_than_one_query_lists_reads_them_all_in_order() 
     }
     assert_eq!(requests, 4);
 }
+
+/// Records wait past the cutoff for a full block as spans do, five minutes at most.
+#[tokio::test]
+async fn records_past_the_cutoff_wait_for_a_full_block_then_go_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = Store::new(std::sync::Arc::new(
+        super::SqliteDatabase::open(&path).unwrap(),
+    ))
+    .with_archive(std::sync::Arc::new(
+        otel_worker_core::archive::Archive::new(directory(&path))
+            .with_limits(otel_worker_core::archive::Limits {
+                block_spans: 40,
+                ..Default::default()
+            })
+            .waiting_for_full_blocks(std::time::Duration::from_secs(3_600)),
+    ));
+    let second = 1_000_000_000u64;
+    let base = 1_000 * second;
+    many_logs_at(&store, 0..100, |i| base + i * second).await;
+    let expected = everything_read(&store).await;
+    let cutoff = base + 200 * second;
+    let done = store
+        .archive_logs_before(now_ms(), cutoff, 10)
+        .await
+        .unwrap();
+    assert_eq!((done.blocks, done.spans), (2, 80));
+    assert_eq!(count(&path, "SELECT count(*) FROM logs"), 20);
+
+    let done = store
+        .archive_logs_before(now_ms(), base + 379 * second, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.blocks, 0,
+        "the oldest left is 80 s old: 299 s past the cutoff"
+    );
+    let done = store
+        .archive_logs_before(now_ms(), base + 381 * second, 10)
+        .await
+        .unwrap();
+    assert_eq!((done.blocks, done.spans), (1, 20));
+    assert_eq!(count(&path, "SELECT count(*) FROM logs"), 0);
+    reads_the_same(&store, &expected, "after the blocks, full and short").await;
+}

@@ -226,17 +226,27 @@ impl Store {
         let mut traces = Vec::new();
         let mut spans_wanted = 0u64;
         let mut first_start: Option<u64> = None;
+        // Full: as many traces as a block takes spans, or the next one does not fit.
+        let mut full = candidates.len() as u64 >= block_spans;
         for trace in candidates {
             let start = number(&trace.first_start, "start")?.max(0) as u64;
             let first = *first_start.get_or_insert(start);
             let count = trace.span_count.max(0) as u64;
             if !traces.is_empty() && !fits_block(spans_wanted, first, count, start, block_spans) {
+                full = true;
                 break;
             }
             spans_wanted += count;
             traces.push(trace.trace_id);
         }
-        if traces.is_empty() {
+        let Some(first_start) = first_start else {
+            return Ok(None);
+        };
+        if !full
+            && !self
+                .archive_or_fail()?
+                .partial_block_due(first_start, cutoff_ns)
+        {
             return Ok(None);
         }
         let ids = serde_json::to_string(&traces).unwrap_or_default();

@@ -21,12 +21,14 @@ const COLUMNS: usize = 9;
 
 /// Builds a block of `records`, whose resources and key sets are among `resources` and
 /// `shapes` (a record whose resource is missing from them gets an empty one). Sorts the
-/// records by time, then identity; ids must be the store's lower-case hex.
+/// records by time, then identity, in place; ids must be the store's lower-case hex.
+/// Returns the block and its dictionaries: with the sorted records, what a reader of the
+/// block decodes, without decoding it.
 pub fn encode(
-    mut records: Vec<LogRecord>,
+    records: &mut [LogRecord],
     resources: &[ResourceRecord],
     shapes: &[ShapeRecord],
-) -> Result<Vec<u8>, BlockError> {
+) -> Result<(Vec<u8>, Dictionaries), BlockError> {
     records.sort_by_key(|r| (r.time_ns, r.identity));
     let dictionaries = Dictionaries::used_by_items(
         records
@@ -50,7 +52,7 @@ pub fn encode(
             })
         })
         .collect::<Result<Vec<_>, BlockError>>()?;
-    block::assemble(&dictionaries, &[], groups)
+    Ok((block::assemble(&dictionaries, &[], groups)?, dictionaries))
 }
 
 /// The records of one row group, from its bytes ([`block::RowGroupMeta::extent`]), in
@@ -299,21 +301,58 @@ mod tests {
                 )
             })
             .collect();
-        let bytes = encode(records.clone(), &[shop.clone(), db.clone()], &[]).unwrap();
+        let mut sorted = records.clone();
+        let (bytes, built) = encode(&mut sorted, &[shop.clone(), db.clone()], &[]).unwrap();
         let (dictionaries, decoded) = decode(&bytes).unwrap();
         assert_eq!(dictionaries.resources.len(), 2);
+        assert_eq!(dictionaries, built);
         let mut expected = records;
         expected.sort_by_key(|r| (r.time_ns, r.identity));
         assert_eq!(decoded, expected);
+        assert_eq!(sorted, expected);
         let footer = block::read_footer(&bytes).unwrap();
         assert_eq!(footer.row_groups.len(), 3);
         assert!(footer.row_groups[0].max_start_ns <= footer.row_groups[1].min_start_ns);
         assert_eq!(footer.min_start_ns, 1_000);
     }
 
+    /// Compaction builds the filter from the records it encoded, not from a decoded copy
+    /// of the block: both must give the same filter, including for a record whose
+    /// resource and key set are gone from the store (the block keeps empty ones).
+    #[test]
+    fn the_filter_of_the_records_is_the_filter_of_their_block() {
+        use super::super::matching::{Parsed, summarize_logs};
+        let shop = resource("shop");
+        let keys = ShapeRecord {
+            id: 4_242,
+            keys: r#"["http.route","user.id"]"#.into(),
+        };
+        let mut records: Vec<LogRecord> = (0..600)
+            .map(|i| {
+                let mut r = record(10_000 - i as u64, i, &shop, (i % 3 != 0).then_some(i as u8));
+                if i % 2 == 0 {
+                    r.shape_id = Some(keys.id);
+                    r.body = format!(r#"{{"timeUnixNano":1,"v":["/cart/{i}",{i}]}}"#);
+                }
+                r
+            })
+            .collect();
+        let gone = resource("gone");
+        let mut orphan = record(3, 7_000, &gone, None);
+        orphan.shape_id = Some(-99);
+        orphan.body = r#"{"timeUnixNano":3}"#.into();
+        records.push(orphan);
+        let (bytes, dictionaries) = encode(&mut records, &[shop], &[keys]).unwrap();
+        let built = summarize_logs(&records, &Parsed::of(&dictionaries)).unwrap();
+        let (read_dictionaries, decoded) = decode(&bytes).unwrap();
+        let read = summarize_logs(&decoded, &Parsed::of(&read_dictionaries)).unwrap();
+        assert_eq!(built.as_bytes(), read.as_bytes());
+        assert!(!built.as_bytes().is_empty());
+    }
+
     #[test]
     fn a_span_block_is_not_read_as_records() {
-        let bytes = encode(vec![record(5, 1, &resource("a"), None)], &[], &[]).unwrap();
+        let (bytes, _) = encode(&mut [record(5, 1, &resource("a"), None)], &[], &[]).unwrap();
         let footer = block::read_footer(&bytes).unwrap();
         let part = block::slice(&bytes, footer.row_groups[0].extent).unwrap();
         let (dictionaries, _) = decode(&bytes).unwrap();

@@ -125,9 +125,11 @@ impl Store {
 
     /// A block's worth of the oldest records before `cutoff_ns`: as many as the
     /// archive's blocks take spans ([`super::Limits::block_spans`]), and at most an hour
-    /// of their times ([`BLOCK_WINDOW_NS`]).
+    /// of their times ([`BLOCK_WINDOW_NS`]); none while fewer wait for a block to fill
+    /// ([`super::Archive::waiting_for_full_blocks`]).
     async fn logs_to_archive(&self, cutoff_ns: u64) -> Result<Vec<RecordToArchive>, StoreError> {
-        let block_records = self.archive_or_fail()?.limits().block_spans;
+        let archive = self.archive_or_fail()?;
+        let block_records = archive.limits().block_spans;
         let rows: Vec<RecordToArchive> = self
             .rows(Statement::new(
                 sql::LOGS_TO_ARCHIVE,
@@ -140,16 +142,20 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(rows);
         };
+        let first_ns = number(&first.time_ns, "log time")?.max(0);
         // An hour of records at most, so retention drops blocks close to their time.
-        let window_end = number(&first.time_ns, "log time")?
-            .max(0)
-            .saturating_add(BLOCK_WINDOW_NS as i64);
+        let window_end = first_ns.saturating_add(BLOCK_WINDOW_NS as i64);
+        let mut full = rows.len() as u64 >= block_records;
         let mut taken = Vec::with_capacity(rows.len());
         for row in rows {
             if number(&row.time_ns, "log time")? >= window_end {
+                full = true;
                 break;
             }
             taken.push(row);
+        }
+        if !full && !archive.partial_block_due(first_ns as u64, cutoff_ns) {
+            taken.clear();
         }
         Ok(taken)
     }
@@ -210,11 +216,13 @@ impl Store {
             .await?;
         let block_id = self.counter("last_archive_block").await? as i64;
         let key = object_key(0, block_id);
-        let bytes = log_block::encode(records, &resources, &shapes).map_err(block_failed)?;
-        // The filter comes from the block as readers see it.
-        let (dictionaries, decoded) = log_block::decode(&bytes).map_err(block_failed)?;
+        let (bytes, dictionaries) =
+            log_block::encode(&mut records, &resources, &shapes).map_err(block_failed)?;
+        // The filter of the records as the block's readers decode them, without decoding
+        // it: a second copy of every record in memory, on the Worker beside other requests.
         let bloom =
-            matching::summarize_logs(&decoded, &Parsed::of(&dictionaries)).map_err(block_failed)?;
+            matching::summarize_logs(&records, &Parsed::of(&dictionaries)).map_err(block_failed)?;
+        drop(records);
         let range = || {
             vec![
                 ns_param(oldest.0),

@@ -92,9 +92,18 @@ pub struct Archive {
     /// process that compacts a local store).
     bytes: Mutex<Option<u64>>,
     limits: Limits,
+    /// How long past the cutoff the oldest item waits for a block to fill
+    /// ([`Archive::waiting_for_full_blocks`]).
+    partial_wait_ns: u64,
     /// The hot tier of segments, on the Worker.
     hot: Option<segments::HotTier>,
 }
+
+/// The longest an item waits past the cutoff for a block to fill: under steady ingest a
+/// housekeeping run every few seconds would otherwise write a small block each time
+/// (5,000 spans at 1,000 a second instead of 65,536), many more blocks for every search
+/// to list and probe.
+pub const PARTIAL_BLOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,8 +123,25 @@ impl Archive {
             budgeted: false,
             bytes: Mutex::default(),
             limits: Limits::default(),
+            partial_wait_ns: 0,
             hot: None,
         }
+    }
+
+    /// Writes a block short of a block's items only once its oldest item is
+    /// [`PARTIAL_BLOCK_WAIT`] past the cutoff, or `archive_after` if that is shorter (so
+    /// `--archive-after 0s` still archives at once). Without this, every run archives
+    /// whatever is past the cutoff.
+    pub fn waiting_for_full_blocks(mut self, archive_after: std::time::Duration) -> Self {
+        let wait = archive_after.min(PARTIAL_BLOCK_WAIT).as_nanos();
+        self.partial_wait_ns = u64::try_from(wait).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Whether a block short of a block's items, whose oldest item is at `oldest_ns`,
+    /// may be written now, with items archived before `cutoff_ns`.
+    pub(crate) fn partial_block_due(&self, oldest_ns: u64, cutoff_ns: u64) -> bool {
+        oldest_ns < cutoff_ns.saturating_sub(self.partial_wait_ns)
     }
 
     /// Stores exports' spans as segments of the hot tier (one row an export, see
