@@ -29,7 +29,7 @@ async fn post_mcp(server: &TestServer, body: &str, headers: &[(&str, &str)]) -> 
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    request.send().await.expect("the server answers")
+    common::send(request).await
 }
 
 /// One JSON-RPC request; the answer's `result`, or a panic with its error.

@@ -43,15 +43,7 @@ async fn send(server: &TestServer, service: &str, resource: Vec<KeyValue>, spans
     if let Some(r) = request.resource_spans[0].resource.as_mut() {
         r.attributes.extend(resource);
     }
-    let response = server
-        .http()
-        .post(server.url("/v1/traces"))
-        .header("authorization", server.auth())
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = common::post_protobuf(server, request.encode_to_vec()).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 

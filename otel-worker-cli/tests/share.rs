@@ -38,13 +38,13 @@ async fn stored_trace(server: &TestServer) -> String {
 
 /// `POST /v1/traces/{id}/share` with the token: the status and the body.
 async fn share(server: &TestServer, trace_id: &str, query: &str) -> (u16, Value) {
-    let response = server
-        .http()
-        .post(server.url(&format!("/v1/traces/{trace_id}/share{query}")))
-        .header("authorization", server.auth())
-        .send()
-        .await
-        .expect("the server answers");
+    let response = common::send(
+        server
+            .http()
+            .post(server.url(&format!("/v1/traces/{trace_id}/share{query}")))
+            .header("authorization", server.auth()),
+    )
+    .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -68,12 +68,7 @@ async fn revoke(server: &TestServer, token: &str, authorization: Option<String>)
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    request
-        .send()
-        .await
-        .expect("the server answers")
-        .status()
-        .as_u16()
+    common::send(request).await.status().as_u16()
 }
 
 #[tokio::test]
