@@ -137,13 +137,15 @@ if [ "$status" = 0 ]; then
     # Housekeeping after a request (every 5 s) rotates the hot table and compacts the
     # previous ones to blocks in workerd's local R2; the same suites must read everything
     # back unchanged, wherever it is.
-    echo "==> the archive on local R2: the Python SDK's spans read back field by field from R2, then the black-box suites with the hot tables rotated and compacted at every housekeeping run (ARCHIVE_AFTER=0s)"
+    echo "==> the archive on local R2: the Python SDK's spans and log records read back field by field from R2, then the black-box suites with the hot tables rotated and compacted at every housekeeping run (ARCHIVE_AFTER=0s)"
     stop_wrangler
     persist="$state/archived"; mkdir -p "$persist"; migrate
     start_wrangler --var ARCHIVE_AFTER:0s
     proto_python="$(bash scripts/venv.sh proto)"; json_python="$(bash scripts/venv.sh json)"
     (cd tests/sdk && "$proto_python" roundtrip.py --base-url "$url" --token "$token" --exporter proto --archived \
-        && "$json_python" roundtrip.py --base-url "$url" --token "$token" --exporter json --archived) || status=$?
+        && "$json_python" roundtrip.py --base-url "$url" --token "$token" --exporter json --archived \
+        && "$proto_python" logs.py --base-url "$url" --token "$token" --exporter proto --archived \
+        && "$json_python" logs.py --base-url "$url" --token "$token" --exporter json --archived) || status=$?
     if [ "$status" = 0 ]; then
         OTEL_WORKER_TEST_URL="$url" OTEL_WORKER_TEST_TOKEN="$token" \
             cargo test -p otel-worker-cli --test api --test compare --test hostile --test search --test mcp --test share -- --test-threads=4 || status=$?

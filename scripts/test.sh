@@ -80,14 +80,16 @@ echo "==> the CI gate example: the Python SDK's checkout runs, \`check\` passes 
 bash scripts/check-gate-example.sh "$server_url" "$token" "$target_dir/debug/otel-worker-cli"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
-step "the archive: the black-box suite again with every trace archived at once, and the Python SDK's spans read back field by field from the archive"
+step "the archive: the black-box suite again with every trace archived at once, and the Python SDK's spans and log records read back field by field from the archive"
 OTEL_WORKER_TEST_ARCHIVE_AFTER=0s cargo test -p otel-worker-cli --test api --test compare --test hostile \
     --test search --test live --test logs --test metrics --test mcp --test share
 mkdir -p "$state/archive"; token="$(new_token)"
 start_local_server "$state/archive" "$token" "" --archive-after 0s
 proto_python="$(bash scripts/venv.sh proto)"; json_python="$(bash scripts/venv.sh json)"
 (cd tests/sdk && "$proto_python" roundtrip.py --base-url "$server_url" --token "$token" --exporter proto --archived \
-    && "$json_python" roundtrip.py --base-url "$server_url" --token "$token" --exporter json --archived)
+    && "$json_python" roundtrip.py --base-url "$server_url" --token "$token" --exporter json --archived \
+    && "$proto_python" logs.py --base-url "$server_url" --token "$token" --exporter proto --archived \
+    && "$json_python" logs.py --base-url "$server_url" --token "$token" --exporter json --archived)
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
 step "MCP: the official Python and TypeScript SDKs over stdio and Streamable HTTP against the local server (delete_trace allowed)"

@@ -18,6 +18,7 @@ server.
 
     python logs.py --base-url URL --token T --exporter proto|proto-gzip|json
     python logs.py --base-url URL --token T --exporter grpc|grpc-gzip --grpc-endpoint http://HOST:PORT
+    python logs.py ... --archived   # read back once the records are in the archive's blocks
 """
 
 import argparse
@@ -25,6 +26,7 @@ import base64
 import json
 import logging
 import sys
+import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
@@ -200,10 +202,12 @@ def main():
     parser.add_argument("--token", required=True)
     parser.add_argument("--exporter", choices=["proto", "proto-gzip", "json", "grpc", "grpc-gzip"], required=True)
     parser.add_argument("--grpc-endpoint", help="the OTLP/gRPC endpoint (http://HOST:PORT) for grpc exporters")
+    parser.add_argument("--archived", action="store_true",
+                        help="read the records back once the server has archived them (a server started with --archive-after 0s)")
     args = parser.parse_args()
     if args.exporter.startswith("grpc") and not args.grpc_endpoint:
         parser.error(f"--exporter {args.exporter} needs --grpc-endpoint")
-    label = f"python-logs/{args.exporter}"
+    label = f"python-logs/{args.exporter}" + ("-archived" if args.archived else "")
     service = f"python-logs-{args.exporter}-{uuid.uuid4().hex[:12]}"
 
     records, trace_id = make_records(service)
@@ -213,6 +217,18 @@ def main():
     if result is not LogRecordExportResult.SUCCESS:
         print(f"FAIL {label}: the exporter reported {result}")
         return 1
+    if args.archived:
+        # Every record leaves the database for a block of the archive; they are then read
+        # from there.
+        deadline = time.monotonic() + 30
+        while True:
+            stats = get(args.base_url, args.token, "/v1/stats")
+            if stats["logs"] == 0 and stats.get("archive", {}).get("records", 0) >= len(records):
+                break
+            if time.monotonic() > deadline:
+                print(f"FAIL {label}: not archived after 30 s: {stats}")
+                return 1
+            time.sleep(0.1)
 
     wants = [expected(record) for record in records]
     in_span = [want for want in wants if want["traceId"] == trace_id]
