@@ -1087,6 +1087,14 @@ fn every_read_query_is_served_by_an_index() {
                 statement(sql::TRACES_TO_ARCHIVE.into(), vec![text("5"), text("10")]),
             ),
             (
+                "log records waiting to be archived".into(),
+                statement(sql::LOGS_WAITING.into(), vec![text("5"), text("10")]),
+            ),
+            (
+                "log records to archive".into(),
+                statement(sql::LOGS_TO_ARCHIVE.into(), vec![text("5"), text("10")]),
+            ),
+            (
                 "spans to archive".into(),
                 statement(sql::SPANS_TO_ARCHIVE.into(), vec![ids.clone()]),
             ),

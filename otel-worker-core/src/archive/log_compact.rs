@@ -130,32 +130,51 @@ impl Store {
     async fn logs_to_archive(&self, cutoff_ns: u64) -> Result<Vec<RecordToArchive>, StoreError> {
         let archive = self.archive_or_fail()?;
         let block_records = archive.limits().block_spans;
+        let limit = Param::Int(i64::try_from(block_records).unwrap_or(i64::MAX));
+        // Whether a block goes now, before its records are read: a housekeeping run every
+        // few seconds would otherwise read a block's worth of them, to leave them waiting.
+        #[derive(Deserialize)]
+        struct Waiting {
+            oldest: Option<String>,
+            records: u64,
+        }
+        let waiting: Option<Waiting> = self
+            .rows(Statement::new(
+                sql::LOGS_WAITING,
+                vec![ns_param(cutoff_ns), limit.clone()],
+            ))
+            .await?
+            .pop();
+        let Some((oldest, records)) =
+            waiting.and_then(|w| w.oldest.map(|oldest| (oldest, w.records)))
+        else {
+            return Ok(Vec::new());
+        };
+        // Records that wait all came within five minutes: an hour's window cuts none of
+        // them, so a short block is a block of fewer records than a block takes.
+        let oldest = number(&oldest, "log time")?.max(0) as u64;
+        if records < block_records && !archive.partial_block_due(oldest, cutoff_ns) {
+            return Ok(Vec::new());
+        }
         let rows: Vec<RecordToArchive> = self
             .rows(Statement::new(
                 sql::LOGS_TO_ARCHIVE,
-                vec![
-                    ns_param(cutoff_ns),
-                    Param::Int(i64::try_from(block_records).unwrap_or(i64::MAX)),
-                ],
+                vec![ns_param(cutoff_ns), limit],
             ))
             .await?;
         let Some(first) = rows.first() else {
             return Ok(rows);
         };
-        let first_ns = number(&first.time_ns, "log time")?.max(0);
         // An hour of records at most, so retention drops blocks close to their time.
-        let window_end = first_ns.saturating_add(BLOCK_WINDOW_NS as i64);
-        let mut full = rows.len() as u64 >= block_records;
+        let window_end = number(&first.time_ns, "log time")?
+            .max(0)
+            .saturating_add(BLOCK_WINDOW_NS as i64);
         let mut taken = Vec::with_capacity(rows.len());
         for row in rows {
             if number(&row.time_ns, "log time")? >= window_end {
-                full = true;
                 break;
             }
             taken.push(row);
-        }
-        if !full && !archive.partial_block_due(first_ns as u64, cutoff_ns) {
-            taken.clear();
         }
         Ok(taken)
     }
@@ -218,8 +237,9 @@ impl Store {
         let key = object_key(0, block_id);
         let (bytes, dictionaries) =
             log_block::encode(&mut records, &resources, &shapes).map_err(block_failed)?;
-        // The filter of the records as the block's readers decode them, without decoding
-        // it: a second copy of every record in memory, on the Worker beside other requests.
+        // The filter of the records as the block's readers decode them, built from the
+        // records themselves: decoding the block would hold a second copy of them, on the
+        // Worker beside other requests.
         let bloom =
             matching::summarize_logs(&records, &Parsed::of(&dictionaries)).map_err(block_failed)?;
         drop(records);

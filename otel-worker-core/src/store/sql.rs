@@ -1923,6 +1923,13 @@ SELECT CAST(log_row AS TEXT) AS log_row, CAST(time_ns AS TEXT) AS time_ns,
        CAST(shape_id AS TEXT) AS shape_id, message, body
 FROM logs WHERE time_ns < CAST(?1 AS INTEGER) ORDER BY time_ns, identity LIMIT ?2";
 
+/// The oldest time (text) and the count, up to `?2`, of the records stored before `?1`
+/// (text ns): from the time index alone, so a short block that must wait is known
+/// without reading the records.
+pub const LOGS_WAITING: &str = "\
+SELECT CAST(min(time_ns) AS TEXT) AS oldest, count(*) AS records FROM (
+    SELECT time_ns FROM logs WHERE time_ns < CAST(?1 AS INTEGER) ORDER BY time_ns LIMIT ?2)";
+
 /// The first statement of a log compaction's commit: fails the transaction unless the
 /// records from (`?1`, `?2`) to (`?3`, `?4`) (time, identity; text) are still exactly the
 /// ones the block was built from (`?5` = `count:sum of row numbers`): a record sent
